@@ -1,0 +1,148 @@
+//! NOT SUPPORTED YET: keys and values of the full design (DESIGN §7, §8, §10) that the schema
+//! accepts but the engine cannot run yet. They are refused with "… is not supported yet" so an
+//! operator is never silently ignored. As the engine grows a feature, delete its row here and
+//! read the key in `validate`.
+//!
+//! The key and value tables are checked on the tree after `validate`, so a real mistake
+//! elsewhere is reported first; `mode: http` in particular must pass `validate`'s frontend /
+//! backend mode comparison. `balance` is refused inside `validate` (by [`balance`]) because a
+//! [`Balance`] cannot hold an algorithm the engine does not run.
+
+use crate::config::Balance;
+use crate::error::Fault;
+use crate::path::YamlPath;
+use crate::tree::{Node, NodeKind};
+use crate::validate::Algorithm;
+
+/// Keys refused wherever they are written: (section pattern, key). In a pattern `*` is every
+/// entry of a mapping and `[*]` every item of a list.
+const KEYS: &[(&str, &str)] = &[
+    ("global", "metrics"),
+    ("frontends.*", "use_backend"),
+    ("frontends.*", "forwardfor"),
+    ("frontends.*", "accept_proxy"),
+    ("frontends.*", "http_request"),
+    ("frontends.*", "http_response"),
+    ("backends.*", "check"),
+    ("backends.*", "on_marked_down"),
+    ("backends.*", "on_marked_up"),
+    ("backends.*", "hash_type"),
+    ("backends.*", "fullconn"),
+    ("backends.*.servers[*]", "maxconn"),
+    ("backends.*.servers[*]", "backup"),
+    ("backends.*.servers[*]", "check"),
+];
+
+/// Values refused: (section pattern, key, value).
+const VALUES: &[(&str, &str, &str)] = &[
+    ("defaults", "mode", "http"),
+    ("frontends.*", "mode", "http"),
+    ("backends.*", "mode", "http"),
+];
+
+/// Refuses the first (in file order) key or value of the tables above.
+pub(crate) fn reject(root: &Node) -> Result<(), Fault> {
+    let mut found: Vec<(crate::error::Mark, Fault)> = Vec::new();
+    for (pattern, key) in KEYS {
+        for (path, section) in sections(root, pattern) {
+            if let Some(entry) = section.entry(key) {
+                let fault = Fault::key(&path.key(key), format!("{key} is not supported yet"));
+                found.push((entry.key_mark, fault));
+            }
+        }
+    }
+    for (pattern, key, value) in VALUES {
+        for (path, section) in sections(root, pattern) {
+            if let Some(entry) = section.entry(key).filter(|e| e.value.text() == Some(value)) {
+                let fault = Fault::value(
+                    &path.key(key),
+                    format!("{key} {value} is not supported yet"),
+                );
+                found.push((entry.value.mark, fault));
+            }
+        }
+    }
+    match found.into_iter().min_by_key(|(mark, _)| *mark) {
+        Some((_, fault)) => Err(fault),
+        None => Ok(()),
+    }
+}
+
+/// The balance algorithms the engine runs; the others are refused as not supported yet.
+pub(crate) fn balance(algorithm: &Algorithm, path: &YamlPath) -> Result<Balance, Fault> {
+    match algorithm {
+        Algorithm::RoundRobin => Ok(Balance::RoundRobin),
+        other => Err(Fault::value(
+            path,
+            format!("balance {other} is not supported yet"),
+        )),
+    }
+}
+
+/// The nodes a section pattern (`backends.*.servers[*]`) names, with their paths.
+fn sections<'a>(root: &'a Node, pattern: &str) -> Vec<(YamlPath, &'a Node)> {
+    let mut current = vec![(YamlPath::root(), root)];
+    for step in pattern.split('.') {
+        let (key, each_item) = match step.strip_suffix("[*]") {
+            Some(key) => (key, true),
+            None => (step, false),
+        };
+        let mut next = Vec::new();
+        for (path, node) in current {
+            if key == "*" {
+                for entry in node.entries().unwrap_or_default() {
+                    next.push((path.key(&entry.key), &entry.value));
+                }
+            } else if let Some(entry) = node.entry(key) {
+                next.push((path.key(key), &entry.value));
+            }
+        }
+        if each_item {
+            next = next
+                .into_iter()
+                .flat_map(|(path, node)| {
+                    let items = node.items().unwrap_or_default();
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, item)| (path.index(i), item))
+                })
+                .collect();
+        }
+        current = next;
+    }
+    current.retain(|(_, node)| matches!(node.kind, NodeKind::Mapping(_)));
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::tree;
+
+    #[test]
+    fn patterns_walk_entries_and_items() {
+        let root =
+            tree::build("backends:\n  a:\n    servers: [{x: 1}, {y: 2}]\n  b:\n    servers: []\n")
+                .unwrap()
+                .unwrap();
+        let found: Vec<String> = sections(&root, "backends.*.servers[*]")
+            .into_iter()
+            .map(|(path, _)| path.to_string())
+            .collect();
+        assert_eq!(found, ["backends.a.servers[0]", "backends.a.servers[1]"]);
+    }
+
+    #[test]
+    fn reports_the_first_in_file_order() {
+        let root = tree::build(
+            "backends:\n  a:\n    fullconn: 1\nfrontends:\n  w:\n    use_backend: []\n",
+        )
+        .unwrap()
+        .unwrap();
+        let fault = reject(&root).unwrap_err();
+        assert_eq!(fault.path.to_string(), "backends.a.fullconn");
+        assert_eq!(fault.message, "fullconn is not supported yet");
+    }
+}

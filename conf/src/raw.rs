@@ -1,0 +1,341 @@
+//! The YAML schema as serde structs: shapes and scalar types only, `deny_unknown_fields`
+//! everywhere, so a misspelt key is an error with a hint rather than a silent default.
+//!
+//! Values stay as written (durations and sizes as text, integers as `i64`) so that `validate`
+//! can name the bound a value breaks. Keys the design has but the engine does not implement
+//! yet are accepted here as `_key: IgnoredAny` fields, never read: `not_yet` refuses them from
+//! the tree. An explicit null (`key:` with no value) counts as absent, as in serde_yaml.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::config::{Level, Mode, ProxyVersion};
+use crate::de::OCTAL_TEXT;
+
+/// The whole document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub(crate) global: Option<RawGlobal>,
+    pub(crate) defaults: Option<RawDefaults>,
+    pub(crate) frontends: Option<Named<RawFrontend>>,
+    pub(crate) backends: Option<Named<RawBackend>>,
+}
+
+/// `global`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGlobal {
+    pub(crate) shards: Option<RawShards>,
+    pub(crate) maxconn: Option<Int>,
+    pub(crate) grace: Option<String>,
+    pub(crate) control_cpu: Option<Int>,
+    pub(crate) admin: Option<RawAdmin>,
+    pub(crate) log: Option<RawLog>,
+    pub(crate) tune: Option<RawTune>,
+    #[serde(default, rename = "metrics")]
+    _metrics: IgnoredAny,
+}
+
+/// `global.shards`: `auto`, a count, or a list of CPU ids.
+#[derive(Debug)]
+pub(crate) enum RawShards {
+    Auto,
+    Count(i64),
+    Cpus(Vec<Int>),
+}
+
+/// `global.admin`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub(crate) socket: String,
+    pub(crate) mode: Option<OctalText>,
+    pub(crate) level: Option<Level>,
+    pub(crate) extra: Option<Vec<RawAdminListener>>,
+}
+
+/// One entry of `global.admin.extra`: exactly one of `socket` and `bind` (checked later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdminListener {
+    pub(crate) socket: Option<String>,
+    pub(crate) bind: Option<String>,
+    pub(crate) mode: Option<OctalText>,
+    pub(crate) level: Option<Level>,
+    pub(crate) allow_remote: Option<bool>,
+}
+
+/// `global.log`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub(crate) target: Option<String>,
+    /// Read only to refuse formats other than the one there is.
+    #[serde(rename = "format")]
+    _format: Option<LogFormat>,
+    pub(crate) access: Option<bool>,
+}
+
+/// `global.log.format`: only HAProxy's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Haproxy,
+}
+
+/// `global.tune`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTune {
+    pub(crate) bufsize: Option<String>,
+    pub(crate) control_ring: Option<Int>,
+    pub(crate) io_memory: Option<String>,
+    pub(crate) backlog: Option<Int>,
+    pub(crate) max_header_size: Option<String>,
+    pub(crate) max_headers: Option<Int>,
+}
+
+/// `defaults`: values every frontend and backend inherits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub(crate) mode: Option<Mode>,
+    pub(crate) timeout: Option<RawTimeouts>,
+    pub(crate) retries: Option<Int>,
+    pub(crate) redispatch: Option<bool>,
+    pub(crate) maxconn: Option<Int>,
+    pub(crate) balance: Option<String>,
+}
+
+/// A `timeout` mapping; durations as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeouts {
+    pub(crate) connect: Option<String>,
+    pub(crate) client: Option<String>,
+    pub(crate) server: Option<String>,
+    pub(crate) tunnel: Option<String>,
+    pub(crate) http_request: Option<String>,
+    pub(crate) http_keep_alive: Option<String>,
+    pub(crate) queue: Option<String>,
+}
+
+/// One entry of `frontends`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFrontend {
+    pub(crate) bind: RawBind,
+    pub(crate) mode: Option<Mode>,
+    pub(crate) maxconn: Option<Int>,
+    pub(crate) timeout: Option<RawTimeouts>,
+    pub(crate) default_backend: String,
+    #[serde(default, rename = "use_backend")]
+    _use_backend: IgnoredAny,
+    #[serde(default, rename = "forwardfor")]
+    _forwardfor: IgnoredAny,
+    #[serde(default, rename = "accept_proxy")]
+    _accept_proxy: IgnoredAny,
+    #[serde(default, rename = "http_request")]
+    _http_request: IgnoredAny,
+    #[serde(default, rename = "http_response")]
+    _http_response: IgnoredAny,
+}
+
+/// `bind`: one address or a list of them; which form was used decides the error paths.
+#[derive(Debug)]
+pub(crate) enum RawBind {
+    One(String),
+    List(Vec<String>),
+}
+
+/// One entry of `backends`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBackend {
+    pub(crate) mode: Option<Mode>,
+    pub(crate) balance: Option<String>,
+    pub(crate) retries: Option<Int>,
+    pub(crate) redispatch: Option<bool>,
+    pub(crate) timeout: Option<RawTimeouts>,
+    pub(crate) servers: Vec<RawServer>,
+    #[serde(default, rename = "check")]
+    _check: IgnoredAny,
+    #[serde(default, rename = "on_marked_down")]
+    _on_marked_down: IgnoredAny,
+    #[serde(default, rename = "on_marked_up")]
+    _on_marked_up: IgnoredAny,
+    #[serde(default, rename = "hash_type")]
+    _hash_type: IgnoredAny,
+    #[serde(default, rename = "fullconn")]
+    _fullconn: IgnoredAny,
+}
+
+/// One entry of a backend's `servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) name: String,
+    pub(crate) address: String,
+    pub(crate) weight: Option<Int>,
+    pub(crate) send_proxy: Option<ProxyVersion>,
+    #[serde(default, rename = "maxconn")]
+    _maxconn: IgnoredAny,
+    #[serde(default, rename = "backup")]
+    _backup: IgnoredAny,
+    #[serde(default, rename = "check")]
+    _check: IgnoredAny,
+}
+
+/// A mapping from names to sections (`frontends`, `backends`), in file order.
+#[derive(Debug)]
+pub(crate) struct Named<T>(pub(crate) Vec<(String, T)>);
+
+/// An integer as written; `validate` checks its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Int(pub(crate) i64);
+
+/// A file mode, which must be written quoted (`"0600"`); octal digits are checked later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OctalText(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IntVisitor;
+
+        impl Visitor<'_> for IntVisitor {
+            type Value = Int;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Int, E> {
+                Ok(Int(n))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Int, E> {
+                i64::try_from(n)
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("integer {n} is out of range")))
+            }
+        }
+
+        deserializer.deserialize_any(IntVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawShards {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShardsVisitor;
+
+        impl<'de> Visitor<'de> for ShardsVisitor {
+            type Value = RawShards;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`auto`, a number of shards or a list of CPU ids")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawShards, E> {
+                if s == "auto" {
+                    return Ok(RawShards::Auto);
+                }
+                Err(E::invalid_value(de::Unexpected::Str(s), &self))
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawShards, E> {
+                Ok(RawShards::Count(n))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawShards, E> {
+                i64::try_from(n)
+                    .map(RawShards::Count)
+                    .map_err(|_| E::custom(format!("integer {n} is out of range")))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawShards, A::Error> {
+                let mut cpus = Vec::new();
+                while let Some(cpu) = seq.next_element::<Int>()? {
+                    cpus.push(cpu);
+                }
+                Ok(RawShards::Cpus(cpus))
+            }
+        }
+
+        deserializer.deserialize_any(ShardsVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawBind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BindVisitor;
+
+        impl<'de> Visitor<'de> for BindVisitor {
+            type Value = RawBind;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an address such as \"127.0.0.1:8080\" or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawBind, E> {
+                Ok(RawBind::One(s.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBind, A::Error> {
+                let mut addresses = Vec::new();
+                while let Some(address) = seq.next_element::<String>()? {
+                    addresses.push(address);
+                }
+                Ok(RawBind::List(addresses))
+            }
+        }
+
+        deserializer.deserialize_any(BindVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for OctalText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OctalVisitor;
+
+        impl Visitor<'_> for OctalVisitor {
+            type Value = OctalText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a quoted octal string such as \"0600\"")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<OctalText, E> {
+                Ok(OctalText(s.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_newtype_struct(OCTAL_TEXT, OctalVisitor)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamedVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for NamedVisitor<T> {
+            type Value = Named<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping from names to sections")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Named<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((name, section)) = map.next_entry::<String, T>()? {
+                    entries.push((name, section));
+                }
+                Ok(Named(entries))
+            }
+        }
+
+        deserializer.deserialize_map(NamedVisitor(std::marker::PhantomData))
+    }
+}

@@ -1,0 +1,185 @@
+//! Messages on the rings between the control plane and the shards.
+//!
+//! One bounded `thingbuf` ring per direction per shard, one producer and one consumer each.
+//! `thingbuf` recycles slots, so every message type has a cheap `#[default]` empty value.
+//! Every command carries a [`CommandId`]; the shard answers it with exactly one
+//! [`ShardEvent::Reply`] carrying the same id (the control plane's barrier counts them).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::ids::{CommandId, ServerKey, ShardId, StreamId};
+use crate::shard::counters::Counters;
+
+/// Administrative state of a server, set by the operator (HAProxy's `set server … state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdminState {
+    /// Takes new streams.
+    #[default]
+    Ready,
+    /// No new streams; existing ones continue.
+    Drain,
+    /// Maintenance: no new streams; existing ones continue until killed explicitly.
+    Maint,
+}
+
+/// A shard's read-only copy of one server's state; the control plane is the only writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerView {
+    /// Operator state.
+    pub admin: AdminState,
+    /// Current weight (0 = no new streams).
+    pub weight: u32,
+    /// Connection limit (0 = unlimited).
+    pub maxconn: u32,
+}
+
+/// Control plane → shard.
+#[derive(Debug, Clone, Default)]
+pub struct ShardCommand {
+    /// Correlates the reply.
+    pub id: CommandId,
+    /// When the control plane queued it (for the control-task latency in `show shards`).
+    pub sent_at: Option<Instant>,
+    /// What to do.
+    pub op: Op,
+}
+
+/// The operation a command asks for.
+#[derive(Debug, Clone, Default)]
+pub enum Op {
+    /// Empty slot; ignored (no reply).
+    #[default]
+    Nop,
+    /// Stop accepting, let streams finish for `grace`, kill the rest, reply
+    /// [`Reply::Stopped`], end the shard.
+    Stop {
+        /// How long live streams may run before they are killed.
+        grace: Duration,
+    },
+    /// Kill one stream; reply [`Reply::Killed`] (0 or 1) once its sockets are closed.
+    KillStream(StreamId),
+    /// Kill every stream attached to a server; reply [`Reply::Killed`] once all their
+    /// sockets are closed.
+    KillServer(ServerKey),
+    /// Replace a server's view; reply [`Reply::Done`].
+    SetServer {
+        /// Which server.
+        server: ServerKey,
+        /// Its new state.
+        view: ServerView,
+    },
+    /// Change this shard's share of a frontend's `maxconn`; reply [`Reply::Done`].
+    SetFrontendMaxconn {
+        /// Frontend index.
+        frontend: usize,
+        /// The shard's new share.
+        maxconn: u32,
+    },
+    /// Reply [`Reply::Stats`].
+    CollectStats,
+    /// Reply [`Reply::Streams`] (at most `limit` entries).
+    ListStreams {
+        /// Bound on the number of entries returned.
+        limit: usize,
+    },
+}
+
+/// Shard → control plane.
+#[derive(Debug, Clone, Default)]
+pub enum ShardEvent {
+    /// Empty slot; ignored.
+    #[default]
+    Nop,
+    /// The shard has bound its listeners and accepts.
+    Ready {
+        /// Which shard.
+        shard: ShardId,
+        /// Number of listeners it accepts on.
+        listeners: usize,
+    },
+    /// The shard could not start or hit an unrecoverable error.
+    Fatal {
+        /// Which shard.
+        shard: ShardId,
+        /// Human-readable cause, with the fix when known.
+        message: String,
+    },
+    /// The answer to one command.
+    Reply {
+        /// Which shard answers.
+        shard: ShardId,
+        /// The command answered.
+        id: CommandId,
+        /// The answer.
+        reply: Reply,
+    },
+}
+
+/// A shard's answer to one command.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Applied.
+    Done,
+    /// Streams killed; their sockets are already closed.
+    Killed(usize),
+    /// The shard stopped.
+    Stopped {
+        /// Streams killed at the end of the grace period.
+        killed: usize,
+        /// Connections accepted over the shard's life.
+        accepted: u64,
+    },
+    /// Counters and gauges.
+    Stats(Box<ShardStats>),
+    /// Live streams.
+    Streams(Vec<StreamInfo>),
+}
+
+/// One shard's counters and gauges at the moment of the request.
+#[derive(Debug, Clone, Default)]
+pub struct ShardStats {
+    /// CPU the shard is pinned to.
+    pub cpu: usize,
+    /// Cumulative counters.
+    pub counters: Counters,
+    /// Live streams per frontend.
+    pub frontend_streams: Vec<u64>,
+    /// Live streams per backend.
+    pub backend_streams: Vec<u64>,
+    /// Live streams per backend, per server.
+    pub server_streams: Vec<Vec<u64>>,
+    /// All live streams on the shard.
+    pub streams: u64,
+    /// Events waiting in the shard's event ring.
+    pub evt_ring_depth: usize,
+    /// Control-task queueing latency (µs) over recent commands: median.
+    pub ctl_latency_us_p50: u64,
+    /// Control-task queueing latency (µs) over recent commands: maximum.
+    pub ctl_latency_us_max: u64,
+    /// Commands handled by the control task.
+    pub commands: u64,
+}
+
+/// One live stream, for `show sess`.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    /// Stream id.
+    pub id: StreamId,
+    /// Frontend index.
+    pub frontend: usize,
+    /// Backend index.
+    pub backend: usize,
+    /// Server, if attached.
+    pub server: Option<ServerKey>,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Time since accept.
+    pub age: Duration,
+    /// Bytes from the client.
+    pub bytes_in: u64,
+    /// Bytes to the client.
+    pub bytes_out: u64,
+    /// `true` while connecting to a server.
+    pub connecting: bool,
+}

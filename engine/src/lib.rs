@@ -1,0 +1,20 @@
+//! percore: a thread-per-core, share-nothing TCP reverse proxy and load balancer on glommio.
+//!
+//! - [`runtime`]: `percore run`: bind, start shards and the control plane, signals, stop.
+//! - [`shard`]: one pinned executor and everything it owns (the data path).
+//! - [`control`]: the control plane thread, the only code that talks to several shards.
+//! - [`ids`]: identifier newtypes shared by both.
+//! - [`termination`]: HAProxy-style termination flags.
+//! - [`logging`]: process log and access log.
+//! - [`origin`]: the small built-in HTTP origin used by `percore demo`.
+//! - [`demo`]: `percore demo`.
+
+pub mod control;
+pub mod demo;
+pub mod ids;
+pub mod logging;
+pub mod origin;
+pub mod runtime;
+pub mod shard;
+pub mod table_stats;
+pub mod termination;

@@ -1,0 +1,118 @@
+//! The `percore` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use percore::{demo, runtime};
+
+/// percore: a thread-per-core TCP reverse proxy and load balancer on io_uring.
+#[derive(Parser)]
+#[command(name = "percore", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy with a configuration file.
+    Run {
+        /// YAML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print a summary (exit 0 valid, 2 invalid).
+    Check {
+        /// YAML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Start two built-in origins and a proxy in front of them, and say what to try.
+    Demo {
+        /// Port for the proxy (default 8080, or an ephemeral port if 8080 is taken).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    percore::logging::init();
+    match cli.command {
+        Command::Run { config } => run(config),
+        Command::Check { config } => check(config),
+        Command::Demo { port } => match demo::run(port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("percore: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<percore_conf::Config, ExitCode> {
+    percore_conf::load(path, &runtime::host_info()).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn run(path: PathBuf) -> ExitCode {
+    // Signals must be blocked before any thread exists, so that they reach the signal thread.
+    let signals = runtime::block_signals();
+    let config = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match runtime::start(config, signals).and_then(|r| r.wait()) {
+        Ok(()) => {
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("percore: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: PathBuf) -> ExitCode {
+    let config = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{}: configuration is valid", path.display());
+    println!(
+        "shards: {} on cpu {:?}; maxconn {}; grace {:?}",
+        config.global.shard_cpus.len(),
+        config.global.shard_cpus,
+        config.global.maxconn,
+        config.global.grace
+    );
+    for fe in &config.frontends {
+        let binds: Vec<String> = fe.bind.iter().map(|a| a.to_string()).collect();
+        println!(
+            "frontend {}: mode {:?}, bind {}, maxconn {}, default_backend {}",
+            fe.name,
+            fe.mode,
+            binds.join(" "),
+            fe.maxconn,
+            config.backends[fe.default_backend].name
+        );
+    }
+    for be in &config.backends {
+        println!(
+            "backend {}: mode {:?}, balance {:?}, {} server(s)",
+            be.name,
+            be.mode,
+            be.balance,
+            be.servers.len()
+        );
+        for s in &be.servers {
+            println!("  server {} {} weight {}", s.name, s.address, s.weight);
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,277 @@
+//! Process orchestration for `percore run`: bind, start shards and the control plane, wait
+//! for `ready`, handle signals, stop.
+//!
+//! Listening sockets are created here, on the main thread, before any shard starts: one
+//! SO_REUSEPORT socket per frontend address per shard. Doing it up front means a port
+//! already in use is reported before anything runs, and `:0` (ephemeral) binds resolve to
+//! one port shared by every shard. Each shard then accepts on its own sockets only.
+
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::mpsc;
+
+use nix::sys::signal::{SigSet, Signal};
+use percore_conf::{Config, HostInfo};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
+use crate::ids::ShardId;
+use crate::shard::{self, BoundListener, ShardSpec};
+
+/// Why `percore run` could not start or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A frontend address could not be bound.
+    #[error("frontend {frontend}: cannot bind {address}: {source}")]
+    Bind {
+        /// Frontend name.
+        frontend: String,
+        /// Address from the configuration.
+        address: SocketAddr,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// Not enough locked memory for io_uring.
+    #[error("{0}")]
+    MemLock(String),
+    /// A thread could not be created.
+    #[error("cannot start thread: {0}")]
+    Thread(std::io::Error),
+    /// A shard or the control plane failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// CPUs the process may run on (its affinity mask).
+pub fn host_info() -> HostInfo {
+    let cpus = match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    };
+    HostInfo { cpus }
+}
+
+/// A running proxy: the handle `percore run` and `percore demo` wait on.
+pub struct Running {
+    status: mpsc::Receiver<ProcessStatus>,
+    requests: thingbuf::mpsc::Sender<ProcessRequest>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Actual listening addresses `(frontend name, address)` after ephemeral ports resolved.
+    pub listening: Vec<(String, SocketAddr)>,
+}
+
+impl Running {
+    /// Asks for a graceful stop (as SIGTERM does).
+    pub fn request_stop(&self) {
+        let _ = self.requests.try_send(ProcessRequest::Stop);
+    }
+
+    /// Waits for the end of the process; `Ok` after a clean stop.
+    pub fn wait(self) -> Result<(), RunError> {
+        let result = loop {
+            match self.status.recv() {
+                Ok(ProcessStatus::Stopped) => break Ok(()),
+                Ok(ProcessStatus::Failed(m)) => break Err(RunError::Failed(m)),
+                Ok(ProcessStatus::Ready) => {}
+                Err(_) => break Err(RunError::Failed("control plane ended".into())),
+            }
+        };
+        if result.is_ok() {
+            for t in self.threads {
+                let _ = t.join();
+            }
+        }
+        result
+    }
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every thread started
+/// afterwards) and forwards them to the control plane from a dedicated thread. Must be
+/// called before any other thread is started.
+pub fn block_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    if let Err(e) = set.thread_block() {
+        log::warn!("cannot block signals, they will terminate the process abruptly: {e}");
+    }
+    set
+}
+
+/// Starts shards and the control plane; returns once every shard is accepting.
+pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
+    let cpus = config.global.shard_cpus.clone();
+    check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
+    let mut listeners = bind_listeners(&config, cpus.len())?;
+    let mut listening = Vec::new();
+    for l in listeners.first().into_iter().flatten() {
+        let name = config.frontends[l.frontend].name.clone();
+        log::info!("frontend {name} listening on {}", l.addr);
+        listening.push((name, l.addr));
+    }
+
+    let ring = config.global.tune.control_ring;
+    let mut links = Vec::new();
+    let mut threads = Vec::new();
+    for (i, cpu) in cpus.iter().copied().enumerate() {
+        let (cmd_tx, cmd_rx) = thingbuf::mpsc::channel(ring);
+        let (evt_tx, evt_rx) = thingbuf::mpsc::channel(ring);
+        links.push(ShardLink { cmd_tx, evt_rx });
+        let spec = ShardSpec {
+            id: ShardId(i as u16),
+            cpu,
+            shards: cpus.len(),
+            config: config.clone(),
+            listeners: std::mem::take(&mut listeners[i]),
+            cmd_rx,
+            evt_tx,
+        };
+        threads.push(shard::spawn(spec).map_err(RunError::Thread)?);
+    }
+    let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
+    let (status_tx, status_rx) = mpsc::channel();
+    threads.push(control::spawn(config, links, req_rx, status_tx).map_err(RunError::Thread)?);
+
+    let forward = req_tx.clone();
+    std::thread::Builder::new()
+        .name("percore-signal".into())
+        .spawn(move || loop {
+            let request = match signals.wait() {
+                Ok(Signal::SIGHUP) => ProcessRequest::Reload,
+                Ok(sig) => {
+                    log::info!("received {sig}, stopping");
+                    ProcessRequest::Stop
+                }
+                Err(_) => continue,
+            };
+            if forward.try_send(request).is_err() {
+                break;
+            }
+        })
+        .map_err(RunError::Thread)?;
+
+    match status_rx.recv() {
+        Ok(ProcessStatus::Ready) => {
+            log::info!("ready: {} shard(s) on cpu {:?}", cpus.len(), cpus);
+            Ok(Running {
+                status: status_rx,
+                requests: req_tx,
+                threads,
+                listening,
+            })
+        }
+        Ok(ProcessStatus::Failed(m)) => Err(RunError::Failed(m)),
+        Ok(ProcessStatus::Stopped) | Err(_) => Err(RunError::Failed(
+            "control plane ended during start-up".into(),
+        )),
+    }
+}
+
+/// Creates `shards` listening sockets per frontend address, all in one SO_REUSEPORT group.
+fn bind_listeners(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListener>>, RunError> {
+    let mut out: Vec<Vec<BoundListener>> = (0..shards).map(|_| Vec::new()).collect();
+    let backlog = config.global.tune.backlog as i32;
+    for (fe_idx, fe) in config.frontends.iter().enumerate() {
+        for &configured in &fe.bind {
+            let mut addr = configured;
+            for shard_out in out.iter_mut() {
+                let err = |source| RunError::Bind {
+                    frontend: fe.name.clone(),
+                    address: configured,
+                    source,
+                };
+                let sock = listen_socket(addr, backlog).map_err(err)?;
+                // The first socket resolves an ephemeral port; the others join its group.
+                let local = sock
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .unwrap_or(addr);
+                addr = local;
+                shard_out.push(BoundListener {
+                    frontend: fe_idx,
+                    addr: local,
+                    fd: OwnedFd::from(sock),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn listen_socket(addr: SocketAddr, backlog: i32) -> std::io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_port(true)?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&addr.into())?;
+    sock.listen(backlog)?;
+    Ok(sock)
+}
+
+/// Each glommio executor registers `io_memory` in each of its 3 io_uring rings. Without
+/// CAP_IPC_LOCK that memory counts against RLIMIT_MEMLOCK; glommio then only warns and
+/// runs without registered buffers, but the rings themselves may fail to start. Refuse
+/// early with the fix instead.
+fn check_memlock(executors: usize, io_memory: usize) -> Result<(), RunError> {
+    if has_cap_ipc_lock() {
+        return Ok(());
+    }
+    let Ok((soft, _hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MEMLOCK)
+    else {
+        return Ok(());
+    };
+    let need = executors as u64 * 3 * io_memory as u64 + executors as u64 * 64 * 1024;
+    if soft != nix::sys::resource::RLIM_INFINITY && need > soft {
+        let fit = (soft / executors as u64).saturating_sub(64 * 1024) / 3 / 1024;
+        return Err(RunError::MemLock(format!(
+            "io_uring needs about {} KiB of locked memory ({executors} executors × 3 rings × \
+             global.tune.io_memory {} KiB, plus ring memory) but the memlock limit is {} KiB; \
+             set global.tune.io_memory to {}k or less (minimum 64k), or raise the limit \
+             (`ulimit -l`, or LimitMEMLOCK= in a systemd unit)",
+            need / 1024,
+            io_memory / 1024,
+            soft / 1024,
+            fit.max(64)
+        )));
+    }
+    Ok(())
+}
+
+fn has_cap_ipc_lock() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
+}
+
+/// Turns a glommio executor start-up error into a message with the likely fix.
+pub fn explain_executor_error(e: &glommio::GlommioError<()>, io_memory: usize) -> String {
+    let text = e.to_string();
+    let hint = if text.contains("MemLock") || text.contains("Cannot allocate memory") {
+        format!(
+            "; io_uring could not lock memory: lower global.tune.io_memory (now {} KiB) or \
+             raise the memlock limit (`ulimit -l`)",
+            io_memory / 1024
+        )
+    } else if text.contains("Operation not permitted") || text.contains("Function not implemented")
+    {
+        "; io_uring is unavailable (kernel too old, io_uring_disabled sysctl, or a seccomp \
+         profile such as Docker's default): percore needs io_uring"
+            .to_string()
+    } else {
+        String::new()
+    };
+    format!("cannot start executor: {text}{hint}")
+}

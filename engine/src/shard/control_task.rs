@@ -1,0 +1,205 @@
+//! The shard's control task: the only consumer of the shard's command ring and the only
+//! producer of its event ring. It runs in a `Latency::Matters` task queue, so it gets the
+//! CPU within about a millisecond even when streams saturate the shard.
+//!
+//! It acts on this shard's state directly — no locks, no races: a stream is only ever
+//! touched by the shard that owns it. A kill is answered only once the killed streams'
+//! tasks have dropped, i.e. once their client and server sockets are closed.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+use super::Shard;
+use crate::control::msg::{Op, Reply, ShardCommand, ShardEvent, ShardStats, StreamInfo};
+use crate::ids::ServerKey;
+use crate::table_stats::LatencyWindow;
+
+/// Runs until the shard is told to stop; returning ends the shard.
+pub async fn run(
+    shard: Rc<Shard>,
+    cmd_rx: thingbuf::mpsc::Receiver<ShardCommand>,
+    evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
+    listeners: usize,
+) {
+    let ready = ShardEvent::Ready {
+        shard: shard.id,
+        listeners,
+    };
+    if evt_tx.send(ready).await.is_err() {
+        return;
+    }
+    let mut latency = LatencyWindow::default();
+    let mut commands = 0u64;
+    while let Some(cmd) = cmd_rx.recv().await {
+        if let Some(sent) = cmd.sent_at {
+            latency.record(Instant::now().saturating_duration_since(sent));
+        }
+        commands += 1;
+        let (reply, last) = match cmd.op {
+            Op::Nop => continue,
+            Op::Stop { grace } => {
+                let killed = stop(&shard, grace).await;
+                let accepted = shard.counters.borrow().accepted;
+                (Reply::Stopped { killed, accepted }, true)
+            }
+            Op::KillStream(id) => {
+                let killed = {
+                    let mut t = shard.table.borrow_mut();
+                    t.find(id).is_some_and(|r| t.kill(r))
+                };
+                wait_kills(&shard).await;
+                (Reply::Killed(usize::from(killed)), false)
+            }
+            Op::KillServer(key) => {
+                let killed = kill_server(&shard, key);
+                wait_kills(&shard).await;
+                (Reply::Killed(killed), false)
+            }
+            Op::SetServer { server, view } => {
+                shard.set_server_view(server, view);
+                (Reply::Done, false)
+            }
+            Op::SetFrontendMaxconn { frontend, maxconn } => {
+                if let Some(b) = shard.frontend_budgets.get(frontend) {
+                    b.set_limit(maxconn);
+                }
+                (Reply::Done, false)
+            }
+            Op::CollectStats => {
+                let stats = collect_stats(&shard, &evt_tx, &latency, commands);
+                (Reply::Stats(Box::new(stats)), false)
+            }
+            Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
+        };
+        let event = ShardEvent::Reply {
+            shard: shard.id,
+            id: cmd.id,
+            reply,
+        };
+        // The control plane is the consumer and never blocks on us, so awaiting ring
+        // space here delays only this task, never the data path.
+        if evt_tx.send(event).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+fn kill_server(shard: &Shard, key: ServerKey) -> usize {
+    let killed = shard.table.borrow_mut().kill_server(key);
+    if killed > 0 {
+        log::info!(
+            "shard {}: killed {killed} stream(s) of server {}/{}",
+            shard.id,
+            shard.config.backends[key.backend].name,
+            shard.config.backends[key.backend].servers[key.server].name
+        );
+    }
+    killed
+}
+
+/// Waits until every killed stream's task has dropped its sockets.
+async fn wait_kills(shard: &Shard) {
+    future::poll_fn(|cx| shard.table.borrow_mut().poll_kills_done(cx)).await;
+}
+
+fn collect_stats(
+    shard: &Shard,
+    evt_tx: &thingbuf::mpsc::Sender<ShardEvent>,
+    latency: &LatencyWindow,
+    commands: u64,
+) -> ShardStats {
+    let t = shard.table.borrow();
+    let cfg = &shard.config;
+    let server_streams: Vec<Vec<u64>> = cfg
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(b, be)| {
+            (0..be.servers.len())
+                .map(|s| {
+                    t.server_streams(ServerKey {
+                        backend: b,
+                        server: s,
+                    }) as u64
+                })
+                .collect()
+        })
+        .collect();
+    let backend_streams = (0..cfg.backends.len())
+        .map(|b| t.backend_streams(b) as u64)
+        .collect();
+    // Bytes of live streams count too, so `show stat` moves while long streams run.
+    let mut counters = shard.counters.borrow().clone();
+    for e in t.iter() {
+        let add = |p: &mut super::counters::ProxyCounters| {
+            p.bytes_in += e.bytes_in;
+            p.bytes_out += e.bytes_out;
+        };
+        add(&mut counters.frontends[e.frontend]);
+        add(&mut counters.backends[e.backend]);
+        if let Some(k) = e.server {
+            add(&mut counters.servers[k.backend][k.server]);
+        }
+    }
+    ShardStats {
+        cpu: shard.cpu,
+        counters,
+        frontend_streams: (0..cfg.frontends.len())
+            .map(|f| t.frontend_streams(f) as u64)
+            .collect(),
+        backend_streams,
+        server_streams,
+        streams: t.len() as u64,
+        evt_ring_depth: evt_tx.len(),
+        ctl_latency_us_p50: latency.p50_us(),
+        ctl_latency_us_max: latency.max_us(),
+        commands,
+    }
+}
+
+fn list_streams(shard: &Shard, limit: usize) -> Vec<StreamInfo> {
+    let now = Instant::now();
+    shard
+        .table
+        .borrow()
+        .iter()
+        .take(limit)
+        .map(|e| StreamInfo {
+            id: e.id,
+            frontend: e.frontend,
+            backend: e.backend,
+            server: e.server,
+            client: e.client,
+            age: now.saturating_duration_since(e.started),
+            bytes_in: e.bytes_in,
+            bytes_out: e.bytes_out,
+            connecting: e.state == super::table::StreamState::Connecting,
+        })
+        .collect()
+}
+
+/// Graceful stop: no new streams, live ones may finish within `grace`, the rest are killed.
+/// Returns the number killed. When it returns, every stream's sockets are closed.
+async fn stop(shard: &Rc<Shard>, grace: Duration) -> usize {
+    shard.stop_accepting();
+    // Let the cancelled accept loops drop (closing the listeners) while the executor runs.
+    glommio::timer::sleep(Duration::from_millis(1)).await;
+    let table = shard.table.clone();
+    let drained = glommio::timer::timeout(grace, async {
+        future::poll_fn(|cx| table.borrow_mut().poll_empty(cx)).await;
+        Ok(())
+    })
+    .await;
+    if drained.is_ok() {
+        return 0;
+    }
+    let killed = table.borrow_mut().kill_all();
+    wait_kills(shard).await;
+    log::info!(
+        "shard {}: grace period over, killed {killed} stream(s)",
+        shard.id
+    );
+    killed
+}

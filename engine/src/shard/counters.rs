@@ -1,0 +1,57 @@
+//! Per-shard counters: plain integers owned by the shard, merged on demand by the control
+//! plane (summed over shards). Names are percore's; the `show stat` CSV maps them to
+//! HAProxy's column names at the rendering boundary.
+
+/// Counters of one frontend, backend or server on one shard.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProxyCounters {
+    /// Streams started (HAProxy `stot`).
+    pub streams_total: u64,
+    /// Highest number of concurrent streams seen (`smax`, per shard; merged as a sum).
+    pub streams_max: u64,
+    /// Bytes received from clients (`bin`), counted when streams end.
+    pub bytes_in: u64,
+    /// Bytes sent to clients (`bout`), counted when streams end.
+    pub bytes_out: u64,
+    /// Connection attempts to servers that failed (`econ`).
+    pub connect_errors: u64,
+    /// Server-side errors during the data phase (`eresp`).
+    pub response_errors: u64,
+    /// Connection retries (`wretr`).
+    pub retries: u64,
+    /// Retries that moved to another server (`wredis`).
+    pub redispatches: u64,
+    /// Streams killed by the admin socket or a stop (`K` flag).
+    pub killed: u64,
+}
+
+/// Everything one shard counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Connections accepted by this shard, all frontends.
+    pub accepted: u64,
+    /// Per frontend, in config order.
+    pub frontends: Vec<ProxyCounters>,
+    /// Per backend, in config order.
+    pub backends: Vec<ProxyCounters>,
+    /// Per backend, per server.
+    pub servers: Vec<Vec<ProxyCounters>>,
+    /// Events the shard could not push because the event ring was full.
+    pub events_dropped: u64,
+}
+
+impl Counters {
+    /// Zeroed counters shaped like the configuration.
+    pub fn new(frontends: usize, servers_per_backend: &[usize]) -> Self {
+        Counters {
+            accepted: 0,
+            frontends: vec![ProxyCounters::default(); frontends],
+            backends: vec![ProxyCounters::default(); servers_per_backend.len()],
+            servers: servers_per_backend
+                .iter()
+                .map(|&n| vec![ProxyCounters::default(); n])
+                .collect(),
+            events_dropped: 0,
+        }
+    }
+}

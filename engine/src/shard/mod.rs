@@ -1,0 +1,455 @@
+//! A shard: one pinned glommio executor and everything it owns.
+//!
+//! - [`table`]: the stream table (every live stream, per-server index, kill switches).
+//! - [`tcp`]: TCP mode, the life of one stream.
+//! - [`balance`]: server selection (smooth weighted round-robin).
+//! - [`budget`]: the shard's share of `maxconn`, taken before `accept()`.
+//! - [`bufpool`]: reusable copy buffers.
+//! - [`counters`]: per-shard counters merged by the control plane.
+//! - [`control_task`]: executes control-plane commands on this shard.
+//!
+//! Single-threaded by construction: `Rc`, `Cell`, `RefCell`, never `Arc`, locks or atomics.
+//! Nothing here is reachable from another thread except through the two rings.
+
+pub mod balance;
+pub mod budget;
+pub mod bufpool;
+pub mod control_task;
+pub mod counters;
+pub mod table;
+pub mod tcp;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use glommio::net::TcpListener;
+use glommio::task::JoinHandle;
+use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
+use percore_conf::Config;
+
+use self::balance::RoundRobin;
+use self::budget::Budget;
+use self::bufpool::BufPool;
+use self::counters::Counters;
+use self::table::StreamTable;
+use crate::control::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
+use crate::ids::{ServerKey, ShardId, StreamId};
+use crate::logging::AccessLog;
+use crate::termination::{Cause, Termination};
+
+/// Free copy buffers a shard keeps for reuse (2 per stream): enough for a burst of 512
+/// short streams without the allocator, 16 MiB at the default 16 KiB `bufsize`.
+const BUFS_KEEP_MAX: usize = 1024;
+
+/// Everything a shard thread needs to start.
+pub struct ShardSpec {
+    /// Shard index.
+    pub id: ShardId,
+    /// CPU the shard is pinned to.
+    pub cpu: usize,
+    /// Number of shards in the process (for budget splitting).
+    pub shards: usize,
+    /// This shard's own copy of the configuration.
+    pub config: Config,
+    /// Listening sockets, already bound with SO_REUSEPORT.
+    pub listeners: Vec<BoundListener>,
+    /// Commands from the control plane.
+    pub cmd_rx: thingbuf::mpsc::Receiver<ShardCommand>,
+    /// Events to the control plane.
+    pub evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
+}
+
+/// One listening socket created for a shard.
+pub struct BoundListener {
+    /// Frontend index.
+    pub frontend: usize,
+    /// Bound address (ephemeral ports resolved).
+    pub addr: SocketAddr,
+    /// The socket, bound and listening.
+    pub fd: OwnedFd,
+}
+
+/// Splits a global limit into `shards` budgets whose sum is exactly `total`
+/// (the first `total % shards` shards get one more).
+pub fn share(total: u32, shards: usize, index: usize) -> u32 {
+    let shards = shards.max(1) as u32;
+    let base = total / shards;
+    base + u32::from((index as u32) < total % shards)
+}
+
+/// Starts the shard thread `percore-shard-<i>`. Start-up failures are reported as
+/// [`ShardEvent::Fatal`] on the event ring.
+pub fn spawn(spec: ShardSpec) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("percore-shard-{}", spec.id.0))
+        .spawn(move || {
+            let io_memory = spec.config.global.tune.io_memory;
+            let built = LocalExecutorBuilder::new(Placement::Fixed(spec.cpu))
+                .io_memory(io_memory)
+                .make();
+            let executor = match built {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let message = crate::runtime::explain_executor_error(&e, io_memory);
+                    let _ = spec.evt_tx.try_send(ShardEvent::Fatal {
+                        shard: spec.id,
+                        message,
+                    });
+                    return;
+                }
+            };
+            executor.run(main(spec));
+        })
+}
+
+/// The shard's own state, shared by its tasks through `Rc`.
+pub struct Shard {
+    /// Shard index.
+    pub id: ShardId,
+    /// Pinned CPU.
+    pub cpu: usize,
+    /// This shard's configuration copy.
+    pub config: Config,
+    /// Live streams.
+    pub table: Rc<RefCell<StreamTable>>,
+    /// One balancer per backend.
+    pub balancers: RefCell<Vec<RoundRobin>>,
+    /// Read-only copies of each server's state (`views[backend][server]`), written only by
+    /// the control task on command from the control plane.
+    pub views: RefCell<Vec<Vec<ServerView>>>,
+    /// Copy buffers.
+    pub bufs: BufPool,
+    /// Counters merged by the control plane.
+    pub counters: RefCell<Counters>,
+    /// This shard's share of `global.maxconn`.
+    pub global_budget: Rc<Budget>,
+    /// This shard's share of each frontend's `maxconn`.
+    pub frontend_budgets: Vec<Rc<Budget>>,
+    /// Access log, when enabled.
+    pub access_log: RefCell<Option<AccessLog>>,
+    /// Accept loops, cancelled when the shard stops (which closes the listeners).
+    accept_tasks: RefCell<Vec<JoinHandle<()>>>,
+    /// Set once a stop began.
+    stopping: Cell<bool>,
+}
+
+/// What is known about a stream when it ends; feeds counters and the access log.
+pub struct StreamEnd {
+    /// The stream.
+    pub id: StreamId,
+    /// Frontend index.
+    pub frontend: usize,
+    /// Backend index.
+    pub backend: usize,
+    /// Last server attached.
+    pub server: Option<ServerKey>,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Accept time.
+    pub started: Instant,
+    /// When the server connection was established.
+    pub connected_at: Option<Instant>,
+    /// Connection retries.
+    pub retries: u32,
+    /// Bytes from the client.
+    pub bytes_in: u64,
+    /// Bytes to the client.
+    pub bytes_out: u64,
+    /// Termination code.
+    pub termination: Termination,
+}
+
+impl Shard {
+    fn new(spec: &ShardSpec) -> std::io::Result<Self> {
+        let cfg = &spec.config;
+        let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
+        let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
+        let access_log = AccessLog::open(cfg.global.log.access, &cfg.global.log.target)?;
+        Ok(Shard {
+            id: spec.id,
+            cpu: spec.cpu,
+            table: Rc::new(RefCell::new(StreamTable::new(
+                spec.id,
+                global as usize,
+                cfg.frontends.len(),
+                &servers,
+            ))),
+            balancers: RefCell::new(
+                cfg.backends
+                    .iter()
+                    .map(|b| RoundRobin::new(b.servers.iter().map(|s| s.weight).collect()))
+                    .collect(),
+            ),
+            views: RefCell::new(
+                cfg.backends
+                    .iter()
+                    .map(|b| {
+                        b.servers
+                            .iter()
+                            .map(|s| ServerView {
+                                admin: AdminState::Ready,
+                                weight: s.weight,
+                                maxconn: 0,
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            bufs: BufPool::new(cfg.global.tune.bufsize, BUFS_KEEP_MAX),
+            counters: RefCell::new(Counters::new(cfg.frontends.len(), &servers)),
+            global_budget: Budget::new(global),
+            frontend_budgets: cfg
+                .frontends
+                .iter()
+                .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
+                .collect(),
+            access_log: RefCell::new(access_log),
+            accept_tasks: RefCell::new(Vec::new()),
+            stopping: Cell::new(false),
+            config: spec.config.clone(),
+        })
+    }
+
+    /// Picks a server of `backend` that takes new streams (admin state ready, weight > 0),
+    /// avoiding `failed` ones while others remain.
+    pub fn pick_server(&self, backend: usize, failed: &[usize]) -> Option<usize> {
+        let views = self.views.borrow();
+        let views = &views[backend];
+        let usable = |i: usize| views[i].admin == AdminState::Ready;
+        let mut b = self.balancers.borrow_mut();
+        let rr = &mut b[backend];
+        rr.pick(|i| usable(i) && !failed.contains(&i))
+            .or_else(|| rr.pick(usable))
+    }
+
+    /// Applies a server view sent by the control plane.
+    pub fn set_server_view(&self, key: ServerKey, view: ServerView) {
+        let mut views = self.views.borrow_mut();
+        let Some(slot) = views
+            .get_mut(key.backend)
+            .and_then(|b| b.get_mut(key.server))
+        else {
+            return;
+        };
+        if slot.weight != view.weight {
+            self.balancers.borrow_mut()[key.backend].set_weight(key.server, view.weight);
+        }
+        *slot = view;
+    }
+
+    /// Counts an accepted stream.
+    pub fn on_stream_start(&self, frontend: usize) {
+        let used = self.table.borrow().frontend_streams(frontend) as u64;
+        let mut c = self.counters.borrow_mut();
+        c.accepted += 1;
+        let f = &mut c.frontends[frontend];
+        f.streams_total += 1;
+        f.streams_max = f.streams_max.max(used);
+    }
+
+    /// Counts a retry (and a redispatch when the server changed).
+    pub fn on_retry(&self, backend: usize, previous: Option<usize>, next: usize) {
+        let mut c = self.counters.borrow_mut();
+        let moved = previous.is_some_and(|p| p != next);
+        c.backends[backend].retries += 1;
+        if let Some(p) = previous {
+            let s = &mut c.servers[backend][p];
+            s.retries += 1;
+            if moved {
+                s.redispatches += 1;
+            }
+        }
+        if moved {
+            c.backends[backend].redispatches += 1;
+        }
+    }
+
+    /// Counts a failed connection attempt.
+    pub fn on_connect_error(&self, key: ServerKey) {
+        let mut c = self.counters.borrow_mut();
+        c.backends[key.backend].connect_errors += 1;
+        c.servers[key.backend][key.server].connect_errors += 1;
+    }
+
+    /// Counts a stream handed to a server.
+    pub fn on_server_connected(&self, key: ServerKey) {
+        let live = self.table.borrow().server_streams(key) as u64;
+        let backend_live = self.table.borrow().backend_streams(key.backend) as u64;
+        let mut c = self.counters.borrow_mut();
+        let s = &mut c.servers[key.backend][key.server];
+        s.streams_total += 1;
+        s.streams_max = s.streams_max.max(live);
+        let b = &mut c.backends[key.backend];
+        b.streams_total += 1;
+        b.streams_max = b.streams_max.max(backend_live);
+    }
+
+    /// Accounts and logs a finished stream.
+    pub fn on_stream_end(&self, end: &StreamEnd) {
+        {
+            let mut c = self.counters.borrow_mut();
+            let killed = end.termination.cause == Cause::Killed;
+            let data_error = end.termination.cause == Cause::ServerError
+                && end.termination.phase == crate::termination::Phase::Data;
+            let add = |p: &mut counters::ProxyCounters| {
+                p.bytes_in += end.bytes_in;
+                p.bytes_out += end.bytes_out;
+                p.killed += u64::from(killed);
+                p.response_errors += u64::from(data_error);
+            };
+            add(&mut c.frontends[end.frontend]);
+            add(&mut c.backends[end.backend]);
+            if let Some(k) = end.server {
+                add(&mut c.servers[k.backend][k.server]);
+            }
+        }
+        if let Some(log) = self.access_log.borrow_mut().as_mut() {
+            log.line(self.access_line(end));
+        }
+    }
+
+    /// HAProxy `option tcplog` layout, plus bytes from the client, shard and stream id:
+    /// `client [date] frontend backend/server Tw/Tc/Tt bytes_out flags
+    ///  actconn/feconn/beconn/srvconn/retries srv_queue/backend_queue in=… shard=… stream=…`.
+    fn access_line(&self, end: &StreamEnd) -> String {
+        let cfg = &self.config;
+        let now = Instant::now();
+        let total = now.duration_since(end.started);
+        let accepted = SystemTime::now()
+            .checked_sub(total)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let tc = match end.connected_at {
+            Some(t) => t.duration_since(end.started).as_millis() as i64,
+            None => -1,
+        };
+        let backend = &cfg.backends[end.backend];
+        let server = end
+            .server
+            .filter(|_| end.connected_at.is_some())
+            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
+        let table = self.table.borrow();
+        let srvconn = end.server.map_or(0, |k| table.server_streams(k));
+        format!(
+            "{} [{}] {} {}/{} 0/{}/{} {} {} {}/{}/{}/{}/{} 0/0 in={} shard={} stream={}",
+            end.client,
+            crate::logging::haproxy_date(accepted),
+            cfg.frontends[end.frontend].name,
+            backend.name,
+            server,
+            tc,
+            total.as_millis(),
+            end.bytes_out,
+            end.termination,
+            table.len(),
+            table.frontend_streams(end.frontend),
+            table.backend_streams(end.backend),
+            srvconn,
+            end.retries,
+            end.bytes_in,
+            self.id,
+            end.id,
+        )
+    }
+
+    /// Stops accepting: cancels the accept loops, which closes this shard's listeners.
+    pub fn stop_accepting(&self) {
+        self.stopping.set(true);
+        for t in self.accept_tasks.borrow_mut().drain(..) {
+            t.cancel();
+        }
+    }
+
+    /// True once a stop began.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.get()
+    }
+}
+
+async fn main(spec: ShardSpec) {
+    let shard = match Shard::new(&spec) {
+        Ok(s) => Rc::new(s),
+        Err(e) => {
+            let _ = spec.evt_tx.try_send(ShardEvent::Fatal {
+                shard: spec.id,
+                message: format!("cannot open the access log: {e}"),
+            });
+            return;
+        }
+    };
+    let ShardSpec {
+        listeners,
+        cmd_rx,
+        evt_tx,
+        ..
+    } = spec;
+    let count = listeners.len();
+    for BoundListener { frontend, addr, fd } in listeners {
+        // SAFETY: `fd` is an owned TCP socket that `runtime::bind_listeners` created, bound
+        // and put in listening state; into_raw_fd() gives up ownership, so the listener is
+        // the fd's only owner and closes it exactly once.
+        let listener = unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) };
+        let task = glommio::spawn_local(accept_loop(shard.clone(), frontend, addr, listener));
+        shard.accept_tasks.borrow_mut().push(task.detach());
+    }
+    log::info!(
+        "shard {} on cpu {}: accepting on {} listener(s)",
+        shard.id,
+        shard.cpu,
+        count
+    );
+    // The control task must run within ~1 ms even when the data path saturates the CPU.
+    let tq = glommio::executor().create_task_queue(
+        Shares::Static(1000),
+        Latency::Matters(Duration::from_millis(1)),
+        "percore-control",
+    );
+    let ctl = control_task::run(shard.clone(), cmd_rx, evt_tx, count);
+    match glommio::spawn_local_into(ctl, tq) {
+        Ok(task) => task.await,
+        Err(e) => log::error!("shard {}: cannot spawn its control task: {e}", shard.id),
+    }
+}
+
+/// Accepts connections of one listener while budget remains.
+async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listener: TcpListener) {
+    let fe_budget = shard.frontend_budgets[frontend].clone();
+    let global = shard.global_budget.clone();
+    let mut errors_logged = 0u32;
+    loop {
+        // Budget first, accept second: at the limit connections wait in the backlog.
+        let fe_slot = fe_budget.acquire().await;
+        let global_slot = global.acquire().await;
+        match listener.accept().await {
+            Ok(client) => tcp::start(&shard, frontend, client, [fe_slot, global_slot]),
+            Err(e) => {
+                // EMFILE/ENFILE and friends: back off instead of spinning on the error.
+                if errors_logged < 10 {
+                    errors_logged += 1;
+                    log::warn!("shard {}: accept on {addr} failed: {e}", shard.id);
+                }
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_sum_to_total() {
+        for total in [1u32, 2, 3, 7, 100, 100_001] {
+            for shards in 1..5 {
+                let sum: u32 = (0..shards).map(|i| share(total, shards, i)).sum();
+                assert_eq!(sum, total, "{total} over {shards}");
+            }
+        }
+        assert_eq!(share(3, 2, 0), 2);
+        assert_eq!(share(3, 2, 1), 1);
+    }
+}

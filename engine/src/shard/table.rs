@@ -1,0 +1,518 @@
+//! The shard's stream table: every live stream of this shard, indexed by slot and by server.
+//!
+//! Owns the [`StreamEntry`] of each stream from the moment its task is spawned until the
+//! stream's [`StreamGuard`] is dropped (normal end, error or kill). It does not own sockets:
+//! those live in the stream task, and killing a stream cancels that task, which drops them.
+//! The per-server index makes "kill every stream of server X" cost O(streams of X).
+//!
+//! Capacity is fixed at construction (the shard's share of `global.maxconn`); the accept
+//! loop takes a connection budget before `accept()`, so a full table is a bug, not a peer
+//! condition, and is refused rather than grown.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use glommio::task::JoinHandle;
+
+use crate::ids::{ServerKey, ShardId, StreamId};
+
+/// Where a stream is in its life; shown by `show sess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    /// Choosing a server and connecting to it (transient).
+    Connecting,
+    /// Both sides connected, bytes flowing.
+    Data,
+}
+
+/// Everything the control task may need to know about one live stream.
+#[derive(Debug)]
+pub struct StreamEntry {
+    /// Process-wide unique id (`shard << 48 | sequence`).
+    pub id: StreamId,
+    /// Index of the frontend that accepted the stream.
+    pub frontend: usize,
+    /// Backend index the stream is routed to.
+    pub backend: usize,
+    /// Server currently attached, if any (kept in the per-server index).
+    pub server: Option<ServerKey>,
+    /// Client address as seen on the accepted socket.
+    pub client: SocketAddr,
+    /// When the connection was accepted.
+    pub started: Instant,
+    /// Bytes received from the client.
+    pub bytes_in: u64,
+    /// Bytes sent to the client.
+    pub bytes_out: u64,
+    /// Current phase.
+    pub state: StreamState,
+    /// Handle on the stream's task; cancelling it drops the task's sockets.
+    kill: Option<JoinHandle<()>>,
+    /// Set once a kill was requested, so the end is logged with flag `K`.
+    pub killed: bool,
+    /// Position of this slot inside `by_server[server]`, for O(1) removal.
+    server_pos: usize,
+}
+
+/// A stream's place in the table: slot plus id, so a reused slot is never confused with a
+/// stream that already ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRef {
+    slot: u32,
+    id: StreamId,
+}
+
+impl SlotRef {
+    /// The stream id this reference was issued for.
+    pub fn id(&self) -> StreamId {
+        self.id
+    }
+}
+
+/// Refusal to insert: the table is at its fixed capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableFull;
+
+/// Slab of live streams plus a per-server index.
+pub struct StreamTable {
+    shard: ShardId,
+    slots: Vec<Option<StreamEntry>>,
+    free: Vec<u32>,
+    /// `by_server[backend][server]` = slots of the streams attached to that server.
+    by_server: Vec<Vec<Vec<u32>>>,
+    len: usize,
+    /// Live streams per frontend and per backend, kept exact on insert and remove.
+    per_frontend: Vec<usize>,
+    per_backend: Vec<usize>,
+    capacity: usize,
+    next_seq: u64,
+    /// Streams killed but whose task has not dropped yet.
+    kills_pending: usize,
+    /// The control task, waiting for a table change (kills finished, table empty).
+    waiter: Option<Waker>,
+}
+
+impl StreamTable {
+    /// An empty table for `shard` holding at most `capacity` streams, for `frontends`
+    /// frontends; `servers[b]` is the number of servers of backend `b`.
+    pub fn new(shard: ShardId, capacity: usize, frontends: usize, servers: &[usize]) -> Self {
+        StreamTable {
+            shard,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_server: servers.iter().map(|&n| vec![Vec::new(); n]).collect(),
+            len: 0,
+            per_frontend: vec![0; frontends],
+            per_backend: vec![0; servers.len()],
+            capacity,
+            next_seq: 0,
+            kills_pending: 0,
+            waiter: None,
+        }
+    }
+
+    /// Number of live streams.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no stream is live.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Registers a new stream and returns its slot; the id is assigned here.
+    pub fn insert(
+        &mut self,
+        frontend: usize,
+        backend: usize,
+        client: SocketAddr,
+        started: Instant,
+    ) -> Result<SlotRef, TableFull> {
+        if self.len >= self.capacity {
+            return Err(TableFull);
+        }
+        self.next_seq += 1;
+        let id = StreamId::new(self.shard, self.next_seq);
+        let entry = StreamEntry {
+            id,
+            frontend,
+            backend,
+            server: None,
+            client,
+            started,
+            bytes_in: 0,
+            bytes_out: 0,
+            state: StreamState::Connecting,
+            kill: None,
+            killed: false,
+            server_pos: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                debug_assert!(self.slots[slot as usize].is_none());
+                self.slots[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                u32::try_from(self.slots.len() - 1).expect("capacity is far below u32::MAX")
+            }
+        };
+        self.len += 1;
+        self.per_frontend[frontend] += 1;
+        self.per_backend[backend] += 1;
+        Ok(SlotRef { slot, id })
+    }
+
+    /// The entry behind `r`, if that stream is still live.
+    pub fn get(&self, r: SlotRef) -> Option<&StreamEntry> {
+        self.slots
+            .get(r.slot as usize)?
+            .as_ref()
+            .filter(|e| e.id == r.id)
+    }
+
+    /// Mutable entry behind `r`, if that stream is still live.
+    pub fn get_mut(&mut self, r: SlotRef) -> Option<&mut StreamEntry> {
+        self.slots
+            .get_mut(r.slot as usize)?
+            .as_mut()
+            .filter(|e| e.id == r.id)
+    }
+
+    /// Stores the task handle used to kill the stream.
+    pub fn set_kill_handle(&mut self, r: SlotRef, handle: JoinHandle<()>) {
+        if let Some(e) = self.get_mut(r) {
+            e.kill = Some(handle);
+        }
+    }
+
+    /// Attaches the stream to `server` (or detaches it with `None`), keeping the index exact.
+    pub fn set_server(&mut self, r: SlotRef, server: Option<ServerKey>) {
+        let Some(old) = self.get(r).map(|e| e.server) else {
+            return;
+        };
+        if old == server {
+            return;
+        }
+        if let Some(old) = old {
+            self.index_remove(r.slot, old);
+        }
+        if let Some(new) = server {
+            let list = &mut self.by_server[new.backend][new.server];
+            let pos = list.len();
+            list.push(r.slot);
+            let e = self.slots[r.slot as usize].as_mut().expect("checked above");
+            e.server = Some(new);
+            e.server_pos = pos;
+        } else if let Some(e) = self.slots[r.slot as usize].as_mut() {
+            e.server = None;
+        }
+    }
+
+    fn index_remove(&mut self, slot: u32, key: ServerKey) {
+        let pos = self.slots[slot as usize]
+            .as_ref()
+            .expect("indexed slot is live")
+            .server_pos;
+        let list = &mut self.by_server[key.backend][key.server];
+        assert_eq!(list[pos], slot, "per-server index out of sync");
+        list.swap_remove(pos);
+        if let Some(&moved) = list.get(pos) {
+            self.slots[moved as usize]
+                .as_mut()
+                .expect("indexed slot is live")
+                .server_pos = pos;
+        }
+    }
+
+    /// Removes the stream; called only by [`StreamGuard`]'s drop.
+    fn remove(&mut self, r: SlotRef) -> Option<StreamEntry> {
+        self.get(r)?;
+        if let Some(key) = self.slots[r.slot as usize].as_ref().and_then(|e| e.server) {
+            self.index_remove(r.slot, key);
+        }
+        let entry = self.slots[r.slot as usize].take().expect("checked above");
+        self.free.push(r.slot);
+        self.len -= 1;
+        self.per_frontend[entry.frontend] -= 1;
+        self.per_backend[entry.backend] -= 1;
+        if entry.killed {
+            self.kills_pending -= 1;
+        }
+        if let Some(w) = self.waiter.take() {
+            w.wake();
+        }
+        Some(entry)
+    }
+
+    /// Requests the end of one stream. Returns false if it is unknown or already killed.
+    pub fn kill(&mut self, r: SlotRef) -> bool {
+        let Some(e) = self.get_mut(r) else {
+            return false;
+        };
+        if e.killed {
+            return false;
+        }
+        e.killed = true;
+        if let Some(h) = &e.kill {
+            h.cancel();
+        }
+        self.kills_pending += 1;
+        true
+    }
+
+    /// Kills every stream attached to `key`; returns how many were killed.
+    pub fn kill_server(&mut self, key: ServerKey) -> usize {
+        let Some(list) = self
+            .by_server
+            .get(key.backend)
+            .and_then(|b| b.get(key.server))
+        else {
+            return 0;
+        };
+        let refs: Vec<SlotRef> = list
+            .iter()
+            .map(|&slot| SlotRef {
+                slot,
+                id: self.slots[slot as usize].as_ref().expect("indexed").id,
+            })
+            .collect();
+        refs.into_iter().filter(|&r| self.kill(r)).count()
+    }
+
+    /// Kills every live stream (end of the stop grace period); returns how many.
+    pub fn kill_all(&mut self) -> usize {
+        let refs: Vec<SlotRef> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, e)| {
+                e.as_ref().map(|e| SlotRef {
+                    slot: slot as u32,
+                    id: e.id,
+                })
+            })
+            .collect();
+        refs.into_iter().filter(|&r| self.kill(r)).count()
+    }
+
+    /// Finds a live stream by id.
+    pub fn find(&self, id: StreamId) -> Option<SlotRef> {
+        self.slots.iter().enumerate().find_map(|(slot, e)| {
+            e.as_ref().filter(|e| e.id == id).map(|_| SlotRef {
+                slot: slot as u32,
+                id,
+            })
+        })
+    }
+
+    /// Live streams, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &StreamEntry> {
+        self.slots.iter().flatten()
+    }
+
+    /// Live streams accepted by `frontend`.
+    pub fn frontend_streams(&self, frontend: usize) -> usize {
+        self.per_frontend.get(frontend).copied().unwrap_or(0)
+    }
+
+    /// Live streams routed to `backend`.
+    pub fn backend_streams(&self, backend: usize) -> usize {
+        self.per_backend.get(backend).copied().unwrap_or(0)
+    }
+
+    /// Number of streams attached to `key`.
+    pub fn server_streams(&self, key: ServerKey) -> usize {
+        self.by_server
+            .get(key.backend)
+            .and_then(|b| b.get(key.server))
+            .map_or(0, Vec::len)
+    }
+
+    /// Ready once every killed stream's task has dropped (its sockets are closed).
+    pub fn poll_kills_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.kills_pending == 0 {
+            return Poll::Ready(());
+        }
+        self.waiter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Ready once the table is empty.
+    pub fn poll_empty(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.len == 0 {
+            return Poll::Ready(());
+        }
+        self.waiter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Removes its stream from the table when dropped, however the stream ends.
+///
+/// The stream task must hold its sockets in fields declared *before* the guard so that they
+/// are closed before the entry disappears: the control task treats "entry gone" as "sockets
+/// closed".
+pub struct StreamGuard {
+    table: Rc<RefCell<StreamTable>>,
+    slot: SlotRef,
+}
+
+impl StreamGuard {
+    /// Takes ownership of the removal of `slot`.
+    pub fn new(table: Rc<RefCell<StreamTable>>, slot: SlotRef) -> Self {
+        StreamGuard { table, slot }
+    }
+
+    /// The guarded slot.
+    pub fn slot(&self) -> SlotRef {
+        self.slot
+    }
+
+    /// Runs `f` on the live entry.
+    pub fn with<R>(&self, f: impl FnOnce(&mut StreamEntry) -> R) -> Option<R> {
+        self.table.borrow_mut().get_mut(self.slot).map(f)
+    }
+
+    /// Attaches the stream to a server in the index.
+    pub fn set_server(&self, server: Option<ServerKey>) {
+        self.table.borrow_mut().set_server(self.slot, server);
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        // try_borrow_mut: a guard dropped while the control task holds the table (it never
+        // holds it across an await) would be a bug; do not turn it into a double panic.
+        if let Ok(mut t) = self.table.try_borrow_mut() {
+            t.remove(self.slot);
+        } else {
+            debug_assert!(false, "stream table borrowed while a stream ended");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:1000".parse().expect("addr")
+    }
+
+    fn key(b: usize, s: usize) -> ServerKey {
+        ServerKey {
+            backend: b,
+            server: s,
+        }
+    }
+
+    #[test]
+    fn ids_carry_shard_and_sequence() {
+        let mut t = StreamTable::new(ShardId(3), 4, 1, &[1]);
+        let a = t.insert(0, 0, addr(), Instant::now()).expect("room");
+        let b = t.insert(0, 0, addr(), Instant::now()).expect("room");
+        assert_eq!(a.id().0, 3 << 48 | 1);
+        assert_eq!(b.id().0, 3 << 48 | 2);
+        assert_eq!(a.id().to_string(), "0x3000000000001");
+    }
+
+    #[test]
+    fn capacity_is_enforced() {
+        let mut t = StreamTable::new(ShardId(0), 2, 1, &[1]);
+        t.insert(0, 0, addr(), Instant::now()).expect("room");
+        t.insert(0, 0, addr(), Instant::now()).expect("room");
+        assert_eq!(t.insert(0, 0, addr(), Instant::now()), Err(TableFull));
+    }
+
+    #[test]
+    fn index_follows_moves_and_removal() {
+        let t = Rc::new(RefCell::new(StreamTable::new(ShardId(0), 8, 1, &[2, 1])));
+        let guards: Vec<StreamGuard> = (0..5)
+            .map(|_| {
+                let r = t
+                    .borrow_mut()
+                    .insert(0, 0, addr(), Instant::now())
+                    .expect("room");
+                StreamGuard::new(t.clone(), r)
+            })
+            .collect();
+        for (i, g) in guards.iter().enumerate() {
+            g.set_server(Some(key(0, i % 2)));
+        }
+        assert_eq!(t.borrow().server_streams(key(0, 0)), 3);
+        assert_eq!(t.borrow().server_streams(key(0, 1)), 2);
+        guards[0].set_server(Some(key(1, 0)));
+        assert_eq!(t.borrow().server_streams(key(0, 0)), 2);
+        assert_eq!(t.borrow().server_streams(key(1, 0)), 1);
+        let mut guards = guards;
+        guards.remove(2); // drops: was on (0,0)
+        assert_eq!(t.borrow().server_streams(key(0, 0)), 1);
+        assert_eq!(t.borrow().len(), 4);
+        assert_eq!(t.borrow().frontend_streams(0), 4);
+        assert_eq!(t.borrow().backend_streams(0), 4);
+        drop(guards);
+        let t = t.borrow();
+        assert!(t.is_empty());
+        assert_eq!((t.frontend_streams(0), t.backend_streams(0)), (0, 0));
+        for k in [key(0, 0), key(0, 1), key(1, 0)] {
+            assert_eq!(t.server_streams(k), 0);
+        }
+    }
+
+    #[test]
+    fn reused_slot_is_not_confused_with_old_stream() {
+        let t = Rc::new(RefCell::new(StreamTable::new(ShardId(0), 1, 1, &[1])));
+        let r1 = t
+            .borrow_mut()
+            .insert(0, 0, addr(), Instant::now())
+            .expect("room");
+        drop(StreamGuard::new(t.clone(), r1));
+        let r2 = t
+            .borrow_mut()
+            .insert(0, 0, addr(), Instant::now())
+            .expect("room");
+        assert_ne!(r1, r2);
+        assert!(t.borrow().get(r1).is_none());
+        assert!(!t.borrow_mut().kill(r1));
+        assert!(t.borrow().get(r2).is_some());
+    }
+
+    #[test]
+    fn kill_server_marks_only_that_server_and_counts_pending() {
+        let t = Rc::new(RefCell::new(StreamTable::new(ShardId(0), 8, 1, &[2])));
+        let mut guards = Vec::new();
+        for i in 0..6 {
+            let r = t
+                .borrow_mut()
+                .insert(0, 0, addr(), Instant::now())
+                .expect("room");
+            let g = StreamGuard::new(t.clone(), r);
+            g.set_server(Some(key(0, i % 2)));
+            guards.push(g);
+        }
+        assert_eq!(t.borrow_mut().kill_server(key(0, 1)), 3);
+        assert_eq!(t.borrow_mut().kill_server(key(0, 1)), 0, "already killed");
+        let killed: Vec<bool> = t.borrow().iter().map(|e| e.killed).collect();
+        assert_eq!(killed, [false, true, false, true, false, true]);
+        let waker = futures_lite::future::block_on(futures_lite::future::poll_fn(|cx| {
+            Poll::Ready(cx.waker().clone())
+        }));
+        let mut cx = Context::from_waker(&waker);
+        assert!(t.borrow_mut().poll_kills_done(&mut cx).is_pending());
+        // Streams end (their tasks drop); only then are the kills done.
+        guards.retain(|g| !t.borrow().get(g.slot()).is_some_and(|e| e.killed));
+        assert!(t.borrow_mut().poll_kills_done(&mut cx).is_ready());
+        assert_eq!(t.borrow().len(), 3);
+        assert_eq!(
+            t.borrow_mut().kill_server(key(7, 7)),
+            0,
+            "unknown key is harmless"
+        );
+    }
+}
