@@ -1,3 +1,43 @@
-//! percore runtime API (admin socket): command grammar, permission levels, replies, client.
-//! Filled in by the control-plane work.
+//! percore's runtime API, compatible with HAProxy 2.6's stats socket: the command grammar and
+//! permission levels, the snapshot types replies are rendered from, the renderers, the reply
+//! framing, and the blocking client used by `percore ctl`. Pure: no engine types, no clock,
+//! and no sockets except in `client`.
+//!
+//! - `level` — [`Level`]: `user` < `operator` < `admin`.
+//! - `grammar` — [`split_commands`] (`;` chaining), [`tokenize`], C number parsing.
+//! - `table` — command table, `help`, unknown-command suggestions ([`render_help`]).
+//! - `cmd` — [`Command`], [`parse`], and one file per command family with its snapshot
+//!   types and renderers (`show stat`, `show info`, servers, sessions, shards).
+//! - `error` — [`ErrorReply`] and every error text as a constant.
+//! - `framing` — [`terminator`], [`ReplyWriter`]: prompt mode, `quit`, line bound.
+//! - `client` — [`Client`], [`reply_is_error`], [`render_stat_table`].
+//!
+//! Words: HAProxy's *session* in `show sess` / `shutdown session(s)` is percore's *stream*.
+
 #![forbid(unsafe_code)]
+
+mod client;
+mod cmd;
+mod error;
+mod framing;
+mod grammar;
+mod level;
+mod table;
+
+pub use client::{
+    render_stat_table, reply_is_error, Client, Endpoint, DEFAULT_TIMEOUT, REPLY_BYTES_MAX,
+};
+pub use cmd::{
+    parse, render_backends, render_cli_level, render_info, render_info_json, render_servers_state,
+    render_sess_detail, render_sess_list, render_shards, render_stat_csv, render_stat_json,
+    render_version, render_weight, AdminState, CheckStatus, Command, InfoSnapshot, Lookup, Mode,
+    ServerRef, ServerStateRow, SessRow, SessTarget, ShardRow, StatFilter, StatKind, StatRow,
+    WeightSpec, SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED,
+    SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
+    SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
+};
+pub use error::*;
+pub use framing::{terminator, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG};
+pub use grammar::{split_commands, tokenize, ARGS_MAX};
+pub use level::{Level, UnknownLevel};
+pub use table::render_help;
