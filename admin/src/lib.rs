@@ -32,9 +32,9 @@ pub use cmd::{
     render_sess_detail, render_sess_list, render_shards, render_stat_csv, render_stat_json,
     render_version, render_weight, AdminState, CheckStatus, Command, InfoSnapshot, Lookup, Mode,
     ServerRef, ServerStateRow, SessRow, SessTarget, ShardRow, StatFilter, StatKind, StatRow,
-    WeightSpec, SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED,
-    SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
-    SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
+    WeightSpec, HAPROXY_STAT_CSV_HEADER, SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT,
+    SRV_CHECK_STATE_CONFIGURED, SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING,
+    SRV_OP_STARTING, SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
 };
 pub use error::*;
 pub use framing::{terminator, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG};

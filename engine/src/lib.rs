@@ -8,8 +8,10 @@
 //! - [`logging`]: process log and access log.
 //! - [`origin`]: the small built-in HTTP origin used by `percore demo`.
 //! - [`demo`]: `percore demo`.
+//! - [`ctl`]: `percore ctl`, the admin socket client.
 
 pub mod control;
+pub mod ctl;
 pub mod demo;
 pub mod ids;
 pub mod logging;

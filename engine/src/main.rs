@@ -28,6 +28,21 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Talk to a running percore's admin socket (HAProxy stats-socket commands).
+    Ctl {
+        /// Admin socket: a path, unix@PATH, or host:port for a TCP admin listener.
+        #[arg(short, long, default_value = "percore.sock")]
+        socket: String,
+        /// JSON output where the command has it (show stat, show info).
+        #[arg(long)]
+        json: bool,
+        /// Render `show stat` as a readable table.
+        #[arg(short, long)]
+        table: bool,
+        /// The command, e.g. `show stat` or `shutdown sessions server app/s1`; several are
+        /// chained with `;`. Without one: interactive when stdin is a terminal.
+        command: Vec<String>,
+    },
     /// Start two built-in origins and a proxy in front of them, and say what to try.
     Demo {
         /// Port for the proxy (default 8080, or an ephemeral port if 8080 is taken).
@@ -42,6 +57,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
+        Command::Ctl {
+            socket,
+            json,
+            table,
+            command,
+        } => ExitCode::from(percore::ctl::run(percore::ctl::CtlArgs {
+            socket,
+            json,
+            table,
+            command,
+        })),
         Command::Demo { port } => match demo::run(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

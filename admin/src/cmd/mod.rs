@@ -37,7 +37,8 @@ pub use servers_state::{
 pub use sess::{render_sess_detail, render_sess_list, SessRow, SessTarget};
 pub use shards::{render_cli_level, render_shards, render_version, ShardRow};
 pub use stat::{
-    render_stat_csv, render_stat_json, Mode, StatFilter, StatKind, StatRow, STAT_CSV_HEADER,
+    render_stat_csv, render_stat_json, Mode, StatFilter, StatKind, StatRow,
+    HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
 };
 
 use crate::error::{ErrorReply, PERMISSION_DENIED};

@@ -12,8 +12,10 @@ use crate::error::{ErrorReply, INVALID_STAT_DOMAIN, NO_SUCH_PROXY};
 use crate::grammar::{atoi, Args};
 use crate::level::Level;
 
-/// Exact first line of `show stat` in HAProxy 2.6, newline included.
-pub const STAT_CSV_HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,\
+/// HAProxy 2.6's `show stat` columns, as one literal shared by the two headers below.
+macro_rules! haproxy_stat_columns {
+    () => {
+        "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,\
 dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,\
 qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,\
 check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,\
@@ -28,7 +30,18 @@ h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_err
 h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,\
 h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,\
 h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,\
-h1_spliced_bytes_in,h1_spliced_bytes_out,\n";
+h1_spliced_bytes_in,h1_spliced_bytes_out,"
+    };
+}
+
+/// Exact first line of `show stat` in HAProxy 2.6, newline included.
+pub const HAPROXY_STAT_CSV_HEADER: &str = concat!(haproxy_stat_columns!(), "\n");
+
+/// First line of percore's `show stat`: HAProxy 2.6's header, then percore's own module
+/// columns appended at the end, the way HAProxy appends module columns (`h2_*`, `h1_*`)
+/// after the `-` separator; consumers that address columns by name keep working.
+/// `percore_killed`: streams killed by `shutdown session(s)` or at the end of a stop grace.
+pub const STAT_CSV_HEADER: &str = concat!(haproxy_stat_columns!(), "percore_killed,\n");
 
 /// Which object a stat row describes (`type` column: 0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -260,6 +273,8 @@ pub struct StatRow {
     pub agg_server_check_status: Option<u64>,
     /// Aggregated check status (BACKEND).
     pub agg_check_status: Option<u64>,
+    /// percore: streams killed by the admin socket or a stop (`percore_killed` column).
+    pub killed: Option<u64>,
 }
 
 /// One cell of a row, before encoding.
@@ -408,7 +423,10 @@ pub fn render_stat_csv(rows: &[StatRow], level: Level) -> String {
                 out.push_str("-,");
             }
         }
-        out.push('\n');
+        if let Some(killed) = row.killed {
+            let _ = write!(out, "{killed}");
+        }
+        out.push_str(",\n");
     }
     out
 }
@@ -674,7 +692,11 @@ mod tests {
         let mut names: Vec<&str> = STAT_COLUMNS.iter().map(|c| c.name).collect();
         names.insert(CORE_COLUMNS, "-");
         let built = format!("# {},\n", names.join(","));
-        assert_eq!(built, STAT_CSV_HEADER);
+        assert_eq!(built, HAPROXY_STAT_CSV_HEADER);
+        assert_eq!(
+            STAT_CSV_HEADER,
+            format!("{}percore_killed,\n", built.trim_end())
+        );
     }
 
     #[test]

@@ -2,15 +2,22 @@
 //!
 //! - [`msg`]: command, reply and event types carried by the rings.
 //! - [`shards`]: broadcast/unicast with a reply barrier and a deadline.
+//! - [`state`]: authoritative server/frontend state and name lookups.
+//! - [`exec`]: executes admin commands (state changes, broadcasts, merged replies).
+//! - [`admin`]: the admin sockets (HAProxy stats-socket protocol).
 //!
 //! It owns one command ring (control → shard) and one event ring (shard → control) per
 //! shard, both bounded `thingbuf` channels with exactly one producer and one consumer. It
 //! waits for every shard's `Ready` before declaring the process ready, and on stop it
 //! broadcasts `Stop` and waits for every shard's answer.
 
+pub mod admin;
+pub mod exec;
 pub mod msg;
 pub mod shards;
+pub mod state;
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,8 +27,11 @@ use glommio::channels::local_channel;
 use glommio::{LocalExecutorBuilder, Placement};
 use percore_conf::Config;
 
+use self::admin::SocketFile;
+use self::exec::Ctl;
 use self::msg::{Op, Reply, ShardCommand, ShardEvent};
 use self::shards::Shards;
+use self::state::State;
 
 /// How long shards get to report `Ready` before start-up is declared failed.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -173,6 +183,19 @@ async fn main(
         let _ = status.send(ProcessStatus::Failed(message));
         return;
     }
+    let ctl = Rc::new(Ctl {
+        state: RefCell::new(State::new(config.clone())),
+        shards: shards.clone(),
+        stopping: Cell::new(false),
+    });
+    // The admin sockets open only once every shard accepts (DESIGN §3).
+    let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
+        Ok(v) => v,
+        Err(message) => {
+            let _ = status.send(ProcessStatus::Failed(message));
+            return;
+        }
+    };
     let _ = status.send(ProcessStatus::Ready);
 
     loop {
@@ -194,12 +217,17 @@ async fn main(
         }
     }
 
+    ctl.stopping.set(true);
     let grace = config.global.grace;
     log::info!("stopping: no new connections, live streams get up to {grace:?}");
     let outcome = shards
         .broadcast(Op::Stop { grace }, grace + STOP_SLACK)
         .await;
     drop(readers);
+    drop(admin_tasks);
+    for f in &socket_files {
+        f.remove_file();
+    }
     match outcome {
         Ok(replies) => {
             for (i, r) in replies.iter().enumerate() {
@@ -215,4 +243,59 @@ async fn main(
             let _ = status.send(ProcessStatus::Failed(format!("stop: {e}")));
         }
     }
+}
+
+/// Binds every configured admin listener and starts serving them.
+fn open_admin(
+    ctl: &Rc<Ctl>,
+    config: &Config,
+) -> Result<(Vec<SocketFile>, Vec<glommio::task::JoinHandle<()>>), String> {
+    let Some(a) = &config.global.admin else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut files = Vec::new();
+    let mut tasks = Vec::new();
+    let level = |l: percore_conf::Level| match l {
+        percore_conf::Level::User => percore_admin::Level::User,
+        percore_conf::Level::Operator => percore_admin::Level::Operator,
+        percore_conf::Level::Admin => percore_admin::Level::Admin,
+    };
+    let mut unix = vec![(a.socket.clone(), a.mode, level(a.level))];
+    let mut tcp = Vec::new();
+    for extra in &a.extra {
+        match extra {
+            percore_conf::AdminListener::Unix {
+                socket,
+                mode,
+                level: l,
+            } => unix.push((socket.clone(), *mode, level(*l))),
+            percore_conf::AdminListener::Tcp {
+                address, level: l, ..
+            } => tcp.push((*address, level(*l))),
+        }
+    }
+    for (path, mode, lvl) in unix {
+        let (listener, file) = match admin::bind_unix(&path, mode) {
+            Ok(v) => v,
+            Err(e) => {
+                for f in &files {
+                    SocketFile::remove_file(f);
+                }
+                return Err(e);
+            }
+        };
+        log::info!(
+            "admin socket {} (mode {mode:o}, level {lvl})",
+            path.display()
+        );
+        files.push(file);
+        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, lvl)).detach());
+    }
+    for (addr, lvl) in tcp {
+        let listener = glommio::net::TcpListener::bind(addr)
+            .map_err(|e| format!("admin listener {addr}: {e}"))?;
+        log::info!("admin listener tcp {addr} (level {lvl})");
+        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, lvl)).detach());
+    }
+    Ok((files, tasks))
 }

@@ -251,6 +251,8 @@ pub enum Behaviour {
     GreetThenHalfClose,
     /// Answer each HTTP request head with a 200 carrying the origin's name.
     Http(&'static str),
+    /// Send `name\n` on connect, then echo.
+    GreetEcho(&'static str),
 }
 
 /// A real origin on loopback, one thread per connection, stopped when dropped.
@@ -322,6 +324,12 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, stats: &OriginStats) {
                     }
                 }
             }
+        }
+        Behaviour::GreetEcho(name) => {
+            if conn.write_all(format!("{name}\n").as_bytes()).is_err() {
+                return;
+            }
+            serve(conn, Behaviour::Echo, stats);
         }
         Behaviour::Silent => {
             while let Ok(n) = conn.read(&mut buf) {
@@ -406,4 +414,34 @@ pub fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool, Duration) {
             Err(_) => return (out, false, t0.elapsed()),
         }
     }
+}
+
+/// Sends one admin line to `socket` and returns the whole reply.
+pub fn admin(socket: &std::path::Path, line: &str) -> String {
+    percore_admin::Client::new(&socket.to_string_lossy())
+        .with_timeout(WAIT)
+        .send(line)
+        .unwrap_or_else(|e| panic!("admin {line:?}: {e}"))
+}
+
+/// Value of `column` in the `show stat` row `pxname/svname`.
+pub fn stat(csv: &str, pxname: &str, svname: &str, column: &str) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .and_then(|h| h.strip_prefix("# "))
+        .expect("header")
+        .split(',')
+        .collect();
+    let idx = header
+        .iter()
+        .position(|h| *h == column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.first() == Some(&pxname) && f.get(1) == Some(&svname) {
+            return f[idx].to_string();
+        }
+    }
+    panic!("no row {pxname}/{svname} in\n{csv}")
 }

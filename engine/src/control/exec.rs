@@ -1,0 +1,540 @@
+//! Executes one parsed admin command: resolves names against the authoritative state,
+//! changes it, pushes the change to every shard (waiting for all of them), and renders the
+//! reply. Shard-wide questions (counters, streams) are broadcast and merged here.
+//!
+//! No `RefCell` borrow of the state is ever held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use percore_admin as admin;
+use percore_admin::{
+    Command, ErrorReply, Level, Lookup, SessTarget, StatKind, StatRow, CANT_FIND_BACKEND,
+    NO_SUCH_SESSION, SESSION_NOT_FOUND,
+};
+
+use super::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
+use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
+use super::state::State;
+use crate::ids::{ServerKey, ShardId, StreamId};
+use crate::shard::share;
+
+/// Streams one shard lists for `show sess` at most; bounds the reply's memory.
+pub const SESS_LIST_MAX: usize = 100_000;
+
+/// The control plane's shared context, used by every admin connection task.
+pub struct Ctl {
+    /// Authoritative state.
+    pub state: RefCell<State>,
+    /// The command rings.
+    pub shards: Rc<Shards>,
+    /// A graceful stop is in progress.
+    pub stopping: Cell<bool>,
+}
+
+fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
+    match e {
+        BroadcastError::Timeout(missing) => admin::shards_timed_out(missing.len(), total),
+        BroadcastError::Closed(_) => admin::shards_timed_out(1, total),
+    }
+}
+
+impl Ctl {
+    async fn broadcast(&self, op: Op) -> Result<Vec<Reply>, ErrorReply> {
+        self.shards
+            .broadcast(op, REPLY_TIMEOUT)
+            .await
+            .map_err(|e| timed_out(e, self.shards.len()))
+    }
+
+    async fn push_view(&self, key: ServerKey) -> Result<(), ErrorReply> {
+        let view = self.state.borrow().view(key);
+        self.broadcast(Op::SetServer { server: key, view }).await?;
+        Ok(())
+    }
+
+    /// Counters of every shard, in shard order.
+    pub async fn collect_stats(&self) -> Result<Vec<ShardStats>, ErrorReply> {
+        let replies = self.broadcast(Op::CollectStats).await?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                Reply::Stats(s) => Some(*s),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Kills every stream of `key` on every shard; returns how many. When it returns, the
+    /// sockets of all of them are closed.
+    pub async fn kill_server(&self, key: ServerKey) -> Result<usize, ErrorReply> {
+        let replies = self.broadcast(Op::KillServer(key)).await?;
+        Ok(replies
+            .iter()
+            .map(|r| match r {
+                Reply::Killed(n) => *n,
+                _ => 0,
+            })
+            .sum())
+    }
+
+    /// Runs one command at `level` (the parser already checked the level).
+    pub async fn execute(&self, cmd: Command, level: Level) -> Result<String, ErrorReply> {
+        match cmd {
+            Command::Help(words) => Ok(admin::render_help(level, &words)),
+            // Prompt and Quit are framing, handled by the connection loop.
+            Command::Prompt | Command::Quit => Ok(String::new()),
+            Command::ShowCliLevel => Ok(admin::render_cli_level(level)),
+            Command::ShowVersion => Ok(admin::render_version(env!("CARGO_PKG_VERSION"))),
+            Command::ShowBackend => {
+                let st = self.state.borrow();
+                let names: Vec<&str> = st.config.backends.iter().map(|b| b.name.as_str()).collect();
+                Ok(admin::render_backends(&names))
+            }
+            Command::ShowServersState { backend } => self.show_servers_state(backend.as_deref()),
+            Command::GetWeight(r) => {
+                let st = self.state.borrow();
+                let key = st.lookup_server(&r)?;
+                let s = &st.servers[key.backend][key.server];
+                Ok(admin::render_weight(s.weight, s.weight_initial))
+            }
+            Command::SetServerState(r, new) => {
+                let key = self.state.borrow().lookup_server(&r)?;
+                let state = match new {
+                    admin::AdminState::Ready => AdminState::Ready,
+                    admin::AdminState::Drain => AdminState::Drain,
+                    admin::AdminState::Maint => AdminState::Maint,
+                };
+                {
+                    let mut st = self.state.borrow_mut();
+                    let s = &mut st.servers[key.backend][key.server];
+                    if s.admin != state {
+                        s.admin = state;
+                        s.last_change = Instant::now();
+                    }
+                }
+                self.log_server(key, &format!("admin state set to {state:?}"));
+                self.push_view(key).await?;
+                Ok(String::new())
+            }
+            Command::SetServerWeight(r, spec) => {
+                let key = self.state.borrow().lookup_server(&r)?;
+                {
+                    let mut st = self.state.borrow_mut();
+                    let s = &mut st.servers[key.backend][key.server];
+                    // Smooth weighted round-robin takes weight changes at run time.
+                    s.weight = spec.apply(s.weight_initial, true)?;
+                }
+                self.push_view(key).await?;
+                Ok(String::new())
+            }
+            Command::SetHealth(r, enabled) => {
+                let key = self.state.borrow().lookup_server(&r)?;
+                self.state.borrow_mut().servers[key.backend][key.server].health_enabled = enabled;
+                Ok(String::new())
+            }
+            Command::SetMaxconnServer(r, n) => {
+                let key = self.state.borrow().lookup_server(&r)?;
+                self.state.borrow_mut().servers[key.backend][key.server].maxconn = n;
+                self.push_view(key).await?;
+                Ok(String::new())
+            }
+            Command::SetMaxconnFrontend(name, n) => {
+                let (fe, global) = {
+                    let st = self.state.borrow();
+                    (st.lookup_frontend(&name)?, st.config.global.maxconn)
+                };
+                // 0 lifts the frontend limit (the process-wide maxconn still applies).
+                let n = if n == 0 { global } else { n };
+                self.state.borrow_mut().frontend_maxconn[fe] = n;
+                let shards = self.shards.len();
+                for i in 0..shards {
+                    let op = Op::SetFrontendMaxconn {
+                        frontend: fe,
+                        maxconn: share(n, shards, i),
+                    };
+                    self.shards
+                        .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)
+                        .await
+                        .map_err(|e| timed_out(e, shards))?;
+                }
+                Ok(String::new())
+            }
+            Command::ShutdownSessionsServer(r) => {
+                let key = self.state.borrow().lookup_server(&r)?;
+                let killed = self.kill_server(key).await?;
+                self.log_server(
+                    key,
+                    &format!("shutdown sessions: {killed} stream(s) killed"),
+                );
+                Ok(String::new())
+            }
+            Command::ShutdownSession(id) => {
+                let id = StreamId(id);
+                if id.shard().0 as usize >= self.shards.len() {
+                    return Err(NO_SUCH_SESSION);
+                }
+                let reply = self
+                    .shards
+                    .unicast(id.shard(), Op::KillStream(id), REPLY_TIMEOUT)
+                    .await
+                    .map_err(|e| timed_out(e, self.shards.len()))?;
+                match reply {
+                    Reply::Killed(1) => Ok(String::new()),
+                    _ => Err(NO_SUCH_SESSION),
+                }
+            }
+            Command::ShowSess(target) => self.show_sess(target).await,
+            Command::ShowStat { json, filter } => {
+                let stats = self.collect_stats().await?;
+                let mut rows = self.stat_rows(&stats);
+                if let Some(f) = filter {
+                    f.apply(&mut rows)?;
+                }
+                Ok(if json {
+                    admin::render_stat_json(&rows, level)
+                } else {
+                    admin::render_stat_csv(&rows, level)
+                })
+            }
+            Command::ShowInfo { json } => {
+                let stats = self.collect_stats().await?;
+                let info = self.info(&stats);
+                Ok(if json {
+                    admin::render_info_json(&info)
+                } else {
+                    admin::render_info(&info)
+                })
+            }
+            Command::ShowShards => {
+                let stats = self.collect_stats().await?;
+                let depths = self.shards.ring_depths();
+                let rows: Vec<admin::ShardRow> = stats
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| admin::ShardRow {
+                        shard: i as u16,
+                        cpu: Some(s.cpu as u32),
+                        streams: s.streams,
+                        accepted: s.counters.accepted,
+                        cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
+                        evt_ring_depth: s.evt_ring_depth as u64,
+                        events_dropped: s.counters.events_dropped,
+                        killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
+                        ctl_latency_us_p50: s.ctl_latency_us_p50,
+                        ctl_latency_us_max: s.ctl_latency_us_max,
+                        ..Default::default()
+                    })
+                    .collect();
+                Ok(admin::render_shards(&rows))
+            }
+            Command::Reload => Err(admin::reload_failed(
+                "reload is not supported yet; restart the process to apply a new configuration",
+            )),
+            Command::ArgumentError { target, error } => {
+                let st = self.state.borrow();
+                match target {
+                    Lookup::Server(r) => st.lookup_server(&r).map(|_| ())?,
+                    Lookup::Frontend(name) => st.lookup_frontend(&name).map(|_| ())?,
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn log_server(&self, key: ServerKey, what: &str) {
+        let st = self.state.borrow();
+        let b = &st.config.backends[key.backend];
+        log::info!("server {}/{}: {what}", b.name, b.servers[key.server].name);
+    }
+
+    fn show_servers_state(&self, backend: Option<&str>) -> Result<String, ErrorReply> {
+        let st = self.state.borrow();
+        let selected: Vec<usize> = match backend {
+            Some(name) => vec![st.config.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
+            None => (0..st.config.backends.len()).collect(),
+        };
+        let now = Instant::now();
+        let mut rows = Vec::new();
+        for b in selected {
+            let be = &st.config.backends[b];
+            for (i, srv) in be.servers.iter().enumerate() {
+                let s = &st.servers[b][i];
+                rows.push(admin::ServerStateRow {
+                    be_id: st.backend_iid(b),
+                    be_name: be.name.clone(),
+                    srv_id: i as u32 + 1,
+                    srv_name: srv.name.clone(),
+                    srv_addr: srv.address.ip().to_string(),
+                    srv_op_state: admin::SRV_OP_RUNNING,
+                    srv_admin_state: match s.admin {
+                        AdminState::Ready => 0,
+                        AdminState::Drain => admin::SRV_ADMIN_FORCED_DRAIN,
+                        AdminState::Maint => admin::SRV_ADMIN_FORCED_MAINT,
+                    },
+                    srv_uweight: s.weight,
+                    srv_iweight: s.weight_initial,
+                    srv_time_since_last_change: now.duration_since(s.last_change).as_secs(),
+                    srv_port: u32::from(srv.address.port()),
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(admin::render_servers_state(&rows))
+    }
+
+    async fn show_sess(&self, target: SessTarget) -> Result<String, ErrorReply> {
+        let streams: Vec<StreamInfo> = match target {
+            SessTarget::Id(id) => {
+                let id = StreamId(id);
+                if id.shard().0 as usize >= self.shards.len() {
+                    return Err(SESSION_NOT_FOUND);
+                }
+                let reply = self
+                    .shards
+                    .unicast(
+                        id.shard(),
+                        Op::ListStreams {
+                            limit: SESS_LIST_MAX,
+                        },
+                        REPLY_TIMEOUT,
+                    )
+                    .await
+                    .map_err(|e| timed_out(e, self.shards.len()))?;
+                let Reply::Streams(list) = reply else {
+                    return Err(SESSION_NOT_FOUND);
+                };
+                let one: Vec<StreamInfo> = list.into_iter().filter(|s| s.id == id).collect();
+                if one.is_empty() {
+                    return Err(SESSION_NOT_FOUND);
+                }
+                one
+            }
+            SessTarget::List | SessTarget::All => self
+                .broadcast(Op::ListStreams {
+                    limit: SESS_LIST_MAX,
+                })
+                .await?
+                .into_iter()
+                .flat_map(|r| match r {
+                    Reply::Streams(v) => v,
+                    _ => Vec::new(),
+                })
+                .collect(),
+        };
+        let rows = self.sess_rows(&streams);
+        Ok(match target {
+            SessTarget::List => admin::render_sess_list(&rows),
+            _ => admin::render_sess_detail(&rows),
+        })
+    }
+
+    fn sess_rows(&self, streams: &[StreamInfo]) -> Vec<admin::SessRow> {
+        let st = self.state.borrow();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
+        streams
+            .iter()
+            .map(|s| {
+                let fe = &st.config.frontends[s.frontend];
+                let be = &st.config.backends[s.backend];
+                let srv = s.server.map(|k| &be.servers[k.server]);
+                admin::SessRow {
+                    id: s.id.0,
+                    proto: if s.client.is_ipv4() { "tcpv4" } else { "tcpv6" }.into(),
+                    src: s.client.to_string(),
+                    frontend: fe.name.clone(),
+                    frontend_id: st.frontend_iid(s.frontend),
+                    listener_addr: fe.bind.first().map(|a| a.to_string()).unwrap_or_default(),
+                    backend: Some(be.name.clone()),
+                    backend_id: Some(st.backend_iid(s.backend)),
+                    server: srv.map(|v| v.name.clone()),
+                    server_id: s.server.map(|k| k.server as u32 + 1),
+                    server_addr: srv.map(|v| v.address.to_string()).unwrap_or_default(),
+                    mode: admin::Mode::Tcp,
+                    age_secs: s.age.as_secs(),
+                    accept_unix_us: now_us.saturating_sub(s.age.as_micros() as u64),
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
+                    shard: s.id.shard().0,
+                    state: if s.connecting { "connecting" } else { "data" }.into(),
+                }
+            })
+            .collect()
+    }
+
+    /// Builds `show stat` rows from merged shard counters: per frontend a FRONTEND row, then
+    /// per backend its servers and a BACKEND row. `smax` is the sum of the shards' maxima
+    /// (an upper bound of the true process-wide maximum).
+    pub fn stat_rows(&self, stats: &[ShardStats]) -> Vec<StatRow> {
+        let st = self.state.borrow();
+        let cfg = &st.config;
+        let stopping = self.stopping.get();
+        let now = Instant::now();
+        let sum = |f: &dyn Fn(&ShardStats) -> u64| -> u64 { stats.iter().map(f).sum() };
+        let mut rows = Vec::new();
+        for (i, fe) in cfg.frontends.iter().enumerate() {
+            let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
+                sum(&|s| f(&s.counters.frontends[i]))
+            };
+            rows.push(StatRow {
+                pxname: fe.name.clone(),
+                svname: "FRONTEND".into(),
+                kind: StatKind::Frontend,
+                iid: st.frontend_iid(i),
+                sid: 0,
+                mode: admin::Mode::Tcp,
+                scur: Some(sum(&|s| s.frontend_streams[i])),
+                smax: Some(c(&|p| p.streams_max)),
+                slim: Some(u64::from(st.frontend_maxconn[i])),
+                stot: Some(c(&|p| p.streams_total)),
+                bin: Some(c(&|p| p.bytes_in)),
+                bout: Some(c(&|p| p.bytes_out)),
+                dreq: Some(0),
+                dresp: Some(0),
+                ereq: Some(0),
+                status: if stopping { "STOP" } else { "OPEN" }.into(),
+                conn_tot: Some(c(&|p| p.streams_total)),
+                killed: Some(c(&|p| p.killed)),
+                ..Default::default()
+            });
+        }
+        for (b, be) in cfg.backends.iter().enumerate() {
+            let mut active = 0u64;
+            let mut weight = 0u64;
+            for (i, srv) in be.servers.iter().enumerate() {
+                let s = &st.servers[b][i];
+                let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
+                    sum(&|x| f(&x.counters.servers[b][i]))
+                };
+                let usable = s.admin == AdminState::Ready;
+                if usable {
+                    active += 1;
+                    weight += u64::from(s.weight);
+                }
+                rows.push(StatRow {
+                    pxname: be.name.clone(),
+                    svname: srv.name.clone(),
+                    kind: StatKind::Server,
+                    iid: st.backend_iid(b),
+                    sid: i as u32 + 1,
+                    mode: admin::Mode::Tcp,
+                    qcur: Some(0),
+                    qmax: Some(0),
+                    scur: Some(sum(&|x| x.server_streams[b][i])),
+                    smax: Some(c(&|p| p.streams_max)),
+                    slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
+                    stot: Some(c(&|p| p.streams_total)),
+                    bin: Some(c(&|p| p.bytes_in)),
+                    bout: Some(c(&|p| p.bytes_out)),
+                    dresp: Some(0),
+                    econ: Some(c(&|p| p.connect_errors)),
+                    eresp: Some(c(&|p| p.response_errors)),
+                    wretr: Some(c(&|p| p.retries)),
+                    wredis: Some(c(&|p| p.redispatches)),
+                    status: match s.admin {
+                        AdminState::Maint => "MAINT",
+                        AdminState::Drain => "DRAIN",
+                        AdminState::Ready => "no check",
+                    }
+                    .into(),
+                    weight: Some(u64::from(s.weight)),
+                    uweight: Some(u64::from(s.weight)),
+                    act: Some(1),
+                    bck: Some(0),
+                    lastchg: Some(now.duration_since(s.last_change).as_secs()),
+                    lbtot: Some(c(&|p| p.streams_total)),
+                    addr: srv.address.to_string(),
+                    connect: Some(c(&|p| p.streams_total + p.connect_errors)),
+                    killed: Some(c(&|p| p.killed)),
+                    ..Default::default()
+                });
+            }
+            let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
+                sum(&|x| f(&x.counters.backends[b]))
+            };
+            rows.push(StatRow {
+                pxname: be.name.clone(),
+                svname: "BACKEND".into(),
+                kind: StatKind::Backend,
+                iid: st.backend_iid(b),
+                sid: 0,
+                mode: admin::Mode::Tcp,
+                qcur: Some(0),
+                qmax: Some(0),
+                scur: Some(sum(&|x| x.backend_streams[b])),
+                smax: Some(c(&|p| p.streams_max)),
+                slim: Some(u64::from(cfg.global.maxconn)),
+                stot: Some(c(&|p| p.streams_total)),
+                bin: Some(c(&|p| p.bytes_in)),
+                bout: Some(c(&|p| p.bytes_out)),
+                dreq: Some(0),
+                dresp: Some(0),
+                econ: Some(c(&|p| p.connect_errors)),
+                eresp: Some(c(&|p| p.response_errors)),
+                wretr: Some(c(&|p| p.retries)),
+                wredis: Some(c(&|p| p.redispatches)),
+                status: if active > 0 { "UP" } else { "DOWN" }.into(),
+                weight: Some(weight),
+                uweight: Some(weight),
+                act: Some(active),
+                bck: Some(0),
+                lastchg: Some(now.duration_since(st.started).as_secs()),
+                lbtot: Some(c(&|p| p.streams_total)),
+                algo: "roundrobin".into(),
+                connect: Some(c(&|p| p.streams_total + p.connect_errors)),
+                killed: Some(c(&|p| p.killed)),
+                ..Default::default()
+            });
+        }
+        rows
+    }
+
+    fn info(&self, stats: &[ShardStats]) -> admin::InfoSnapshot {
+        let st = self.state.borrow();
+        let uptime = st.started.elapsed();
+        let curr: u64 = stats.iter().map(|s| s.streams).sum();
+        let cum: u64 = stats.iter().map(|s| s.counters.accepted).sum();
+        let bytes_out: u64 = stats
+            .iter()
+            .flat_map(|s| s.counters.frontends.iter())
+            .map(|f| f.bytes_out)
+            .sum();
+        let started_unix = SystemTime::now()
+            .checked_sub(uptime)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        let ulimit_n = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(soft, _)| soft)
+            .unwrap_or(0);
+        let listeners: usize = st.config.frontends.iter().map(|f| f.bind.len()).sum();
+        admin::InfoSnapshot {
+            name: "percore".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            nbthread: self.shards.len() as u64,
+            pid: u64::from(std::process::id()),
+            uptime_sec: uptime.as_secs(),
+            ulimit_n,
+            maxsock: ulimit_n,
+            maxconn: u64::from(st.config.global.maxconn),
+            hard_maxconn: u64::from(st.config.global.maxconn),
+            curr_conns: curr,
+            cum_conns: cum,
+            tasks: curr + self.shards.len() as u64,
+            node: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default(),
+            stopping: self.stopping.get(),
+            jobs: curr + (listeners * self.shards.len()) as u64,
+            listeners: (listeners * self.shards.len()) as u64,
+            total_bytes_out: bytes_out,
+            start_time_sec: started_unix,
+            ..Default::default()
+        }
+    }
+}
