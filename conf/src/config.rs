@@ -201,6 +201,8 @@ pub struct Frontend {
     pub default_backend: usize,
     /// Merged timeouts.
     pub timeout: Timeouts,
+    /// HTTP routing and rules (empty for mode tcp).
+    pub http: crate::http::FrontendHttp,
 }
 
 /// One backend: servers and how to choose among them.
@@ -220,6 +222,8 @@ pub struct Backend {
     pub timeout: Timeouts,
     /// Servers in file order; never empty; names unique within the backend.
     pub servers: Vec<Server>,
+    /// HTTP connection reuse settings (unused in mode tcp).
+    pub http: crate::http::BackendHttp,
 }
 
 /// Load-balancing algorithm.

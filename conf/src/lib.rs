@@ -31,6 +31,7 @@ pub mod config;
 mod de;
 mod error;
 mod hint;
+pub mod http;
 pub mod limits;
 mod locate;
 mod not_yet;

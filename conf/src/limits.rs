@@ -90,3 +90,29 @@ const _: () = assert!(MAX_HEADER_SIZE_DEFAULT <= BUFSIZE_DEFAULT);
 const _: () = assert!(IO_MEMORY_MIN <= IO_MEMORY_DEFAULT && IO_MEMORY_DEFAULT <= IO_MEMORY_MAX);
 const _: () = assert!(GLOBAL_MAXCONN_DEFAULT <= MAXCONN_MAX);
 const _: () = assert!(WEIGHT_DEFAULT <= WEIGHT_MAX);
+
+/// Default idle server connections kept per server per shard (HTTP): enough for the
+/// keep-alive reuse of a busy shard, small enough that 2 shards × 100 servers stay under
+/// 10 000 idle sockets.
+pub const POOL_MAX_IDLE_DEFAULT: u32 = 50;
+
+/// Most idle server connections per server per shard.
+pub const POOL_MAX_IDLE_MAX: u32 = 100_000;
+
+/// Default lifetime of an idle pooled server connection: below the 15–75 s idle timeouts
+/// common on servers, so percore closes first and rarely picks a connection the server is
+/// closing.
+pub const POOL_IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+/// Most `use_backend`, `http_request` or `http_response` rules per frontend, and most
+/// conditions nested in one `when`: rules run per request, so they stay few.
+pub const RULES_MAX: usize = 1000;
+
+/// Deepest nesting of `all`/`any`/`not` conditions.
+pub const CONDITION_DEPTH_MAX: usize = 8;
+
+/// Longest compiled `path_regex` (bytes of the compiled program), bounding per-request cost.
+pub const REGEX_SIZE_MAX: usize = 1 << 20;
+
+/// Largest `return` body.
+pub const RETURN_BODY_MAX: usize = 64 * 1024;

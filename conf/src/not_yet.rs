@@ -18,11 +18,7 @@ use crate::validate::Algorithm;
 /// entry of a mapping and `[*]` every item of a list.
 const KEYS: &[(&str, &str)] = &[
     ("global", "metrics"),
-    ("frontends.*", "use_backend"),
-    ("frontends.*", "forwardfor"),
     ("frontends.*", "accept_proxy"),
-    ("frontends.*", "http_request"),
-    ("frontends.*", "http_response"),
     ("backends.*", "check"),
     ("backends.*", "on_marked_down"),
     ("backends.*", "on_marked_up"),

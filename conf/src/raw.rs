@@ -132,16 +132,101 @@ pub(crate) struct RawFrontend {
     pub(crate) maxconn: Option<Int>,
     pub(crate) timeout: Option<RawTimeouts>,
     pub(crate) default_backend: String,
-    #[serde(default, rename = "use_backend")]
-    _use_backend: IgnoredAny,
-    #[serde(default, rename = "forwardfor")]
-    _forwardfor: IgnoredAny,
+    pub(crate) use_backend: Option<Vec<RawRoute>>,
+    pub(crate) forwardfor: Option<bool>,
     #[serde(default, rename = "accept_proxy")]
     _accept_proxy: IgnoredAny,
-    #[serde(default, rename = "http_request")]
-    _http_request: IgnoredAny,
-    #[serde(default, rename = "http_response")]
-    _http_response: IgnoredAny,
+    pub(crate) http_request: Option<Vec<RawRequestRule>>,
+    pub(crate) http_response: Option<Vec<RawResponseRule>>,
+    pub(crate) errorfiles: Option<Named<String>>,
+}
+
+/// One `use_backend` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub(crate) backend: String,
+    pub(crate) when: RawCondition,
+}
+
+/// A `when` mapping: every key present must hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCondition {
+    pub(crate) host: Option<RawStrings>,
+    pub(crate) path_prefix: Option<RawStrings>,
+    pub(crate) path_regex: Option<String>,
+    pub(crate) method: Option<RawStrings>,
+    pub(crate) header: Option<RawHeaderMatch>,
+    pub(crate) src: Option<RawStrings>,
+    pub(crate) all: Option<Vec<RawCondition>>,
+    pub(crate) any: Option<Vec<RawCondition>>,
+    pub(crate) not: Option<Box<RawCondition>>,
+}
+
+/// `header: { name, value | prefix }` in a condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderMatch {
+    pub(crate) name: String,
+    pub(crate) value: Option<String>,
+    pub(crate) prefix: Option<String>,
+}
+
+/// `{ name, value }` of a header action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderValue {
+    pub(crate) name: String,
+    pub(crate) value: String,
+}
+
+/// `redirect: { location, code }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedirect {
+    pub(crate) location: String,
+    pub(crate) code: Option<Int>,
+}
+
+/// `return: { status, body, content_type }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReturn {
+    pub(crate) status: Int,
+    pub(crate) body: Option<String>,
+    pub(crate) content_type: Option<String>,
+}
+
+/// One `http_request` rule: an optional `when` and exactly one action (checked later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequestRule {
+    pub(crate) when: Option<RawCondition>,
+    pub(crate) set_header: Option<RawHeaderValue>,
+    pub(crate) add_header: Option<RawHeaderValue>,
+    pub(crate) del_header: Option<String>,
+    pub(crate) deny: Option<Int>,
+    pub(crate) redirect: Option<RawRedirect>,
+    #[serde(rename = "return")]
+    pub(crate) return_: Option<RawReturn>,
+}
+
+/// One `http_response` rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawResponseRule {
+    pub(crate) when: Option<RawCondition>,
+    pub(crate) set_header: Option<RawHeaderValue>,
+    pub(crate) add_header: Option<RawHeaderValue>,
+    pub(crate) del_header: Option<String>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug)]
+pub(crate) enum RawStrings {
+    One(String),
+    List(Vec<String>),
 }
 
 /// `bind`: one address or a list of them; which form was used decides the error paths.
@@ -161,6 +246,9 @@ pub(crate) struct RawBackend {
     pub(crate) redispatch: Option<bool>,
     pub(crate) timeout: Option<RawTimeouts>,
     pub(crate) servers: Vec<RawServer>,
+    pub(crate) http_reuse: Option<crate::http::HttpReuse>,
+    pub(crate) pool_max_idle: Option<Int>,
+    pub(crate) pool_idle_timeout: Option<String>,
     #[serde(default, rename = "check")]
     _check: IgnoredAny,
     #[serde(default, rename = "on_marked_down")]
@@ -293,6 +381,34 @@ impl<'de> Deserialize<'de> for RawBind {
         }
 
         deserializer.deserialize_any(BindVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawStrings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringsVisitor;
+
+        impl<'de> Visitor<'de> for StringsVisitor {
+            type Value = RawStrings;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawStrings, E> {
+                Ok(RawStrings::One(s.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawStrings, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(RawStrings::List(items))
+            }
+        }
+
+        deserializer.deserialize_any(StringsVisitor)
     }
 }
 

@@ -672,17 +672,29 @@ fn mode_http_not_supported_yet() {
 
 #[test]
 fn frontend_keys_not_supported_yet() {
-    for key in [
-        "use_backend",
-        "forwardfor",
-        "accept_proxy",
-        "http_request",
-        "http_response",
+    let text = PROXY.replace("  web: { bind", "  web: { accept_proxy: [], bind");
+    assert_eq!(
+        error(&text),
+        "test.yaml:2:10: frontends.web.accept_proxy: accept_proxy is not supported yet"
+    );
+}
+
+#[test]
+fn http_keys_need_mode_http() {
+    for (key, value) in [
+        ("use_backend", "[]"),
+        ("forwardfor", "true"),
+        ("http_request", "[]"),
+        ("http_response", "[]"),
+        ("errorfiles", "{}"),
     ] {
-        let text = PROXY.replace("  web: { bind", &format!("  web: {{ {key}: [], bind"));
+        let text = PROXY.replace("  web: { bind", &format!("  web: {{ {key}: {value}, bind"));
         assert_eq!(
             error(&text),
-            format!("test.yaml:2:10: frontends.web.{key}: {key} is not supported yet")
+            format!(
+                "test.yaml:2:10: frontends.web.{key}: {key} needs mode http (this frontend is \
+                 mode tcp)"
+            )
         );
     }
 }
@@ -749,7 +761,7 @@ fn balance_algorithms() {
 #[test]
 fn real_mistakes_are_reported_before_unsupported_features() {
     let text = PROXY
-        .replace("  web: { bind", "  web: { forwardfor: true, bind")
+        .replace("  web: { bind", "  web: { accept_proxy: true, bind")
         .replace("name: s1", "name: s/1");
     assert_eq!(
         error(&text),

@@ -96,6 +96,7 @@ fn full_tcp_example() {
             maxconn: 5000,
             default_backend: 0,
             timeout: defaults_timeout.clone(),
+            http: Default::default(),
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -113,6 +114,7 @@ fn full_tcp_example() {
                 weight: 10,
                 send_proxy: Some(ProxyVersion::V2),
             }],
+            http: Default::default(),
         }],
     };
     assert_eq!(config, expected);
@@ -142,6 +144,7 @@ fn minimal_example_gets_every_default() {
             maxconn: 10_000,
             default_backend: 0,
             timeout: Timeouts::default(),
+            http: Default::default(),
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -156,6 +159,7 @@ fn minimal_example_gets_every_default() {
                 weight: 1,
                 send_proxy: None,
             }],
+            http: Default::default(),
         }],
     };
     assert_eq!(config, expected);

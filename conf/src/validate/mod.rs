@@ -11,6 +11,7 @@
 
 mod field;
 mod global;
+mod http;
 mod proxy;
 
 use std::net::SocketAddr;

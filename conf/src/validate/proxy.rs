@@ -250,6 +250,9 @@ pub(crate) fn frontend(
             ),
         ));
     }
+    let http = super::http::frontend(raw, mode, &path, backends, |b| {
+        b.mode.unwrap_or(defaults.mode)
+    })?;
     Ok(Frontend {
         name: name.to_owned(),
         mode,
@@ -257,6 +260,7 @@ pub(crate) fn frontend(
         maxconn,
         default_backend,
         timeout,
+        http,
     })
 }
 
@@ -338,6 +342,7 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
         redispatch: raw.redispatch.unwrap_or(defaults.redispatch),
         timeout,
         servers,
+        http: super::http::backend(raw, &path)?,
     })
 }
 
