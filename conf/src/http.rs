@@ -214,6 +214,8 @@ pub struct FrontendHttp {
     pub response_rules: Vec<ResponseRule>,
     /// Custom error responses: status → file holding a complete raw HTTP response.
     pub errorfiles: Vec<(u16, PathBuf)>,
+    /// No `default_backend` was written: a request no route matches gets a 404.
+    pub not_found_without_route: bool,
 }
 
 /// HTTP settings of a backend.

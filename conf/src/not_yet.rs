@@ -30,11 +30,7 @@ const KEYS: &[(&str, &str)] = &[
 ];
 
 /// Values refused: (section pattern, key, value).
-const VALUES: &[(&str, &str, &str)] = &[
-    ("defaults", "mode", "http"),
-    ("frontends.*", "mode", "http"),
-    ("backends.*", "mode", "http"),
-];
+const VALUES: &[(&str, &str, &str)] = &[];
 
 /// Refuses the first (in file order) key or value of the tables above.
 pub(crate) fn reject(root: &Node) -> Result<(), Fault> {

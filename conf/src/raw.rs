@@ -131,7 +131,7 @@ pub(crate) struct RawFrontend {
     pub(crate) mode: Option<Mode>,
     pub(crate) maxconn: Option<Int>,
     pub(crate) timeout: Option<RawTimeouts>,
-    pub(crate) default_backend: String,
+    pub(crate) default_backend: Option<String>,
     pub(crate) use_backend: Option<Vec<RawRoute>>,
     pub(crate) forwardfor: Option<bool>,
     #[serde(default, rename = "accept_proxy")]

@@ -1,6 +1,7 @@
 //! HTTP-mode configuration: routes, conditions, request/response rules, errorfiles and
 //! backend reuse settings. Invalid forms are checked with their exact message and position.
 
+use percore_conf::http::{Cidr, Condition, HttpReuse, RequestAction, ResponseAction};
 use percore_conf::{parse, HostInfo};
 
 fn host() -> HostInfo {
@@ -37,9 +38,7 @@ fn http(web: &str) -> String {
 }
 
 #[test]
-fn valid_rules_reach_the_mode_check() {
-    // Until the engine runs HTTP, a valid HTTP config stops at "not supported yet", which
-    // proves every rule below passed validation.
+fn valid_rules_parse() {
     let text = http(
         "    forwardfor: true\n\
          \x20   use_backend:\n\
@@ -56,10 +55,43 @@ fn valid_rules_reach_the_mode_check() {
          \x20     - { del_header: Server }\n\
          \x20   errorfiles: { \"503\": ./errors/503.http }\n",
     );
+    let config = parse("h.yaml", &text, &host()).expect("valid");
+    let web = &config.frontends[0];
+    assert_eq!(web.mode, percore_conf::Mode::Http);
+    assert!(web.http.forwardfor);
+    assert_eq!(web.http.routes.len(), 4);
+    assert!(web.http.routes.iter().all(|r| r.backend == 1));
     assert_eq!(
-        error(&text),
-        "h.yaml:3:11: frontends.web.mode: mode http is not supported yet"
+        web.http.routes[0].when,
+        Condition::All(vec![
+            Condition::PathPrefix(vec!["/api/".into(), "/v2/".into()]),
+            Condition::Method(vec!["GET".into(), "POST".into()]),
+        ])
     );
+    assert_eq!(
+        web.http.routes[1].when,
+        Condition::Any(vec![
+            Condition::Host(vec!["api.example.com".into()]),
+            Condition::Src(vec![Cidr {
+                addr: "10.0.0.0".parse().expect("ip"),
+                prefix: 8
+            }]),
+        ])
+    );
+    assert_eq!(web.http.request_rules.len(), 4);
+    assert_eq!(
+        web.http.request_rules[2].action,
+        RequestAction::Redirect {
+            code: 301,
+            location: "https://example.com/".into()
+        }
+    );
+    assert_eq!(
+        web.http.response_rules[0].action,
+        ResponseAction::DelHeader("Server".into())
+    );
+    assert_eq!(web.http.errorfiles, vec![(503, "./errors/503.http".into())]);
+    assert_eq!(config.backends[1].http.reuse, HttpReuse::Safe);
 }
 
 #[test]
@@ -163,5 +195,19 @@ fn backend_pool_settings() {
     assert!(
         e.starts_with("h.yaml:12:24: backends.api.pool_idle_timeout:"),
         "{e}"
+    );
+}
+
+#[test]
+fn default_backend_is_optional_in_http_mode() {
+    let text = http("    use_backend:\n      - { backend: api, when: { path_prefix: /api/ } }\n")
+        .replace("    default_backend: app\n", "");
+    let config = parse("h.yaml", &text, &host()).expect("valid");
+    assert!(config.frontends[0].http.not_found_without_route);
+    assert_eq!(config.frontends[0].default_backend, 1);
+    let text = http("").replace("    default_backend: app\n", "");
+    assert_eq!(
+        error(&text),
+        "h.yaml:2:3: frontends.web: expected default_backend or at least one use_backend rule"
     );
 }

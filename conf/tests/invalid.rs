@@ -230,7 +230,7 @@ backends:
 ";
     assert_eq!(
         error(text),
-        "test.yaml:2:3: frontends.web: missing field `default_backend`"
+        "test.yaml:2:3: frontends.web: default_backend is required in mode tcp"
     );
     let text = PROXY.replace(", address: \"127.0.0.1:9001\"", "");
     assert_eq!(
@@ -653,20 +653,14 @@ fn admin_mode_not_octal() {
 // ---- not supported yet ----
 
 #[test]
-fn mode_http_not_supported_yet() {
-    let text = PROXY
-        .replace(
-            "default_backend: app }",
-            "default_backend: app, mode: http }",
-        )
-        .replace("  app:\n", "  app:\n    mode: http\n");
-    assert_eq!(
-        error(&text),
-        "test.yaml:2:62: frontends.web.mode: mode http is not supported yet"
+fn mode_http_frontend_needs_http_backend() {
+    let text = PROXY.replace(
+        "default_backend: app }",
+        "default_backend: app, mode: http }",
     );
     assert_eq!(
-        error(&format!("defaults:\n  mode: http\n{PROXY}")),
-        "test.yaml:2:9: defaults.mode: mode http is not supported yet"
+        error(&text),
+        "test.yaml:2:3: frontends.web: mode http conflicts with backend \"app\" mode tcp"
     );
 }
 

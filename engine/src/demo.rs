@@ -58,11 +58,12 @@ pub fn run(port: Option<u16>) -> Result<(), RunError> {
     let ctl = format!("{exe} ctl -s {DEMO_SOCKET}");
     println!(
         "\npercore demo is running.\n\
-         \n  proxy         http://{addr}/   (TCP mode, round-robin over two origins)\n  \
+         \n  proxy         http://{addr}/   (HTTP mode: / round-robins alpha and beta, /api/ goes to beta)\n  \
          origins       alpha at {} and beta at {}\n  \
          admin socket  {DEMO_SOCKET}  (HAProxy stats-socket commands)\n\
          \nTry:\n  \
          curl http://{addr}/hello                        # repeat: alpha and beta take turns\n  \
+         curl -i http://{addr}/api/users                 # routed by path to beta only\n  \
          {ctl} -t show stat          # live counters per frontend, backend, server\n  \
          {ctl} set server app/alpha state maint   # then curl: only beta answers\n  \
          {ctl} shutdown sessions server app/beta  # kill beta's live streams on every shard\n  \

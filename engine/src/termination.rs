@@ -18,11 +18,21 @@ pub enum Cause {
     ClientTimeout,
     /// The server side timed out (`s`).
     ServerTimeout,
+    /// percore refused the message: invalid request or response, deny rule (`P`).
+    ProxyRefused,
+    /// percore answered itself: redirect, return (`L`).
+    Local,
+    /// Internal resource limit (`R`).
+    Resource,
 }
 
 /// Where the stream was when it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Waiting for or reading the request head (`R`).
+    Request,
+    /// Waiting for the response head (`H`).
+    Headers,
     /// Waiting for a server connection (`C`).
     Connect,
     /// Copying data (`D`).
@@ -54,8 +64,13 @@ impl fmt::Display for Termination {
             Cause::ServerError => 'S',
             Cause::ClientTimeout => 'c',
             Cause::ServerTimeout => 's',
+            Cause::ProxyRefused => 'P',
+            Cause::Local => 'L',
+            Cause::Resource => 'R',
         };
         let p = match self.phase {
+            Phase::Request => 'R',
+            Phase::Headers => 'H',
             Phase::Connect => 'C',
             Phase::Data => 'D',
         };

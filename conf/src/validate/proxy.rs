@@ -219,40 +219,48 @@ pub(crate) fn frontend(
         &path.key("timeout"),
     )?;
     let backend_path = path.key("default_backend");
-    let Some(default_backend) = backends
-        .0
-        .iter()
-        .position(|(b, _)| *b == raw.default_backend)
-    else {
-        let hint = match hint::closest(
-            &raw.default_backend,
-            backends.0.iter().map(|(b, _)| b.as_str()),
-        ) {
-            Some(best) => format!(" (did you mean {}?)", quote(best)),
-            None if backends.0.is_empty() => " (no backends are defined)".to_owned(),
-            None => String::new(),
-        };
-        return Err(Fault::value(
-            &backend_path,
-            format!("unknown backend {}{hint}", quote(&raw.default_backend)),
-        ));
+    let default_backend = match &raw.default_backend {
+        Some(name) => Some(resolve_default_backend(name, &backend_path, backends)?),
+        None if mode == Mode::Tcp => {
+            return Err(Fault::key(&path, "default_backend is required in mode tcp"));
+        }
+        None => None,
     };
-    let (backend_name, backend_raw) = &backends.0[default_backend];
-    let backend_mode = backend_raw.mode.unwrap_or(defaults.mode);
-    if backend_mode != mode {
-        return Err(Fault::key(
-            &path,
-            format!(
-                "mode {} conflicts with backend {} mode {}",
-                mode_name(mode),
-                quote(backend_name),
-                mode_name(backend_mode)
-            ),
-        ));
+    if let Some(default_backend) = default_backend {
+        let (backend_name, backend_raw) = &backends.0[default_backend];
+        let backend_mode = backend_raw.mode.unwrap_or(defaults.mode);
+        if backend_mode != mode {
+            return Err(Fault::key(
+                &path,
+                format!(
+                    "mode {} conflicts with backend {} mode {}",
+                    mode_name(mode),
+                    quote(backend_name),
+                    mode_name(backend_mode)
+                ),
+            ));
+        }
     }
-    let http = super::http::frontend(raw, mode, &path, backends, |b| {
+    let mut http = super::http::frontend(raw, mode, &path, backends, |b| {
         b.mode.unwrap_or(defaults.mode)
     })?;
+    // Without default_backend, requests no route matches get a 404; streams are accounted
+    // to the first route's backend until routed.
+    let default_backend = match default_backend {
+        Some(b) => b,
+        None => match http.routes.first() {
+            Some(route) => {
+                http.not_found_without_route = true;
+                route.backend
+            }
+            None => {
+                return Err(Fault::key(
+                    &path,
+                    "expected default_backend or at least one use_backend rule",
+                ))
+            }
+        },
+    };
     Ok(Frontend {
         name: name.to_owned(),
         mode,
@@ -262,6 +270,26 @@ pub(crate) fn frontend(
         timeout,
         http,
     })
+}
+
+/// Index of the backend called `name`, or an "unknown backend" fault with a hint.
+fn resolve_default_backend(
+    name: &str,
+    path: &YamlPath,
+    backends: &Named<RawBackend>,
+) -> Result<usize, Fault> {
+    if let Some(i) = backends.0.iter().position(|(b, _)| b == name) {
+        return Ok(i);
+    }
+    let hint = match hint::closest(name, backends.0.iter().map(|(b, _)| b.as_str())) {
+        Some(best) => format!(" (did you mean {}?)", quote(best)),
+        None if backends.0.is_empty() => " (no backends are defined)".to_owned(),
+        None => String::new(),
+    };
+    Err(Fault::value(
+        path,
+        format!("unknown backend {}{hint}", quote(name)),
+    ))
 }
 
 fn mode_name(mode: Mode) -> &'static str {

@@ -354,7 +354,7 @@ impl Ctl {
                     server: srv.map(|v| v.name.clone()),
                     server_id: s.server.map(|k| k.server as u32 + 1),
                     server_addr: srv.map(|v| v.address.to_string()).unwrap_or_default(),
-                    mode: admin::Mode::Tcp,
+                    mode: mode_of(fe.mode),
                     age_secs: s.age.as_secs(),
                     accept_unix_us: now_us.saturating_sub(s.age.as_micros() as u64),
                     bytes_in: s.bytes_in,
@@ -380,26 +380,28 @@ impl Ctl {
             let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
                 sum(&|s| f(&s.counters.frontends[i]))
             };
+            let http = fe.mode == percore_conf::Mode::Http;
             rows.push(StatRow {
                 pxname: fe.name.clone(),
                 svname: "FRONTEND".into(),
                 kind: StatKind::Frontend,
                 iid: st.frontend_iid(i),
                 sid: 0,
-                mode: admin::Mode::Tcp,
+                mode: mode_of(fe.mode),
                 scur: Some(sum(&|s| s.frontend_streams[i])),
                 smax: Some(c(&|p| p.streams_max)),
                 slim: Some(u64::from(st.frontend_maxconn[i])),
                 stot: Some(c(&|p| p.streams_total)),
                 bin: Some(c(&|p| p.bytes_in)),
                 bout: Some(c(&|p| p.bytes_out)),
-                dreq: Some(0),
+                dreq: Some(c(&|p| p.denied)),
                 dresp: Some(0),
-                ereq: Some(0),
+                ereq: Some(c(&|p| p.request_errors)),
                 status: if stopping { "STOP" } else { "OPEN" }.into(),
                 conn_tot: Some(c(&|p| p.streams_total)),
                 killed: Some(c(&|p| p.killed)),
-                ..Default::default()
+                intercepted: http.then(|| c(&|p| p.intercepted)),
+                ..http_columns(fe.mode, &|f| c(f))
             });
         }
         for (b, be) in cfg.backends.iter().enumerate() {
@@ -421,7 +423,7 @@ impl Ctl {
                     kind: StatKind::Server,
                     iid: st.backend_iid(b),
                     sid: i as u32 + 1,
-                    mode: admin::Mode::Tcp,
+                    mode: mode_of(be.mode),
                     qcur: Some(0),
                     qmax: Some(0),
                     scur: Some(sum(&|x| x.server_streams[b][i])),
@@ -450,7 +452,7 @@ impl Ctl {
                     addr: srv.address.to_string(),
                     connect: Some(c(&|p| p.streams_total + p.connect_errors)),
                     killed: Some(c(&|p| p.killed)),
-                    ..Default::default()
+                    ..http_columns(be.mode, &|f| c(f))
                 });
             }
             let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
@@ -462,7 +464,7 @@ impl Ctl {
                 kind: StatKind::Backend,
                 iid: st.backend_iid(b),
                 sid: 0,
-                mode: admin::Mode::Tcp,
+                mode: mode_of(be.mode),
                 qcur: Some(0),
                 qmax: Some(0),
                 scur: Some(sum(&|x| x.backend_streams[b])),
@@ -487,13 +489,18 @@ impl Ctl {
                 algo: "roundrobin".into(),
                 connect: Some(c(&|p| p.streams_total + p.connect_errors)),
                 killed: Some(c(&|p| p.killed)),
-                ..Default::default()
+                ..http_columns(be.mode, &|f| c(f))
             });
         }
         rows
     }
 
     fn info(&self, stats: &[ShardStats]) -> admin::InfoSnapshot {
+        let cum_req: u64 = stats
+            .iter()
+            .flat_map(|s| s.counters.frontends.iter())
+            .map(|f| f.requests)
+            .sum();
         let st = self.state.borrow();
         let uptime = st.started.elapsed();
         let curr: u64 = stats.iter().map(|s| s.streams).sum();
@@ -524,6 +531,7 @@ impl Ctl {
             hard_maxconn: u64::from(st.config.global.maxconn),
             curr_conns: curr,
             cum_conns: cum,
+            cum_req,
             tasks: curr + self.shards.len() as u64,
             node: nix::unistd::gethostname()
                 .ok()
@@ -536,5 +544,31 @@ impl Ctl {
             start_time_sec: started_unix,
             ..Default::default()
         }
+    }
+}
+
+fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
+    match mode {
+        percore_conf::Mode::Tcp => admin::Mode::Tcp,
+        percore_conf::Mode::Http => admin::Mode::Http,
+    }
+}
+
+type CounterSum<'a> = &'a dyn Fn(&dyn Fn(&crate::shard::counters::ProxyCounters) -> u64) -> u64;
+
+/// The HTTP columns of a `show stat` row (empty in TCP mode, as HAProxy leaves them).
+fn http_columns(mode: percore_conf::Mode, c: CounterSum<'_>) -> StatRow {
+    if mode != percore_conf::Mode::Http {
+        return StatRow::default();
+    }
+    StatRow {
+        req_tot: Some(c(&|p| p.requests)),
+        hrsp_1xx: Some(c(&|p| p.responses[0])),
+        hrsp_2xx: Some(c(&|p| p.responses[1])),
+        hrsp_3xx: Some(c(&|p| p.responses[2])),
+        hrsp_4xx: Some(c(&|p| p.responses[3])),
+        hrsp_5xx: Some(c(&|p| p.responses[4])),
+        hrsp_other: Some(c(&|p| p.responses[5])),
+        ..StatRow::default()
     }
 }

@@ -87,6 +87,7 @@ pub async fn run(
 }
 
 fn kill_server(shard: &Shard, key: ServerKey) -> usize {
+    shard.pool.borrow_mut().clear_server(key);
     let killed = shard.table.borrow_mut().kill_server(key);
     if killed > 0 {
         log::info!(

@@ -23,6 +23,31 @@ pub struct ProxyCounters {
     pub redispatches: u64,
     /// Streams killed by the admin socket or a stop (`K` flag).
     pub killed: u64,
+    /// HTTP requests (`req_tot`).
+    pub requests: u64,
+    /// HTTP responses by class: 1xx, 2xx, 3xx, 4xx, 5xx, other (`hrsp_*`).
+    pub responses: [u64; 6],
+    /// Invalid or timed-out requests (`ereq`).
+    pub request_errors: u64,
+    /// Requests denied by `http_request` rules (`dreq`).
+    pub denied: u64,
+    /// Requests answered by percore itself: redirect, return, deny (`intercepted`).
+    pub intercepted: u64,
+}
+
+impl ProxyCounters {
+    /// Counts one HTTP response status in its class.
+    pub fn count_status(&mut self, status: u16) {
+        let class = match status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            500..=599 => 4,
+            _ => 5,
+        };
+        self.responses[class] += 1;
+    }
 }
 
 /// Everything one shard counts.

@@ -2,6 +2,8 @@
 //!
 //! - [`table`]: the stream table (every live stream, per-server index, kill switches).
 //! - [`tcp`]: TCP mode, the life of one stream.
+//! - [`http`]: HTTP/1.1 mode: exchanges, routing, rules, pools, error pages.
+//! - [`connect`]: server choice and connection with retries (both modes).
 //! - [`balance`]: server selection (smooth weighted round-robin).
 //! - [`budget`]: the shard's share of `maxconn`, taken before `accept()`.
 //! - [`bufpool`]: reusable copy buffers.
@@ -14,8 +16,10 @@
 pub mod balance;
 pub mod budget;
 pub mod bufpool;
+pub mod connect;
 pub mod control_task;
 pub mod counters;
+pub mod http;
 pub mod table;
 pub mod tcp;
 
@@ -130,6 +134,12 @@ pub struct Shard {
     pub frontend_budgets: Vec<Rc<Budget>>,
     /// Access log, when enabled.
     pub access_log: RefCell<Option<AccessLog>>,
+    /// Idle keep-alive server connections (HTTP).
+    pub pool: RefCell<http::pool::Pool>,
+    /// Error pages of each frontend (defaults plus errorfiles).
+    pub error_pages: Vec<http::errors::ErrorPages>,
+    /// Head size and count limits of the HTTP codec.
+    pub limits: percore_protocols::http1::Limits,
     /// Accept loops, cancelled when the shard stops (which closes the listeners).
     accept_tasks: RefCell<Vec<JoinHandle<()>>>,
     /// Set once a stop began.
@@ -168,6 +178,24 @@ impl Shard {
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
         let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
         let access_log = AccessLog::open(cfg.global.log.access, &cfg.global.log.target)?;
+        let mut error_pages = Vec::with_capacity(cfg.frontends.len());
+        for fe in &cfg.frontends {
+            error_pages.push(
+                http::errors::ErrorPages::load(&fe.http.errorfiles)
+                    .map_err(|e| std::io::Error::other(format!("frontend {}: {e}", fe.name)))?,
+            );
+        }
+        let pool_limits: Vec<(usize, u32, Duration)> = cfg
+            .backends
+            .iter()
+            .map(|b| {
+                (
+                    b.servers.len(),
+                    b.http.pool_max_idle,
+                    b.http.pool_idle_timeout,
+                )
+            })
+            .collect();
         Ok(Shard {
             id: spec.id,
             cpu: spec.cpu,
@@ -207,6 +235,12 @@ impl Shard {
                 .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
                 .collect(),
             access_log: RefCell::new(access_log),
+            pool: RefCell::new(http::pool::Pool::new(&pool_limits)),
+            error_pages,
+            limits: percore_protocols::http1::Limits {
+                max_header_size: cfg.global.tune.max_header_size,
+                max_headers: cfg.global.tune.max_headers,
+            },
             accept_tasks: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             config: spec.config.clone(),
@@ -236,6 +270,10 @@ impl Shard {
         };
         if slot.weight != view.weight {
             self.balancers.borrow_mut()[key.backend].set_weight(key.server, view.weight);
+        }
+        if view.admin != AdminState::Ready {
+            // Pooled connections would otherwise keep sending it new requests.
+            self.pool.borrow_mut().clear_server(key);
         }
         *slot = view;
     }
@@ -374,7 +412,7 @@ async fn main(spec: ShardSpec) {
         Err(e) => {
             let _ = spec.evt_tx.try_send(ShardEvent::Fatal {
                 shard: spec.id,
-                message: format!("cannot open the access log: {e}"),
+                message: format!("cannot start: {e}"),
             });
             return;
         }
@@ -394,6 +432,8 @@ async fn main(spec: ShardSpec) {
         let task = glommio::spawn_local(accept_loop(shard.clone(), frontend, addr, listener));
         shard.accept_tasks.borrow_mut().push(task.detach());
     }
+    let purge = glommio::spawn_local(purge_pool(shard.clone()));
+    shard.accept_tasks.borrow_mut().push(purge.detach());
     log::info!(
         "shard {} on cpu {}: accepting on {} listener(s)",
         shard.id,
@@ -413,6 +453,17 @@ async fn main(spec: ShardSpec) {
     }
 }
 
+/// How often idle pooled server connections past their timeout are closed.
+const POOL_PURGE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Closes expired idle server connections, forever (cancelled with the accept loops).
+async fn purge_pool(shard: Rc<Shard>) {
+    loop {
+        glommio::timer::sleep(POOL_PURGE_INTERVAL).await;
+        shard.pool.borrow_mut().purge(Instant::now());
+    }
+}
+
 /// Accepts connections of one listener while budget remains.
 async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listener: TcpListener) {
     let fe_budget = shard.frontend_budgets[frontend].clone();
@@ -423,7 +474,14 @@ async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listen
         let fe_slot = fe_budget.acquire().await;
         let global_slot = global.acquire().await;
         match listener.accept().await {
-            Ok(client) => tcp::start(&shard, frontend, client, [fe_slot, global_slot]),
+            Ok(client) => match shard.config.frontends[frontend].mode {
+                percore_conf::Mode::Tcp => {
+                    tcp::start(&shard, frontend, client, [fe_slot, global_slot])
+                }
+                percore_conf::Mode::Http => {
+                    http::start(&shard, frontend, client, [fe_slot, global_slot])
+                }
+            },
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off instead of spinning on the error.
                 if errors_logged < 10 {

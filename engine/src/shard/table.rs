@@ -230,6 +230,20 @@ impl StreamTable {
         }
     }
 
+    /// Moves the stream to another backend (HTTP routing), keeping per-backend counts exact.
+    pub fn set_backend(&mut self, r: SlotRef, backend: usize) {
+        let Some(e) = self.get_mut(r) else {
+            return;
+        };
+        let old = e.backend;
+        if old == backend {
+            return;
+        }
+        e.backend = backend;
+        self.per_backend[old] -= 1;
+        self.per_backend[backend] += 1;
+    }
+
     /// Removes the stream; called only by [`StreamGuard`]'s drop.
     fn remove(&mut self, r: SlotRef) -> Option<StreamEntry> {
         self.get(r)?;
@@ -377,6 +391,11 @@ impl StreamGuard {
     /// Runs `f` on the live entry.
     pub fn with<R>(&self, f: impl FnOnce(&mut StreamEntry) -> R) -> Option<R> {
         self.table.borrow_mut().get_mut(self.slot).map(f)
+    }
+
+    /// Moves the stream to another backend.
+    pub fn set_backend(&self, backend: usize) {
+        self.table.borrow_mut().set_backend(self.slot, backend);
     }
 
     /// Attaches the stream to a server in the index.

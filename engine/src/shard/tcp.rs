@@ -31,9 +31,9 @@ use glommio::timer::Timer;
 use percore_protocols::proxy;
 
 use super::budget::BudgetSlot;
+use super::connect::connect_server;
 use super::table::{StreamGuard, StreamState};
 use super::Shard;
-use crate::ids::ServerKey;
 use crate::termination::{Cause, Phase, Termination};
 
 /// Bytes moved by one stream per wake-up before it yields to other streams.
@@ -146,16 +146,15 @@ impl Drop for Conn {
 async fn run(mut conn: Conn) {
     // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
     let _ = conn.client.set_nodelay(true);
-    let server = match connect(&mut conn).await {
-        Some(s) => s,
-        None => {
-            conn.end
-                .set(Some(Termination::new(Cause::ServerError, Phase::Connect)));
-            return;
-        }
+    let shard = conn.shard.clone();
+    let connected =
+        connect_server(&shard, conn.backend, &conn.guard, &mut conn.attempts, false).await;
+    let Some(server) = connected else {
+        conn.end
+            .set(Some(Termination::new(Cause::ServerError, Phase::Connect)));
+        return;
     };
-    let _ = server.set_nodelay(true);
-    conn.server = Some(server);
+    conn.server = Some(server.stream);
     conn.connected_at = Some(Instant::now());
     conn.guard.with(|e| e.state = StreamState::Data);
     let key = conn.guard.with(|e| e.server).flatten();
@@ -193,6 +192,23 @@ async fn run(mut conn: Conn) {
     let server = server.as_mut().expect("set above");
     *held = Some(bufs);
     let [up, down] = held.as_mut().expect("set above");
+    let (t, _, _) = copy_both_ways(client, server, up, down, timeouts, guard).await;
+    end.set(Some(t));
+}
+
+/// Copies bytes both ways with half-close until both directions ended, one side failed, or
+/// the inactivity deadline of `timeouts` passed (see the module doc). Byte counts are added
+/// to the stream's table entry as they move; returns the end and the bytes moved up (client
+/// to server) and down.
+pub(super) async fn copy_both_ways(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    up: &mut [u8],
+    down: &mut [u8],
+    timeouts: Timeouts,
+    guard: &StreamGuard,
+) -> (Termination, u64, u64) {
+    let base = guard.with(|e| (e.bytes_in, e.bytes_out)).unwrap_or((0, 0));
     let mut pipe = Pipe {
         client,
         server,
@@ -202,68 +218,22 @@ async fn run(mut conn: Conn) {
         last_activity: Instant::now(),
         timer: None,
         guard,
+        base,
         reported: (0, 0),
     };
     let t = futures_lite::future::poll_fn(|cx| pipe.poll(cx)).await;
-    end.set(Some(t));
+    (t, pipe.up.bytes, pipe.down.bytes)
 }
 
-/// Tries servers until one accepts, at most `1 + retries` attempts. Returns `None` when every
-/// attempt failed; the stream then closes the client.
-async fn connect(conn: &mut Conn) -> Option<TcpStream> {
-    let shard = conn.shard.clone();
-    let backend = &shard.config.backends[conn.backend];
-    let attempts_max = 1 + backend.retries;
-    let mut failed: Vec<usize> = Vec::new();
-    let mut current: Option<usize> = None;
-    while conn.attempts < attempts_max {
-        let pick = match current {
-            Some(s) if !backend.redispatch => Some(s),
-            _ => shard.pick_server(conn.backend, &failed),
-        };
-        let Some(server_idx) = pick else {
-            break;
-        };
-        if conn.attempts > 0 {
-            shard.on_retry(conn.backend, current, server_idx);
-        }
-        conn.attempts += 1;
-        current = Some(server_idx);
-        let key = ServerKey {
-            backend: conn.backend,
-            server: server_idx,
-        };
-        conn.guard.set_server(Some(key));
-        let server = &backend.servers[server_idx];
-        match TcpStream::connect_timeout(server.address, backend.timeout.connect).await {
-            Ok(s) => {
-                shard.on_server_connected(key);
-                return Some(s);
-            }
-            Err(e) => {
-                log::debug!(
-                    "shard {} stream {}: connect to {}/{} ({}) failed: {e}",
-                    shard.id,
-                    conn.guard.slot().id(),
-                    backend.name,
-                    server.name,
-                    server.address
-                );
-                shard.on_connect_error(key);
-                if !failed.contains(&server_idx) {
-                    failed.push(server_idx);
-                }
-            }
-        }
-    }
-    None
-}
-
+/// Inactivity limits of [`copy_both_ways`].
 #[derive(Clone, Copy)]
-struct Timeouts {
-    client: Duration,
-    server: Duration,
-    tunnel: Duration,
+pub(super) struct Timeouts {
+    /// Silence from the client before both directions carried data.
+    pub(super) client: Duration,
+    /// Silence from the server after the client spoke, before both directions carried data.
+    pub(super) server: Duration,
+    /// Inactivity once both directions carried data.
+    pub(super) tunnel: Duration,
 }
 
 /// One direction of the copy: read from `src` into `buf`, write it all to `dst`, and forward
@@ -313,6 +283,8 @@ struct Pipe<'a> {
     /// The inactivity timer and the instant it is armed for.
     timer: Option<(Timer, Instant)>,
     guard: &'a StreamGuard,
+    /// The entry's byte counts before this copy started (earlier HTTP exchanges).
+    base: (u64, u64),
     /// Byte counts last copied into the table entry.
     reported: (u64, u64),
 }
@@ -409,9 +381,10 @@ impl Pipe<'_> {
         let now = (self.up.bytes, self.down.bytes);
         if now != self.reported {
             self.reported = now;
+            let base = self.base;
             self.guard.with(|e| {
-                e.bytes_in = now.0;
-                e.bytes_out = now.1;
+                e.bytes_in = base.0 + now.0;
+                e.bytes_out = base.1 + now.1;
             });
         }
     }

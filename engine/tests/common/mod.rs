@@ -3,6 +3,8 @@
 //! Every process started here is killed when its handle drops.
 #![allow(dead_code)]
 
+pub mod http_origin;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -146,6 +148,19 @@ impl Proxy {
         self.signal(nix::sys::signal::Signal::SIGTERM);
         self.wait_exit(WAIT)
             .expect("percore did not exit after SIGTERM")
+    }
+
+    /// Resident memory of the process in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     /// All stderr lines so far, joined.

@@ -1,0 +1,128 @@
+//! Per-shard pools of idle keep-alive server connections, one LIFO list per server.
+//!
+//! Owned by the shard alone (no locks). Bounded by `pool_max_idle` per server: a connection
+//! returned to a full list is closed. Idle connections older than `pool_idle_timeout` are
+//! closed when met (take) and by [`Pool::purge`], which the shard runs periodically. A
+//! connection is checked with a non-blocking `MSG_PEEK` when taken, so one the server already
+//! closed (FIN in the receive queue) is not used.
+
+use std::collections::VecDeque;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use glommio::net::TcpStream;
+use nix::sys::socket::{recv, MsgFlags};
+
+use crate::ids::ServerKey;
+
+struct Idle {
+    conn: TcpStream,
+    since: Instant,
+}
+
+/// Idle server connections of one shard.
+pub struct Pool {
+    /// `idle[backend][server]`, newest at the back.
+    idle: Vec<Vec<VecDeque<Idle>>>,
+    /// Per backend: most idle connections per server, and their lifetime.
+    limits: Vec<(usize, Duration)>,
+    /// Connections taken from the pool (reused).
+    pub reused: u64,
+}
+
+impl Pool {
+    /// An empty pool; `backends[b] = (servers, pool_max_idle, pool_idle_timeout)`.
+    pub fn new(backends: &[(usize, u32, Duration)]) -> Self {
+        Pool {
+            idle: backends
+                .iter()
+                .map(|&(n, _, _)| (0..n).map(|_| VecDeque::new()).collect())
+                .collect(),
+            limits: backends
+                .iter()
+                .map(|&(_, max, timeout)| (max as usize, timeout))
+                .collect(),
+            reused: 0,
+        }
+    }
+
+    /// The most recently returned live connection to `key`, if any.
+    pub fn take(&mut self, key: ServerKey, now: Instant) -> Option<TcpStream> {
+        let timeout = self.limits[key.backend].1;
+        let list = &mut self.idle[key.backend][key.server];
+        while let Some(idle) = list.pop_back() {
+            if now.saturating_duration_since(idle.since) >= timeout {
+                // Older ones are older still: drop the whole rest.
+                list.clear();
+                return None;
+            }
+            if is_idle_and_open(&idle.conn) {
+                self.reused += 1;
+                return Some(idle.conn);
+            }
+        }
+        None
+    }
+
+    /// Returns a connection for reuse; it is closed instead when the list is full.
+    pub fn put(&mut self, key: ServerKey, conn: TcpStream, now: Instant) {
+        let max = self.limits[key.backend].0;
+        let list = &mut self.idle[key.backend][key.server];
+        if list.len() < max {
+            list.push_back(Idle { conn, since: now });
+        }
+    }
+
+    /// Closes every connection idle for longer than its backend's timeout.
+    pub fn purge(&mut self, now: Instant) {
+        for (b, servers) in self.idle.iter_mut().enumerate() {
+            let timeout = self.limits[b].1;
+            for list in servers {
+                while list
+                    .front()
+                    .is_some_and(|i| now.saturating_duration_since(i.since) >= timeout)
+                {
+                    list.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Closes every idle connection to `key` (server removed, put in maintenance, killed).
+    pub fn clear_server(&mut self, key: ServerKey) {
+        if let Some(list) = self
+            .idle
+            .get_mut(key.backend)
+            .and_then(|b| b.get_mut(key.server))
+        {
+            list.clear();
+        }
+    }
+
+    /// Idle connections to `key`.
+    pub fn idle(&self, key: ServerKey) -> usize {
+        self.idle
+            .get(key.backend)
+            .and_then(|b| b.get(key.server))
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Idle connections in total.
+    pub fn idle_total(&self) -> usize {
+        self.idle.iter().flatten().map(VecDeque::len).sum()
+    }
+}
+
+/// A pooled connection must have nothing to read: EAGAIN means open and quiet; 0 means the
+/// server closed it; bytes mean a protocol error (a response nobody asked for).
+fn is_idle_and_open(conn: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(
+        recv(
+            conn.as_raw_fd(),
+            &mut probe,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT
+        ),
+        Err(nix::errno::Errno::EAGAIN)
+    )
+}
