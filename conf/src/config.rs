@@ -224,6 +224,12 @@ pub struct Backend {
     pub servers: Vec<Server>,
     /// HTTP connection reuse settings (unused in mode tcp).
     pub http: crate::http::BackendHttp,
+    /// What happens to a server's streams when checks mark it DOWN.
+    pub on_marked_down: crate::check::OnMarkedDown,
+    /// What happens to backup servers' streams when a primary comes back UP.
+    pub on_marked_up: crate::check::OnMarkedUp,
+    /// When no primary server is usable, use every usable backup (else only the first).
+    pub allbackups: bool,
 }
 
 /// Load-balancing algorithm.
@@ -244,6 +250,10 @@ pub struct Server {
     pub weight: u32,
     /// PROXY protocol header to send on connect, if any.
     pub send_proxy: Option<ProxyVersion>,
+    /// Used only when no primary server is usable.
+    pub backup: bool,
+    /// Active health check; `None` = not checked (always considered UP).
+    pub check: Option<crate::check::Check>,
 }
 
 /// PROXY protocol version.

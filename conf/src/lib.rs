@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod config;
 mod de;
 mod error;

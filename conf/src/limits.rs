@@ -116,3 +116,15 @@ pub const REGEX_SIZE_MAX: usize = 1 << 20;
 
 /// Largest `return` body.
 pub const RETURN_BODY_MAX: usize = 64 * 1024;
+
+/// Default check interval, as HAProxy (`inter 2s`).
+pub const CHECK_INTER_DEFAULT: Duration = Duration::from_secs(2);
+
+/// Default `rise`, as HAProxy.
+pub const CHECK_RISE_DEFAULT: u32 = 2;
+
+/// Default `fall`, as HAProxy.
+pub const CHECK_FALL_DEFAULT: u32 = 3;
+
+/// Largest `rise` / `fall`: beyond this a state change would take far too long to notice.
+pub const CHECK_RISE_FALL_MAX: u32 = 100;

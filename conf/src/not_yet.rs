@@ -19,14 +19,9 @@ use crate::validate::Algorithm;
 const KEYS: &[(&str, &str)] = &[
     ("global", "metrics"),
     ("frontends.*", "accept_proxy"),
-    ("backends.*", "check"),
-    ("backends.*", "on_marked_down"),
-    ("backends.*", "on_marked_up"),
     ("backends.*", "hash_type"),
     ("backends.*", "fullconn"),
     ("backends.*.servers[*]", "maxconn"),
-    ("backends.*.servers[*]", "backup"),
-    ("backends.*.servers[*]", "check"),
 ];
 
 /// Values refused: (section pattern, key, value).

@@ -249,12 +249,10 @@ pub(crate) struct RawBackend {
     pub(crate) http_reuse: Option<crate::http::HttpReuse>,
     pub(crate) pool_max_idle: Option<Int>,
     pub(crate) pool_idle_timeout: Option<String>,
-    #[serde(default, rename = "check")]
-    _check: IgnoredAny,
-    #[serde(default, rename = "on_marked_down")]
-    _on_marked_down: IgnoredAny,
-    #[serde(default, rename = "on_marked_up")]
-    _on_marked_up: IgnoredAny,
+    pub(crate) check: Option<RawCheck>,
+    pub(crate) on_marked_down: Option<crate::check::OnMarkedDown>,
+    pub(crate) on_marked_up: Option<crate::check::OnMarkedUp>,
+    pub(crate) allbackups: Option<bool>,
     #[serde(default, rename = "hash_type")]
     _hash_type: IgnoredAny,
     #[serde(default, rename = "fullconn")]
@@ -271,10 +269,40 @@ pub(crate) struct RawServer {
     pub(crate) send_proxy: Option<ProxyVersion>,
     #[serde(default, rename = "maxconn")]
     _maxconn: IgnoredAny,
-    #[serde(default, rename = "backup")]
-    _backup: IgnoredAny,
-    #[serde(default, rename = "check")]
-    _check: IgnoredAny,
+    pub(crate) backup: Option<bool>,
+    pub(crate) check: Option<RawServerCheck>,
+}
+
+/// A backend's `check` mapping; also the per-server override (every key optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<crate::check::CheckKind>,
+    pub(crate) path: Option<String>,
+    pub(crate) method: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) expect_status: Option<RawStatusRange>,
+    pub(crate) inter: Option<String>,
+    pub(crate) fastinter: Option<String>,
+    pub(crate) downinter: Option<String>,
+    pub(crate) rise: Option<Int>,
+    pub(crate) fall: Option<Int>,
+    pub(crate) timeout: Option<String>,
+}
+
+/// A server's `check`: `false` (no checks), `true`, or overrides of the backend's check.
+#[derive(Debug)]
+pub(crate) enum RawServerCheck {
+    Enabled(bool),
+    Override(Box<RawCheck>),
+}
+
+/// `expect_status`: a code (`200`) or a range (`"200-399"`).
+#[derive(Debug)]
+pub(crate) enum RawStatusRange {
+    Code(i64),
+    Text(String),
 }
 
 /// A mapping from names to sections (`frontends`, `backends`), in file order.
@@ -409,6 +437,59 @@ impl<'de> Deserialize<'de> for RawStrings {
         }
 
         deserializer.deserialize_any(StringsVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawServerCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckVisitor;
+
+        impl<'de> Visitor<'de> for CheckVisitor {
+            type Value = RawServerCheck;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or a check mapping")
+            }
+
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawServerCheck, E> {
+                Ok(RawServerCheck::Enabled(b))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawServerCheck, A::Error> {
+                RawCheck::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|c| RawServerCheck::Override(Box::new(c)))
+            }
+        }
+
+        deserializer.deserialize_any(CheckVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawStatusRange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusVisitor;
+
+        impl Visitor<'_> for StatusVisitor {
+            type Value = RawStatusRange;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status code such as 200 or a range such as \"200-399\"")
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawStatusRange, E> {
+                Ok(RawStatusRange::Code(n))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawStatusRange, E> {
+                Ok(RawStatusRange::Code(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawStatusRange, E> {
+                Ok(RawStatusRange::Text(s.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(StatusVisitor)
     }
 }
 

@@ -695,13 +695,7 @@ fn http_keys_need_mode_http() {
 
 #[test]
 fn backend_keys_not_supported_yet() {
-    for key in [
-        "check",
-        "on_marked_down",
-        "on_marked_up",
-        "hash_type",
-        "fullconn",
-    ] {
+    for key in ["hash_type", "fullconn"] {
         let text = PROXY.replace("  app:\n", &format!("  app:\n    {key}: x\n"));
         assert_eq!(
             error(&text),
@@ -712,13 +706,11 @@ fn backend_keys_not_supported_yet() {
 
 #[test]
 fn server_keys_not_supported_yet() {
-    for key in ["maxconn", "backup", "check"] {
-        let text = PROXY.replace("name: s1,", &format!("name: s1, {key}: true,"));
-        assert_eq!(
-            error(&text),
-            format!("test.yaml:5:27: backends.app.servers[0].{key}: {key} is not supported yet")
-        );
-    }
+    let text = PROXY.replace("name: s1,", "name: s1, maxconn: true,");
+    assert_eq!(
+        error(&text),
+        "test.yaml:5:27: backends.app.servers[0].maxconn: maxconn is not supported yet"
+    );
 }
 
 #[test]

@@ -113,8 +113,13 @@ fn full_tcp_example() {
                 address: addr("127.0.0.1:9001"),
                 weight: 10,
                 send_proxy: Some(ProxyVersion::V2),
+                backup: false,
+                check: None,
             }],
             http: Default::default(),
+            on_marked_down: Default::default(),
+            on_marked_up: Default::default(),
+            allbackups: false,
         }],
     };
     assert_eq!(config, expected);
@@ -158,8 +163,13 @@ fn minimal_example_gets_every_default() {
                 address: addr("127.0.0.1:9001"),
                 weight: 1,
                 send_proxy: None,
+                backup: false,
+                check: None,
             }],
             http: Default::default(),
+            on_marked_down: Default::default(),
+            on_marked_up: Default::default(),
+            allbackups: false,
         }],
     };
     assert_eq!(config, expected);

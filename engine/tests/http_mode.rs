@@ -477,3 +477,34 @@ fn curl_through_the_proxy() {
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200 1 200 0 ");
 }
+
+#[test]
+fn access_log_has_one_line_per_exchange() {
+    let o = HttpOrigin::start("o1");
+    let dir = temp_dir("h-log");
+    let log = dir.join("access.log");
+    let yaml = config(
+        "    default_backend: app\n",
+        &[("app", &[o.addr], "")],
+        &format!("  log: {{ target: \"{}\", access: true }}\n", log.display()),
+    );
+    let mut p = Proxy::start_in(dir, &yaml);
+    let mut c = HttpClient::connect(p.addr("web"));
+    assert_eq!(c.get("/first").status, 200);
+    assert_eq!(c.get("/status/404").status, 404);
+    drop(c);
+    assert!(p.stop().success());
+    let text = std::fs::read_to_string(&log).expect("access log");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains(" web app/app0 "), "{}", lines[0]);
+    assert!(lines[0].contains(" 200 "), "{}", lines[0]);
+    assert!(lines[0].contains(" ---- "), "{}", lines[0]);
+    assert!(lines[0].contains("\"GET /first HTTP/1.1\""), "{}", lines[0]);
+    assert!(lines[1].contains(" 404 "), "{}", lines[1]);
+    assert_eq!(
+        lines[0].split("stream=").nth(1),
+        lines[1].split("stream=").nth(1),
+        "same stream, two exchanges"
+    );
+}

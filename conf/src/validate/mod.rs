@@ -9,6 +9,7 @@
 //! It does not refuse not-yet-supported features: `not_yet` does, after it, so that a config
 //! with both a real mistake and an unsupported feature reports the mistake.
 
+mod check;
 mod field;
 mod global;
 mod http;

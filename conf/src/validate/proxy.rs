@@ -349,7 +349,13 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
     let mut servers: Vec<Server> = Vec::with_capacity(raw.servers.len());
     for (i, server_raw) in raw.servers.iter().enumerate() {
         let item = servers_path.index(i);
-        let server = server(server_raw, &item)?;
+        let mut server = server(server_raw, &item)?;
+        server.check = super::check::server_check(
+            raw.check.as_ref(),
+            &path.key("check"),
+            server_raw.check.as_ref(),
+            &item,
+        )?;
         if let Some(first) = servers.iter().position(|s| s.name == server.name) {
             return Err(Fault::value(
                 &item.key("name"),
@@ -371,6 +377,9 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
         timeout,
         servers,
         http: super::http::backend(raw, &path)?,
+        on_marked_down: raw.on_marked_down.unwrap_or_default(),
+        on_marked_up: raw.on_marked_up.unwrap_or_default(),
+        allbackups: raw.allbackups.unwrap_or(false),
     })
 }
 
@@ -384,6 +393,8 @@ fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
             None => limits::WEIGHT_DEFAULT,
         },
         send_proxy: raw.send_proxy,
+        backup: raw.backup.unwrap_or(false),
+        check: None,
     })
 }
 

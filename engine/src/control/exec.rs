@@ -48,6 +48,11 @@ impl Ctl {
             .map_err(|e| timed_out(e, self.shards.len()))
     }
 
+    /// Sends the current view of `key` to every shard and waits for all of them.
+    pub async fn push_view_to_shards(&self, key: ServerKey) -> Result<(), ErrorReply> {
+        self.push_view(key).await
+    }
+
     async fn push_view(&self, key: ServerKey) -> Result<(), ErrorReply> {
         let view = self.state.borrow().view(key);
         self.broadcast(Op::SetServer { server: key, view }).await?;
@@ -267,7 +272,11 @@ impl Ctl {
                     srv_id: i as u32 + 1,
                     srv_name: srv.name.clone(),
                     srv_addr: srv.address.ip().to_string(),
-                    srv_op_state: admin::SRV_OP_RUNNING,
+                    srv_op_state: if s.check.as_ref().is_none_or(|c| c.up) {
+                        admin::SRV_OP_RUNNING
+                    } else {
+                        admin::SRV_OP_STOPPED
+                    },
                     srv_admin_state: match s.admin {
                         AdminState::Ready => 0,
                         AdminState::Drain => admin::SRV_ADMIN_FORCED_DRAIN,
@@ -277,6 +286,26 @@ impl Ctl {
                     srv_iweight: s.weight_initial,
                     srv_time_since_last_change: now.duration_since(s.last_change).as_secs(),
                     srv_port: u32::from(srv.address.port()),
+                    srv_check_status: s.check.as_ref().map_or(0, |c| c.status.code()),
+                    srv_check_result: s.check.as_ref().map_or(0, |c| match c.status {
+                        admin::CheckStatus::Layer4Ok | admin::CheckStatus::Layer7Ok => 3,
+                        admin::CheckStatus::Initializing | admin::CheckStatus::Unknown => 0,
+                        _ => 2,
+                    }),
+                    srv_check_health: s.check.as_ref().map_or(0, |c| c.health),
+                    srv_check_state: match (&s.check, s.health_enabled, s.admin) {
+                        (None, _, _) => 0,
+                        // HAProxy: 6 running, 2 disabled, 14 paused (maintenance).
+                        (Some(_), _, AdminState::Maint) => {
+                            admin::SRV_CHECK_STATE_CONFIGURED
+                                | admin::SRV_CHECK_STATE_ENABLED
+                                | admin::SRV_CHECK_STATE_PAUSED
+                        }
+                        (Some(_), false, _) => admin::SRV_CHECK_STATE_CONFIGURED,
+                        (Some(_), true, _) => {
+                            admin::SRV_CHECK_STATE_CONFIGURED | admin::SRV_CHECK_STATE_ENABLED
+                        }
+                    },
                     ..Default::default()
                 });
             }
@@ -406,17 +435,23 @@ impl Ctl {
         }
         for (b, be) in cfg.backends.iter().enumerate() {
             let mut active = 0u64;
+            let mut backups = 0u64;
             let mut weight = 0u64;
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
                 let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
                     sum(&|x| f(&x.counters.servers[b][i]))
                 };
-                let usable = s.admin == AdminState::Ready;
-                if usable {
+                let up = s.check.as_ref().is_none_or(|c| c.up);
+                let usable = s.admin == AdminState::Ready && up;
+                if usable && !srv.backup {
                     active += 1;
                     weight += u64::from(s.weight);
                 }
+                if usable && srv.backup {
+                    backups += 1;
+                }
+                let checked = s.check.as_ref().filter(|_| s.health_enabled);
                 rows.push(StatRow {
                     pxname: be.name.clone(),
                     svname: srv.name.clone(),
@@ -437,17 +472,29 @@ impl Ctl {
                     eresp: Some(c(&|p| p.response_errors)),
                     wretr: Some(c(&|p| p.retries)),
                     wredis: Some(c(&|p| p.redispatches)),
-                    status: match s.admin {
-                        AdminState::Maint => "MAINT",
-                        AdminState::Drain => "DRAIN",
-                        AdminState::Ready => "no check",
-                    }
-                    .into(),
+                    status: server_status(s),
                     weight: Some(u64::from(s.weight)),
                     uweight: Some(u64::from(s.weight)),
-                    act: Some(1),
-                    bck: Some(0),
+                    act: Some(u64::from(!srv.backup)),
+                    bck: Some(u64::from(srv.backup)),
                     lastchg: Some(now.duration_since(s.last_change).as_secs()),
+                    chkfail: s.check.as_ref().map(|c| c.failures),
+                    chkdown: s.check.as_ref().map(|c| c.downs),
+                    downtime: s.check.as_ref().map(|c| {
+                        (c.downtime
+                            + c.down_since
+                                .map_or(Duration::ZERO, |d| now.duration_since(d)))
+                        .as_secs()
+                    }),
+                    check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
+                    check_desc: checked
+                        .map_or(String::new(), |c| c.status.description().to_string()),
+                    check_code: checked.and_then(|c| c.code.map(u64::from)),
+                    check_duration: checked.map(|c| c.duration_ms),
+                    last_chk: checked.map_or(String::new(), |c| c.info.clone()),
+                    check_rise: checked.map(|c| u64::from(c.config.rise)),
+                    check_fall: checked.map(|c| u64::from(c.config.fall)),
+                    check_health: checked.map(|c| u64::from(c.health)),
                     lbtot: Some(c(&|p| p.streams_total)),
                     addr: srv.address.to_string(),
                     connect: Some(c(&|p| p.streams_total + p.connect_errors)),
@@ -479,11 +526,11 @@ impl Ctl {
                 eresp: Some(c(&|p| p.response_errors)),
                 wretr: Some(c(&|p| p.retries)),
                 wredis: Some(c(&|p| p.redispatches)),
-                status: if active > 0 { "UP" } else { "DOWN" }.into(),
+                status: if active + backups > 0 { "UP" } else { "DOWN" }.into(),
                 weight: Some(weight),
                 uweight: Some(weight),
                 act: Some(active),
-                bck: Some(0),
+                bck: Some(backups),
                 lastchg: Some(now.duration_since(st.started).as_secs()),
                 lbtot: Some(c(&|p| p.streams_total)),
                 algo: "roundrobin".into(),
@@ -570,5 +617,28 @@ fn http_columns(mode: percore_conf::Mode, c: CounterSum<'_>) -> StatRow {
         hrsp_5xx: Some(c(&|p| p.responses[4])),
         hrsp_other: Some(c(&|p| p.responses[5])),
         ..StatRow::default()
+    }
+}
+
+/// `show stat` status of a server, as HAProxy words it.
+fn server_status(s: &super::state::ServerState) -> String {
+    match (s.admin, &s.check) {
+        (AdminState::Maint, _) => "MAINT".into(),
+        (AdminState::Drain, _) => "DRAIN".into(),
+        (AdminState::Ready, None) => "no check".into(),
+        (AdminState::Ready, Some(_)) if !s.health_enabled => "no check".into(),
+        (AdminState::Ready, Some(c)) => {
+            let full = c.config.rise + c.config.fall - 1;
+            if c.up && c.health == full {
+                "UP".into()
+            } else if c.up {
+                // Going down: HAProxy prints "UP n/fall" with the failures left.
+                format!("UP {}/{}", c.health + 1 - c.config.rise, c.config.fall)
+            } else if c.health > 0 {
+                format!("DOWN {}/{}", c.health, c.config.rise)
+            } else {
+                "DOWN".into()
+            }
+        }
     }
 }

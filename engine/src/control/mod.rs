@@ -5,6 +5,7 @@
 //! - [`state`]: authoritative server/frontend state and name lookups.
 //! - [`exec`]: executes admin commands (state changes, broadcasts, merged replies).
 //! - [`admin`]: the admin sockets (HAProxy stats-socket protocol).
+//! - [`health`]: active health checks and server state transitions.
 //!
 //! It owns one command ring (control → shard) and one event ring (shard → control) per
 //! shard, both bounded `thingbuf` channels with exactly one producer and one consumer. It
@@ -13,6 +14,7 @@
 
 pub mod admin;
 pub mod exec;
+pub mod health;
 pub mod msg;
 pub mod shards;
 pub mod state;
@@ -196,6 +198,7 @@ async fn main(
             return;
         }
     };
+    let checkers = health::spawn_all(&ctl);
     let _ = status.send(ProcessStatus::Ready);
 
     loop {
@@ -225,6 +228,7 @@ async fn main(
         .await;
     drop(readers);
     drop(admin_tasks);
+    drop(checkers);
     for f in &socket_files {
         f.remove_file();
     }

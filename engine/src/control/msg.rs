@@ -32,6 +32,8 @@ pub struct ServerView {
     pub weight: u32,
     /// Connection limit (0 = unlimited).
     pub maxconn: u32,
+    /// Operational state from health checks: false = DOWN, no new streams.
+    pub up: bool,
 }
 
 /// Control plane → shard.

@@ -6,7 +6,9 @@
 
 use std::time::Instant;
 
-use percore_admin::{ErrorReply, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND, NO_SUCH_SERVER};
+use percore_admin::{
+    CheckStatus, ErrorReply, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND, NO_SUCH_SERVER,
+};
 use percore_conf::Config;
 
 use super::msg::{AdminState, ServerView};
@@ -25,8 +27,85 @@ pub struct ServerState {
     pub maxconn: u32,
     /// Whether health checks are enabled (`disable|enable health`).
     pub health_enabled: bool,
-    /// Last change of the admin state (HAProxy `lastchg`).
+    /// Last change of the admin or operational state (HAProxy `lastchg`).
     pub last_change: Instant,
+    /// Health-check state; `None` when the server is not checked (always UP).
+    pub check: Option<CheckState>,
+}
+
+/// Active health-check state of one server (HAProxy's `check` struct).
+#[derive(Debug, Clone)]
+pub struct CheckState {
+    /// The settings.
+    pub config: percore_conf::check::Check,
+    /// 0..=rise+fall-1; UP while >= rise.
+    pub health: u32,
+    /// Operational state.
+    pub up: bool,
+    /// Last check result.
+    pub status: CheckStatus,
+    /// HTTP status of the last layer-7 check.
+    pub code: Option<u16>,
+    /// Duration of the last check.
+    pub duration_ms: u64,
+    /// Detail of the last check (`Connection refused`).
+    pub info: String,
+    /// Failed checks.
+    pub failures: u64,
+    /// UP → DOWN transitions.
+    pub downs: u64,
+    /// Since when the server is DOWN.
+    pub down_since: Option<Instant>,
+    /// Total time spent DOWN before `down_since`.
+    pub downtime: std::time::Duration,
+}
+
+impl CheckState {
+    /// A checked server starts UP with full health, so it takes `fall` failures to go DOWN.
+    pub fn new(config: percore_conf::check::Check) -> Self {
+        CheckState {
+            health: config.rise + config.fall - 1,
+            config,
+            up: true,
+            status: CheckStatus::Initializing,
+            code: None,
+            duration_ms: 0,
+            info: String::new(),
+            failures: 0,
+            downs: 0,
+            down_since: None,
+            downtime: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Feeds one check result; returns `Some(new_up)` when the operational state changed.
+    pub fn record(&mut self, passed: bool, now: Instant) -> Option<bool> {
+        let full = self.config.rise + self.config.fall - 1;
+        if passed {
+            if self.health < full {
+                self.health += 1;
+            }
+            if !self.up && self.health >= self.config.rise {
+                self.up = true;
+                self.health = full;
+                if let Some(since) = self.down_since.take() {
+                    self.downtime += now.saturating_duration_since(since);
+                }
+                return Some(true);
+            }
+        } else {
+            self.failures += 1;
+            self.health = self.health.saturating_sub(1);
+            if self.up && self.health < self.config.rise {
+                self.up = false;
+                self.health = 0;
+                self.downs += 1;
+                self.down_since = Some(now);
+                return Some(false);
+            }
+        }
+        None
+    }
 }
 
 /// Everything the control plane decides; only its tasks touch it.
@@ -59,6 +138,7 @@ impl State {
                             maxconn: 0,
                             health_enabled: true,
                             last_change: now,
+                            check: s.check.clone().map(CheckState::new),
                         })
                         .collect()
                 })
@@ -97,6 +177,7 @@ impl State {
             admin: s.admin,
             weight: s.weight,
             maxconn: s.maxconn,
+            up: s.check.as_ref().is_none_or(|c| c.up),
         }
     }
 
@@ -108,5 +189,53 @@ impl State {
     /// Proxy id of a backend: after all frontends.
     pub fn backend_iid(&self, backend: usize) -> u32 {
         (self.config.frontends.len() + backend) as u32 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn check(rise: u32, fall: u32) -> CheckState {
+        CheckState::new(percore_conf::check::Check {
+            kind: percore_conf::check::CheckKind::Tcp,
+            path: "/".into(),
+            method: "GET".into(),
+            host: None,
+            expect_status: 200..=399,
+            inter: Duration::from_secs(1),
+            fastinter: Duration::from_secs(1),
+            downinter: Duration::from_secs(1),
+            rise,
+            fall,
+            timeout: Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn fall_failures_mark_down_and_rise_successes_mark_up() {
+        let now = Instant::now();
+        let mut c = check(2, 3);
+        assert_eq!(c.record(false, now), None);
+        assert_eq!(c.record(false, now), None);
+        assert_eq!(c.record(false, now), Some(false), "third failure: DOWN");
+        assert_eq!(c.downs, 1);
+        assert_eq!(c.record(false, now), None, "stays DOWN");
+        assert_eq!(c.record(true, now), None);
+        assert_eq!(
+            c.record(true, now + Duration::from_secs(5)),
+            Some(true),
+            "second success: UP"
+        );
+        assert_eq!(c.health, 4);
+        assert!(c.downtime >= Duration::from_secs(5));
+        // As HAProxy, health is a counter: a success in between only gives one point back.
+        assert_eq!(c.record(false, now), None);
+        assert_eq!(c.record(false, now), None);
+        assert_eq!(c.record(true, now), None);
+        assert_eq!(c.record(false, now), None);
+        assert_eq!(c.record(false, now), Some(false));
+        assert_eq!(c.failures, 8);
     }
 }

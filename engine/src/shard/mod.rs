@@ -221,6 +221,7 @@ impl Shard {
                                 admin: AdminState::Ready,
                                 weight: s.weight,
                                 maxconn: 0,
+                                up: true,
                             })
                             .collect()
                     })
@@ -247,16 +248,35 @@ impl Shard {
         })
     }
 
-    /// Picks a server of `backend` that takes new streams (admin state ready, weight > 0),
-    /// avoiding `failed` ones while others remain.
+    /// Picks a server of `backend` that takes new streams (admin state ready, UP, weight >
+    /// 0), avoiding `failed` ones while others remain. Backup servers are used only when no
+    /// primary is usable: the first usable backup, or all of them with `allbackups`.
     pub fn pick_server(&self, backend: usize, failed: &[usize]) -> Option<usize> {
         let views = self.views.borrow();
         let views = &views[backend];
-        let usable = |i: usize| views[i].admin == AdminState::Ready;
+        let be = &self.config.backends[backend];
+        let usable = |i: usize| views[i].admin == AdminState::Ready && views[i].up;
+        let primary = |i: usize| !be.servers[i].backup;
+        let any_primary = (0..views.len()).any(|i| primary(i) && usable(i) && views[i].weight > 0);
+        let first_backup = if any_primary || be.allbackups {
+            None
+        } else {
+            (0..views.len()).find(|&i| !primary(i) && usable(i) && views[i].weight > 0)
+        };
+        let allowed = |i: usize| {
+            usable(i)
+                && if any_primary {
+                    primary(i)
+                } else if be.allbackups {
+                    !primary(i)
+                } else {
+                    Some(i) == first_backup
+                }
+        };
         let mut b = self.balancers.borrow_mut();
         let rr = &mut b[backend];
-        rr.pick(|i| usable(i) && !failed.contains(&i))
-            .or_else(|| rr.pick(usable))
+        rr.pick(|i| allowed(i) && !failed.contains(&i))
+            .or_else(|| rr.pick(allowed))
     }
 
     /// Applies a server view sent by the control plane.
@@ -271,7 +291,7 @@ impl Shard {
         if slot.weight != view.weight {
             self.balancers.borrow_mut()[key.backend].set_weight(key.server, view.weight);
         }
-        if view.admin != AdminState::Ready {
+        if view.admin != AdminState::Ready || !view.up {
             // Pooled connections would otherwise keep sending it new requests.
             self.pool.borrow_mut().clear_server(key);
         }

@@ -282,7 +282,12 @@ pub struct Origin {
 impl Origin {
     /// Starts an origin with the given behaviour on an ephemeral port.
     pub fn start(behaviour: Behaviour) -> Origin {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind origin");
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), behaviour)
+    }
+
+    /// Starts an origin on `addr` (e.g. the address of a stopped one, to restart it).
+    pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Origin {
+        let listener = TcpListener::bind(addr).expect("bind origin");
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("nonblocking");
         let stats = Arc::new(OriginStats::default());

@@ -1,0 +1,66 @@
+//! Health-check and server-state configuration: active checks, what to do when a server
+//! goes down or comes back, backup servers.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How a server is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// A TCP connection must be accepted.
+    Tcp,
+    /// An HTTP request must get an expected status.
+    Http,
+}
+
+/// Active health check settings of one server (backend settings merged with its overrides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// TCP connect or HTTP request.
+    pub kind: CheckKind,
+    /// HTTP: request path.
+    pub path: String,
+    /// HTTP: request method.
+    pub method: String,
+    /// HTTP: Host header (default: the server address).
+    pub host: Option<String>,
+    /// HTTP: accepted statuses.
+    pub expect_status: RangeInclusive<u16>,
+    /// Interval between checks while the server is steadily up.
+    pub inter: Duration,
+    /// Interval while the server is transitioning (some checks failed, or coming back).
+    pub fastinter: Duration,
+    /// Interval while the server is down.
+    pub downinter: Duration,
+    /// Consecutive successes to go from DOWN to UP.
+    pub rise: u32,
+    /// Consecutive failures to go from UP to DOWN.
+    pub fall: u32,
+    /// Deadline of one check (connect + response).
+    pub timeout: Duration,
+}
+
+/// `on_marked_down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMarkedDown {
+    /// Keep existing streams (HAProxy's default).
+    #[default]
+    Nothing,
+    /// Kill every stream of the server, as `shutdown sessions server` does.
+    ShutdownSessions,
+}
+
+/// `on_marked_up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMarkedUp {
+    /// Keep streams on backup servers.
+    #[default]
+    Nothing,
+    /// When a primary server comes back, kill the streams on the backup servers.
+    ShutdownBackupSessions,
+}

@@ -1,0 +1,359 @@
+//! Active health checks, run by the control plane (not by shards: one check per server for
+//! the whole process, whatever the number of shards).
+//!
+//! One task per checked server. Start times are spread over the first interval so that
+//! checks do not fire together, and at most [`CHECKS_CONCURRENT_MAX`] run at once. Each result
+//! feeds the server's `rise`/`fall` state machine ([`CheckState::record`]); a transition is
+//! logged, pushed to every shard's server view, and triggers `on_marked_down:
+//! shutdown-sessions` (the same broadcast kill as `shutdown sessions server`) or `on_marked_up:
+//! shutdown-backup-sessions`. `disable health` and maintenance pause a server's checks
+//! without changing its state.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
+use glommio::task::JoinHandle;
+use percore_admin::CheckStatus;
+use percore_conf::check::{Check, CheckKind, OnMarkedDown, OnMarkedUp};
+
+use super::exec::Ctl;
+use super::msg::AdminState;
+use super::state::CheckState;
+use crate::ids::ServerKey;
+
+/// Checks running at the same time, process-wide: bounds sockets and CPU spent on checks.
+pub const CHECKS_CONCURRENT_MAX: u64 = 64;
+/// Largest HTTP check response head read.
+const CHECK_RESPONSE_BYTES_MAX: usize = 4096;
+
+/// The result of one check.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The server passed.
+    pub passed: bool,
+    /// HAProxy check status.
+    pub status: CheckStatus,
+    /// HTTP status, for layer-7 checks that got one.
+    pub code: Option<u16>,
+    /// Detail (`Connection refused`, `HTTP status 500`).
+    pub info: String,
+}
+
+/// Starts a checker task for every checked server.
+pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
+    let checked: Vec<(ServerKey, Check, SocketAddr)> = {
+        let st = ctl.state.borrow();
+        st.config
+            .backends
+            .iter()
+            .enumerate()
+            .flat_map(|(b, be)| {
+                be.servers.iter().enumerate().filter_map(move |(s, srv)| {
+                    srv.check.clone().map(|c| {
+                        (
+                            ServerKey {
+                                backend: b,
+                                server: s,
+                            },
+                            c,
+                            srv.address,
+                        )
+                    })
+                })
+            })
+            .collect()
+    };
+    let n = checked.len().max(1) as u32;
+    let permits = Rc::new(Semaphore::new(CHECKS_CONCURRENT_MAX));
+    checked
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, check, addr))| {
+            let delay = check.inter * i as u32 / n;
+            glommio::spawn_local(checker(
+                ctl.clone(),
+                permits.clone(),
+                key,
+                check,
+                addr,
+                delay,
+            ))
+            .detach()
+        })
+        .collect()
+}
+
+async fn checker(
+    ctl: Rc<Ctl>,
+    permits: Rc<Semaphore>,
+    key: ServerKey,
+    check: Check,
+    addr: SocketAddr,
+    delay: Duration,
+) {
+    glommio::timer::sleep(delay).await;
+    loop {
+        let active = {
+            let st = ctl.state.borrow();
+            let s = &st.servers[key.backend][key.server];
+            s.health_enabled && s.admin != AdminState::Maint
+        };
+        if active {
+            let Ok(permit) = permits.acquire_permit(1).await else {
+                return;
+            };
+            let t0 = Instant::now();
+            let outcome = run_check(&check, addr).await;
+            drop(permit);
+            on_check(&ctl, key, outcome, t0.elapsed()).await;
+        }
+        let interval = {
+            let st = ctl.state.borrow();
+            match &st.servers[key.backend][key.server].check {
+                Some(c) if !c.up => check.downinter,
+                Some(c) if c.health < c.config.rise + c.config.fall - 1 => check.fastinter,
+                _ => check.inter,
+            }
+        };
+        glommio::timer::sleep(interval).await;
+    }
+}
+
+/// Runs one check against `addr`.
+pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
+    let deadline = Instant::now() + check.timeout;
+    let mut stream = match TcpStream::connect_timeout(addr, check.timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            let text = e.to_string();
+            let status = if text.contains("timed out") {
+                CheckStatus::Layer4Timeout
+            } else {
+                CheckStatus::Layer4Connection
+            };
+            return Outcome {
+                passed: false,
+                status,
+                code: None,
+                info: short_error(&text),
+            };
+        }
+    };
+    if check.kind == CheckKind::Tcp {
+        return Outcome {
+            passed: true,
+            status: CheckStatus::Layer4Ok,
+            code: None,
+            info: String::new(),
+        };
+    }
+    let host = check.host.clone().unwrap_or_else(|| addr.to_string());
+    let request = format!(
+        "{} {} HTTP/1.1\r\nhost: {host}\r\nuser-agent: percore-check\r\nconnection: close\r\n\r\n",
+        check.method, check.path
+    );
+    let left = deadline.saturating_duration_since(Instant::now());
+    let exchange = glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(glommio::GlommioError::from)?;
+        let mut buf = vec![0u8; CHECK_RESPONSE_BYTES_MAX];
+        let mut len = 0;
+        loop {
+            let n = stream
+                .read(&mut buf[len..])
+                .await
+                .map_err(glommio::GlommioError::from)?;
+            len += n;
+            if n == 0 || buf[..len].windows(2).any(|w| w == b"\r\n") || len == buf.len() {
+                break;
+            }
+        }
+        buf.truncate(len);
+        Ok(buf)
+    })
+    .await;
+    let bytes = match exchange {
+        Ok(b) => b,
+        Err(glommio::GlommioError::TimedOut(_)) => {
+            return Outcome {
+                passed: false,
+                status: CheckStatus::Layer7Timeout,
+                code: None,
+                info: String::new(),
+            }
+        }
+        Err(e) => {
+            return Outcome {
+                passed: false,
+                status: CheckStatus::Layer7InvalidResponse,
+                code: None,
+                info: short_error(&e.to_string()),
+            }
+        }
+    };
+    let code = status_code(&bytes);
+    match code {
+        Some(c) if check.expect_status.contains(&c) => Outcome {
+            passed: true,
+            status: CheckStatus::Layer7Ok,
+            code: Some(c),
+            info: String::new(),
+        },
+        Some(c) => Outcome {
+            passed: false,
+            status: CheckStatus::Layer7WrongStatus,
+            code: Some(c),
+            info: format!("HTTP status {c}"),
+        },
+        None => Outcome {
+            passed: false,
+            status: CheckStatus::Layer7InvalidResponse,
+            code: None,
+            info: "not an HTTP response".into(),
+        },
+    }
+}
+
+/// `HTTP/1.x NNN …` → NNN.
+fn status_code(bytes: &[u8]) -> Option<u16> {
+    let line = bytes.split(|&b| b == b'\r').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split(' ');
+    let version = parts.next()?;
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return None;
+    }
+    let code = parts.next()?;
+    if code.len() != 3 {
+        return None;
+    }
+    code.parse().ok().filter(|c| (100..=599).contains(c))
+}
+
+/// `Connection refused (os error 111)` → `Connection refused`.
+fn short_error(text: &str) -> String {
+    text.split(" (os error").next().unwrap_or(text).to_string()
+}
+
+/// Applies one check result: state machine, log line, views, on_marked_down/up actions.
+async fn on_check(ctl: &Ctl, key: ServerKey, outcome: Outcome, took: Duration) {
+    let now = Instant::now();
+    let change = {
+        let mut st = ctl.state.borrow_mut();
+        let s = &mut st.servers[key.backend][key.server];
+        let Some(c) = s.check.as_mut() else {
+            return;
+        };
+        c.status = outcome.status;
+        c.code = outcome.code;
+        c.duration_ms = took.as_millis() as u64;
+        c.info = outcome.info.clone();
+        let change = c.record(outcome.passed, now);
+        if change.is_some() {
+            s.last_change = now;
+        }
+        change
+    };
+    let Some(up) = change else {
+        return;
+    };
+    let (name, backend_name, action_down, action_up, is_backup, left) = {
+        let st = ctl.state.borrow();
+        let be = &st.config.backends[key.backend];
+        let left = (0..be.servers.len())
+            .filter(|&i| {
+                let s = &st.servers[key.backend][i];
+                s.admin == AdminState::Ready && s.check.as_ref().is_none_or(|c: &CheckState| c.up)
+            })
+            .partition::<Vec<usize>, _>(|&i| !be.servers[i].backup);
+        (
+            be.servers[key.server].name.clone(),
+            be.name.clone(),
+            be.on_marked_down,
+            be.on_marked_up,
+            be.servers[key.server].backup,
+            (left.0.len(), left.1.len()),
+        )
+    };
+    let reason = format!(
+        "reason: {}{}, check duration: {}ms",
+        outcome.status.description(),
+        if outcome.info.is_empty() {
+            String::new()
+        } else {
+            format!(", info: \"{}\"", outcome.info)
+        },
+        took.as_millis()
+    );
+    let what = if up { "UP" } else { "DOWN" };
+    log::warn!(
+        "Server {backend_name}/{name} is {what}, {reason}. {} active and {} backup servers left.",
+        left.0,
+        left.1
+    );
+    if let Err(e) = ctl.push_view_to_shards(key).await {
+        log::error!(
+            "server {backend_name}/{name}: shards did not take the new state: {}",
+            e.body().trim_end()
+        );
+    }
+    if !up && action_down == OnMarkedDown::ShutdownSessions {
+        match ctl.kill_server(key).await {
+            Ok(n) => {
+                log::info!("server {backend_name}/{name}: on_marked_down killed {n} stream(s)")
+            }
+            Err(e) => log::error!(
+                "server {backend_name}/{name}: on_marked_down: {}",
+                e.body().trim_end()
+            ),
+        }
+    }
+    if up && !is_backup && action_up == OnMarkedUp::ShutdownBackupSessions {
+        let backups: Vec<ServerKey> = {
+            let st = ctl.state.borrow();
+            st.config.backends[key.backend]
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.backup)
+                .map(|(i, _)| ServerKey {
+                    backend: key.backend,
+                    server: i,
+                })
+                .collect()
+        };
+        for b in backups {
+            if let Ok(n) = ctl.kill_server(b).await {
+                if n > 0 {
+                    log::info!(
+                        "{backend_name}: on_marked_up killed {n} stream(s) on backup server"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(status_code(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(status_code(b"HTTP/1.0 503 Busy\r\n"), Some(503));
+        assert_eq!(status_code(b"HTTP/1.1 20 OK\r\n"), None);
+        assert_eq!(status_code(b"SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(status_code(b""), None);
+        assert_eq!(
+            short_error("Connection refused (os error 111)"),
+            "Connection refused"
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Server state through the real binary: active TCP and HTTP health checks with rise/fall,
+//! on_marked_down: shutdown-sessions, on_marked_up: shutdown-backup-sessions, backup
+//! servers, and the state shown by `show stat` / `show servers state`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::http_origin::HttpOrigin;
+use common::*;
+
+fn sock(p: &Proxy) -> PathBuf {
+    p.dir.join("admin.sock")
+}
+
+fn config(backend_extra: &str, servers: &[(&str, SocketAddr, &str)]) -> String {
+    let mut s = String::from(
+        "global:\n  shards: 2\n  grace: 1s\n  admin: { socket: ./admin.sock }\n\
+         defaults:\n  mode: tcp\n  timeout: { connect: 300ms, client: 30s, server: 30s }\n  retries: 1\n\
+         frontends:\n  fe: { bind: \"127.0.0.1:0\", default_backend: app }\n\
+         backends:\n  app:\n",
+    );
+    s.push_str(backend_extra);
+    s.push_str("    servers:\n");
+    for (name, addr, extra) in servers {
+        s.push_str(&format!(
+            "      - {{ name: {name}, address: \"{addr}\"{extra} }}\n"
+        ));
+    }
+    s
+}
+
+fn greeted(addr: SocketAddr) -> (TcpStream, String) {
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut name = String::new();
+    r.read_line(&mut name).expect("greeting");
+    (s, name.trim().to_string())
+}
+
+/// Waits until `show stat` says `status` for app/`server`; returns how long it took.
+fn wait_status(p: &Proxy, server: &str, status: &str) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let csv = admin(&sock(p), "show stat");
+        if stat(&csv, "app", server, "status") == status {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < WAIT,
+            "app/{server} never became {status}:\n{csv}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn dead_server_goes_down_streams_killed_then_up_again() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let s1_addr = o1.addr;
+    let yaml = config(
+        "    check: { inter: 100ms, rise: 2, fall: 3, timeout: 100ms }\n    on_marked_down: shutdown-sessions\n",
+        &[("s1", o1.addr, ""), ("s2", o2.addr, "")],
+    );
+    let p = Proxy::start("hc-down", &yaml);
+    let addr = p.addr("fe");
+    wait_status(&p, "s1", "UP");
+    // Live streams on both servers.
+    let mut on_s1 = Vec::new();
+    let mut on_s2 = Vec::new();
+    while on_s1.len() < 3 || on_s2.len() < 3 {
+        let (s, name) = greeted(addr);
+        if name == "s1" {
+            on_s1.push(s)
+        } else {
+            on_s2.push(s)
+        }
+    }
+    // s1's listener goes away; its established connections stay open on the origin side,
+    // so only percore can end them.
+    let died = Instant::now();
+    drop(o1);
+    let to_down = wait_status(&p, "s1", "DOWN");
+    let mut killed_after = Duration::ZERO;
+    for s in &mut on_s1 {
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut b = [0u8; 1];
+        assert!(
+            matches!(s.read(&mut b), Ok(0) | Err(_)),
+            "s1 stream must be killed"
+        );
+        killed_after = killed_after.max(died.elapsed());
+    }
+    for s in &mut on_s2 {
+        assert_eq!(echo_round_trip(s, b"ok"), b"ok", "s2 streams untouched");
+    }
+    for _ in 0..20 {
+        assert_eq!(greeted(addr).1, "s2", "no new traffic to a DOWN server");
+    }
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s1", "check_status"), "L4CON");
+    assert_eq!(stat(&csv, "app", "s1", "chkdown"), "1");
+    assert_eq!(
+        stat(&csv, "app", "s1", "percore_killed"),
+        on_s1.len().to_string()
+    );
+    let state = admin(&sock(&p), "show servers state app");
+    assert!(
+        state.contains(" s1 127.0.0.1 0 0 "),
+        "op_state 0 when DOWN:\n{state}"
+    );
+    // Back on the same port: UP after `rise` good checks, traffic returns.
+    let _o1 = Origin::start_on(s1_addr, Behaviour::GreetEcho("s1"));
+    let to_up = wait_status(&p, "s1", "UP");
+    let names: Vec<String> = (0..20).map(|_| greeted(addr).1).collect();
+    assert!(names.iter().any(|n| n == "s1"), "{names:?}");
+    eprintln!(
+        "death -> DOWN {:?}, death -> streams killed {:?}, restart -> UP {:?}",
+        to_down, killed_after, to_up
+    );
+}
+
+#[test]
+fn http_check_with_wrong_status_marks_down() {
+    let good = HttpOrigin::start("good");
+    let bad = HttpOrigin::start("bad");
+    let yaml = config(
+        "    check: { type: http, path: /status/200, inter: 100ms, rise: 1, fall: 2 }\n",
+        &[
+            ("good", good.addr, ""),
+            ("bad", bad.addr, ", check: { path: /status/500 }"),
+        ],
+    );
+    let p = Proxy::start("hc-http", &yaml);
+    wait_status(&p, "bad", "DOWN");
+    wait_status(&p, "good", "UP");
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "bad", "check_status"), "L7STS");
+    assert_eq!(stat(&csv, "app", "bad", "check_code"), "500");
+    assert_eq!(stat(&csv, "app", "good", "check_status"), "L7OK");
+    assert!(
+        good.last_head().starts_with("GET /status/200 HTTP/1.1"),
+        "{}",
+        good.last_head()
+    );
+    // disable health: state kept, shown as "no check"; enable: checks resume.
+    assert_eq!(admin(&sock(&p), "disable health app/bad"), "\n");
+    assert_eq!(
+        stat(&admin(&sock(&p), "show stat"), "app", "bad", "status"),
+        "no check"
+    );
+    assert_eq!(admin(&sock(&p), "enable health app/bad"), "\n");
+    wait_status(&p, "bad", "DOWN");
+}
+
+#[test]
+fn backup_takes_over_only_when_all_primaries_are_down() {
+    let p1 = Origin::start(Behaviour::GreetEcho("p1"));
+    let b1 = Origin::start(Behaviour::GreetEcho("b1"));
+    let p1_addr = p1.addr;
+    let yaml = config(
+        "    check: { inter: 100ms, rise: 1, fall: 1, timeout: 100ms }\n    on_marked_up: shutdown-backup-sessions\n",
+        &[("p1", p1.addr, ""), ("b1", b1.addr, ", backup: true")],
+    );
+    let p = Proxy::start("hc-backup", &yaml);
+    let addr = p.addr("fe");
+    wait_status(&p, "p1", "UP");
+    for _ in 0..20 {
+        assert_eq!(greeted(addr).1, "p1", "backup unused while a primary is up");
+    }
+    drop(p1);
+    wait_status(&p, "p1", "DOWN");
+    let (mut on_backup, name) = greeted(addr);
+    assert_eq!(name, "b1");
+    assert_eq!(echo_round_trip(&mut on_backup, b"x"), b"x");
+    let _p1 = Origin::start_on(p1_addr, Behaviour::GreetEcho("p1"));
+    wait_status(&p, "p1", "UP");
+    // on_marked_up: shutdown-backup-sessions ended the stream on the backup.
+    on_backup
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut b = [0u8; 1];
+    assert!(matches!(on_backup.read(&mut b), Ok(0) | Err(_)));
+    assert_eq!(greeted(addr).1, "p1");
+    let mut again = connect(addr);
+    let _ = again.write_all(b"");
+}
