@@ -230,13 +230,55 @@ pub struct Backend {
     pub on_marked_up: crate::check::OnMarkedUp,
     /// When no primary server is usable, use every usable backup (else only the first).
     pub allbackups: bool,
+    /// Hash-based algorithms: map-based or consistent.
+    pub hash_type: HashType,
 }
 
 /// Load-balancing algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Balance {
-    /// Smooth weighted round robin.
+    /// Smooth weighted round robin; weights may change at run time.
     RoundRobin,
+    /// Weighted round robin with the configured weights only (HAProxy `static-rr`).
+    StaticRr,
+    /// Fewest live streams relative to weight (counted per shard).
+    LeastConn,
+    /// The first usable server in configuration order.
+    First,
+    /// Power of two random choices (weighted), the one with fewer live streams.
+    Random,
+    /// Hash of the client IP address.
+    Source,
+    /// Hash of the request path (HTTP), optionally only its start.
+    Uri {
+        /// Only the first `len` characters count.
+        len: Option<u32>,
+        /// Only the first `depth` path segments count.
+        depth: Option<u32>,
+    },
+    /// Hash of a request header's value (HTTP; round robin when it is absent).
+    Hdr(String),
+}
+
+impl Balance {
+    /// Whether the algorithm hashes a request property.
+    pub fn is_hash(&self) -> bool {
+        matches!(
+            self,
+            Balance::Source | Balance::Uri { .. } | Balance::Hdr(_)
+        )
+    }
+}
+
+/// How a hash picks a server (HAProxy `hash-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashType {
+    /// `hash % total weight` over usable servers: even, but a server change moves most keys.
+    #[default]
+    MapBased,
+    /// A weighted ring: a server change moves only the keys of that server.
+    Consistent,
 }
 
 /// One server of a backend.

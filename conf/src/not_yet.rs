@@ -19,7 +19,6 @@ use crate::validate::Algorithm;
 const KEYS: &[(&str, &str)] = &[
     ("global", "metrics"),
     ("frontends.*", "accept_proxy"),
-    ("backends.*", "hash_type"),
     ("backends.*", "fullconn"),
     ("backends.*.servers[*]", "maxconn"),
 ];
@@ -55,15 +54,21 @@ pub(crate) fn reject(root: &Node) -> Result<(), Fault> {
     }
 }
 
-/// The balance algorithms the engine runs; the others are refused as not supported yet.
-pub(crate) fn balance(algorithm: &Algorithm, path: &YamlPath) -> Result<Balance, Fault> {
-    match algorithm {
-        Algorithm::RoundRobin => Ok(Balance::RoundRobin),
-        other => Err(Fault::value(
-            path,
-            format!("balance {other} is not supported yet"),
-        )),
-    }
+/// The balance algorithm for a validated name (every design algorithm runs now).
+pub(crate) fn balance(algorithm: &Algorithm, _path: &YamlPath) -> Result<Balance, Fault> {
+    Ok(match algorithm {
+        Algorithm::RoundRobin => Balance::RoundRobin,
+        Algorithm::StaticRr => Balance::StaticRr,
+        Algorithm::LeastConn => Balance::LeastConn,
+        Algorithm::First => Balance::First,
+        Algorithm::Random => Balance::Random,
+        Algorithm::Source => Balance::Source,
+        Algorithm::Uri => Balance::Uri {
+            len: None,
+            depth: None,
+        },
+        Algorithm::Hdr(name) => Balance::Hdr(name.to_ascii_lowercase()),
+    })
 }
 
 /// The nodes a section pattern (`backends.*.servers[*]`) names, with their paths.

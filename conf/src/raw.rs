@@ -253,8 +253,9 @@ pub(crate) struct RawBackend {
     pub(crate) on_marked_down: Option<crate::check::OnMarkedDown>,
     pub(crate) on_marked_up: Option<crate::check::OnMarkedUp>,
     pub(crate) allbackups: Option<bool>,
-    #[serde(default, rename = "hash_type")]
-    _hash_type: IgnoredAny,
+    pub(crate) hash_type: Option<crate::config::HashType>,
+    pub(crate) uri_len: Option<Int>,
+    pub(crate) uri_depth: Option<Int>,
     #[serde(default, rename = "fullconn")]
     _fullconn: IgnoredAny,
 }

@@ -695,13 +695,11 @@ fn http_keys_need_mode_http() {
 
 #[test]
 fn backend_keys_not_supported_yet() {
-    for key in ["hash_type", "fullconn"] {
-        let text = PROXY.replace("  app:\n", &format!("  app:\n    {key}: x\n"));
-        assert_eq!(
-            error(&text),
-            format!("test.yaml:5:5: backends.app.{key}: {key} is not supported yet")
-        );
-    }
+    let text = PROXY.replace("  app:\n", "  app:\n    fullconn: x\n");
+    assert_eq!(
+        error(&text),
+        "test.yaml:5:5: backends.app.fullconn: fullconn is not supported yet"
+    );
 }
 
 #[test]
@@ -725,15 +723,20 @@ fn global_metrics_not_supported_yet() {
 
 #[test]
 fn balance_algorithms() {
-    let text = PROXY.replace("  app:\n", "  app:\n    balance: leastconn\n");
-    assert_eq!(
-        error(&text),
-        "test.yaml:5:14: backends.app.balance: balance leastconn is not supported yet"
-    );
     let text = PROXY.replace("  app:\n", "  app:\n    balance: hdr(Host)\n");
     assert_eq!(
         error(&text),
-        "test.yaml:5:14: backends.app.balance: balance hdr(Host) is not supported yet"
+        "test.yaml:5:14: backends.app.balance: balance uri and hdr(<name>) need mode http"
+    );
+    let text = PROXY.replace("  app:\n", "  app:\n    balance: source\n    uri_len: 5\n");
+    assert_eq!(
+        error(&text),
+        "test.yaml:6:5: backends.app.uri_len: uri_len needs balance uri"
+    );
+    let text = PROXY.replace("  app:\n", "  app:\n    hash_type: x\n");
+    assert_eq!(
+        error(&text),
+        "test.yaml:5:16: backends.app.hash_type: unknown value `x`, expected one of `map-based`, `consistent`"
     );
     let text = PROXY.replace("  app:\n", "  app:\n    balance: round-robin\n");
     assert_eq!(

@@ -120,6 +120,7 @@ fn full_tcp_example() {
             on_marked_down: Default::default(),
             on_marked_up: Default::default(),
             allbackups: false,
+            hash_type: Default::default(),
         }],
     };
     assert_eq!(config, expected);
@@ -170,6 +171,7 @@ fn minimal_example_gets_every_default() {
             on_marked_down: Default::default(),
             on_marked_up: Default::default(),
             allbackups: false,
+            hash_type: Default::default(),
         }],
     };
     assert_eq!(config, expected);

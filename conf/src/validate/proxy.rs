@@ -329,10 +329,37 @@ pub(crate) fn bind_path(frontend: &str, raw: &RawBind, index: usize) -> YamlPath
 pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Result<Backend, Fault> {
     let path = YamlPath::root().key("backends").key(name);
     field::name(name, &path, NamePlace::Key)?;
-    let balance = match &raw.balance {
+    let mut balance = match &raw.balance {
         Some(text) => balance(text, &path.key("balance"))?,
-        None => defaults.balance,
+        None => defaults.balance.clone(),
     };
+    let mode = raw.mode.unwrap_or(defaults.mode);
+    if let Balance::Uri { len, depth } = &mut balance {
+        if let Some(n) = raw.uri_len {
+            *len = Some(field::int_u32(n, &path.key("uri_len"), 1, 65_535)?);
+        }
+        if let Some(n) = raw.uri_depth {
+            *depth = Some(field::int_u32(n, &path.key("uri_depth"), 1, 256)?);
+        }
+    } else {
+        for (key, set) in [
+            ("uri_len", raw.uri_len.is_some()),
+            ("uri_depth", raw.uri_depth.is_some()),
+        ] {
+            if set {
+                return Err(Fault::key(
+                    &path.key(key),
+                    format!("{key} needs balance uri"),
+                ));
+            }
+        }
+    }
+    if mode == Mode::Tcp && matches!(balance, Balance::Uri { .. } | Balance::Hdr(_)) {
+        return Err(Fault::value(
+            &path.key("balance"),
+            "balance uri and hdr(<name>) need mode http",
+        ));
+    }
     let retries = match raw.retries {
         Some(value) => field::int_u32(value, &path.key("retries"), 0, limits::RETRIES_MAX)?,
         None => defaults.retries,
@@ -370,13 +397,14 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
     }
     Ok(Backend {
         name: name.to_owned(),
-        mode: raw.mode.unwrap_or(defaults.mode),
+        mode,
         balance,
         retries,
         redispatch: raw.redispatch.unwrap_or(defaults.redispatch),
         timeout,
         servers,
         http: super::http::backend(raw, &path)?,
+        hash_type: raw.hash_type.unwrap_or_default(),
         on_marked_down: raw.on_marked_down.unwrap_or_default(),
         on_marked_up: raw.on_marked_up.unwrap_or_default(),
         allbackups: raw.allbackups.unwrap_or(false),

@@ -127,9 +127,11 @@ impl Ctl {
                 let key = self.state.borrow().lookup_server(&r)?;
                 {
                     let mut st = self.state.borrow_mut();
+                    // Every algorithm but static-rr takes weight changes at run time.
+                    let dynamic =
+                        st.config.backends[key.backend].balance != percore_conf::Balance::StaticRr;
                     let s = &mut st.servers[key.backend][key.server];
-                    // Smooth weighted round-robin takes weight changes at run time.
-                    s.weight = spec.apply(s.weight_initial, true)?;
+                    s.weight = spec.apply(s.weight_initial, dynamic)?;
                 }
                 self.push_view(key).await?;
                 Ok(String::new())
@@ -533,7 +535,7 @@ impl Ctl {
                 bck: Some(backups),
                 lastchg: Some(now.duration_since(st.started).as_secs()),
                 lbtot: Some(c(&|p| p.streams_total)),
-                algo: "roundrobin".into(),
+                algo: algo_name(&be.balance).into(),
                 connect: Some(c(&|p| p.streams_total + p.connect_errors)),
                 killed: Some(c(&|p| p.killed)),
                 ..http_columns(be.mode, &|f| c(f))
@@ -640,5 +642,20 @@ fn server_status(s: &super::state::ServerState) -> String {
                 "DOWN".into()
             }
         }
+    }
+}
+
+/// The `algo` column of a BACKEND row, HAProxy's words.
+fn algo_name(b: &percore_conf::Balance) -> &'static str {
+    use percore_conf::Balance as B;
+    match b {
+        B::RoundRobin => "roundrobin",
+        B::StaticRr => "static-rr",
+        B::LeastConn => "leastconn",
+        B::First => "first",
+        B::Random => "random",
+        B::Source => "source",
+        B::Uri { .. } => "uri",
+        B::Hdr(_) => "hdr",
     }
 }

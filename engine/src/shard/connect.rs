@@ -23,13 +23,15 @@ pub struct ServerConn {
 
 /// Picks servers of `backend` until one accepts, at most `1 + retries` attempts, counting
 /// them in `attempts`. With `use_pool`, an idle pooled connection to the picked server is
-/// used when there is one. `None` when every attempt failed (or no server is usable).
+/// used when there is one. `hash` is the request's key for hash algorithms. `None` when
+/// every attempt failed (or no server is usable).
 pub async fn connect_server(
     shard: &Rc<Shard>,
     backend: usize,
     guard: &StreamGuard,
     attempts: &mut u32,
     use_pool: bool,
+    hash: Option<u64>,
 ) -> Option<ServerConn> {
     let be = &shard.config.backends[backend];
     let attempts_max = *attempts + 1 + be.retries;
@@ -38,7 +40,7 @@ pub async fn connect_server(
     while *attempts < attempts_max {
         let pick = match current {
             Some(s) if !be.redispatch => Some(s),
-            _ => shard.pick_server(backend, &failed),
+            _ => shard.pick_server(backend, &failed, hash),
         };
         let server_idx = pick?;
         if current.is_some() {

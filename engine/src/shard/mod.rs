@@ -34,7 +34,7 @@ use glommio::task::JoinHandle;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use percore_conf::Config;
 
-use self::balance::RoundRobin;
+use self::balance::{Balancer, PickInput};
 use self::budget::Budget;
 use self::bufpool::BufPool;
 use self::counters::Counters;
@@ -120,7 +120,7 @@ pub struct Shard {
     /// Live streams.
     pub table: Rc<RefCell<StreamTable>>,
     /// One balancer per backend.
-    pub balancers: RefCell<Vec<RoundRobin>>,
+    pub balancers: RefCell<Vec<Balancer>>,
     /// Read-only copies of each server's state (`views[backend][server]`), written only by
     /// the control task on command from the control plane.
     pub views: RefCell<Vec<Vec<ServerView>>>,
@@ -208,7 +208,15 @@ impl Shard {
             balancers: RefCell::new(
                 cfg.backends
                     .iter()
-                    .map(|b| RoundRobin::new(b.servers.iter().map(|s| s.weight).collect()))
+                    .map(|b| {
+                        Balancer::new(
+                            &b.balance,
+                            b.hash_type,
+                            b.servers.iter().map(|s| s.name.clone()).collect(),
+                            b.servers.iter().map(|s| s.weight).collect(),
+                            0x9e37_79b9_7f4a_7c15 ^ u64::from(spec.id.0),
+                        )
+                    })
                     .collect(),
             ),
             views: RefCell::new(
@@ -251,7 +259,12 @@ impl Shard {
     /// Picks a server of `backend` that takes new streams (admin state ready, UP, weight >
     /// 0), avoiding `failed` ones while others remain. Backup servers are used only when no
     /// primary is usable: the first usable backup, or all of them with `allbackups`.
-    pub fn pick_server(&self, backend: usize, failed: &[usize]) -> Option<usize> {
+    pub fn pick_server(
+        &self,
+        backend: usize,
+        failed: &[usize],
+        hash: Option<u64>,
+    ) -> Option<usize> {
         let views = self.views.borrow();
         let views = &views[backend];
         let be = &self.config.backends[backend];
@@ -273,10 +286,26 @@ impl Shard {
                     Some(i) == first_backup
                 }
         };
+        let table = self.table.borrow();
+        let conns = |i: usize| table.server_streams(ServerKey { backend, server: i }) as u64;
+        let limit = |i: usize| u64::from(views[i].maxconn);
+        let fresh = |i: usize| allowed(i) && !failed.contains(&i);
         let mut b = self.balancers.borrow_mut();
-        let rr = &mut b[backend];
-        rr.pick(|i| allowed(i) && !failed.contains(&i))
-            .or_else(|| rr.pick(allowed))
+        let lb = &mut b[backend];
+        lb.pick(&PickInput {
+            eligible: &fresh,
+            conns: &conns,
+            limit: &limit,
+            hash,
+        })
+        .or_else(|| {
+            lb.pick(&PickInput {
+                eligible: &allowed,
+                conns: &conns,
+                limit: &limit,
+                hash,
+            })
+        })
     }
 
     /// Applies a server view sent by the control plane.

@@ -147,8 +147,19 @@ async fn run(mut conn: Conn) {
     // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
     let _ = conn.client.set_nodelay(true);
     let shard = conn.shard.clone();
-    let connected =
-        connect_server(&shard, conn.backend, &conn.guard, &mut conn.attempts, false).await;
+    let hash = match shard.config.backends[conn.backend].balance {
+        percore_conf::Balance::Source => Some(source_hash(conn.peer.ip())),
+        _ => None,
+    };
+    let connected = connect_server(
+        &shard,
+        conn.backend,
+        &conn.guard,
+        &mut conn.attempts,
+        false,
+        hash,
+    )
+    .await;
     let Some(server) = connected else {
         conn.end
             .set(Some(Termination::new(Cause::ServerError, Phase::Connect)));
@@ -441,5 +452,17 @@ fn pump(
             Poll::Ready(Err(e)) => return Poll::Ready(Err((src_side, e))),
             Poll::Pending => return Poll::Pending,
         }
+    }
+}
+
+/// The `balance source` key of a client address (IPv4-mapped IPv6 hashed as IPv4, so a
+/// dual-stack listener maps a client the same way).
+pub fn source_hash(ip: std::net::IpAddr) -> u64 {
+    match ip {
+        std::net::IpAddr::V4(v4) => super::balance::hash_bytes(&v4.octets()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => super::balance::hash_bytes(&v4.octets()),
+            None => super::balance::hash_bytes(&v6.octets()),
+        },
     }
 }

@@ -45,6 +45,11 @@ pub struct HttpOrigin {
 impl HttpOrigin {
     /// Starts an origin that names itself `name`.
     pub fn start(name: &'static str) -> HttpOrigin {
+        Self::start_with_delay(name, Duration::ZERO)
+    }
+
+    /// Starts an origin that waits `delay` before every response.
+    pub fn start_with_delay(name: &'static str, delay: Duration) -> HttpOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -59,7 +64,7 @@ impl HttpOrigin {
                         s2.connections.fetch_add(1, Ordering::Relaxed);
                         let s3 = s2.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(conn, name, &s3);
+                            let _ = serve(conn, name, &s3, delay);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -97,7 +102,7 @@ impl Drop for HttpOrigin {
     }
 }
 
-fn serve(conn: TcpStream, name: &str, seen: &Seen) -> std::io::Result<()> {
+fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
@@ -112,6 +117,9 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen) -> std::io::Result<()> {
             if line == "\r\n" {
                 break;
             }
+        }
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         seen.requests.fetch_add(1, Ordering::Relaxed);
         seen.heads.lock().expect("heads").push(head.clone());

@@ -504,6 +504,14 @@ async fn exchange_inner(
     } else {
         ConnectionHeader::Omit
     };
+    let lb_hash = match &be.balance {
+        percore_conf::Balance::Source => Some(super::tcp::source_hash(src)),
+        percore_conf::Balance::Uri { len, depth } => Some(super::balance::hash_bytes(
+            super::balance::uri_key(head.path(), *len, *depth).as_bytes(),
+        )),
+        percore_conf::Balance::Hdr(name) => head.header(name).map(super::balance::hash_bytes),
+        _ => None,
+    };
     let mut attempts = 0u32;
     let mut allow_pool = use_pool;
     let mut body_sent = false;
@@ -515,7 +523,7 @@ async fn exchange_inner(
         }));
         c.guard.with(|e| e.state = StreamState::Connecting);
         let Some(server) =
-            connect_server(shard, backend, &c.guard, &mut attempts, allow_pool).await
+            connect_server(shard, backend, &c.guard, &mut attempts, allow_pool, lb_hash).await
         else {
             ex.retries = attempts.saturating_sub(1);
             ex.end(Cause::ServerError, Phase::Connect);
