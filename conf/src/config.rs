@@ -294,6 +294,9 @@ pub struct Server {
     pub send_proxy: Option<ProxyVersion>,
     /// Used only when no primary server is usable.
     pub backup: bool,
+    /// Most streams using the server at once (0 = unlimited); more wait in the backend's
+    /// queue for up to `timeout.queue`, then get 503.
+    pub maxconn: u32,
     /// Active health check; `None` = not checked (always considered UP).
     pub check: Option<crate::check::Check>,
 }

@@ -20,7 +20,6 @@ const KEYS: &[(&str, &str)] = &[
     ("global", "metrics"),
     ("frontends.*", "accept_proxy"),
     ("backends.*", "fullconn"),
-    ("backends.*.servers[*]", "maxconn"),
 ];
 
 /// Values refused: (section pattern, key, value).

@@ -268,8 +268,7 @@ pub(crate) struct RawServer {
     pub(crate) address: String,
     pub(crate) weight: Option<Int>,
     pub(crate) send_proxy: Option<ProxyVersion>,
-    #[serde(default, rename = "maxconn")]
-    _maxconn: IgnoredAny,
+    pub(crate) maxconn: Option<Int>,
     pub(crate) backup: Option<bool>,
     pub(crate) check: Option<RawServerCheck>,
 }

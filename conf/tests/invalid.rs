@@ -703,15 +703,6 @@ fn backend_keys_not_supported_yet() {
 }
 
 #[test]
-fn server_keys_not_supported_yet() {
-    let text = PROXY.replace("name: s1,", "name: s1, maxconn: true,");
-    assert_eq!(
-        error(&text),
-        "test.yaml:5:27: backends.app.servers[0].maxconn: maxconn is not supported yet"
-    );
-}
-
-#[test]
 fn global_metrics_not_supported_yet() {
     assert_eq!(
         error(&format!(

@@ -33,6 +33,8 @@ pub enum Phase {
     Request,
     /// Waiting for the response head (`H`).
     Headers,
+    /// Waiting in the queue for a server slot (`Q`).
+    Queue,
     /// Waiting for a server connection (`C`).
     Connect,
     /// Copying data (`D`).
@@ -71,6 +73,7 @@ impl fmt::Display for Termination {
         let p = match self.phase {
             Phase::Request => 'R',
             Phase::Headers => 'H',
+            Phase::Queue => 'Q',
             Phase::Connect => 'C',
             Phase::Data => 'D',
         };

@@ -190,3 +190,73 @@ fn backup_takes_over_only_when_all_primaries_are_down() {
     let mut again = connect(addr);
     let _ = again.write_all(b"");
 }
+
+fn http_maxconn_config(origin: SocketAddr, queue: &str) -> String {
+    format!(
+        "global:\n  shards: 2\n  grace: 1s\n  admin: {{ socket: ./admin.sock }}\n\
+         defaults:\n  mode: http\n  timeout: {{ queue: {queue} }}\n\
+         frontends:\n  web: {{ bind: \"127.0.0.1:0\", default_backend: app }}\n\
+         backends:\n  app:\n    http_reuse: never\n    servers:\n\
+         \x20     - {{ name: s1, address: \"{origin}\", maxconn: 2 }}\n"
+    )
+}
+
+/// Sends `n` concurrent requests on separate connections; returns their statuses.
+fn concurrent_statuses(addr: SocketAddr, n: usize) -> Vec<u16> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = common::http_origin::HttpClient::connect(addr);
+                c.get("/").status
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("client"))
+        .collect()
+}
+
+#[test]
+fn maxconn_queues_then_503_after_queue_timeout() {
+    use std::sync::atomic::Ordering;
+    // maxconn 2 over 2 shards: one slot per shard.
+    let slow = HttpOrigin::start_with_delay("slow", Duration::from_millis(600));
+    let p = Proxy::start("mc-timeout", &http_maxconn_config(slow.addr, "150ms"));
+    let statuses = concurrent_statuses(p.addr("web"), 6);
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let busy = statuses.iter().filter(|&&s| s == 503).count();
+    assert_eq!(ok + busy, 6, "{statuses:?}");
+    assert!(
+        busy >= 1,
+        "6 requests, 2 slots, 150 ms queue: some must time out: {statuses:?}"
+    );
+    assert!(
+        slow.seen.max_in_flight.load(Ordering::SeqCst) <= 2,
+        "maxconn exceeded"
+    );
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s1", "slim"), "2");
+    assert!(
+        stat(&csv, "app", "BACKEND", "qmax")
+            .parse::<u64>()
+            .expect("qmax")
+            >= 1
+    );
+    assert_eq!(stat(&csv, "app", "BACKEND", "qcur"), "0");
+
+    // A long enough queue: everyone is served, never more than maxconn at once.
+    let slow2 = HttpOrigin::start_with_delay("slow2", Duration::from_millis(100));
+    let p2 = Proxy::start("mc-queue", &http_maxconn_config(slow2.addr, "10s"));
+    let statuses = concurrent_statuses(p2.addr("web"), 8);
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(slow2.seen.max_in_flight.load(Ordering::SeqCst) <= 2);
+    // Lowered at run time to 0 (unlimited) through the admin socket.
+    assert_eq!(admin(&sock(&p2), "set maxconn server app/s1 0"), "\n");
+    let statuses = concurrent_statuses(p2.addr("web"), 8);
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(
+        slow2.seen.max_in_flight.load(Ordering::SeqCst) > 2,
+        "limit lifted"
+    );
+}

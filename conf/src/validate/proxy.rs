@@ -422,6 +422,10 @@ fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
         },
         send_proxy: raw.send_proxy,
         backup: raw.backup.unwrap_or(false),
+        maxconn: match raw.maxconn {
+            Some(n) => field::int_u32(n, &path.key("maxconn"), 0, limits::MAXCONN_MAX)?,
+            None => 0,
+        },
         check: None,
     })
 }

@@ -153,6 +153,8 @@ pub struct ShardStats {
     pub server_streams: Vec<Vec<u64>>,
     /// All live streams on the shard.
     pub streams: u64,
+    /// Streams waiting for a server slot, per backend: (now, most ever).
+    pub queued: Vec<(u64, u64)>,
     /// Events waiting in the shard's event ring.
     pub evt_ring_depth: usize,
     /// Control-task queueing latency (µs) over recent commands: median.

@@ -135,7 +135,7 @@ impl State {
                             admin: AdminState::Ready,
                             weight: s.weight,
                             weight_initial: s.weight,
-                            maxconn: 0,
+                            maxconn: s.maxconn,
                             health_enabled: true,
                             last_change: now,
                             check: s.check.clone().map(CheckState::new),

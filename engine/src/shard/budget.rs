@@ -59,6 +59,23 @@ impl Budget {
         Poll::Pending
     }
 
+    /// Takes a slot if one is free, without waiting.
+    pub fn try_acquire(self: &Rc<Self>) -> Option<BudgetSlot> {
+        if self.used.get() < self.limit.get() {
+            self.used.set(self.used.get() + 1);
+            return Some(BudgetSlot(self.clone()));
+        }
+        None
+    }
+
+    /// Registers `waker` to be woken when a slot frees (at most once per waker).
+    pub fn register(&self, waker: &Waker) {
+        let mut w = self.waiters.borrow_mut();
+        if !w.iter().any(|x| x.will_wake(waker)) {
+            w.push(waker.clone());
+        }
+    }
+
     /// Waits for a free slot.
     pub async fn acquire(self: &Rc<Self>) -> BudgetSlot {
         futures_lite::future::poll_fn(|cx| self.poll_acquire(cx)).await

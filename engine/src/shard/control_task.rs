@@ -153,6 +153,7 @@ fn collect_stats(
         backend_streams,
         server_streams,
         streams: t.len() as u64,
+        queued: shard.queued.borrow().clone(),
         evt_ring_depth: evt_tx.len(),
         ctl_latency_us_p50: latency.p50_us(),
         ctl_latency_us_max: latency.max_us(),

@@ -48,6 +48,16 @@ use crate::termination::{Cause, Termination};
 /// short streams without the allocator, 16 MiB at the default 16 KiB `bufsize`.
 const BUFS_KEEP_MAX: usize = 1024;
 
+/// Result of [`Shard::pick_server_slot`].
+pub enum Pick {
+    /// A server and its slot.
+    Got(usize, budget::BudgetSlot),
+    /// Usable servers exist but every one is at its `maxconn`: wait in the queue.
+    Full,
+    /// No usable server.
+    NoServer,
+}
+
 /// Everything a shard thread needs to start.
 pub struct ShardSpec {
     /// Shard index.
@@ -64,6 +74,17 @@ pub struct ShardSpec {
     pub cmd_rx: thingbuf::mpsc::Receiver<ShardCommand>,
     /// Events to the control plane.
     pub evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
+}
+
+/// This shard's share of a server `maxconn` (0 = unlimited).
+pub fn server_share(maxconn: u32, shards: usize, index: usize) -> u32 {
+    if maxconn == 0 {
+        u32::MAX
+    } else {
+        // At least one slot per shard, or a shard could never use the server at all; the
+        // process-wide limit can then be exceeded by at most shards - 1 (documented).
+        share(maxconn, shards, index).max(1)
+    }
 }
 
 /// One listening socket created for a shard.
@@ -132,6 +153,14 @@ pub struct Shard {
     pub global_budget: Rc<Budget>,
     /// This shard's share of each frontend's `maxconn`.
     pub frontend_budgets: Vec<Rc<Budget>>,
+    /// This shard's share of each server's `maxconn` (`u32::MAX` when unlimited), taken
+    /// while a stream uses the server.
+    pub server_budgets: Vec<Vec<Rc<Budget>>>,
+    /// Streams waiting for a server slot, per backend: (now, most ever). Bounded by the
+    /// shard's stream budget, since every waiting stream holds one.
+    pub queued: RefCell<Vec<(u64, u64)>>,
+    /// Number of shards, to turn process-wide limits into this shard's share.
+    pub shards: usize,
     /// Access log, when enabled.
     pub access_log: RefCell<Option<AccessLog>>,
     /// Idle keep-alive server connections (HTTP).
@@ -228,7 +257,7 @@ impl Shard {
                             .map(|s| ServerView {
                                 admin: AdminState::Ready,
                                 weight: s.weight,
-                                maxconn: 0,
+                                maxconn: s.maxconn,
                                 up: true,
                             })
                             .collect()
@@ -244,6 +273,20 @@ impl Shard {
                 .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
                 .collect(),
             access_log: RefCell::new(access_log),
+            server_budgets: cfg
+                .backends
+                .iter()
+                .map(|b| {
+                    b.servers
+                        .iter()
+                        .map(|srv| {
+                            Budget::new(server_share(srv.maxconn, spec.shards, spec.id.0 as usize))
+                        })
+                        .collect()
+                })
+                .collect(),
+            queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
+            shards: spec.shards,
             pool: RefCell::new(http::pool::Pool::new(&pool_limits)),
             error_pages,
             limits: percore_protocols::http1::Limits {
@@ -256,28 +299,56 @@ impl Shard {
         })
     }
 
+    /// Picks a server that takes new streams and has a free `maxconn` slot, and takes the
+    /// slot. [`Pick::Full`] when usable servers exist but all their slots are taken (the
+    /// caller queues), [`Pick::NoServer`] when no server is usable at all. `only`
+    /// restricts the choice to one server (a retry without redispatch).
+    pub fn pick_server_slot(
+        &self,
+        backend: usize,
+        failed: &[usize],
+        hash: Option<u64>,
+        only: Option<usize>,
+    ) -> Pick {
+        let budgets = &self.server_budgets[backend];
+        let allowed = |i: usize| only.is_none_or(|o| o == i);
+        let free = |i: usize| allowed(i) && budgets[i].used() < budgets[i].limit();
+        match self.pick_server(backend, failed, hash, &free) {
+            Some(i) => match budgets[i].try_acquire() {
+                Some(slot) => Pick::Got(i, slot),
+                None => Pick::Full,
+            },
+            None if self.pick_server(backend, failed, hash, &allowed).is_some() => Pick::Full,
+            None => Pick::NoServer,
+        }
+    }
+
     /// Picks a server of `backend` that takes new streams (admin state ready, UP, weight >
-    /// 0), avoiding `failed` ones while others remain. Backup servers are used only when no
-    /// primary is usable: the first usable backup, or all of them with `allbackups`.
+    /// 0, `extra`), avoiding `failed` ones while others remain. Backup servers are used only
+    /// when no primary is usable: the first usable backup, or all of them with `allbackups`.
     pub fn pick_server(
         &self,
         backend: usize,
         failed: &[usize],
         hash: Option<u64>,
+        extra: &dyn Fn(usize) -> bool,
     ) -> Option<usize> {
         let views = self.views.borrow();
         let views = &views[backend];
         let be = &self.config.backends[backend];
-        let usable = |i: usize| views[i].admin == AdminState::Ready && views[i].up;
+        // Backups depend on health only: primaries that are merely full make streams queue,
+        // they do not hand the traffic to backups.
+        let healthy = |i: usize| views[i].admin == AdminState::Ready && views[i].up;
         let primary = |i: usize| !be.servers[i].backup;
-        let any_primary = (0..views.len()).any(|i| primary(i) && usable(i) && views[i].weight > 0);
+        let any_primary = (0..views.len()).any(|i| primary(i) && healthy(i) && views[i].weight > 0);
         let first_backup = if any_primary || be.allbackups {
             None
         } else {
-            (0..views.len()).find(|&i| !primary(i) && usable(i) && views[i].weight > 0)
+            (0..views.len()).find(|&i| !primary(i) && healthy(i) && views[i].weight > 0)
         };
         let allowed = |i: usize| {
-            usable(i)
+            healthy(i)
+                && extra(i)
                 && if any_primary {
                     primary(i)
                 } else if be.allbackups {
@@ -319,6 +390,13 @@ impl Shard {
         };
         if slot.weight != view.weight {
             self.balancers.borrow_mut()[key.backend].set_weight(key.server, view.weight);
+        }
+        if slot.maxconn != view.maxconn {
+            self.server_budgets[key.backend][key.server].set_limit(server_share(
+                view.maxconn,
+                self.shards,
+                self.id.0 as usize,
+            ));
         }
         if view.admin != AdminState::Ready || !view.up {
             // Pooled connections would otherwise keep sending it new requests.

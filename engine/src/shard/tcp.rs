@@ -31,7 +31,7 @@ use glommio::timer::Timer;
 use percore_protocols::proxy;
 
 use super::budget::BudgetSlot;
-use super::connect::connect_server;
+use super::connect::{connect_server, ConnectFail};
 use super::table::{StreamGuard, StreamState};
 use super::Shard;
 use crate::termination::{Cause, Phase, Termination};
@@ -65,6 +65,7 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let conn = Conn {
         client,
         server: None,
+        server_slot: None,
         bufs: None,
         _slots: slots,
         end: Cell::new(None),
@@ -87,6 +88,8 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
 struct Conn {
     client: TcpStream,
     server: Option<TcpStream>,
+    /// The server's `maxconn` slot, held for the stream's life.
+    server_slot: Option<BudgetSlot>,
     bufs: Option<[Box<[u8]>; 2]>,
     _slots: [BudgetSlot; 2],
     /// How the stream ended; `None` when the task was cancelled (killed).
@@ -160,12 +163,19 @@ async fn run(mut conn: Conn) {
         hash,
     )
     .await;
-    let Some(server) = connected else {
-        conn.end
-            .set(Some(Termination::new(Cause::ServerError, Phase::Connect)));
-        return;
+    let server = match connected {
+        Ok(s) => s,
+        Err(fail) => {
+            let t = match fail {
+                ConnectFail::NoServer => Termination::new(Cause::ServerError, Phase::Connect),
+                ConnectFail::QueueTimeout => Termination::new(Cause::ServerTimeout, Phase::Queue),
+            };
+            conn.end.set(Some(t));
+            return;
+        }
     };
     conn.server = Some(server.stream);
+    conn.server_slot = Some(server.slot);
     conn.connected_at = Some(Instant::now());
     conn.guard.with(|e| e.state = StreamState::Data);
     let key = conn.guard.with(|e| e.server).flatten();

@@ -31,6 +31,10 @@ pub struct Seen {
     pub requests: AtomicUsize,
     /// Request heads as received.
     pub heads: Mutex<Vec<String>>,
+    /// Requests being answered now, and the most at once.
+    pub in_flight: AtomicUsize,
+    /// Most requests answered at once.
+    pub max_in_flight: AtomicUsize,
 }
 
 /// A running HTTP origin; stops accepting when dropped.
@@ -118,6 +122,8 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
                 break;
             }
         }
+        let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
@@ -209,6 +215,7 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
                 }
             }
         }
+        seen.in_flight.fetch_sub(1, Ordering::SeqCst);
         if close {
             return Ok(());
         }

@@ -48,7 +48,7 @@ use percore_protocols::http1::{
 
 use self::route::RequestView;
 use super::budget::BudgetSlot;
-use super::connect::{connect_server, ServerConn};
+use super::connect::{connect_server, ConnectFail, ServerConn};
 use super::table::{StreamGuard, StreamState};
 use super::Shard;
 use crate::ids::ServerKey;
@@ -522,12 +522,18 @@ async fn exchange_inner(
             phase: Phase::Connect,
         }));
         c.guard.with(|e| e.state = StreamState::Connecting);
-        let Some(server) =
-            connect_server(shard, backend, &c.guard, &mut attempts, allow_pool, lb_hash).await
-        else {
-            ex.retries = attempts.saturating_sub(1);
-            ex.end(Cause::ServerError, Phase::Connect);
-            return Some(refuse(c, fe.timeout.client, ex, pages.page(503), 503).await);
+        let connected =
+            connect_server(shard, backend, &c.guard, &mut attempts, allow_pool, lb_hash).await;
+        let server = match connected {
+            Ok(s) => s,
+            Err(fail) => {
+                ex.retries = attempts.saturating_sub(1);
+                match fail {
+                    ConnectFail::NoServer => ex.end(Cause::ServerError, Phase::Connect),
+                    ConnectFail::QueueTimeout => ex.end(Cause::ServerTimeout, Phase::Queue),
+                }
+                return Some(refuse(c, fe.timeout.client, ex, pages.page(503), 503).await);
+            }
         };
         ex.retries = attempts.saturating_sub(1);
         ex.server = Some(server.key);
