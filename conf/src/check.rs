@@ -41,6 +41,37 @@ pub struct Check {
     pub fall: u32,
     /// Deadline of one check (connect + response).
     pub timeout: Duration,
+    /// Passive health: which traffic errors count (`None`: traffic is not observed).
+    pub observe: Option<Observe>,
+    /// Consecutive traffic errors (per shard) that trigger `on_error`.
+    pub error_limit: u32,
+    /// What `error_limit` consecutive errors do.
+    pub on_error: OnError,
+}
+
+/// Passive health checking: which errors of real traffic count against a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observe {
+    /// Connection failures and timeouts.
+    Layer4,
+    /// Also invalid responses and 500, 502, 503, 504 statuses.
+    Layer7,
+}
+
+/// HAProxy's `on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Run the next active check sooner (at `fastinter`); no state change.
+    Fastinter,
+    /// Count as one failed active check.
+    #[default]
+    FailCheck,
+    /// Leave the server one failed check away from DOWN.
+    SuddenDeath,
+    /// Mark the server DOWN at once.
+    MarkDown,
 }
 
 /// `on_marked_down`.

@@ -128,3 +128,6 @@ pub const CHECK_FALL_DEFAULT: u32 = 3;
 
 /// Largest `rise` / `fall`: beyond this a state change would take far too long to notice.
 pub const CHECK_RISE_FALL_MAX: u32 = 100;
+
+/// Default `error_limit` of passive checks, as HAProxy.
+pub const ERROR_LIMIT_DEFAULT: u32 = 10;

@@ -289,6 +289,9 @@ pub(crate) struct RawCheck {
     pub(crate) rise: Option<Int>,
     pub(crate) fall: Option<Int>,
     pub(crate) timeout: Option<String>,
+    pub(crate) observe: Option<crate::check::Observe>,
+    pub(crate) error_limit: Option<Int>,
+    pub(crate) on_error: Option<crate::check::OnError>,
 }
 
 /// A server's `check`: `false` (no checks), `true`, or overrides of the backend's check.

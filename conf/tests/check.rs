@@ -26,7 +26,7 @@ fn error(text: &str) -> String {
 #[test]
 fn backend_check_merged_with_server_overrides() {
     let text = with_backend(
-        "    check: { type: http, path: /health, expect_status: \"200-299\", inter: 1s, rise: 3, fall: 2 }\n\
+        "    check: { type: http, path: /health, expect_status: \"200-299\", inter: 1s, rise: 3, fall: 2, observe: layer7, error_limit: 5, on_error: sudden-death }\n\
          \x20   on_marked_down: shutdown-sessions\n\
          \x20   on_marked_up: shutdown-backup-sessions\n\
          \x20   servers:\n\
@@ -52,6 +52,9 @@ fn backend_check_merged_with_server_overrides() {
         )
     );
     assert_eq!((s1.rise, s1.fall), (3, 2));
+    assert_eq!(s1.observe, Some(percore_conf::check::Observe::Layer7));
+    assert_eq!(s1.error_limit, 5);
+    assert_eq!(s1.on_error, percore_conf::check::OnError::SuddenDeath);
     let s2 = be.servers[1].check.as_ref().expect("checked");
     assert_eq!(s2.inter, Duration::from_millis(500));
     assert_eq!(s2.expect_status, 204..=204);

@@ -260,3 +260,52 @@ fn maxconn_queues_then_503_after_queue_timeout() {
         "limit lifted"
     );
 }
+
+#[test]
+fn passive_layer4_errors_mark_a_server_down() {
+    let live = Origin::start(Behaviour::GreetEcho("live"));
+    let dead = dead_addr();
+    // inter 1h: the dead server's active check (started half an interval later) never runs
+    // during the test, so only traffic errors can mark it down.
+    let yaml = config(
+        "    check: { inter: 1h, observe: layer4, error_limit: 3, on_error: mark-down }\n",
+        &[("live", live.addr, ""), ("dead", dead, "")],
+    );
+    let p = Proxy::start("hc-passive", &yaml);
+    let addr = p.addr("fe");
+    for _ in 0..40 {
+        assert_eq!(greeted(addr).1, "live", "retried on the live server");
+    }
+    wait_status(&p, "dead", "DOWN");
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "dead", "check_status"), "HANA");
+    assert!(
+        stat(&csv, "app", "dead", "hanafail")
+            .parse::<u64>()
+            .expect("n")
+            >= 1
+    );
+    let econ = stat(&csv, "app", "dead", "econ");
+    // Each failed attempt was retried and redispatched to the live server.
+    let wredis: u64 = stat(&csv, "app", "BACKEND", "wredis").parse().expect("n");
+    let wretr: u64 = stat(&csv, "app", "BACKEND", "wretr").parse().expect("n");
+    assert!(
+        wredis >= 3 && wretr >= wredis,
+        "wretr {wretr} wredis {wredis}"
+    );
+    for _ in 0..20 {
+        assert_eq!(greeted(addr).1, "live");
+    }
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(
+        stat(&csv, "app", "dead", "econ"),
+        econ,
+        "a DOWN server gets no more attempts"
+    );
+    assert!(
+        p.log()
+            .contains("Server app/dead is DOWN, reason: Health analyze"),
+        "{}",
+        p.log()
+    );
+}

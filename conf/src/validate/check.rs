@@ -51,6 +51,9 @@ fn defaults() -> Check {
         rise: limits::CHECK_RISE_DEFAULT,
         fall: limits::CHECK_FALL_DEFAULT,
         timeout: limits::CHECK_INTER_DEFAULT,
+        observe: None,
+        error_limit: limits::ERROR_LIMIT_DEFAULT,
+        on_error: Default::default(),
     }
 }
 
@@ -117,6 +120,16 @@ fn apply(check: &mut Check, raw: &RawCheck, path: &YamlPath) -> Result<(), Fault
     }
     if let Some(n) = raw.fall {
         check.fall = field::int_u32(n, &path.key("fall"), 1, limits::CHECK_RISE_FALL_MAX)?;
+    }
+    if let Some(o) = raw.observe {
+        check.observe = Some(o);
+    }
+    if let Some(n) = raw.error_limit {
+        check.error_limit =
+            field::int_u32(n, &path.key("error_limit"), 1, limits::CHECK_RISE_FALL_MAX)?;
+    }
+    if let Some(o) = raw.on_error {
+        check.on_error = o;
     }
     match &raw.timeout {
         Some(t) => check.timeout = field::duration(t, &path.key("timeout"), Zero::Refused)?,

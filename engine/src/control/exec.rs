@@ -482,6 +482,7 @@ impl Ctl {
                     lastchg: Some(now.duration_since(s.last_change).as_secs()),
                     chkfail: s.check.as_ref().map(|c| c.failures),
                     chkdown: s.check.as_ref().map(|c| c.downs),
+                    hanafail: s.check.as_ref().map(|c| c.analysis_failures),
                     downtime: s.check.as_ref().map(|c| {
                         (c.downtime
                             + c.down_since

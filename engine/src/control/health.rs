@@ -18,7 +18,7 @@ use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
 use glommio::task::JoinHandle;
 use percore_admin::CheckStatus;
-use percore_conf::check::{Check, CheckKind, OnMarkedDown, OnMarkedUp};
+use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 
 use super::exec::Ctl;
 use super::msg::AdminState;
@@ -112,8 +112,13 @@ async fn checker(
             on_check(&ctl, key, outcome, t0.elapsed()).await;
         }
         let interval = {
-            let st = ctl.state.borrow();
+            let mut st = ctl.state.borrow_mut();
+            let fast = st.servers[key.backend][key.server]
+                .check
+                .as_mut()
+                .is_some_and(|c| std::mem::take(&mut c.fast_next));
             match &st.servers[key.backend][key.server].check {
+                Some(_) if fast => check.fastinter,
                 Some(c) if !c.up => check.downinter,
                 Some(c) if c.health < c.config.rise + c.config.fall - 1 => check.fastinter,
                 _ => check.inter,
@@ -263,6 +268,66 @@ async fn on_check(ctl: &Ctl, key: ServerKey, outcome: Outcome, took: Duration) {
     let Some(up) = change else {
         return;
     };
+    let reason = format!(
+        "reason: {}{}, check duration: {}ms",
+        outcome.status.description(),
+        if outcome.info.is_empty() {
+            String::new()
+        } else {
+            format!(", info: \"{}\"", outcome.info)
+        },
+        took.as_millis()
+    );
+    announce(ctl, key, up, &reason).await;
+}
+
+/// Passive health: a shard saw `error_limit` consecutive traffic errors on `key`; apply the
+/// server's `on_error`.
+pub async fn on_passive(ctl: &Ctl, key: ServerKey) {
+    let now = Instant::now();
+    let change = {
+        let mut st = ctl.state.borrow_mut();
+        let s = &mut st.servers[key.backend][key.server];
+        let Some(c) = s.check.as_mut() else {
+            return;
+        };
+        c.analysis_failures += 1;
+        c.status = CheckStatus::HealthAnalyze;
+        let change = match c.config.on_error {
+            OnError::Fastinter => {
+                c.fast_next = true;
+                None
+            }
+            OnError::FailCheck => c.record(false, now),
+            OnError::SuddenDeath => {
+                if c.up {
+                    c.health = c.health.min(c.config.rise);
+                }
+                None
+            }
+            OnError::MarkDown => {
+                c.health = 1;
+                c.record(false, now)
+            }
+        };
+        if change.is_some() {
+            s.last_change = now;
+        }
+        change
+    };
+    if let Some(up) = change {
+        announce(
+            ctl,
+            key,
+            up,
+            "reason: Health analyze, info: \"traffic errors reached error_limit\"",
+        )
+        .await;
+    }
+}
+
+/// Logs a transition, pushes the new view to every shard and runs on_marked_down/up.
+async fn announce(ctl: &Ctl, key: ServerKey, up: bool, reason: &str) {
     let (name, backend_name, action_down, action_up, is_backup, left) = {
         let st = ctl.state.borrow();
         let be = &st.config.backends[key.backend];
@@ -281,16 +346,6 @@ async fn on_check(ctl: &Ctl, key: ServerKey, outcome: Outcome, took: Duration) {
             (left.0.len(), left.1.len()),
         )
     };
-    let reason = format!(
-        "reason: {}{}, check duration: {}ms",
-        outcome.status.description(),
-        if outcome.info.is_empty() {
-            String::new()
-        } else {
-            format!(", info: \"{}\"", outcome.info)
-        },
-        took.as_millis()
-    );
     let what = if up { "UP" } else { "DOWN" };
     log::warn!(
         "Server {backend_name}/{name} is {what}, {reason}. {} active and {} backup servers left.",

@@ -212,6 +212,9 @@ async fn main(
                 let _ = status.send(ProcessStatus::Failed(format!("shard {shard}: {message}")));
                 return;
             }
+            Input::Event(ShardEvent::ServerErrors { server, .. }) => {
+                health::on_passive(&ctl, server).await;
+            }
             Input::Event(_) => {}
             Input::Closed => {
                 let _ = status.send(ProcessStatus::Failed("a shard ended unexpectedly".into()));

@@ -107,6 +107,14 @@ pub enum ShardEvent {
         /// Human-readable cause, with the fix when known.
         message: String,
     },
+    /// Passive health: a server reached `error_limit` consecutive traffic errors on this
+    /// shard (the shard's count restarts from zero).
+    ServerErrors {
+        /// Which shard.
+        shard: ShardId,
+        /// Which server.
+        server: ServerKey,
+    },
     /// The answer to one command.
     Reply {
         /// Which shard answers.

@@ -58,6 +58,10 @@ pub struct CheckState {
     pub down_since: Option<Instant>,
     /// Total time spent DOWN before `down_since`.
     pub downtime: std::time::Duration,
+    /// Passive-health triggers (`hanafail`).
+    pub analysis_failures: u64,
+    /// `on_error: fastinter`: the next check comes at `fastinter`.
+    pub fast_next: bool,
 }
 
 impl CheckState {
@@ -75,6 +79,8 @@ impl CheckState {
             downs: 0,
             down_since: None,
             downtime: std::time::Duration::ZERO,
+            analysis_failures: 0,
+            fast_next: false,
         }
     }
 
@@ -210,6 +216,9 @@ mod tests {
             rise,
             fall,
             timeout: Duration::from_secs(1),
+            observe: None,
+            error_limit: 10,
+            on_error: Default::default(),
         })
     }
 

@@ -149,6 +149,7 @@ pub async fn connect_server(
             Ok(stream) => {
                 // Nagle would add up to 40 ms to small exchanges through the proxy.
                 let _ = stream.set_nodelay(true);
+                shard.observe(key, true, 4);
                 shard.on_server_connected(key);
                 return Ok(ServerConn {
                     stream,
@@ -167,6 +168,7 @@ pub async fn connect_server(
                     server.address
                 );
                 shard.on_connect_error(key);
+                shard.observe(key, false, 4);
                 if !failed.contains(&server_idx) {
                     failed.push(server_idx);
                 }

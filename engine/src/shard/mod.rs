@@ -161,6 +161,11 @@ pub struct Shard {
     pub queued: RefCell<Vec<(u64, u64)>>,
     /// Number of shards, to turn process-wide limits into this shard's share.
     pub shards: usize,
+    /// Consecutive traffic errors per server (passive health, `observe`).
+    passive_errors: RefCell<Vec<Vec<u32>>>,
+    /// Events to the control plane from the data path (never awaited: a full ring counts a
+    /// drop).
+    evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
     /// Access log, when enabled.
     pub access_log: RefCell<Option<AccessLog>>,
     /// Idle keep-alive server connections (HTTP).
@@ -287,6 +292,8 @@ impl Shard {
                 .collect(),
             queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
             shards: spec.shards,
+            passive_errors: RefCell::new(servers.iter().map(|&n| vec![0; n]).collect()),
+            evt_tx: spec.evt_tx.clone(),
             pool: RefCell::new(http::pool::Pool::new(&pool_limits)),
             error_pages,
             limits: percore_protocols::http1::Limits {
@@ -429,6 +436,40 @@ impl Shard {
         }
         if moved {
             c.backends[backend].redispatches += 1;
+        }
+    }
+
+    /// Passive health: one observed result of real traffic on `key` at `layer` (4: connect,
+    /// timeout, reset; 7: invalid response or 500/502/503/504). Servers without `observe`
+    /// (or observing only layer 4 when this is a layer-7 error) ignore it.
+    pub fn observe(&self, key: ServerKey, ok: bool, layer: u8) {
+        let Some(check) = &self.config.backends[key.backend].servers[key.server].check else {
+            return;
+        };
+        let observed = match check.observe {
+            None => false,
+            Some(percore_conf::check::Observe::Layer4) => layer == 4,
+            Some(percore_conf::check::Observe::Layer7) => true,
+        };
+        if !observed {
+            return;
+        }
+        let mut errors = self.passive_errors.borrow_mut();
+        let count = &mut errors[key.backend][key.server];
+        if ok {
+            *count = 0;
+            return;
+        }
+        *count += 1;
+        if *count >= check.error_limit {
+            *count = 0;
+            let event = ShardEvent::ServerErrors {
+                shard: self.id,
+                server: key,
+            };
+            if self.evt_tx.try_send(event).is_err() {
+                self.counters.borrow_mut().events_dropped += 1;
+            }
         }
     }
 

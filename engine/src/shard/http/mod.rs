@@ -630,6 +630,9 @@ async fn exchange_inner(
     let mut resp = resp;
     ex.response_head = Some(Instant::now());
     ex.status = resp.status();
+    if let Some(k) = ex.server {
+        shard.observe(k, !matches!(ex.status, 500 | 502 | 503 | 504), 7);
+    }
 
     // ---- 101: tunnel ----
     if resp.framing() == BodyFraming::Tunnel {
@@ -815,6 +818,11 @@ async fn response_failed(
     cause: Cause,
     pages: &errors::ErrorPages,
 ) -> Next {
+    if let Some(k) = ex.server {
+        // Timeouts and resets are layer-4 errors, invalid responses layer-7 ones.
+        let layer = if cause == Cause::ProxyRefused { 7 } else { 4 };
+        c.shard.observe(k, false, layer);
+    }
     c.server = None;
     ex.response_error = true;
     ex.end(cause, Phase::Headers);
