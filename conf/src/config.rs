@@ -299,6 +299,8 @@ pub struct Server {
     pub maxconn: u32,
     /// Active health check; `None` = not checked (always considered UP).
     pub check: Option<crate::check::Check>,
+    /// After coming back UP, the weight ramps from 1/20 to full over this long.
+    pub slowstart: Option<std::time::Duration>,
 }
 
 /// PROXY protocol version.

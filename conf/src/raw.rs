@@ -271,6 +271,7 @@ pub(crate) struct RawServer {
     pub(crate) maxconn: Option<Int>,
     pub(crate) backup: Option<bool>,
     pub(crate) check: Option<RawServerCheck>,
+    pub(crate) slowstart: Option<String>,
 }
 
 /// A backend's `check` mapping; also the per-server override (every key optional).

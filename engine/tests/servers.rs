@@ -309,3 +309,44 @@ fn passive_layer4_errors_mark_a_server_down() {
         p.log()
     );
 }
+
+#[test]
+fn slowstart_ramps_the_weight_after_up() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let s1_addr = o1.addr;
+    let yaml = config(
+        "    check: { inter: 50ms, rise: 1, fall: 1, timeout: 50ms }\n",
+        &[
+            ("s1", o1.addr, ", weight: 100, slowstart: 2s"),
+            ("s2", o2.addr, ", weight: 100"),
+        ],
+    );
+    let p = Proxy::start("hc-slowstart", &yaml);
+    let addr = p.addr("fe");
+    wait_status(&p, "s1", "UP");
+    drop(o1);
+    wait_status(&p, "s1", "DOWN");
+    let _o1 = Origin::start_on(s1_addr, Behaviour::GreetEcho("s1"));
+    wait_status(&p, "s1", "UP");
+    let csv = admin(&sock(&p), "show stat");
+    let weight: u64 = stat(&csv, "app", "s1", "weight").parse().expect("weight");
+    let throttle: u64 = stat(&csv, "app", "s1", "throttle")
+        .parse()
+        .expect("throttle");
+    assert!(
+        weight < 50 && throttle < 50,
+        "just back: weight {weight} throttle {throttle}%"
+    );
+    assert_eq!(stat(&csv, "app", "s1", "uweight"), "100");
+    let early: Vec<String> = (0..100).map(|_| greeted(addr).1).collect();
+    let s1_early = early.iter().filter(|n| *n == "s1").count();
+    assert!(
+        s1_early < 40,
+        "ramping server must get less than its share: {s1_early}/100"
+    );
+    std::thread::sleep(Duration::from_millis(2300));
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s1", "weight"), "100");
+    assert_eq!(stat(&csv, "app", "s1", "throttle"), "");
+}

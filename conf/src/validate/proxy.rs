@@ -427,6 +427,10 @@ fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
             None => 0,
         },
         check: None,
+        slowstart: match &raw.slowstart {
+            Some(t) => Some(field::duration(t, &path.key("slowstart"), Zero::Refused)?),
+            None => None,
+        },
     })
 }
 

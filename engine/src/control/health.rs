@@ -247,7 +247,7 @@ fn short_error(text: &str) -> String {
 }
 
 /// Applies one check result: state machine, log line, views, on_marked_down/up actions.
-async fn on_check(ctl: &Ctl, key: ServerKey, outcome: Outcome, took: Duration) {
+async fn on_check(ctl: &Rc<Ctl>, key: ServerKey, outcome: Outcome, took: Duration) {
     let now = Instant::now();
     let change = {
         let mut st = ctl.state.borrow_mut();
@@ -283,7 +283,7 @@ async fn on_check(ctl: &Ctl, key: ServerKey, outcome: Outcome, took: Duration) {
 
 /// Passive health: a shard saw `error_limit` consecutive traffic errors on `key`; apply the
 /// server's `on_error`.
-pub async fn on_passive(ctl: &Ctl, key: ServerKey) {
+pub async fn on_passive(ctl: &Rc<Ctl>, key: ServerKey) {
     let now = Instant::now();
     let change = {
         let mut st = ctl.state.borrow_mut();
@@ -326,8 +326,36 @@ pub async fn on_passive(ctl: &Ctl, key: ServerKey) {
     }
 }
 
+/// Steps of a slow start: the weight is pushed to the shards this many times.
+const SLOWSTART_STEPS: u32 = 20;
+
+/// Raises a server's weight to full over its slow start, pushing each step to the shards.
+/// Ends early if the server leaves the ramp (goes DOWN again).
+async fn ramp_weight(ctl: Rc<Ctl>, key: ServerKey, length: Duration) {
+    let step = (length / SLOWSTART_STEPS).max(Duration::from_millis(50));
+    loop {
+        glommio::timer::sleep(step).await;
+        let done = {
+            let mut st = ctl.state.borrow_mut();
+            let s = &mut st.servers[key.backend][key.server];
+            match s.ramp {
+                None => return,
+                Some((start, len)) if start.elapsed() >= len => {
+                    s.ramp = None;
+                    true
+                }
+                Some(_) => false,
+            }
+        };
+        let _ = ctl.push_view_to_shards(key).await;
+        if done {
+            return;
+        }
+    }
+}
+
 /// Logs a transition, pushes the new view to every shard and runs on_marked_down/up.
-async fn announce(ctl: &Ctl, key: ServerKey, up: bool, reason: &str) {
+async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
     let (name, backend_name, action_down, action_up, is_backup, left) = {
         let st = ctl.state.borrow();
         let be = &st.config.backends[key.backend];
@@ -352,6 +380,20 @@ async fn announce(ctl: &Ctl, key: ServerKey, up: bool, reason: &str) {
         left.0,
         left.1
     );
+    let slowstart = {
+        let mut st = ctl.state.borrow_mut();
+        let slowstart = st.config.backends[key.backend].servers[key.server].slowstart;
+        let s = &mut st.servers[key.backend][key.server];
+        s.ramp = if up {
+            slowstart.map(|d| (Instant::now(), d))
+        } else {
+            None
+        };
+        slowstart.filter(|_| up)
+    };
+    if let Some(length) = slowstart {
+        glommio::spawn_local(ramp_weight(ctl.clone(), key, length)).detach();
+    }
     if let Err(e) = ctl.push_view_to_shards(key).await {
         log::error!(
             "server {backend_name}/{name}: shards did not take the new state: {}",

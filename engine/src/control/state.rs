@@ -31,6 +31,33 @@ pub struct ServerState {
     pub last_change: Instant,
     /// Health-check state; `None` when the server is not checked (always UP).
     pub check: Option<CheckState>,
+    /// Slow start in progress: since when, and for how long.
+    pub ramp: Option<(Instant, std::time::Duration)>,
+}
+
+impl ServerState {
+    /// The weight shards use now: the current weight, scaled down during a slow start
+    /// (never below 1 for a non-zero weight, so the server still gets some traffic).
+    pub fn effective_weight(&self, now: Instant) -> u32 {
+        match self.ramp {
+            Some((start, len)) if self.weight > 0 => {
+                let done = now.saturating_duration_since(start).as_secs_f64() / len.as_secs_f64();
+                if done >= 1.0 {
+                    self.weight
+                } else {
+                    ((f64::from(self.weight) * done) as u32).max(1)
+                }
+            }
+            _ => self.weight,
+        }
+    }
+
+    /// Percentage of the weight in use during a slow start (HAProxy `throttle`).
+    pub fn throttle(&self, now: Instant) -> Option<u64> {
+        let (start, len) = self.ramp?;
+        let done = now.saturating_duration_since(start).as_secs_f64() / len.as_secs_f64();
+        (done < 1.0).then_some((done * 100.0) as u64)
+    }
 }
 
 /// Active health-check state of one server (HAProxy's `check` struct).
@@ -145,6 +172,7 @@ impl State {
                             health_enabled: true,
                             last_change: now,
                             check: s.check.clone().map(CheckState::new),
+                            ramp: None,
                         })
                         .collect()
                 })
@@ -181,7 +209,7 @@ impl State {
         let s = &self.servers[key.backend][key.server];
         ServerView {
             admin: s.admin,
-            weight: s.weight,
+            weight: s.effective_weight(Instant::now()),
             maxconn: s.maxconn,
             up: s.check.as_ref().is_none_or(|c| c.up),
         }
