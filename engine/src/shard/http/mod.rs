@@ -408,52 +408,8 @@ async fn exchange_inner(
 
     // ---- http_request rules ----
     let has_body = !matches!(head.framing(), BodyFraming::None | BodyFraming::Length(0));
-    for rule in &fe.http.request_rules {
-        let applies = rule
-            .when
-            .as_ref()
-            .is_none_or(|w| route::matches(w, &View { head: &head, src }));
-        if !applies {
-            continue;
-        }
-        let edit = match &rule.action {
-            RequestAction::SetHeader { name, value } => {
-                head.set_header(name, value.as_bytes()).map(|_| ())
-            }
-            RequestAction::AddHeader { name, value } => {
-                head.add_header(name, value.as_bytes()).map(|_| ())
-            }
-            RequestAction::DelHeader(name) => head.remove_header(name).map(|_| ()),
-            RequestAction::Deny(status) => {
-                ex.status = *status;
-                ex.denied = true;
-                ex.intercepted = true;
-                ex.end(Cause::ProxyRefused, Phase::Request);
-                let page = pages.page(*status);
-                ex.bytes_out += page.len() as u64;
-                let _ = write_all(&mut c.client, &page, fe.timeout.client).await;
-                return Some(Next::Close);
-            }
-            RequestAction::Redirect { code, location } => {
-                let close = has_body || !head.keep_alive();
-                let resp = errors::redirect(*code, location, close);
-                return Some(local_reply(c, fe.timeout.client, ex, *code, &resp, close).await);
-            }
-            RequestAction::Return {
-                status,
-                body,
-                content_type,
-            } => {
-                let close = has_body || !head.keep_alive();
-                let resp = errors::fixed(*status, content_type, body, close);
-                return Some(local_reply(c, fe.timeout.client, ex, *status, &resp, close).await);
-            }
-        };
-        if let Err(e) = edit {
-            return Some(
-                refuse(c, fe.timeout.client, ex, pages.page(e.status()), e.status()).await,
-            );
-        }
+    if let Some(next) = apply_request_rules(c, shard, &mut head, src, has_body, ex).await {
+        return Some(next);
     }
 
     // ---- routing ----
@@ -627,7 +583,6 @@ async fn exchange_inner(
             }
         }
     };
-    let mut resp = resp;
     ex.response_head = Some(Instant::now());
     ex.status = resp.status();
     if let Some(k) = ex.server {
@@ -653,6 +608,49 @@ async fn exchange_inner(
         return Some(Next::Close);
     }
 
+    let delivery = Delivery {
+        src,
+        has_body,
+        body_sent,
+        client_wants_close,
+        backend,
+    };
+    Some(deliver_response(c, shard, sin, out, spare, head, resp, &delivery, ex).await)
+}
+
+/// What [`deliver_response`] needs to know about the request.
+struct Delivery {
+    src: IpAddr,
+    has_body: bool,
+    body_sent: bool,
+    client_wants_close: bool,
+    backend: usize,
+}
+
+/// Applies `http_response` rules, writes the response head, streams its body, and returns
+/// the server connection to the pool when it can carry another request.
+#[allow(clippy::too_many_arguments)]
+async fn deliver_response(
+    c: &mut Conn,
+    shard: &Rc<Shard>,
+    sin: &mut InBuf,
+    out: &mut Vec<u8>,
+    spare: &mut HeadBuf,
+    head: RequestHead,
+    mut resp: ResponseHead,
+    d: &Delivery,
+    ex: &mut Exchange,
+) -> Next {
+    let fe = &shard.config.frontends[c.frontend];
+    let be = &shard.config.backends[d.backend];
+    let pages = &shard.error_pages[c.frontend];
+    let (src, has_body, body_sent, client_wants_close, backend) = (
+        d.src,
+        d.has_body,
+        d.body_sent,
+        d.client_wants_close,
+        d.backend,
+    );
     // ---- http_response rules ----
     for rule in &fe.http.response_rules {
         let applies = rule
@@ -674,7 +672,7 @@ async fn exchange_inner(
         if let Err(e) = edit {
             c.server = None;
             ex.response_error = true;
-            return Some(refuse(c, fe.timeout.client, ex, pages.page(e.status()), 500).await);
+            return refuse(c, fe.timeout.client, ex, pages.page(e.status()), 500).await;
         }
     }
 
@@ -712,7 +710,7 @@ async fn exchange_inner(
                 ex.response_error = true;
             }
             c.server = None;
-            return Some(Next::Close);
+            return Next::Close;
         }
     }
     spare_recycle(spare, resp.into_buf());
@@ -735,7 +733,69 @@ async fn exchange_inner(
         }
     }
     sin.consume(sin.bytes().len());
-    Some(if close { Next::Close } else { Next::KeepAlive })
+    if close {
+        Next::Close
+    } else {
+        Next::KeepAlive
+    }
+}
+
+/// Runs the frontend's `http_request` rules in order: header edits change `head`; `deny`,
+/// `redirect` and `return` answer the request, and then the exchange's outcome is returned.
+async fn apply_request_rules(
+    c: &mut Conn,
+    shard: &Rc<Shard>,
+    head: &mut RequestHead,
+    src: IpAddr,
+    has_body: bool,
+    ex: &mut Exchange,
+) -> Option<Next> {
+    let fe = &shard.config.frontends[c.frontend];
+    let pages = &shard.error_pages[c.frontend];
+    for rule in &fe.http.request_rules {
+        let applies = rule
+            .when
+            .as_ref()
+            .is_none_or(|w| route::matches(w, &View { head, src }));
+        if !applies {
+            continue;
+        }
+        let edit = match &rule.action {
+            RequestAction::SetHeader { name, value } => {
+                head.set_header(name, value.as_bytes()).map(|_| ())
+            }
+            RequestAction::AddHeader { name, value } => {
+                head.add_header(name, value.as_bytes()).map(|_| ())
+            }
+            RequestAction::DelHeader(name) => head.remove_header(name).map(|_| ()),
+            RequestAction::Deny(status) => {
+                ex.denied = true;
+                ex.intercepted = true;
+                ex.end(Cause::ProxyRefused, Phase::Request);
+                return Some(refuse(c, fe.timeout.client, ex, pages.page(*status), *status).await);
+            }
+            RequestAction::Redirect { code, location } => {
+                let close = has_body || !head.keep_alive();
+                let resp = errors::redirect(*code, location, close);
+                return Some(local_reply(c, fe.timeout.client, ex, *code, &resp, close).await);
+            }
+            RequestAction::Return {
+                status,
+                body,
+                content_type,
+            } => {
+                let close = has_body || !head.keep_alive();
+                let resp = errors::fixed(*status, content_type, body, close);
+                return Some(local_reply(c, fe.timeout.client, ex, *status, &resp, close).await);
+            }
+        };
+        if let Err(e) = edit {
+            return Some(
+                refuse(c, fe.timeout.client, ex, pages.page(e.status()), e.status()).await,
+            );
+        }
+    }
+    None
 }
 
 fn not_found_body() -> String {
