@@ -120,9 +120,9 @@ fn check(path: PathBuf) -> ExitCode {
     for fe in &config.frontends {
         let binds: Vec<String> = fe.bind.iter().map(|a| a.to_string()).collect();
         println!(
-            "frontend {}: mode {:?}, bind {}, maxconn {}, default_backend {}",
+            "frontend {}: mode {}, bind {}, maxconn {}, default_backend {}",
             fe.name,
-            fe.mode,
+            mode_name(fe.mode),
             binds.join(" "),
             fe.maxconn,
             config.backends[fe.default_backend].name
@@ -130,15 +130,43 @@ fn check(path: PathBuf) -> ExitCode {
     }
     for be in &config.backends {
         println!(
-            "backend {}: mode {:?}, balance {:?}, {} server(s)",
+            "backend {}: mode {}, balance {}, {} server(s)",
             be.name,
-            be.mode,
-            be.balance,
+            mode_name(be.mode),
+            balance_name(&be.balance),
             be.servers.len()
         );
         for s in &be.servers {
-            println!("  server {} {} weight {}", s.name, s.address, s.weight);
+            println!(
+                "  server {} {} weight {}{}{}",
+                s.name,
+                s.address,
+                s.weight,
+                if s.backup { " backup" } else { "" },
+                if s.check.is_some() { " check" } else { "" }
+            );
         }
     }
     ExitCode::SUCCESS
+}
+
+fn mode_name(m: percore_conf::Mode) -> &'static str {
+    match m {
+        percore_conf::Mode::Tcp => "tcp",
+        percore_conf::Mode::Http => "http",
+    }
+}
+
+fn balance_name(b: &percore_conf::Balance) -> String {
+    use percore_conf::Balance as B;
+    match b {
+        B::RoundRobin => "roundrobin".into(),
+        B::StaticRr => "static-rr".into(),
+        B::LeastConn => "leastconn".into(),
+        B::First => "first".into(),
+        B::Random => "random".into(),
+        B::Source => "source".into(),
+        B::Uri { .. } => "uri".into(),
+        B::Hdr(h) => format!("hdr({h})"),
+    }
 }
