@@ -412,6 +412,26 @@ impl Shard {
         *slot = view;
     }
 
+    /// Inserts a freshly accepted stream of `frontend` from `peer` into the table and counts
+    /// it. `None` only if the table is full, which the connection budgets (taken before
+    /// `accept()` and sized to the table) make a bug: it is logged, the client closed.
+    pub fn register_stream(&self, frontend: usize, peer: SocketAddr) -> Option<table::SlotRef> {
+        let backend = self.config.frontends[frontend].default_backend;
+        let inserted = self
+            .table
+            .borrow_mut()
+            .insert(frontend, backend, peer, Instant::now());
+        let Ok(slot) = inserted else {
+            log::error!(
+                "shard {}: stream table full despite connection budget; closing client {peer}",
+                self.id
+            );
+            return None;
+        };
+        self.on_stream_start(frontend);
+        Some(slot)
+    }
+
     /// Counts an accepted stream.
     pub fn on_stream_start(&self, frontend: usize) {
         let used = self.table.borrow().frontend_streams(frontend) as u64;

@@ -45,23 +45,10 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
         // The client already went away (ENOTCONN); nothing to serve or log.
         return;
     };
-    let backend = shard.config.frontends[frontend].default_backend;
-    let inserted = shard
-        .table
-        .borrow_mut()
-        .insert(frontend, backend, peer, Instant::now());
-    let slot = match inserted {
-        Ok(slot) => slot,
-        Err(_) => {
-            // Budgets are taken before accept() and sized to the table, so this is a bug.
-            log::error!(
-                "shard {}: stream table full despite connection budget; closing client {peer}",
-                shard.id
-            );
-            return;
-        }
+    let Some(slot) = shard.register_stream(frontend, peer) else {
+        return;
     };
-    shard.on_stream_start(frontend);
+    let backend = shard.config.frontends[frontend].default_backend;
     let conn = Conn {
         client,
         server: None,

@@ -59,19 +59,9 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let Ok(peer) = client.peer_addr() else {
         return;
     };
-    let backend = shard.config.frontends[frontend].default_backend;
-    let inserted = shard
-        .table
-        .borrow_mut()
-        .insert(frontend, backend, peer, Instant::now());
-    let Ok(slot) = inserted else {
-        log::error!(
-            "shard {}: stream table full despite connection budget; closing client {peer}",
-            shard.id
-        );
+    let Some(slot) = shard.register_stream(frontend, peer) else {
         return;
     };
-    shard.on_stream_start(frontend);
     let conn = Conn {
         client,
         server: None,
