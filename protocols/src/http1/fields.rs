@@ -9,7 +9,9 @@
 
 use crate::http1::error::{EditError, FieldError};
 use crate::http1::syntax::{is_token, is_value_byte, list_elements, parse_content_length};
-use crate::http1::{ConnectionFlags, ADDED_FIELDS_MAX, CONNECTION_OPTIONS_MAX, REWRITE_BYTES_MAX};
+use crate::http1::{
+    ConnectionFlags, Version, ADDED_FIELDS_MAX, CONNECTION_OPTIONS_MAX, REWRITE_BYTES_MAX,
+};
 
 /// Head bytes reserved beyond the received head, so `X-Forwarded-For` and
 /// `X-Forwarded-Proto` fit without growing a fresh buffer.
@@ -131,6 +133,37 @@ pub(crate) struct FieldSpan {
     pub(crate) listed: bool,
 }
 
+// The memory formula on `Limits` counts 20 bytes per span record.
+const _: () = assert!(std::mem::size_of::<FieldSpan>() == 20);
+
+/// Fills `fields` with the spans of `httparse`'s fields, which are slices of `head`.
+pub(crate) fn field_spans(
+    head: &[u8],
+    parsed: &[httparse::Header<'_>],
+    fields: &mut Vec<FieldSpan>,
+) {
+    fields.clear();
+    fields.reserve(parsed.len() + EDIT_FIELDS_RESERVE);
+    fields.extend(parsed.iter().map(|h| FieldSpan {
+        name: Span::within(head, h.name.as_bytes()),
+        value: Span::within(head, h.value),
+        kind: FieldKind::of(h.name.as_bytes()),
+        removed: false,
+        listed: false,
+    }));
+}
+
+/// The framing field a message declared, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Declared {
+    /// Neither `Content-Length` nor `Transfer-Encoding`.
+    Nothing,
+    /// `Content-Length: N`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
 /// The framing and connection facts of a field section, read in one pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FieldSummary {
@@ -138,8 +171,21 @@ pub(crate) struct FieldSummary {
     /// A `Transfer-Encoding` was present; the pass accepts only a single final `chunked`.
     pub(crate) chunked: bool,
     pub(crate) connection: ConnectionFlags,
-    pub(crate) hosts: usize,
     pub(crate) expect_continue: bool,
+}
+
+impl FieldSummary {
+    /// The declared framing of a message of `version`, refusing `Transfer-Encoding` with
+    /// `Content-Length` (the smuggling shape) and in HTTP/1.0.
+    pub(crate) fn framing(&self, version: Version) -> Result<Declared, FieldError> {
+        match (self.chunked, self.content_length) {
+            (true, Some(_)) => Err(FieldError::TransferEncodingWithContentLength),
+            (true, None) if version == Version::Http10 => Err(FieldError::TransferEncodingInHttp10),
+            (true, None) => Ok(Declared::Chunked),
+            (false, Some(n)) => Ok(Declared::Length(n)),
+            (false, None) => Ok(Declared::Nothing),
+        }
+    }
 }
 
 /// Reads the framing and connection fields of `fields` (spans into `head`), refusing the
@@ -156,7 +202,6 @@ pub(crate) fn check_fields(
     for field in fields.iter() {
         let value = field.value.of(head);
         match field.kind {
-            FieldKind::Host => summary.hosts += 1,
             FieldKind::ContentLength => {
                 if summary.content_length.is_some() {
                     return Err(FieldError::DuplicateContentLength);
@@ -193,7 +238,7 @@ pub(crate) fn check_fields(
             FieldKind::Expect => {
                 summary.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
             }
-            FieldKind::HopByHop | FieldKind::Upgrade | FieldKind::Other => {}
+            FieldKind::Host | FieldKind::HopByHop | FieldKind::Upgrade | FieldKind::Other => {}
         }
     }
     if options_len > 0 {
@@ -341,26 +386,40 @@ impl FieldTable {
         count
     }
 
-    /// Writes the forwarded fields as `name: value\r\n`, original name case kept. Framing
-    /// and `Connection` fields, hop-by-hop fields and fields named by `Connection` options are
-    /// dropped; `Upgrade` only survives when `keep_upgrade`.
+    /// The fields a serialised head carries, in order. Dropped: removed fields, framing and
+    /// `Connection` fields, hop-by-hop fields, fields named by `Connection` options; `Upgrade`
+    /// only survives when `keep_upgrade`.
+    pub(crate) fn forwarded(&self, keep_upgrade: bool) -> impl Iterator<Item = &FieldSpan> {
+        self.live().filter(move |field| match field.kind {
+            FieldKind::ContentLength
+            | FieldKind::TransferEncoding
+            | FieldKind::Connection
+            | FieldKind::HopByHop => false,
+            FieldKind::Upgrade => keep_upgrade,
+            FieldKind::Host | FieldKind::Expect | FieldKind::Other => !field.listed,
+        })
+    }
+
+    /// Writes the [`Self::forwarded`] fields as `name: value\r\n`, original name case kept.
     pub(crate) fn write(&self, keep_upgrade: bool, out: &mut Vec<u8>) {
-        for field in self.live() {
-            let forwarded = match field.kind {
-                FieldKind::ContentLength
-                | FieldKind::TransferEncoding
-                | FieldKind::Connection
-                | FieldKind::HopByHop => false,
-                FieldKind::Upgrade => keep_upgrade,
-                FieldKind::Host | FieldKind::Expect | FieldKind::Other => !field.listed,
-            };
-            if forwarded {
-                out.extend_from_slice(field.name.of(&self.bytes));
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(field.value.of(&self.bytes));
-                out.extend_from_slice(b"\r\n");
-            }
+        for field in self.forwarded(keep_upgrade) {
+            out.extend_from_slice(field.name.of(&self.bytes));
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(field.value.of(&self.bytes));
+            out.extend_from_slice(b"\r\n");
         }
+    }
+
+    /// The [`Self::forwarded`] fields as owned pairs, for invariant checks.
+    pub(crate) fn forwarded_pairs(&self, keep_upgrade: bool) -> Vec<(String, Vec<u8>)> {
+        self.forwarded(keep_upgrade)
+            .map(|f| {
+                (
+                    self.str_of(f.name).to_owned(),
+                    f.value.of(&self.bytes).to_vec(),
+                )
+            })
+            .collect()
     }
 
     /// Bytes [`Self::write`] may need, for one `reserve` before writing.

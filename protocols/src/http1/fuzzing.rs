@@ -98,7 +98,7 @@ pub fn assert_request_forwarded(head: &RequestHead, again: &RequestHead) {
         head.version()
     };
     assert_eq!(again.version(), version);
-    assert_eq!(forwarded(head.headers()), forwarded(again.headers()));
+    assert_eq!(head.forwarded_pairs(), again.forwarded_pairs());
 }
 
 /// Response heads: the same invariants; the first byte picks whether the request was HEAD.
@@ -151,28 +151,7 @@ pub fn assert_response_forwarded(head: &ResponseHead, again: &ResponseHead) {
     assert_eq!(again.status(), head.status());
     assert_eq!(again.reason(), head.reason());
     assert_eq!(again.framing(), head.framing());
-    assert_eq!(forwarded(head.headers()), forwarded(again.headers()));
-}
-
-/// The fields a serialised head carries: hop-by-hop and framing fields aside.
-fn forwarded<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, Vec<u8>)> {
-    headers
-        .filter(|(name, _)| {
-            ![
-                "connection",
-                "keep-alive",
-                "proxy-connection",
-                "te",
-                "trailer",
-                "upgrade",
-                "content-length",
-                "transfer-encoding",
-            ]
-            .iter()
-            .any(|h| name.eq_ignore_ascii_case(h))
-        })
-        .map(|(n, v)| (n.to_owned(), v.to_vec()))
-        .collect()
+    assert_eq!(head.forwarded_pairs(), again.forwarded_pairs());
 }
 
 /// What feeding a chunked body produced.
@@ -317,6 +296,8 @@ mod tests {
         target: String,
         version: Version,
         fields: Vec<(String, Vec<u8>)>,
+        /// Field names listed as `Connection` options.
+        listed: Vec<String>,
         framing: BodyFraming,
         bytes: Vec<u8>,
     }
@@ -375,8 +356,7 @@ mod tests {
             vec((free_name(), ows(), value(), ows()), 0..8),
             0u8..3,
             0u64..100_000,
-            0usize..3,
-            vec(any::<u8>(), 0..8),
+            (0usize..3, vec(any::<u8>(), 0..8), any::<u8>()),
         )
             .prop_map(
                 |(
@@ -388,8 +368,7 @@ mod tests {
                     fields,
                     framing,
                     length,
-                    leading,
-                    body,
+                    (leading, body, pick),
                 )| {
                     let version = if http10 {
                         Version::Http10
@@ -411,11 +390,23 @@ mod tests {
                         bytes.extend_from_slice(format!("Host: {host}\r\n").as_bytes());
                         expected.push(("Host".to_owned(), host.into_bytes()));
                     }
+                    let listed: Vec<String> = fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| pick % 3 == 0 && (pick >> (i % 8)) & 1 == 1)
+                        .map(|(_, (name, ..))| name.to_ascii_uppercase())
+                        .filter(|n| !matches!(n.as_str(), "CLOSE" | "KEEP-ALIVE" | "UPGRADE"))
+                        .collect();
                     for (name, before, value, after) in fields {
                         bytes.extend_from_slice(format!("{name}:{before}").as_bytes());
                         bytes.extend_from_slice(&value);
                         bytes.extend_from_slice(format!("{after}\r\n").as_bytes());
                         expected.push((name, value));
+                    }
+                    if !listed.is_empty() {
+                        let value = format!("keep-alive, {}", listed.join(" ,"));
+                        bytes.extend_from_slice(format!("Connection: {value}\r\n").as_bytes());
+                        expected.push(("Connection".to_owned(), value.into_bytes()));
                     }
                     match framing {
                         BodyFraming::Length(n) => {
@@ -436,6 +427,7 @@ mod tests {
                         target: path,
                         version,
                         fields: expected,
+                        listed,
                         framing,
                         bytes,
                     }
@@ -492,6 +484,26 @@ mod tests {
         out
     }
 
+    #[test]
+    fn testdata_inputs() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 3] = [
+            ("request_head", request_head),
+            ("response_head", response_head),
+            ("chunked", chunked),
+        ];
+        let mut inputs = 0;
+        for (target, run) in targets {
+            for entry in std::fs::read_dir(root.join(target)).expect("testdata folder") {
+                let path = entry.expect("readable folder").path();
+                run(&std::fs::read(&path).expect("readable input"));
+                inputs += 1;
+            }
+        }
+        assert!(inputs >= 3, "{inputs} inputs");
+    }
+
     proptest! {
         #[test]
         fn request_parse_write_parse(r in request(), xff in "[0-9.]{1,15}") {
@@ -514,6 +526,9 @@ mod tests {
             let (again, used) = parse_request(&out, &REPARSE_LIMITS).expect("valid").expect("complete");
             prop_assert_eq!(used, out.len());
             assert_request_forwarded(&head, &again);
+            for name in &r.listed {
+                prop_assert!(again.header(name).is_none(), "listed {} was forwarded", name);
+            }
 
             // Edits survive the round trip.
             let mut edited = head;

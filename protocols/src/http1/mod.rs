@@ -16,6 +16,9 @@
 //! - [`scan`]: [`HeadScan`], the resumable search for the end of a head.
 //! - [`body`]: [`BodyDecoder`] (content-length, chunked, until-close) and the chunked encoder.
 //! - [`chunked`]: [`ChunkedDecoder`], the chunked transfer-coding state machine.
+//! - `samples` (hidden): malformed and smuggling requests with their refusals, shared with the
+//!   engine's end-to-end tests. `fuzzing` (hidden): invariant-checking entry points for the
+//!   fuzz targets and property tests.
 //!
 //! # How the shell drives an exchange
 //!
@@ -147,6 +150,10 @@ const _: () = assert!(HEAD_BYTES_MAX + REWRITE_BYTES_MAX < u32::MAX as usize);
 const _: () = assert!(HEADERS_MAX + ADDED_FIELDS_MAX < u16::MAX as usize);
 
 /// Bounds on one head, from `global.tune` in the configuration.
+///
+/// Memory per parsed head (its [`HeadBuf`]): at most `max_header_size + REWRITE_BYTES_MAX`
+/// bytes of head storage plus `(max_headers + ADDED_FIELDS_MAX) × 20` bytes of span records;
+/// a parse also uses `HEADERS_MAX × 32` bytes of stack, released on return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest head in bytes, start line and final empty line included (leading empty lines

@@ -10,8 +10,8 @@ use std::mem::MaybeUninit;
 
 use crate::http1::error::{EditError, FieldError, RequestError};
 use crate::http1::fields::{
-    check_fields, check_name, push_decimal, FieldKind, FieldSpan, FieldTable, HeadBuf, Headers,
-    Span,
+    check_fields, check_name, field_spans, push_decimal, Declared, FieldKind, FieldSpan,
+    FieldTable, HeadBuf, Headers, Span,
 };
 use crate::http1::scan::HeadScan;
 use crate::http1::syntax::{diagnose_request, is_target_byte, is_valid_authority};
@@ -49,12 +49,58 @@ pub fn parse_request(
 }
 
 /// Parses a complete head (`head` starts at the request line and ends after the empty line).
+/// Grammar first (in byte order), then the meaning: method, target form, framing, `Host`.
 pub(crate) fn parse_head(
     head: &[u8],
     bare_lf: bool,
     limits: &Limits,
     spare: &mut HeadBuf,
 ) -> Result<RequestHead, RequestError> {
+    let line = tokenize(head, bare_lf, limits, &mut spare.fields)?;
+    if line.method == "CONNECT" {
+        return Err(RequestError::ConnectNotSupported);
+    }
+    let form = target_form(line.method, line.target)?;
+    let summary = check_fields(head, &mut spare.fields)?;
+    let framing = summary.framing(line.version)?;
+    check_host(head, &spare.fields, &line, form)?;
+    let (path, authority) = match form {
+        TargetForm::Origin { path } | TargetForm::Asterisk { path } => (path, None),
+        TargetForm::Absolute { authority, path } => (path, Some(authority)),
+    };
+    Ok(RequestHead {
+        method: Span::within(head, line.method.as_bytes()),
+        target: Span::within(head, line.target.as_bytes()),
+        path,
+        authority,
+        version: line.version,
+        framing: match framing {
+            Declared::Chunked => BodyFraming::Chunked,
+            Declared::Length(n) => BodyFraming::Length(n),
+            Declared::Nothing => BodyFraming::None,
+        },
+        connection: summary.connection,
+        expect_continue: summary.expect_continue && line.version == Version::Http11,
+        table: FieldTable::new(head, spare),
+    })
+}
+
+/// The request line's parts, slices of the head.
+struct RequestLine<'h> {
+    method: &'h str,
+    target: &'h str,
+    version: Version,
+}
+
+/// Tokenises `head` with `httparse` into its request line and field spans (into `fields`),
+/// and refuses what the strict grammar refuses: on any refusal, [`diagnose_request`] names
+/// the first violated rule in byte order.
+fn tokenize<'h>(
+    head: &'h [u8],
+    bare_lf: bool,
+    limits: &Limits,
+    fields: &mut Vec<FieldSpan>,
+) -> Result<RequestLine<'h>, RequestError> {
     let refused =
         |fallback: RequestError| diagnose_request(head, limits.max_headers).unwrap_or(fallback);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADERS_MAX];
@@ -83,75 +129,45 @@ pub(crate) fn parse_head(
     if let Some(&byte) = target.as_bytes().iter().find(|&&b| !is_target_byte(b)) {
         return Err(refused(RequestError::TargetByte { byte }));
     }
-    let version = if minor == 0 {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    if method == "CONNECT" {
-        return Err(RequestError::ConnectNotSupported);
-    }
-    let form = target_form(method, target)?;
-
-    spare.fields.clear();
-    spare.fields.reserve(req.headers.len() + 4);
-    spare.fields.extend(req.headers.iter().map(|h| FieldSpan {
-        name: Span::within(head, h.name.as_bytes()),
-        value: Span::within(head, h.value),
-        kind: FieldKind::of(h.name.as_bytes()),
-        removed: false,
-        listed: false,
-    }));
-    let summary = check_fields(head, &mut spare.fields)?;
-    if summary.chunked && summary.content_length.is_some() {
-        return Err(FieldError::TransferEncodingWithContentLength.into());
-    }
-    if summary.chunked && version == Version::Http10 {
-        return Err(FieldError::TransferEncodingInHttp10.into());
-    }
-    match summary.hosts {
-        0 if version == Version::Http11 => return Err(RequestError::MissingHost),
-        0 => {}
-        1 => {
-            let host = spare
-                .fields
-                .iter()
-                .find(|f| f.kind == FieldKind::Host)
-                .expect("one Host counted")
-                .value
-                .of(head);
-            if !is_valid_authority(host) {
-                return Err(RequestError::HostInvalid);
-            }
-            if let TargetForm::Absolute { authority, .. } = form {
-                if !authority.of(target.as_bytes()).eq_ignore_ascii_case(host) {
-                    return Err(RequestError::HostMismatch);
-                }
-            }
-        }
-        _ => return Err(RequestError::DuplicateHost),
-    }
-
-    let framing = match (summary.chunked, summary.content_length) {
-        (true, _) => BodyFraming::Chunked,
-        (false, Some(n)) => BodyFraming::Length(n),
-        (false, None) => BodyFraming::None,
-    };
-    let (path, authority) = match form {
-        TargetForm::Origin { path } | TargetForm::Asterisk { path } => (path, None),
-        TargetForm::Absolute { authority, path } => (path, Some(authority)),
-    };
-    Ok(RequestHead {
-        method: Span::within(head, method.as_bytes()),
-        target: Span::within(head, target.as_bytes()),
-        path,
-        authority,
-        version,
-        framing,
-        connection: summary.connection,
-        expect_continue: summary.expect_continue && version == Version::Http11,
-        table: FieldTable::new(head, spare),
+    field_spans(head, req.headers, fields);
+    Ok(RequestLine {
+        method,
+        target,
+        version: if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        },
     })
+}
+
+/// `Host` rules (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in HTTP/1.0, a valid
+/// authority, equal (ignoring case) to an absolute-form target's authority.
+fn check_host(
+    head: &[u8],
+    fields: &[FieldSpan],
+    line: &RequestLine<'_>,
+    form: TargetForm,
+) -> Result<(), RequestError> {
+    let mut hosts = fields.iter().filter(|f| f.kind == FieldKind::Host);
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(RequestError::DuplicateHost),
+        (None, _) if line.version == Version::Http11 => return Err(RequestError::MissingHost),
+        (None, _) => return Ok(()),
+        (Some(host), None) => host.value.of(head),
+    };
+    if !is_valid_authority(host) {
+        return Err(RequestError::HostInvalid);
+    }
+    if let TargetForm::Absolute { authority, .. } = form {
+        if !authority
+            .of(line.target.as_bytes())
+            .eq_ignore_ascii_case(host)
+        {
+            return Err(RequestError::HostMismatch);
+        }
+    }
+    Ok(())
 }
 
 /// The accepted request-target forms (RFC 9112 §3.2), with spans relative to the target.
@@ -380,6 +396,11 @@ impl RequestHead {
     /// The received head bytes, for invariant checks.
     pub(crate) fn table_head_bytes(&self) -> &[u8] {
         self.table.head_bytes()
+    }
+
+    /// The fields a write without upgrade carries, for invariant checks.
+    pub(crate) fn forwarded_pairs(&self) -> Vec<(String, Vec<u8>)> {
+        self.table.forwarded_pairs(false)
     }
 
     /// Gives the head's storage back for the next parse.

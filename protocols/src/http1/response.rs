@@ -10,21 +10,12 @@ use std::mem::MaybeUninit;
 
 use crate::http1::error::{EditError, FieldError, ResponseError};
 use crate::http1::fields::{
-    check_fields, check_name, push_decimal, FieldKind, FieldSpan, FieldTable, HeadBuf, Headers,
-    Span,
+    check_fields, check_name, field_spans, push_decimal, Declared, FieldSpan, FieldTable, HeadBuf,
+    Headers, Span,
 };
 use crate::http1::scan::HeadScan;
 use crate::http1::syntax::diagnose_response;
 use crate::http1::{BodyFraming, ConnectionFlags, ConnectionHeader, Limits, Version, HEADERS_MAX};
-
-/// The framing field a response declared, kept for HEAD and 304 responses whose
-/// `Content-Length` describes the representation rather than a body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Declared {
-    Nothing,
-    Length(u64),
-    Chunked,
-}
 
 /// A parsed, validated response head. Owns one copy of the head bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +48,7 @@ pub fn parse_response(
 }
 
 /// Parses a complete head (`head` starts at the status line and ends after the empty line).
+/// Grammar first (in byte order), then the meaning: status range, framing.
 pub(crate) fn parse_head(
     head: &[u8],
     bare_lf: bool,
@@ -64,6 +56,40 @@ pub(crate) fn parse_head(
     head_request: bool,
     spare: &mut HeadBuf,
 ) -> Result<ResponseHead, ResponseError> {
+    let (version, status) = tokenize(head, bare_lf, limits, &mut spare.fields)?;
+    if !(100..=599).contains(&status) {
+        return Err(ResponseError::StatusCodeOutOfRange { code: status });
+    }
+    let summary = check_fields(head, &mut spare.fields)?;
+    let declared = summary.framing(version)?;
+    let framing = match (status, declared) {
+        (101, _) => BodyFraming::Tunnel,
+        (100..=199 | 204 | 304, _) => BodyFraming::None,
+        _ if head_request => BodyFraming::None,
+        (_, Declared::Chunked) => BodyFraming::Chunked,
+        (_, Declared::Length(n)) => BodyFraming::Length(n),
+        (_, Declared::Nothing) => BodyFraming::UntilClose,
+    };
+    Ok(ResponseHead {
+        version,
+        status,
+        reason: reason_span(head),
+        framing,
+        declared,
+        connection: summary.connection,
+        head_request,
+        table: FieldTable::new(head, spare),
+    })
+}
+
+/// Tokenises `head` with `httparse` into version, status code and field spans (into
+/// `fields`); on any refusal, [`diagnose_response`] names the first violated rule.
+fn tokenize(
+    head: &[u8],
+    bare_lf: bool,
+    limits: &Limits,
+    fields: &mut Vec<FieldSpan>,
+) -> Result<(Version, u16), ResponseError> {
     let refused =
         |fallback: ResponseError| diagnose_response(head, limits.max_headers).unwrap_or(fallback);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADERS_MAX];
@@ -85,57 +111,17 @@ pub(crate) fn parse_head(
     let (Some(minor), Some(status)) = (resp.version, resp.code) else {
         return Err(refused(ResponseError::Unparsed(httparse::Error::Status)));
     };
+    // httparse accepts bare LF.
     if bare_lf {
         return Err(refused(ResponseError::Field(FieldError::BareLf)));
     }
-    if !(100..=599).contains(&status) {
-        return Err(ResponseError::StatusCodeOutOfRange { code: status });
-    }
+    field_spans(head, resp.headers, fields);
     let version = if minor == 0 {
         Version::Http10
     } else {
         Version::Http11
     };
-
-    spare.fields.clear();
-    spare.fields.reserve(resp.headers.len() + 4);
-    spare.fields.extend(resp.headers.iter().map(|h| FieldSpan {
-        name: Span::within(head, h.name.as_bytes()),
-        value: Span::within(head, h.value),
-        kind: FieldKind::of(h.name.as_bytes()),
-        removed: false,
-        listed: false,
-    }));
-    let summary = check_fields(head, &mut spare.fields)?;
-    if summary.chunked && summary.content_length.is_some() {
-        return Err(FieldError::TransferEncodingWithContentLength.into());
-    }
-    if summary.chunked && version == Version::Http10 {
-        return Err(FieldError::TransferEncodingInHttp10.into());
-    }
-    let declared = match (summary.chunked, summary.content_length) {
-        (true, _) => Declared::Chunked,
-        (false, Some(n)) => Declared::Length(n),
-        (false, None) => Declared::Nothing,
-    };
-    let framing = match (status, declared) {
-        (101, _) => BodyFraming::Tunnel,
-        (100..=199 | 204 | 304, _) => BodyFraming::None,
-        _ if head_request => BodyFraming::None,
-        (_, Declared::Chunked) => BodyFraming::Chunked,
-        (_, Declared::Length(n)) => BodyFraming::Length(n),
-        (_, Declared::Nothing) => BodyFraming::UntilClose,
-    };
-    Ok(ResponseHead {
-        version,
-        status,
-        reason: reason_span(head),
-        framing,
-        declared,
-        connection: summary.connection,
-        head_request,
-        table: FieldTable::new(head, spare),
-    })
+    Ok((version, status))
 }
 
 /// The reason phrase of a validated status line (`HTTP/1.x NNN[ reason]CRLF`).
@@ -274,6 +260,11 @@ impl ResponseHead {
     /// The received head bytes, for invariant checks.
     pub(crate) fn table_head_bytes(&self) -> &[u8] {
         self.table.head_bytes()
+    }
+
+    /// The fields a write without upgrade carries, for invariant checks.
+    pub(crate) fn forwarded_pairs(&self) -> Vec<(String, Vec<u8>)> {
+        self.table.forwarded_pairs(false)
     }
 
     /// Gives the head's storage back for the next parse.
