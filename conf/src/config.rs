@@ -232,6 +232,9 @@ pub struct Backend {
     pub allbackups: bool,
     /// Hash-based algorithms: map-based or consistent.
     pub hash_type: HashType,
+    /// Streams at which servers with `minconn` reach their full `maxconn` (HAProxy
+    /// `fullconn`); default: 10 % of the `maxconn` of the frontends that route here.
+    pub fullconn: u32,
 }
 
 /// Load-balancing algorithm.
@@ -301,6 +304,9 @@ pub struct Server {
     pub check: Option<crate::check::Check>,
     /// After coming back UP, the weight ramps from 1/20 to full over this long.
     pub slowstart: Option<std::time::Duration>,
+    /// Dynamic limit floor (HAProxy `minconn`, 0 = none): the server's limit grows from
+    /// `minconn` to `maxconn` as the backend's load grows to `fullconn`.
+    pub minconn: u32,
 }
 
 /// PROXY protocol version.

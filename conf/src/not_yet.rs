@@ -16,11 +16,7 @@ use crate::validate::Algorithm;
 
 /// Keys refused wherever they are written: (section pattern, key). In a pattern `*` is every
 /// entry of a mapping and `[*]` every item of a list.
-const KEYS: &[(&str, &str)] = &[
-    ("global", "metrics"),
-    ("frontends.*", "accept_proxy"),
-    ("backends.*", "fullconn"),
-];
+const KEYS: &[(&str, &str)] = &[("global", "metrics"), ("frontends.*", "accept_proxy")];
 
 /// Values refused: (section pattern, key, value).
 const VALUES: &[(&str, &str, &str)] = &[];
@@ -127,13 +123,12 @@ mod tests {
 
     #[test]
     fn reports_the_first_in_file_order() {
-        let root = tree::build(
-            "backends:\n  a:\n    fullconn: 1\nfrontends:\n  w:\n    use_backend: []\n",
-        )
-        .unwrap()
-        .unwrap();
+        let root =
+            tree::build("frontends:\n  w:\n    accept_proxy: true\nglobal:\n  metrics: {}\n")
+                .unwrap()
+                .unwrap();
         let fault = reject(&root).unwrap_err();
-        assert_eq!(fault.path.to_string(), "backends.a.fullconn");
-        assert_eq!(fault.message, "fullconn is not supported yet");
+        assert_eq!(fault.path.to_string(), "frontends.w.accept_proxy");
+        assert_eq!(fault.message, "accept_proxy is not supported yet");
     }
 }

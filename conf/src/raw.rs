@@ -256,8 +256,7 @@ pub(crate) struct RawBackend {
     pub(crate) hash_type: Option<crate::config::HashType>,
     pub(crate) uri_len: Option<Int>,
     pub(crate) uri_depth: Option<Int>,
-    #[serde(default, rename = "fullconn")]
-    _fullconn: IgnoredAny,
+    pub(crate) fullconn: Option<Int>,
 }
 
 /// One entry of a backend's `servers`.
@@ -272,6 +271,7 @@ pub(crate) struct RawServer {
     pub(crate) backup: Option<bool>,
     pub(crate) check: Option<RawServerCheck>,
     pub(crate) slowstart: Option<String>,
+    pub(crate) minconn: Option<Int>,
 }
 
 /// A backend's `check` mapping; also the per-server override (every key optional).

@@ -695,10 +695,15 @@ fn http_keys_need_mode_http() {
 
 #[test]
 fn backend_keys_not_supported_yet() {
-    let text = PROXY.replace("  app:\n", "  app:\n    fullconn: x\n");
+    let text = PROXY.replace("  app:\n", "  app:\n    fullconn: 0\n");
     assert_eq!(
         error(&text),
-        "test.yaml:5:5: backends.app.fullconn: fullconn is not supported yet"
+        "test.yaml:5:15: backends.app.fullconn: must be at least 1, found 0"
+    );
+    let text = PROXY.replace("name: s1,", "name: s1, minconn: 5,");
+    assert_eq!(
+        error(&text),
+        "test.yaml:5:36: backends.app.servers[0].minconn: minconn 5 needs a maxconn at least as large"
     );
 }
 

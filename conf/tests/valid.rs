@@ -117,12 +117,14 @@ fn full_tcp_example() {
                 maxconn: 0,
                 check: None,
                 slowstart: None,
+                minconn: 0,
             }],
             http: Default::default(),
             on_marked_down: Default::default(),
             on_marked_up: Default::default(),
             allbackups: false,
             hash_type: Default::default(),
+            fullconn: 500,
         }],
     };
     assert_eq!(config, expected);
@@ -170,12 +172,14 @@ fn minimal_example_gets_every_default() {
                 maxconn: 0,
                 check: None,
                 slowstart: None,
+                minconn: 0,
             }],
             http: Default::default(),
             on_marked_down: Default::default(),
             on_marked_up: Default::default(),
             allbackups: false,
             hash_type: Default::default(),
+            fullconn: 1000,
         }],
     };
     assert_eq!(config, expected);

@@ -350,3 +350,33 @@ fn slowstart_ramps_the_weight_after_up() {
     assert_eq!(stat(&csv, "app", "s1", "weight"), "100");
     assert_eq!(stat(&csv, "app", "s1", "throttle"), "");
 }
+
+#[test]
+fn minconn_and_fullconn_scale_the_limit_with_backend_load() {
+    use std::sync::atomic::Ordering;
+    let run = |fullconn: u32| -> usize {
+        let slow = HttpOrigin::start_with_delay("slow", Duration::from_millis(300));
+        let yaml = http_maxconn_config(slow.addr, "10s")
+            .replace("maxconn: 2 }", "maxconn: 8, minconn: 2 }")
+            .replace(
+                "    http_reuse: never\n",
+                &format!("    http_reuse: never\n    fullconn: {fullconn}\n"),
+            );
+        let p = Proxy::start("mc-minconn", &yaml);
+        let statuses = concurrent_statuses(p.addr("web"), 8);
+        assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+        slow.seen.max_in_flight.load(Ordering::SeqCst)
+    };
+    // Far below fullconn: the limit stays at minconn (1 per shard).
+    let low = run(1000);
+    assert!(
+        low <= 2,
+        "at light load the limit is minconn: {low} in flight"
+    );
+    // fullconn reached: the limit grows towards maxconn.
+    let high = run(2);
+    assert!(
+        high > 2,
+        "at full load the limit grows to maxconn: {high} in flight"
+    );
+}

@@ -74,6 +74,26 @@ pub(crate) fn config(raw: &RawConfig, host: &HostInfo) -> Result<Config, Fault> 
     for (name, backend_raw) in &backends_raw.0 {
         backends.push(proxy::backend(name, backend_raw, &defaults)?);
     }
+    for (b, backend) in backends.iter_mut().enumerate() {
+        let path = YamlPath::root().key("backends").key(&backend.name);
+        for (i, s) in backend.servers.iter().enumerate() {
+            if s.minconn > 0 && (s.maxconn == 0 || s.minconn > s.maxconn) {
+                return Err(Fault::value(
+                    &path.key("servers").index(i).key("minconn"),
+                    format!("minconn {} needs a maxconn at least as large", s.minconn),
+                ));
+            }
+        }
+        if backend.fullconn == 0 {
+            // HAProxy's default: 10 % of the maxconn of the frontends that can route here.
+            let sum: u64 = frontends
+                .iter()
+                .filter(|f| f.default_backend == b || f.http.routes.iter().any(|r| r.backend == b))
+                .map(|f| u64::from(f.maxconn))
+                .sum();
+            backend.fullconn = u32::try_from(sum / 10).unwrap_or(u32::MAX).max(1);
+        }
+    }
     Ok(Config {
         global,
         frontends,

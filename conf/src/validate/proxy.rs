@@ -405,6 +405,10 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
         servers,
         http: super::http::backend(raw, &path)?,
         hash_type: raw.hash_type.unwrap_or_default(),
+        fullconn: match raw.fullconn {
+            Some(n) => field::int_u32(n, &path.key("fullconn"), 1, limits::MAXCONN_MAX)?,
+            None => 0,
+        },
         on_marked_down: raw.on_marked_down.unwrap_or_default(),
         on_marked_up: raw.on_marked_up.unwrap_or_default(),
         allbackups: raw.allbackups.unwrap_or(false),
@@ -427,6 +431,10 @@ fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
             None => 0,
         },
         check: None,
+        minconn: match raw.minconn {
+            Some(n) => field::int_u32(n, &path.key("minconn"), 1, limits::MAXCONN_MAX)?,
+            None => 0,
+        },
         slowstart: match &raw.slowstart {
             Some(t) => Some(field::duration(t, &path.key("slowstart"), Zero::Refused)?),
             None => None,

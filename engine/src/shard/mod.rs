@@ -319,7 +319,8 @@ impl Shard {
     ) -> Pick {
         let budgets = &self.server_budgets[backend];
         let allowed = |i: usize| only.is_none_or(|o| o == i);
-        let free = |i: usize| allowed(i) && budgets[i].used() < budgets[i].limit();
+        let limit = self.dynamic_limits(backend);
+        let free = |i: usize| allowed(i) && budgets[i].used() < limit(i);
         match self.pick_server(backend, failed, hash, &free) {
             Some(i) => match budgets[i].try_acquire() {
                 Some(slot) => Pick::Got(i, slot),
@@ -327,6 +328,26 @@ impl Shard {
             },
             None if self.pick_server(backend, failed, hash, &allowed).is_some() => Pick::Full,
             None => Pick::NoServer,
+        }
+    }
+
+    /// Each server's current slot limit on this shard: its `maxconn` share, or with `minconn`
+    /// HAProxy's dynamic limit `max(minconn, maxconn × backend streams / fullconn)`, both
+    /// as this shard's shares.
+    fn dynamic_limits(&self, backend: usize) -> impl Fn(usize) -> u32 + '_ {
+        let be = &self.config.backends[backend];
+        let index = self.id.0 as usize;
+        let load = self.table.borrow().backend_streams(backend) as u64;
+        let full = u64::from(share(be.fullconn, self.shards, index).max(1));
+        move |i: usize| {
+            let max = self.server_budgets[backend][i].limit();
+            let minconn = be.servers[i].minconn;
+            if minconn == 0 || max == u32::MAX {
+                return max;
+            }
+            let floor = server_share(minconn, self.shards, index);
+            let scaled = (u64::from(max) * load / full).min(u64::from(max)) as u32;
+            scaled.max(floor).min(max)
         }
     }
 
