@@ -29,6 +29,9 @@ pub struct Check {
     pub host: Option<String>,
     /// HTTP: accepted statuses.
     pub expect_status: RangeInclusive<u16>,
+    /// HTTP: a 404 puts the server in NOLB (up, but no new load-balanced streams), as
+    /// HAProxy's `http-check disable-on-404`: the way a server announces it is draining.
+    pub disable_on_404: bool,
     /// Interval between checks while the server is steadily up.
     pub inter: Duration,
     /// Interval while the server is transitioning (some checks failed, or coming back).

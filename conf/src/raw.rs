@@ -284,6 +284,7 @@ pub(crate) struct RawCheck {
     pub(crate) method: Option<String>,
     pub(crate) host: Option<String>,
     pub(crate) expect_status: Option<RawStatusRange>,
+    pub(crate) disable_on_404: Option<bool>,
     pub(crate) inter: Option<String>,
     pub(crate) fastinter: Option<String>,
     pub(crate) downinter: Option<String>,

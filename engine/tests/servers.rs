@@ -380,3 +380,30 @@ fn minconn_and_fullconn_scale_the_limit_with_backend_load() {
         "at full load the limit grows to maxconn: {high} in flight"
     );
 }
+
+#[test]
+fn http_check_404_with_disable_on_404_puts_server_in_nolb() {
+    let good = HttpOrigin::start("good");
+    let leaving = HttpOrigin::start("leaving");
+    let mut yaml = config(
+        "    check: { type: http, path: /status/200, inter: 100ms, rise: 1, fall: 2, disable_on_404: true }\n",
+        &[("good", good.addr, ""), ("leaving", leaving.addr, ", check: { path: /status/404 }")],
+    );
+    yaml = yaml.replace("  mode: tcp\n", "  mode: http\n");
+    let p = Proxy::start("hc-nolb", &yaml);
+    wait_status(&p, "leaving", "NOLB");
+    wait_status(&p, "good", "UP");
+    let state = admin(&sock(&p), "show servers state app");
+    assert!(
+        state.contains(" leaving 127.0.0.1 3 0 "),
+        "op_state 3 (stopping):\n{state}"
+    );
+    let mut c = common::http_origin::HttpClient::connect(p.addr("fe"));
+    for _ in 0..20 {
+        assert_eq!(
+            c.get("/").header("x-origin"),
+            Some("good"),
+            "no new traffic in NOLB"
+        );
+    }
+}

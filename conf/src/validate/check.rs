@@ -45,6 +45,7 @@ fn defaults() -> Check {
         method: "GET".into(),
         host: None,
         expect_status: 200..=399,
+        disable_on_404: false,
         inter: limits::CHECK_INTER_DEFAULT,
         fastinter: limits::CHECK_INTER_DEFAULT,
         downinter: limits::CHECK_INTER_DEFAULT,
@@ -91,6 +92,9 @@ fn apply(check: &mut Check, raw: &RawCheck, path: &YamlPath) -> Result<(), Fault
     }
     if let Some(s) = &raw.expect_status {
         check.expect_status = status_range(s, &path.key("expect_status"))?;
+    }
+    if let Some(b) = raw.disable_on_404 {
+        check.disable_on_404 = b;
     }
     let inter_set = raw.inter.is_some();
     if let Some(t) = &raw.inter {

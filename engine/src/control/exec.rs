@@ -274,7 +274,9 @@ impl Ctl {
                     srv_id: i as u32 + 1,
                     srv_name: srv.name.clone(),
                     srv_addr: srv.address.ip().to_string(),
-                    srv_op_state: if s.check.as_ref().is_none_or(|c| c.up) {
+                    srv_op_state: if s.check.as_ref().is_some_and(|c| c.up && c.nolb) {
+                        admin::SRV_OP_STOPPING
+                    } else if s.check.as_ref().is_none_or(|c| c.up) {
                         admin::SRV_OP_RUNNING
                     } else {
                         admin::SRV_OP_STOPPED
@@ -633,7 +635,9 @@ fn server_status(s: &super::state::ServerState) -> String {
         (AdminState::Ready, Some(_)) if !s.health_enabled => "no check".into(),
         (AdminState::Ready, Some(c)) => {
             let full = c.config.rise + c.config.fall - 1;
-            if c.up && c.health == full {
+            if c.up && c.nolb {
+                "NOLB".into()
+            } else if c.up && c.health == full {
                 "UP".into()
             } else if c.up {
                 // Going down: HAProxy prints "UP n/fall" with the failures left.

@@ -41,6 +41,8 @@ pub struct Outcome {
     pub code: Option<u16>,
     /// Detail (`Connection refused`, `HTTP status 500`).
     pub info: String,
+    /// A 404 with `disable_on_404`: UP, but no new load-balanced streams.
+    pub nolb: bool,
 }
 
 /// Starts a checker task for every checked server.
@@ -145,6 +147,7 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
                 status,
                 code: None,
                 info: short_error(&text),
+                nolb: false,
             };
         }
     };
@@ -154,6 +157,7 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
             status: CheckStatus::Layer4Ok,
             code: None,
             info: String::new(),
+            nolb: false,
         };
     }
     let host = check.host.clone().unwrap_or_else(|| addr.to_string());
@@ -191,6 +195,7 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
                 status: CheckStatus::Layer7Timeout,
                 code: None,
                 info: String::new(),
+                nolb: false,
             }
         }
         Err(e) => {
@@ -199,28 +204,39 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
                 status: CheckStatus::Layer7InvalidResponse,
                 code: None,
                 info: short_error(&e.to_string()),
+                nolb: false,
             }
         }
     };
     let code = status_code(&bytes);
     match code {
+        Some(404) if check.disable_on_404 => Outcome {
+            passed: true,
+            status: CheckStatus::Layer7Ok,
+            code: Some(404),
+            info: "disabled on 404".into(),
+            nolb: true,
+        },
         Some(c) if check.expect_status.contains(&c) => Outcome {
             passed: true,
             status: CheckStatus::Layer7Ok,
             code: Some(c),
             info: String::new(),
+            nolb: false,
         },
         Some(c) => Outcome {
             passed: false,
             status: CheckStatus::Layer7WrongStatus,
             code: Some(c),
             info: format!("HTTP status {c}"),
+            nolb: false,
         },
         None => Outcome {
             passed: false,
             status: CheckStatus::Layer7InvalidResponse,
             code: None,
             info: "not an HTTP response".into(),
+            nolb: false,
         },
     }
 }
@@ -259,12 +275,30 @@ async fn on_check(ctl: &Rc<Ctl>, key: ServerKey, outcome: Outcome, took: Duratio
         c.code = outcome.code;
         c.duration_ms = took.as_millis() as u64;
         c.info = outcome.info.clone();
+        let nolb_changed = c.nolb != outcome.nolb && outcome.passed;
+        if outcome.passed {
+            c.nolb = outcome.nolb;
+        }
         let change = c.record(outcome.passed, now);
-        if change.is_some() {
+        if change.is_some() || nolb_changed {
             s.last_change = now;
         }
-        change
+        (change, nolb_changed.then_some(c.nolb))
     };
+    let (change, nolb) = change;
+    if let Some(nolb) = nolb {
+        let name = {
+            let st = ctl.state.borrow();
+            let be = &st.config.backends[key.backend];
+            format!("{}/{}", be.name, be.servers[key.server].name)
+        };
+        if nolb {
+            log::warn!("Server {name} is stopping (NOLB: http check got 404), no new streams");
+        } else {
+            log::warn!("Server {name} is back from NOLB");
+        }
+        let _ = ctl.push_view_to_shards(key).await;
+    }
     let Some(up) = change else {
         return;
     };

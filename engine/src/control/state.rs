@@ -69,6 +69,8 @@ pub struct CheckState {
     pub health: u32,
     /// Operational state.
     pub up: bool,
+    /// UP but not load-balanced (an http check got 404 with `disable_on_404`).
+    pub nolb: bool,
     /// Last check result.
     pub status: CheckStatus,
     /// HTTP status of the last layer-7 check.
@@ -98,6 +100,7 @@ impl CheckState {
             health: config.rise + config.fall - 1,
             config,
             up: true,
+            nolb: false,
             status: CheckStatus::Initializing,
             code: None,
             duration_ms: 0,
@@ -211,7 +214,7 @@ impl State {
             admin: s.admin,
             weight: s.effective_weight(Instant::now()),
             maxconn: s.maxconn,
-            up: s.check.as_ref().is_none_or(|c| c.up),
+            up: s.check.as_ref().is_none_or(|c| c.up && !c.nolb),
         }
     }
 
@@ -238,6 +241,7 @@ mod tests {
             method: "GET".into(),
             host: None,
             expect_status: 200..=399,
+            disable_on_404: false,
             inter: Duration::from_secs(1),
             fastinter: Duration::from_secs(1),
             downinter: Duration::from_secs(1),
