@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the peers percore-bench compares against (HAProxy, nginx) and the load tools
-# (wrk, socat, h2load) from Debian packages. Idempotent: installs only what is missing.
+# Installs the peers percore-bench compares against (HAProxy, nginx with its stream module
+# for the TCP scenarios) and the load tools (wrk, socat, h2load) from Debian packages.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 need=()
 for pair in haproxy:haproxy nginx:nginx wrk:wrk socat:socat h2load:nghttp2-client; do
@@ -9,8 +10,12 @@ for pair in haproxy:haproxy nginx:nginx wrk:wrk socat:socat h2load:nghttp2-clien
         need+=("$pkg")
     fi
 done
+# nginx's stream {} (TCP proxying) is a separate module package on Debian.
+if ! [ -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
+    need+=(libnginx-mod-stream)
+fi
 if [ ${#need[@]} -eq 0 ]; then
-    echo "install-peers: haproxy, nginx, wrk, socat and h2load are already installed"
+    echo "install-peers: haproxy, nginx (+ stream module), wrk, socat and h2load are already installed"
     exit 0
 fi
 SUDO=""

@@ -1,20 +1,47 @@
-//! `percore-bench`: the tools that surround a proxy under test.
+//! `percore-bench`: measures percore against HAProxy and nginx on the same pinned CPUs, and
+//! provides the origin and load generator it uses as standalone tools.
 //!
-//! This first version has a fixed-response HTTP/1.1 and TCP echo origin and a closed-loop
-//! TCP echo load generator recording latency in an HDR histogram. They run on plain
-//! blocking threads (not glommio: a glommio peer slows a glommio proxy on these machines,
-//! see shared/reference/glommio-notes.md §8). The side-by-side comparison runner comes next.
+//! - [`compare`]: the `compare` command: contenders × scenarios → tables, JSON, SVG.
+//! - [`scenario`]: what is measured (throughput, idle memory, admin kill).
+//! - [`contender`]: direct / percore / HAProxy / nginx and their equivalent configurations.
+//! - [`child`]: proxy processes and temporary files, cleaned up even on Ctrl-C.
+//! - [`procfs`]: CPU time and RSS of a process group from /proc.
+//! - [`pool`]: pinned client-side threads, each a tokio current-thread runtime.
+//! - [`origin`]: HTTP/1.1, echo and bulk servers.
+//! - [`load`]: closed- and open-loop load generator (coordinated-omission corrected).
+//! - [`record`]: latency histograms and error counts, merged across threads.
+//! - [`http`]: request heads and an incremental response parser.
+//! - [`report`]: JSON document and tables. [`svg`]: latency-vs-rate plot.
+//! - [`units`]: command-line values.
+//!
+//! Origins and load generators are tokio current-thread runtimes on pinned threads, never
+//! glommio: a glommio peer slows a glommio proxy on these machines
+//! (shared/reference/glommio-notes.md §8).
 
+mod child;
+mod compare;
+mod contender;
+mod http;
+mod load;
 mod origin;
+mod pool;
+mod procfs;
+mod record;
+mod report;
+mod scenario;
+mod svg;
+mod units;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hdrhistogram::Histogram;
 
-/// percore-bench: origins and load generators for benchmarking proxies on loopback.
+use crate::load::{LoadSpec, Pacing, Workload};
+use crate::units::{count_text, micros_text};
+
+/// percore-bench: compare percore with HAProxy and nginx on loopback, side by side.
 #[derive(Parser)]
 #[command(name = "percore-bench", version, about)]
 struct Cli {
@@ -24,111 +51,216 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an origin server until killed.
+    /// Run every contender through the chosen scenarios and print a comparison.
+    Compare(compare::CompareArgs),
+    /// Run an origin server until interrupted.
     Origin {
-        /// Address to listen on (loopback).
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: SocketAddr,
-        /// `http` (fixed 200 response) or `echo`.
+        /// http (fixed 200 responses), echo, or bulk (first byte D: send forever; else
+        /// discard).
         #[arg(long, default_value = "http")]
         kind: String,
-        /// HTTP response body size in bytes.
-        #[arg(long, default_value_t = 0)]
+        /// HTTP response body size (0, 1k, 64k, …).
+        #[arg(long, default_value = "0", value_parser = units::size)]
         body: usize,
+        /// echo: bytes sent on accept before echoing.
+        #[arg(long, default_value = "")]
+        banner: String,
+        /// CPUs to run on, one pinned thread each.
+        #[arg(long, default_value = "0")]
+        cpus: String,
     },
-    /// Closed-loop TCP echo round trips through `target`.
-    Echo {
-        /// Proxy (or origin) address.
+    /// Load one address (an origin or a proxy) and print throughput and latency.
+    Load {
+        /// Where to connect.
         #[arg(long)]
         target: SocketAddr,
-        /// Concurrent connections, one thread each.
-        #[arg(short, long, default_value_t = 16)]
+        /// http, http-close, echo, bulk-down or bulk-up.
+        #[arg(long, default_value = "http")]
+        workload: String,
+        /// Connections (http-close: concurrent clients).
+        #[arg(short = 'c', long, default_value_t = 32)]
         connections: usize,
-        /// Run time in seconds.
-        #[arg(short, long, default_value_t = 5.0)]
-        duration: f64,
-        /// Message size in bytes.
+        /// Open loop at this many requests/s in total; closed loop if absent.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Measured time.
+        #[arg(long, default_value = "10s", value_parser = units::duration)]
+        duration: Duration,
+        /// Unrecorded warm-up.
+        #[arg(long, default_value = "1s", value_parser = units::duration)]
+        warmup: Duration,
+        /// Expected HTTP body size.
+        #[arg(long, default_value = "0", value_parser = units::size)]
+        body: usize,
+        /// Echo message size.
         #[arg(long, default_value_t = 64)]
-        size: usize,
+        message: usize,
+        /// Per-request timeout.
+        #[arg(long, default_value = "2s", value_parser = units::duration)]
+        timeout: Duration,
+        /// CPUs to run on, one pinned thread each.
+        #[arg(long, default_value = "0")]
+        cpus: String,
     },
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Origin { listen, kind, body } => {
-            let kind = match kind.as_str() {
-                "http" => origin::Kind::Http { body },
-                "echo" => origin::Kind::Echo,
+    if let Err(e) = child::install_signal_cleanup() {
+        eprintln!("percore-bench: cannot install the Ctrl-C handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    let code = run(cli.command);
+    while child::interrupted() {
+        // The signal thread is cleaning up and will exit with 130.
+        std::thread::park_timeout(Duration::from_secs(1));
+    }
+    code
+}
+
+fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Compare(args) => compare::run(args),
+        Command::Origin {
+            listen,
+            kind,
+            body,
+            banner,
+            cpus,
+        } => run_origin(listen, &kind, body, &banner, &cpus),
+        Command::Load {
+            target,
+            workload,
+            connections,
+            rate,
+            duration,
+            warmup,
+            body,
+            message,
+            timeout,
+            cpus,
+        } => {
+            let workload = match workload.as_str() {
+                "http" => Workload::Http {
+                    keep_alive: true,
+                    body: body as u64,
+                },
+                "http-close" => Workload::Http {
+                    keep_alive: false,
+                    body: body as u64,
+                },
+                "echo" => Workload::Echo {
+                    size: message.max(1),
+                },
+                "bulk-down" => Workload::BulkDown,
+                "bulk-up" => Workload::BulkUp,
                 other => {
-                    eprintln!("percore-bench: unknown origin kind {other:?} (http|echo)");
-                    std::process::exit(2);
+                    eprintln!("percore-bench: unknown workload {other:?} (http, http-close, echo, bulk-down, bulk-up)");
+                    return ExitCode::from(2);
                 }
             };
-            match origin::serve(listen, kind) {
-                Ok(()) => {}
-                Err(e) => {
-                    eprintln!("percore-bench: origin on {listen}: {e}");
-                    std::process::exit(1);
+            let pacing = match rate {
+                Some(r) if r > 0.0 => Pacing::Open { rate: r },
+                Some(_) => {
+                    eprintln!("percore-bench: --rate must be positive");
+                    return ExitCode::from(2);
                 }
-            }
-        }
-        Command::Echo {
-            target,
-            connections,
-            duration,
-            size,
-        } => {
-            let report = echo_load(target, connections, Duration::from_secs_f64(duration), size);
-            println!("{report}");
+                None => Pacing::Closed,
+            };
+            let spec = LoadSpec {
+                target,
+                workload,
+                connections: connections.max(1),
+                pacing,
+                warmup,
+                duration,
+                timeout,
+            };
+            run_load(&spec, &cpus)
         }
     }
 }
 
-/// Runs `connections` closed-loop clients for `duration`; returns a one-line report.
-fn echo_load(target: SocketAddr, connections: usize, duration: Duration, size: usize) -> String {
-    let deadline = Instant::now() + duration;
-    let threads: Vec<_> = (0..connections)
-        .map(|_| {
-            std::thread::spawn(move || -> (Histogram<u64>, u64) {
-                let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-                    .expect("valid histogram bounds");
-                let mut errors = 0;
-                let Ok(mut s) = TcpStream::connect(target) else {
-                    return (h, 1);
-                };
-                let _ = s.set_nodelay(true);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let msg = vec![b'x'; size];
-                let mut back = vec![0u8; size];
-                while Instant::now() < deadline {
-                    let t0 = Instant::now();
-                    if s.write_all(&msg).is_err() || s.read_exact(&mut back).is_err() {
-                        errors += 1;
-                        break;
-                    }
-                    let _ = h.record(t0.elapsed().as_micros().max(1) as u64);
-                }
-                (h, errors)
-            })
+fn start_pool(cpus: &str) -> Result<pool::Pool, ExitCode> {
+    let cpus = units::cpu_list(cpus).map_err(|e| {
+        eprintln!("percore-bench: --cpus: {e}");
+        ExitCode::from(2)
+    })?;
+    pool::pin_current_thread_to(&cpus)
+        .and_then(|()| pool::Pool::new(&cpus))
+        .map_err(|e| {
+            eprintln!("percore-bench: {e}");
+            ExitCode::FAILURE
         })
-        .collect();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-    let mut errors = 0;
-    for t in threads {
-        if let Ok((h, e)) = t.join() {
-            let _ = all.add(&h);
-            errors += e;
+}
+
+fn run_origin(listen: SocketAddr, kind: &str, body: usize, banner: &str, cpus: &str) -> ExitCode {
+    let kind = match origin::Kind::parse(kind, body, banner) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("percore-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let pool = match start_pool(cpus) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match origin::Origin::start(&pool, listen, kind.clone()) {
+        Ok(o) => {
+            eprintln!(
+                "percore-bench: {kind:?} origin on {} (Ctrl-C stops)",
+                o.addr
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+        Err(e) => {
+            eprintln!("percore-bench: origin on {listen}: {e}");
+            ExitCode::FAILURE
         }
     }
-    let secs = duration.as_secs_f64();
-    format!(
-        "round trips {} ({:.0}/s), errors {errors}, latency us p50 {} p99 {} p99.9 {} max {}",
-        all.len(),
-        all.len() as f64 / secs,
-        all.value_at_quantile(0.5),
-        all.value_at_quantile(0.99),
-        all.value_at_quantile(0.999),
-        all.max()
-    )
+}
+
+fn run_load(spec: &LoadSpec, cpus: &str) -> ExitCode {
+    let pool = match start_pool(cpus) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let rec = load::run(&pool, spec);
+    let secs = spec.duration.as_secs_f64();
+    if spec.workload.is_bulk() {
+        println!(
+            "{:.1} MB/s ({} bytes in {secs:.1}s), errors {}",
+            rec.bytes as f64 / 1e6 / secs,
+            rec.bytes,
+            rec.errors.text()
+        );
+    } else {
+        let lat = rec.percentiles().map_or("no samples".to_string(), |p| {
+            format!(
+                "p50 {} p90 {} p99 {} p99.9 {} max {}",
+                micros_text(p.p50),
+                micros_text(p.p90),
+                micros_text(p.p99),
+                micros_text(p.p999),
+                micros_text(p.max)
+            )
+        });
+        println!(
+            "{} ops/s ({} in {secs:.1}s), latency {lat}, errors {}",
+            count_text(rec.ops as f64 / secs),
+            rec.ops,
+            rec.errors.text()
+        );
+    }
+    if rec.errors.total() > 0 && rec.ops == 0 && rec.bytes == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

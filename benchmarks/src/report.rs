@@ -1,0 +1,534 @@
+//! Results: the JSON document (`--json`) and the tables printed on stdout.
+//!
+//! Ratios are against HAProxy at the same load point: `×0.62` in the cpu column means 0.62
+//! times HAProxy's CPU per request (lower is better); in the throughput column, 0.62 times
+//! HAProxy's throughput (higher is better).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::record::{Errors, Percentiles};
+use crate::units::{count_text, micros_text};
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `percore-bench`.
+    pub tool: &'static str,
+    /// Harness version.
+    pub version: &'static str,
+    /// The command line.
+    pub command: String,
+    /// Start time, seconds since the Unix epoch.
+    pub started_unix_s: u64,
+    /// Where it ran.
+    pub host: HostReport,
+    /// Options in force.
+    pub settings: Settings,
+    /// Who was measured.
+    pub contenders: Vec<ContenderReport>,
+    /// One entry per scenario, in run order.
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// The machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    /// CPUs online.
+    pub cpus_online: usize,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `ulimit -n`.
+    pub nofile: u64,
+    /// CPUs the proxies were pinned to.
+    pub proxy_cpus: Vec<usize>,
+    /// CPUs of the origin and load generator.
+    pub client_cpus: Vec<usize>,
+    /// `maxconn` every proxy got.
+    pub maxconn: u64,
+    /// (cpu, busy %) of the benchmark CPUs in the half second before the run: other work
+    /// on the machine.
+    pub busy_before_pct: Vec<(usize, f64)>,
+}
+
+/// Options in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Measured window per load point.
+    pub duration_s: f64,
+    /// Unrecorded warm-up before each window.
+    pub warmup_s: f64,
+    /// Connections of the load generator.
+    pub connections: usize,
+    /// Per-request limit.
+    pub timeout_s: f64,
+    /// HTTP response body size.
+    pub body_bytes: usize,
+    /// tcp-echo message size.
+    pub message_bytes: usize,
+    /// idle-conns connections.
+    pub idle_connections: usize,
+    /// kill: live streams.
+    pub kill_streams: usize,
+    /// kill: iterations asked for.
+    pub kill_iterations: usize,
+}
+
+/// A contender's identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContenderReport {
+    /// `direct`, `percore`, `haproxy`, `nginx`.
+    pub name: String,
+    /// Version line, when the program has one.
+    pub version: Option<String>,
+    /// Binary path.
+    pub binary: Option<String>,
+}
+
+/// A contender that did not run in a scenario, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skip {
+    /// Contender.
+    pub contender: String,
+    /// `skipped (…)` or `failed to start (…)`.
+    pub reason: String,
+}
+
+/// One scenario.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ScenarioReport {
+    /// Scenario name.
+    pub name: String,
+    /// One-line description of the workload.
+    pub description: String,
+    /// `tcp` or `http`.
+    pub mode: String,
+    /// What one counted operation is: `request`, `round trip`, `MB`.
+    pub unit: String,
+    /// Open-loop rates used (per second).
+    pub rates: Vec<f64>,
+    /// Where the rates came from.
+    pub rates_source: String,
+    /// Contenders that did not run.
+    pub skipped: Vec<Skip>,
+    /// Throughput and latency measurements.
+    pub results: Vec<Measurement>,
+    /// idle-conns results.
+    pub idle: Vec<IdleResult>,
+    /// kill results.
+    pub kill: Vec<KillResult>,
+    /// Remarks printed under the table.
+    pub notes: Vec<String>,
+}
+
+/// One contender at one load point.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Measurement {
+    /// Contender.
+    pub contender: String,
+    /// `saturation` (closed loop), `rate` (open loop), `download`, `upload`.
+    pub load: String,
+    /// Connections (HTTP close: concurrent clients).
+    pub connections: usize,
+    /// Open-loop target, per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_target: Option<f64>,
+    /// Measured window, seconds.
+    pub duration_s: f64,
+    /// Completed requests or round trips in the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// `requests / duration_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_sec: Option<f64>,
+    /// Proxy CPU (utime + stime, all its processes) ÷ requests, µs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_req: Option<f64>,
+    /// Bulk: payload bytes received (download) or written (upload) in the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Bulk: 10^6 bytes per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mb_per_sec: Option<f64>,
+    /// Bulk: proxy CPU µs per 10^6 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_mb: Option<f64>,
+    /// Latency from intended send to last byte (open loop) or from send (closed loop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<Percentiles>,
+    /// Errors in the window.
+    pub errors: Errors,
+    /// Proxy CPU busy, percent of its CPUs over the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_cpu_pct: Option<f64>,
+    /// Harness (load generator + origin) CPU busy, percent of the client CPUs.
+    pub client_cpu_pct: f64,
+    /// Proxy VmRSS summed over its processes at the end of the window, KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_kib: Option<u64>,
+    /// CPU time other processes took on the benchmark CPUs during the window, percent of
+    /// those CPUs; above a few percent the row is disturbed.
+    pub others_cpu_pct: f64,
+}
+
+/// idle-conns: memory of one contender holding idle connections.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct IdleResult {
+    /// Contender.
+    pub contender: String,
+    /// `tcp` or `http`.
+    pub mode: String,
+    /// Connections asked for.
+    pub connections_requested: usize,
+    /// Connections open (after one request each) when memory was read.
+    pub connections_open: usize,
+    /// Errors while opening.
+    pub errors: Errors,
+    /// RSS after a warm-up, before opening, KiB.
+    pub rss_before_kib: u64,
+    /// RSS with every connection open, KiB.
+    pub rss_open_kib: u64,
+    /// RSS after closing them all, KiB.
+    pub rss_after_close_kib: u64,
+    /// (rss_open − rss_before) ÷ connections_open, bytes.
+    pub rss_bytes_per_conn: f64,
+    /// Proxy CPU used to accept, serve and hold them, µs per connection.
+    pub cpu_us_per_conn: f64,
+}
+
+/// kill: `shutdown sessions server app/s1` against N live streams.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct KillResult {
+    /// Contender.
+    pub contender: String,
+    /// Live streams held (s1 + s2).
+    pub streams: usize,
+    /// Of which on s1 at each iteration.
+    pub s1_streams: usize,
+    /// Commands issued.
+    pub iterations: usize,
+    /// Time from sending the command to its complete reply, µs.
+    pub reply_us: Option<Percentiles>,
+    /// Time from sending the command to the last s1 stream's EOF/RST, µs.
+    pub all_closed_us: Option<Percentiles>,
+    /// s1 streams that saw EOF/RST within 1 s of the reply, over all iterations.
+    pub s1_closed_within_1s: u64,
+    /// s1 streams that should have closed, over all iterations.
+    pub s1_expected: u64,
+    /// s2 streams that failed (EOF, reset, wrong bytes, timeout): must be 0.
+    pub s2_collateral_errors: u64,
+    /// Round trips completed on s2 streams during the run.
+    pub s2_round_trips: u64,
+    /// Length of the run (all iterations), seconds.
+    pub duration_s: f64,
+    /// Commands that failed (no reply, error text).
+    pub command_errors: u64,
+    /// First unexpected reply text, if any.
+    pub first_reply_text: Option<String>,
+}
+
+/// Prints a scenario's table(s) to a string.
+pub fn scenario_table(s: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n== {} — {}", s.name, s.description);
+    if !s.results.is_empty() {
+        out.push_str(&throughput_table(s));
+    }
+    if !s.idle.is_empty() {
+        out.push_str(&idle_table(s));
+    }
+    if !s.kill.is_empty() {
+        out.push_str(&kill_table(s));
+    }
+    for skip in &s.skipped {
+        let _ = writeln!(out, "{}: {}", skip.contender, skip.reason);
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}
+
+fn pad(rows: &[Vec<String>], right: &[bool]) -> String {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, v) in r.iter().enumerate() {
+            let w = widths[c];
+            let n = v.chars().count();
+            let fill = " ".repeat(w.saturating_sub(n));
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&fill);
+                line.push_str(v);
+            } else {
+                line.push_str(v);
+                line.push_str(&fill);
+            }
+            line.push_str("  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn load_label(m: &Measurement, unit_rate: &str) -> String {
+    match m.rate_target {
+        Some(r) => format!("{} {unit_rate}", count_text(r)),
+        None => m.load.clone(),
+    }
+}
+
+fn ratio(v: Option<f64>, base: Option<f64>) -> String {
+    match (v, base) {
+        (Some(v), Some(b)) if b > 0.0 => format!("×{:.2}", v / b),
+        _ => String::new(),
+    }
+}
+
+fn same_point(a: &Measurement, b: &Measurement) -> bool {
+    a.load == b.load && a.rate_target == b.rate_target
+}
+
+fn throughput_table(s: &ScenarioReport) -> String {
+    let bulk = s.unit == "MB";
+    let rate_unit = match s.unit.as_str() {
+        "round trip" => "rt/s",
+        "MB" => "MB/s",
+        _ => "req/s",
+    };
+    let per = match s.unit.as_str() {
+        "round trip" => "cpu µs/rt",
+        "MB" => "cpu µs/MB",
+        _ => "cpu µs/req",
+    };
+    let mut header = vec![
+        "load".to_string(),
+        "contender".into(),
+        rate_unit.into(),
+        "vs haproxy".into(),
+        per.into(),
+        "vs haproxy".into(),
+    ];
+    if !bulk {
+        for p in ["p50", "p90", "p99", "p99.9", "max"] {
+            header.push(p.into());
+        }
+    }
+    for h in ["errors", "proxy cpu", "client cpu", "proxy rss"] {
+        header.push(h.into());
+    }
+    let mut rows = vec![header];
+    let mut points: Vec<&Measurement> = Vec::new();
+    for m in &s.results {
+        if !points.iter().any(|p| same_point(p, m)) {
+            points.push(m);
+        }
+    }
+    for point in points {
+        let base = s
+            .results
+            .iter()
+            .find(|m| m.contender == "haproxy" && same_point(m, point));
+        let (base_tp, base_cpu) = match base {
+            Some(b) if bulk => (b.mb_per_sec, b.cpu_us_per_mb),
+            Some(b) => (b.requests_per_sec, b.cpu_us_per_req),
+            None => (None, None),
+        };
+        for m in s.results.iter().filter(|m| same_point(m, point)) {
+            let (tp, cpu) = if bulk {
+                (m.mb_per_sec, m.cpu_us_per_mb)
+            } else {
+                (m.requests_per_sec, m.cpu_us_per_req)
+            };
+            let mut row = vec![
+                load_label(m, rate_unit),
+                m.contender.clone(),
+                tp.map_or("-".into(), |v| {
+                    if bulk {
+                        format!("{v:.0}")
+                    } else {
+                        count_text(v)
+                    }
+                }),
+                ratio(tp, base_tp),
+                cpu.map_or("-".into(), |v| format!("{v:.2}")),
+                ratio(cpu, base_cpu),
+            ];
+            if !bulk {
+                match m.latency_us {
+                    Some(p) => {
+                        for v in [p.p50, p.p90, p.p99, p.p999, p.max] {
+                            row.push(micros_text(v));
+                        }
+                    }
+                    None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
+                }
+            }
+            row.push(m.errors.text());
+            row.push(m.proxy_cpu_pct.map_or("-".into(), |v| format!("{v:.0}%")));
+            row.push(format!("{:.0}%", m.client_cpu_pct));
+            row.push(
+                m.rss_kib
+                    .map_or("-".into(), |v| format!("{:.1} MiB", v as f64 / 1024.0)),
+            );
+            rows.push(row);
+        }
+    }
+    if !s.results.iter().any(|m| m.contender == "haproxy") {
+        // No reference to compare with: drop the two ratio columns.
+        for row in &mut rows {
+            row.remove(5);
+            row.remove(3);
+        }
+    }
+    let right: Vec<bool> = rows[0].iter().enumerate().map(|(i, _)| i >= 2).collect();
+    pad(&rows, &right)
+}
+
+fn idle_table(s: &ScenarioReport) -> String {
+    let mut rows = vec![vec![
+        "mode".to_string(),
+        "contender".into(),
+        "conns".into(),
+        "rss before".into(),
+        "rss open".into(),
+        "per conn".into(),
+        "vs haproxy".into(),
+        "rss after close".into(),
+        "cpu µs/conn".into(),
+        "errors".into(),
+    ]];
+    let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+    for r in &s.idle {
+        let base = s
+            .idle
+            .iter()
+            .find(|b| b.contender == "haproxy" && b.mode == r.mode)
+            .map(|b| b.rss_bytes_per_conn);
+        rows.push(vec![
+            r.mode.clone(),
+            r.contender.clone(),
+            format!("{}/{}", r.connections_open, r.connections_requested),
+            mib(r.rss_before_kib),
+            mib(r.rss_open_kib),
+            format!("{:.0} B", r.rss_bytes_per_conn),
+            ratio(Some(r.rss_bytes_per_conn), base),
+            mib(r.rss_after_close_kib),
+            format!("{:.1}", r.cpu_us_per_conn),
+            r.errors.text(),
+        ]);
+    }
+    if !s.idle.iter().any(|r| r.contender == "haproxy") {
+        for row in &mut rows {
+            row.remove(6);
+        }
+    }
+    let right: Vec<bool> = (0..rows[0].len()).map(|i| i >= 2).collect();
+    pad(&rows, &right)
+}
+
+fn kill_table(s: &ScenarioReport) -> String {
+    let mut rows = vec![vec![
+        "contender".to_string(),
+        "streams".into(),
+        "s1".into(),
+        "iter".into(),
+        "reply p50".into(),
+        "reply p99".into(),
+        "reply max".into(),
+        "all closed p50".into(),
+        "all closed p99".into(),
+        "s1 closed ≤1s".into(),
+        "s2 collateral".into(),
+        "s2 rt/s".into(),
+        "cmd errors".into(),
+    ]];
+    let p = |v: Option<Percentiles>, f: fn(&Percentiles) -> u64| {
+        v.map_or("-".into(), |p| micros_text(f(&p)))
+    };
+    for k in &s.kill {
+        rows.push(vec![
+            k.contender.clone(),
+            k.streams.to_string(),
+            k.s1_streams.to_string(),
+            k.iterations.to_string(),
+            p(k.reply_us, |p| p.p50),
+            p(k.reply_us, |p| p.p99),
+            p(k.reply_us, |p| p.max),
+            p(k.all_closed_us, |p| p.p50),
+            p(k.all_closed_us, |p| p.p99),
+            format!("{}/{}", k.s1_closed_within_1s, k.s1_expected),
+            k.s2_collateral_errors.to_string(),
+            count_text(k.s2_round_trips as f64 / k.duration_s.max(1e-3)),
+            k.command_errors.to_string(),
+        ]);
+    }
+    let right: Vec<bool> = (0..13).map(|i| i > 0).collect();
+    pad(&rows, &right)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(contender: &str, rps: f64, cpu: f64) -> Measurement {
+        Measurement {
+            contender: contender.into(),
+            load: "saturation".into(),
+            connections: 32,
+            duration_s: 10.0,
+            requests: Some((rps * 10.0) as u64),
+            requests_per_sec: Some(rps),
+            cpu_us_per_req: Some(cpu),
+            latency_us: Some(Percentiles {
+                p50: 80,
+                p90: 100,
+                p99: 250,
+                p999: 1200,
+                max: 5000,
+                mean: 90.0,
+            }),
+            proxy_cpu_pct: Some(99.0),
+            client_cpu_pct: 80.0,
+            rss_kib: Some(8192),
+            ..Measurement::default()
+        }
+    }
+
+    #[test]
+    fn ratios_are_against_haproxy_at_the_same_point() {
+        let s = ScenarioReport {
+            name: "tcp-echo".into(),
+            unit: "round trip".into(),
+            results: vec![m("haproxy", 50_000.0, 10.0), m("percore", 25_000.0, 20.0)],
+            ..ScenarioReport::default()
+        };
+        let t = scenario_table(&s);
+        let percore = t.lines().find(|l| l.contains("percore")).expect("row");
+        assert!(
+            percore.contains("×0.50") && percore.contains("×2.00"),
+            "{t}"
+        );
+        assert!(
+            percore.contains("1.20ms") && percore.contains("8.0 MiB"),
+            "{t}"
+        );
+        let haproxy = t
+            .lines()
+            .find(|l| l.contains("haproxy") && l.contains("saturation"))
+            .expect("row");
+        assert!(haproxy.contains("×1.00"), "{t}");
+    }
+}

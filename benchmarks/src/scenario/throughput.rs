@@ -1,0 +1,283 @@
+//! http-keepalive, http-close, tcp-echo and tcp-bulk.
+//!
+//! Pass 1 measures every contender at saturation (closed loop, `--connections`), or bulk
+//! download and upload. Pass 2 (not for bulk) measures each at fixed rates (open loop):
+//! `--rates`, or by default 25/50/75/90 % of the slowest proxy's saturation throughput, so
+//! that every contender can sustain every rate and latencies compare at equal load. Each
+//! pass starts each proxy afresh, runs its load points, and stops it.
+
+use std::net::SocketAddr;
+
+use super::{measure, start_contender, Bench, Scenario};
+use crate::contender::{Mode, Name, Setup};
+use crate::load::{LoadSpec, Pacing, Workload};
+use crate::origin::{Kind, Origin};
+use crate::report::{Measurement, ScenarioReport};
+use crate::units::count_text;
+
+/// Fractions of the slowest proxy's saturation throughput used as default rates.
+const AUTO_RATE_FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 0.9];
+
+/// Runs one of the four throughput scenarios.
+pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
+    let o = b.opts;
+    let (mode, kind, workload, unit, description) = match scenario {
+        Scenario::HttpKeepalive => (
+            Mode::Http,
+            Kind::Http { body: o.body },
+            Workload::Http { keep_alive: true, body: o.body as u64 },
+            "request",
+            format!("HTTP/1.1 GET, {}-byte body, keep-alive, {} connections", o.body, o.connections),
+        ),
+        Scenario::HttpClose => (
+            Mode::Http,
+            Kind::Http { body: o.body },
+            Workload::Http { keep_alive: false, body: o.body as u64 },
+            "request",
+            format!(
+                "HTTP/1.1 GET, {}-byte body, Connection: close (new connection per request), {} concurrent clients",
+                o.body, o.connections
+            ),
+        ),
+        Scenario::TcpEcho => (
+            Mode::Tcp,
+            Kind::Echo { banner: Vec::new() },
+            Workload::Echo { size: o.message },
+            "round trip",
+            format!("{}-byte echo round trips through a TCP proxy, {} connections", o.message, o.connections),
+        ),
+        Scenario::TcpBulk => (
+            Mode::Tcp,
+            Kind::Bulk,
+            Workload::BulkDown,
+            "MB",
+            format!("bulk transfer through a TCP proxy, {} connections, each direction", bulk_connections(o.connections)),
+        ),
+        Scenario::IdleConns | Scenario::Kill => unreachable!("not a throughput scenario"),
+    };
+    let name = scenario.as_str();
+    let mut report = ScenarioReport {
+        name: name.to_string(),
+        description,
+        mode: if mode == Mode::Http { "http" } else { "tcp" }.into(),
+        unit: unit.into(),
+        ..ScenarioReport::default()
+    };
+    let origin = match Origin::start(b.pool, SocketAddr::from(([127, 0, 0, 1], 0)), kind) {
+        Ok(o) => o,
+        Err(e) => {
+            report.notes.push(format!("cannot start the origin: {e}"));
+            return report;
+        }
+    };
+    let setup = Setup {
+        mode,
+        servers: vec![origin.addr],
+        admin: false,
+        idle_timeout: crate::contender::IDLE_TIMEOUT,
+    };
+    let bulk = workload.is_bulk();
+    let spec = |target: SocketAddr, workload: Workload, pacing: Pacing| LoadSpec {
+        target,
+        connections: if bulk {
+            bulk_connections(o.connections)
+        } else {
+            o.connections
+        },
+        workload,
+        pacing,
+        warmup: o.warmup,
+        duration: o.duration,
+        timeout: o.timeout,
+    };
+
+    // Pass 1: saturation.
+    let mut ran: Vec<Name> = Vec::new();
+    for &contender in b.contenders {
+        let Some(running) = start_contender(b, contender, &setup, name, &mut report.skipped) else {
+            continue;
+        };
+        let points: Vec<(&str, Workload)> = if bulk {
+            vec![
+                ("download", Workload::BulkDown),
+                ("upload", Workload::BulkUp),
+            ]
+        } else {
+            vec![("saturation", workload.clone())]
+        };
+        for (label, w) in points {
+            let what = format!("{name} {label}");
+            let mut m = measure(b, &running, &spec(running.addr, w, Pacing::Closed), &what);
+            m.load = label.into();
+            if let Some(note) = client_bound(&m) {
+                report.notes.push(note);
+            }
+            if let Some(note) = disturbed(&m) {
+                b.progress.line(&format!("warning: {name}: {note}"));
+                report.notes.push(note);
+            }
+            report.results.push(m);
+        }
+        running.stop();
+        ran.push(contender);
+    }
+    if bulk || ran.is_empty() {
+        return report;
+    }
+
+    // Pass 2: fixed rates.
+    let rates = match &o.rates {
+        Some(r) => {
+            report.rates_source = "--rates".into();
+            r.clone()
+        }
+        None => match auto_rates(&report.results) {
+            Some((rates, basis)) => {
+                report.rates_source = basis;
+                rates
+            }
+            None => {
+                report
+                    .notes
+                    .push("no saturation result to derive rates from; pass --rates".into());
+                return report;
+            }
+        },
+    };
+    report.rates = rates.clone();
+    for &contender in &ran {
+        let Some(running) = start_contender(b, contender, &setup, name, &mut report.skipped) else {
+            continue;
+        };
+        for &rate in &rates {
+            let what = format!("{name} {}/s", count_text(rate));
+            let mut m = measure(
+                b,
+                &running,
+                &spec(running.addr, workload.clone(), Pacing::Open { rate }),
+                &what,
+            );
+            m.load = "rate".into();
+            if let Some(note) = disturbed(&m) {
+                b.progress.line(&format!("warning: {name}: {note}"));
+                report.notes.push(note);
+            }
+            if m.requests_per_sec.is_some_and(|got| got < rate * 0.95) {
+                report.notes.push(format!(
+                    "{contender} at {}/s completed only {}/s: overloaded, its latencies at this rate include queueing",
+                    count_text(rate),
+                    count_text(m.requests_per_sec.unwrap_or(0.0))
+                ));
+            }
+            report.results.push(m);
+        }
+        running.stop();
+    }
+    drop(origin);
+    report
+}
+
+/// A remark when a proxy's saturation was limited by the client side, not by the proxy.
+fn client_bound(m: &Measurement) -> Option<String> {
+    let proxy = m.proxy_cpu_pct?;
+    (proxy < 90.0 && m.client_cpu_pct > 95.0).then(|| {
+        format!(
+            "{} {}: the client side was the bottleneck (client cpu {:.0}%, proxy cpu {proxy:.0}%): \
+             its throughput is a lower bound, compare CPU per request instead",
+            m.contender, m.load, m.client_cpu_pct
+        )
+    })
+}
+
+/// Other processes' CPU use above which a row is flagged as disturbed.
+pub const DISTURBED_PCT: f64 = 5.0;
+
+/// A remark when other processes took a noticeable share of the benchmark CPUs.
+fn disturbed(m: &Measurement) -> Option<String> {
+    (m.others_cpu_pct > DISTURBED_PCT).then(|| {
+        let point = match m.rate_target {
+            Some(r) => format!("{}/s", count_text(r)),
+            None => m.load.clone(),
+        };
+        format!(
+            "{} {point}: other processes used {:.0}% of the benchmark CPUs during the \
+             measurement; this row is disturbed, re-run on a quiet machine",
+            m.contender, m.others_cpu_pct
+        )
+    })
+}
+
+/// Bulk uses fewer connections: a few streams saturate a CPU, and many only add buffer
+/// memory.
+fn bulk_connections(connections: usize) -> usize {
+    connections.clamp(1, 8)
+}
+
+/// Default rates: fractions of the slowest proxy's saturation throughput (of `direct` if no
+/// proxy ran), rounded to two significant digits. Returns the rates and how they were
+/// chosen.
+pub fn auto_rates(results: &[Measurement]) -> Option<(Vec<f64>, String)> {
+    let saturation = |proxies: bool| {
+        results
+            .iter()
+            .filter(|m| m.load == "saturation" && (m.contender != "direct") == proxies)
+            .filter_map(|m| m.requests_per_sec.map(|r| (r, m.contender.clone())))
+            .filter(|(r, _)| *r > 0.0)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let (base, who) = saturation(true).or_else(|| saturation(false))?;
+    let rates: Vec<f64> = AUTO_RATE_FRACTIONS
+        .iter()
+        .map(|f| round_2_digits(base * f).max(1.0))
+        .collect();
+    let pct: Vec<String> = AUTO_RATE_FRACTIONS
+        .iter()
+        .map(|f| format!("{:.0}", f * 100.0))
+        .collect();
+    Some((
+        rates,
+        format!(
+            "auto: {}% of the slowest saturation ({who}, {}/s)",
+            pct.join("/"),
+            count_text(base)
+        ),
+    ))
+}
+
+fn round_2_digits(v: f64) -> f64 {
+    if v <= 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(v.log10().floor() as i32 - 1);
+    (v / scale).round() * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sat(contender: &str, rps: f64) -> Measurement {
+        Measurement {
+            contender: contender.into(),
+            load: "saturation".into(),
+            requests_per_sec: Some(rps),
+            ..Measurement::default()
+        }
+    }
+
+    #[test]
+    fn auto_rates_follow_the_slowest_proxy() {
+        let results = vec![
+            sat("direct", 90_000.0),
+            sat("haproxy", 61_234.0),
+            sat("percore", 20_400.0),
+        ];
+        let (rates, why) = auto_rates(&results).expect("rates");
+        assert_eq!(rates, vec![5_100.0, 10_000.0, 15_000.0, 18_000.0]);
+        assert!(why.contains("percore"), "{why}");
+        let (rates, why) = auto_rates(&[sat("direct", 1000.0)]).expect("rates");
+        assert_eq!(rates, vec![250.0, 500.0, 750.0, 900.0]);
+        assert!(why.contains("direct"));
+        assert_eq!(auto_rates(&[]), None);
+    }
+}
