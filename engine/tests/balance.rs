@@ -64,6 +64,37 @@ fn roundrobin_follows_weights() {
 }
 
 #[test]
+fn static_rr_follows_configured_weights_and_refuses_new_ones() {
+    let a = HttpOrigin::start("a");
+    let b = HttpOrigin::start("b");
+    let yaml = http_config(
+        "    balance: static-rr\n",
+        &[("a", a.addr, 1), ("b", b.addr, 3)],
+    );
+    let p = Proxy::start("lb-static", &yaml);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for _ in 0..10 {
+        let mut cl = HttpClient::connect(p.addr("web"));
+        for _ in 0..100 {
+            *counts.entry(origin_of(&mut cl, "/")).or_default() += 1;
+        }
+    }
+    eprintln!("static-rr 1:3 over 1000: {counts:?}");
+    let got = share(&counts, "b", 1000);
+    assert!((got - 0.75).abs() < 0.03, "{counts:?}");
+    // As HAProxy: a static algorithm only takes 0 or the initial weight.
+    let reply = admin(&p.dir.join("admin.sock"), "set server app/b weight 2");
+    assert!(
+        reply.starts_with("Backend is using a static LB algorithm"),
+        "{reply}"
+    );
+    assert_eq!(
+        admin(&p.dir.join("admin.sock"), "set server app/b weight 0"),
+        "\n"
+    );
+}
+
+#[test]
 fn leastconn_sends_less_to_a_slow_server() {
     let slow = HttpOrigin::start_with_delay("slow", Duration::from_millis(20));
     let fast = HttpOrigin::start("fast");
