@@ -375,7 +375,11 @@ async fn exchange_inner(
 
     // ---- request head ----
     let mut head = match read_request_head(c, shard, cin, spare, first).await {
-        HeadRead::Head(h) => h,
+        HeadRead::Head(h, head_bytes) => {
+            // `bin` counts request heads too, as HAProxy's.
+            ex.bytes_in += head_bytes as u64;
+            h
+        }
         HeadRead::Idle => return None,
         HeadRead::Refused(status, phase_cause) => {
             ex.status = status;
@@ -880,7 +884,8 @@ async fn response_failed(
 }
 
 enum HeadRead {
-    Head(RequestHead),
+    /// A valid head and its size in bytes.
+    Head(RequestHead, usize),
     /// No request started: the connection was closed or stayed idle; close silently.
     Idle,
     /// Answer with this status and close.
@@ -920,7 +925,7 @@ async fn read_request_head(
         match scan.handle_request(cin.bytes(), &shard.limits, &mut buf) {
             Ok(Some((head, consumed))) => {
                 cin.consume(consumed);
-                return HeadRead::Head(head);
+                return HeadRead::Head(head, consumed);
             }
             Ok(None) => *spare = buf,
             Err(e) => {
