@@ -170,10 +170,12 @@ impl Ctl {
             }
             Command::ShutdownSessionsServer(r) => {
                 let key = self.state.borrow().lookup_server(&r)?;
+                let t0 = Instant::now();
                 let killed = self.kill_server(key).await?;
+                let us = t0.elapsed().as_micros();
                 self.log_server(
                     key,
-                    &format!("shutdown sessions: {killed} stream(s) killed"),
+                    &format!("shutdown sessions: {killed} stream(s) killed and closed in {us} us"),
                 );
                 Ok(String::new())
             }
