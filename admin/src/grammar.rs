@@ -118,25 +118,25 @@ fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// C `strtol(s, &end, 10)` on a 64-bit target: returns the value (saturated on overflow like
-/// glibc) and the number of bytes consumed (0 when no digit was found, as C's `end == s`).
-pub(crate) fn strtol(s: &str) -> (i64, usize) {
-    let b = s.as_bytes();
+/// What C's number parsers skip before the digits: leading C white space, then one optional
+/// sign. Returns the index of the first digit position and whether the sign was `-`.
+fn c_number_prefix(b: &[u8]) -> (usize, bool) {
     let mut i = 0;
     while i < b.len() && is_c_space(b[i]) {
         i += 1;
     }
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    match b.get(i) {
+        Some(b'-') => (i + 1, true),
+        Some(b'+') => (i + 1, false),
+        _ => (i, false),
+    }
+}
+
+/// C `strtol(s, &end, 10)` on a 64-bit target: returns the value (saturated on overflow like
+/// glibc) and the number of bytes consumed (0 when no digit was found, as C's `end == s`).
+pub(crate) fn strtol(s: &str) -> (i64, usize) {
+    let b = s.as_bytes();
+    let (mut i, negative) = c_number_prefix(b);
     let digits_start = i;
     let mut magnitude: u64 = 0;
     let mut overflow = false;
@@ -176,21 +176,7 @@ pub(crate) fn atoi(s: &str) -> i32 {
 /// leading `-` negates modulo 2^64; overflow saturates to `u64::MAX`; no digits gives 0.
 pub(crate) fn strtoul0(s: &str) -> u64 {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
-    }
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (mut i, negative) = c_number_prefix(b);
     let radix = if b.get(i) == Some(&b'0')
         && matches!(b.get(i + 1), Some(b'x' | b'X'))
         && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)

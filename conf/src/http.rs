@@ -121,22 +121,8 @@ pub struct RequestRule {
 /// answer the request themselves and stop processing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestAction {
-    /// Replace every value of a header with one value.
-    SetHeader {
-        /// Header name.
-        name: String,
-        /// New value.
-        value: String,
-    },
-    /// Append a header.
-    AddHeader {
-        /// Header name.
-        name: String,
-        /// Value.
-        value: String,
-    },
-    /// Remove every value of a header.
-    DelHeader(String),
+    /// Edit the request head.
+    Header(HeaderAction),
     /// Answer with this status (HAProxy error page), default 403.
     Deny(u16),
     /// Answer with a redirect.
@@ -163,28 +149,29 @@ pub struct ResponseRule {
     /// Applies only when this (evaluated on the request) holds.
     pub when: Option<Condition>,
     /// What to do to the response head.
-    pub action: ResponseAction,
+    pub action: HeaderAction,
 }
 
-/// Response head edits.
+/// A header edit, the same for request and response heads (`set_header`, `add_header`,
+/// `del_header`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResponseAction {
+pub enum HeaderAction {
     /// Replace every value of a header with one value.
-    SetHeader {
+    Set {
         /// Header name.
         name: String,
         /// New value.
         value: String,
     },
     /// Append a header.
-    AddHeader {
+    Add {
         /// Header name.
         name: String,
         /// Value.
         value: String,
     },
     /// Remove every value of a header.
-    DelHeader(String),
+    Del(String),
 }
 
 /// HAProxy's `http-reuse`: when an idle server connection may carry another client's request.

@@ -1,7 +1,7 @@
 //! HTTP-mode configuration: routes, conditions, request/response rules, errorfiles and
 //! backend reuse settings. Invalid forms are checked with their exact message and position.
 
-use percore_conf::http::{Cidr, Condition, HttpReuse, RequestAction, ResponseAction};
+use percore_conf::http::{Cidr, Condition, HeaderAction, HttpReuse, RequestAction};
 use percore_conf::{parse, HostInfo};
 
 fn host() -> HostInfo {
@@ -88,7 +88,7 @@ fn valid_rules_parse() {
     );
     assert_eq!(
         web.http.response_rules[0].action,
-        ResponseAction::DelHeader("Server".into())
+        HeaderAction::Del("Server".into())
     );
     assert_eq!(web.http.errorfiles, vec![(503, "./errors/503.http".into())]);
     assert_eq!(config.backends[1].http.reuse, HttpReuse::Safe);

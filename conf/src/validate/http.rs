@@ -10,8 +10,8 @@ use crate::de::quote;
 use crate::error::Fault;
 use crate::hint;
 use crate::http::{
-    BackendHttp, Cidr, Condition, FrontendHttp, HeaderMatcher, PathRegex, RequestAction,
-    RequestRule, ResponseAction, ResponseRule, Route,
+    BackendHttp, Cidr, Condition, FrontendHttp, HeaderAction, HeaderMatcher, PathRegex,
+    RequestAction, RequestRule, ResponseRule, Route,
 };
 use crate::limits;
 use crate::path::YamlPath;
@@ -338,15 +338,13 @@ fn header_value(raw: &RawHeaderValue, path: &YamlPath) -> Result<(String, String
     Ok((raw.name.clone(), raw.value.clone()))
 }
 
-fn one_action(path: &YamlPath, set: &[(&str, bool)]) -> Result<&'static str, Fault> {
-    let chosen: Vec<&str> = set.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+/// The one action key set among `set` (key, present); its name, or the fault when none or
+/// several are set.
+fn one_action(path: &YamlPath, set: &[(&'static str, bool)]) -> Result<&'static str, Fault> {
+    let chosen: Vec<&'static str> = set.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
     let names: Vec<&str> = set.iter().map(|(k, _)| *k).collect();
     match chosen.as_slice() {
-        [one] => Ok(names
-            .iter()
-            .position(|n| n == one)
-            .map(|i| ACTIONS[i])
-            .unwrap_or("")),
+        [one] => Ok(one),
         [] => Err(Fault::value(
             path,
             format!("expected one action ({})", names.join(", ")),
@@ -357,15 +355,6 @@ fn one_action(path: &YamlPath, set: &[(&str, bool)]) -> Result<&'static str, Fau
         )),
     }
 }
-
-const ACTIONS: [&str; 6] = [
-    "set_header",
-    "add_header",
-    "del_header",
-    "deny",
-    "redirect",
-    "return",
-];
 
 fn status(n: Int, path: &YamlPath, min: u32, max: u32) -> Result<u16, Fault> {
     field::int_u32(n, path, min, max).map(|v| v as u16)
@@ -388,25 +377,13 @@ fn request_rule(raw: &RawRequestRule, path: &YamlPath) -> Result<RequestRule, Fa
         ],
     )?;
     let action = match which {
-        "set_header" | "add_header" => {
-            let raw_hv = if which == "set_header" {
-                &raw.set_header
-            } else {
-                &raw.add_header
-            };
-            let hv = raw_hv.as_ref().expect("chosen action is present");
-            let (name, value) = header_value(hv, &path.key(which))?;
-            if which == "set_header" {
-                RequestAction::SetHeader { name, value }
-            } else {
-                RequestAction::AddHeader { name, value }
-            }
-        }
-        "del_header" => {
-            let name = raw.del_header.clone().expect("chosen action is present");
-            token(&name, &path.key("del_header"), "a header name")?;
-            RequestAction::DelHeader(name)
-        }
+        "set_header" | "add_header" | "del_header" => RequestAction::Header(header_action(
+            which,
+            raw.set_header.as_ref(),
+            raw.add_header.as_ref(),
+            raw.del_header.as_ref(),
+            path,
+        )?),
         "deny" => RequestAction::Deny(status(
             raw.deny.expect("chosen action is present"),
             &path.key("deny"),
@@ -467,6 +444,31 @@ fn request_rule(raw: &RawRequestRule, path: &YamlPath) -> Result<RequestRule, Fa
     Ok(RequestRule { when, action })
 }
 
+/// The header edit named `which` (one of set_header, add_header, del_header).
+fn header_action(
+    which: &str,
+    set: Option<&RawHeaderValue>,
+    add: Option<&RawHeaderValue>,
+    del: Option<&String>,
+    path: &YamlPath,
+) -> Result<HeaderAction, Fault> {
+    Ok(match (which, set, add, del) {
+        ("set_header", Some(hv), _, _) => {
+            let (name, value) = header_value(hv, &path.key(which))?;
+            HeaderAction::Set { name, value }
+        }
+        ("add_header", _, Some(hv), _) => {
+            let (name, value) = header_value(hv, &path.key(which))?;
+            HeaderAction::Add { name, value }
+        }
+        (_, _, _, Some(name)) => {
+            token(name, &path.key("del_header"), "a header name")?;
+            HeaderAction::Del(name.clone())
+        }
+        _ => unreachable!("one_action returned a header action that is not set"),
+    })
+}
+
 fn response_rule(raw: &RawResponseRule, path: &YamlPath) -> Result<ResponseRule, Fault> {
     let when = match &raw.when {
         Some(w) => Some(condition(w, &path.key("when"), 0)?),
@@ -480,22 +482,12 @@ fn response_rule(raw: &RawResponseRule, path: &YamlPath) -> Result<ResponseRule,
             ("del_header", raw.del_header.is_some()),
         ],
     )?;
-    let action = match which {
-        "set_header" => {
-            let hv = raw.set_header.as_ref().expect("chosen action is present");
-            let (name, value) = header_value(hv, &path.key("set_header"))?;
-            ResponseAction::SetHeader { name, value }
-        }
-        "add_header" => {
-            let hv = raw.add_header.as_ref().expect("chosen action is present");
-            let (name, value) = header_value(hv, &path.key("add_header"))?;
-            ResponseAction::AddHeader { name, value }
-        }
-        _ => {
-            let name = raw.del_header.clone().expect("chosen action is present");
-            token(&name, &path.key("del_header"), "a header name")?;
-            ResponseAction::DelHeader(name)
-        }
-    };
+    let action = header_action(
+        which,
+        raw.set_header.as_ref(),
+        raw.add_header.as_ref(),
+        raw.del_header.as_ref(),
+        path,
+    )?;
     Ok(ResponseRule { when, action })
 }

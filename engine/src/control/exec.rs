@@ -18,6 +18,7 @@ use super::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
 use super::state::State;
 use crate::ids::{ServerKey, ShardId, StreamId};
+use crate::shard::counters::{Counters, ProxyCounters};
 use crate::shard::share;
 
 /// Streams one shard lists for `show sess` at most; bounds the reply's memory.
@@ -412,9 +413,7 @@ impl Ctl {
         let sum = |f: &dyn Fn(&ShardStats) -> u64| -> u64 { stats.iter().map(f).sum() };
         let mut rows = Vec::new();
         for (i, fe) in cfg.frontends.iter().enumerate() {
-            let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
-                sum(&|s| f(&s.counters.frontends[i]))
-            };
+            let c = merged(stats, |x| &x.frontends[i]);
             let http = fe.mode == percore_conf::Mode::Http;
             rows.push(StatRow {
                 pxname: fe.name.clone(),
@@ -424,19 +423,19 @@ impl Ctl {
                 sid: 0,
                 mode: mode_of(fe.mode),
                 scur: Some(sum(&|s| s.frontend_streams[i])),
-                smax: Some(c(&|p| p.streams_max)),
+                smax: Some(c.streams_max),
                 slim: Some(u64::from(st.frontend_maxconn[i])),
-                stot: Some(c(&|p| p.streams_total)),
-                bin: Some(c(&|p| p.bytes_in)),
-                bout: Some(c(&|p| p.bytes_out)),
-                dreq: Some(c(&|p| p.denied)),
+                stot: Some(c.streams_total),
+                bin: Some(c.bytes_in),
+                bout: Some(c.bytes_out),
+                dreq: Some(c.denied),
                 dresp: Some(0),
-                ereq: Some(c(&|p| p.request_errors)),
+                ereq: Some(c.request_errors),
                 status: if stopping { "STOP" } else { "OPEN" }.into(),
-                conn_tot: Some(c(&|p| p.streams_total)),
-                killed: Some(c(&|p| p.killed)),
-                intercepted: http.then(|| c(&|p| p.intercepted)),
-                ..http_columns(fe.mode, &|f| c(f))
+                conn_tot: Some(c.streams_total),
+                killed: Some(c.killed),
+                intercepted: http.then_some(c.intercepted),
+                ..http_columns(fe.mode, &c)
             });
         }
         for (b, be) in cfg.backends.iter().enumerate() {
@@ -445,9 +444,7 @@ impl Ctl {
             let mut weight = 0u64;
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
-                let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
-                    sum(&|x| f(&x.counters.servers[b][i]))
-                };
+                let c = merged(stats, |x| &x.servers[b][i]);
                 let up = s.check.as_ref().is_none_or(|c| c.up);
                 let usable = s.admin == AdminState::Ready && up;
                 if usable && !srv.backup {
@@ -468,16 +465,16 @@ impl Ctl {
                     qcur: Some(0),
                     qmax: Some(0),
                     scur: Some(sum(&|x| x.server_streams[b][i])),
-                    smax: Some(c(&|p| p.streams_max)),
+                    smax: Some(c.streams_max),
                     slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
-                    stot: Some(c(&|p| p.streams_total)),
-                    bin: Some(c(&|p| p.bytes_in)),
-                    bout: Some(c(&|p| p.bytes_out)),
+                    stot: Some(c.streams_total),
+                    bin: Some(c.bytes_in),
+                    bout: Some(c.bytes_out),
                     dresp: Some(0),
-                    econ: Some(c(&|p| p.connect_errors)),
-                    eresp: Some(c(&|p| p.response_errors)),
-                    wretr: Some(c(&|p| p.retries)),
-                    wredis: Some(c(&|p| p.redispatches)),
+                    econ: Some(c.connect_errors),
+                    eresp: Some(c.response_errors),
+                    wretr: Some(c.retries),
+                    wredis: Some(c.redispatches),
                     status: server_status(s),
                     weight: Some(u64::from(s.effective_weight(now))),
                     uweight: Some(u64::from(s.weight)),
@@ -503,16 +500,14 @@ impl Ctl {
                     check_rise: checked.map(|c| u64::from(c.config.rise)),
                     check_fall: checked.map(|c| u64::from(c.config.fall)),
                     check_health: checked.map(|c| u64::from(c.health)),
-                    lbtot: Some(c(&|p| p.streams_total)),
+                    lbtot: Some(c.streams_total),
                     addr: srv.address.to_string(),
-                    connect: Some(c(&|p| p.streams_total + p.connect_errors)),
-                    killed: Some(c(&|p| p.killed)),
-                    ..http_columns(be.mode, &|f| c(f))
+                    connect: Some(c.streams_total + c.connect_errors),
+                    killed: Some(c.killed),
+                    ..http_columns(be.mode, &c)
                 });
             }
-            let c = |f: &dyn Fn(&crate::shard::counters::ProxyCounters) -> u64| {
-                sum(&|x| f(&x.counters.backends[b]))
-            };
+            let c = merged(stats, |x| &x.backends[b]);
             rows.push(StatRow {
                 pxname: be.name.clone(),
                 svname: "BACKEND".into(),
@@ -523,28 +518,28 @@ impl Ctl {
                 qcur: Some(sum(&|x| x.queued.get(b).map_or(0, |q| q.0))),
                 qmax: Some(sum(&|x| x.queued.get(b).map_or(0, |q| q.1))),
                 scur: Some(sum(&|x| x.backend_streams[b])),
-                smax: Some(c(&|p| p.streams_max)),
+                smax: Some(c.streams_max),
                 slim: Some(u64::from(cfg.global.maxconn)),
-                stot: Some(c(&|p| p.streams_total)),
-                bin: Some(c(&|p| p.bytes_in)),
-                bout: Some(c(&|p| p.bytes_out)),
+                stot: Some(c.streams_total),
+                bin: Some(c.bytes_in),
+                bout: Some(c.bytes_out),
                 dreq: Some(0),
                 dresp: Some(0),
-                econ: Some(c(&|p| p.connect_errors)),
-                eresp: Some(c(&|p| p.response_errors)),
-                wretr: Some(c(&|p| p.retries)),
-                wredis: Some(c(&|p| p.redispatches)),
+                econ: Some(c.connect_errors),
+                eresp: Some(c.response_errors),
+                wretr: Some(c.retries),
+                wredis: Some(c.redispatches),
                 status: if active + backups > 0 { "UP" } else { "DOWN" }.into(),
                 weight: Some(weight),
                 uweight: Some(weight),
                 act: Some(active),
                 bck: Some(backups),
                 lastchg: Some(now.duration_since(st.started).as_secs()),
-                lbtot: Some(c(&|p| p.streams_total)),
+                lbtot: Some(c.streams_total),
                 algo: algo_name(&be.balance).into(),
-                connect: Some(c(&|p| p.streams_total + p.connect_errors)),
-                killed: Some(c(&|p| p.killed)),
-                ..http_columns(be.mode, &|f| c(f))
+                connect: Some(c.streams_total + c.connect_errors),
+                killed: Some(c.killed),
+                ..http_columns(be.mode, &c)
             });
         }
         rows
@@ -609,21 +604,28 @@ fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
     }
 }
 
-type CounterSum<'a> = &'a dyn Fn(&dyn Fn(&crate::shard::counters::ProxyCounters) -> u64) -> u64;
+/// One object's counters summed over every shard.
+fn merged(stats: &[ShardStats], select: impl Fn(&Counters) -> &ProxyCounters) -> ProxyCounters {
+    let mut total = ProxyCounters::default();
+    for s in stats {
+        total.add(select(&s.counters));
+    }
+    total
+}
 
 /// The HTTP columns of a `show stat` row (empty in TCP mode, as HAProxy leaves them).
-fn http_columns(mode: percore_conf::Mode, c: CounterSum<'_>) -> StatRow {
+fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters) -> StatRow {
     if mode != percore_conf::Mode::Http {
         return StatRow::default();
     }
     StatRow {
-        req_tot: Some(c(&|p| p.requests)),
-        hrsp_1xx: Some(c(&|p| p.responses[0])),
-        hrsp_2xx: Some(c(&|p| p.responses[1])),
-        hrsp_3xx: Some(c(&|p| p.responses[2])),
-        hrsp_4xx: Some(c(&|p| p.responses[3])),
-        hrsp_5xx: Some(c(&|p| p.responses[4])),
-        hrsp_other: Some(c(&|p| p.responses[5])),
+        req_tot: Some(c.requests),
+        hrsp_1xx: Some(c.responses[0]),
+        hrsp_2xx: Some(c.responses[1]),
+        hrsp_3xx: Some(c.responses[2]),
+        hrsp_4xx: Some(c.responses[3]),
+        hrsp_5xx: Some(c.responses[4]),
+        hrsp_other: Some(c.responses[5]),
         ..StatRow::default()
     }
 }

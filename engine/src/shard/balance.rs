@@ -240,36 +240,18 @@ impl Balancer {
                         .find(|&i| ok(i))
                 }
                 Some(h) => {
-                    let total: u64 = (0..n)
-                        .filter(|&i| ok(i))
-                        .map(|i| u64::from(self.rr.weight(i)))
-                        .sum();
+                    let total = weight_total(&self.rr, input.eligible);
                     if total == 0 {
                         return None;
                     }
-                    let mut r = h % total;
-                    (0..n).filter(|&i| ok(i)).find(|&i| {
-                        let w = u64::from(self.rr.weight(i));
-                        if r < w {
-                            true
-                        } else {
-                            r -= w;
-                            false
-                        }
-                    })
+                    nth_by_weight(&self.rr, input.eligible, h % total)
                 }
             },
         }
     }
 
     fn weighted_random(&mut self, eligible: &dyn Fn(usize) -> bool) -> Option<usize> {
-        let n = self.names.len();
-        let rr = &self.rr;
-        let ok = |i: usize| eligible(i) && rr.weight(i) > 0;
-        let total: u64 = (0..n)
-            .filter(|&i| ok(i))
-            .map(|i| u64::from(self.rr.weight(i)))
-            .sum();
+        let total = weight_total(&self.rr, eligible);
         if total == 0 {
             return None;
         }
@@ -277,8 +259,25 @@ impl Balancer {
         self.rng ^= self.rng >> 12;
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
-        let mut r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % total;
-        (0..n).filter(|&i| ok(i)).find(|&i| {
+        let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % total;
+        nth_by_weight(&self.rr, eligible, r)
+    }
+}
+
+/// Sum of the weights of the eligible servers with a weight above zero.
+fn weight_total(rr: &RoundRobin, eligible: &dyn Fn(usize) -> bool) -> u64 {
+    (0..rr.weights.len())
+        .filter(|&i| eligible(i))
+        .map(|i| u64::from(rr.weight(i)))
+        .sum()
+}
+
+/// The eligible server whose weight interval contains `r` (`r < weight_total`): each server
+/// owns `weight` consecutive values, in configuration order.
+fn nth_by_weight(rr: &RoundRobin, eligible: &dyn Fn(usize) -> bool, mut r: u64) -> Option<usize> {
+    (0..rr.weights.len())
+        .filter(|&i| eligible(i) && rr.weight(i) > 0)
+        .find(|&i| {
             let w = u64::from(rr.weight(i));
             if r < w {
                 true
@@ -287,7 +286,6 @@ impl Balancer {
                 false
             }
         })
-    }
 }
 
 /// 64-bit hash of a key: FNV-1a, then a splitmix64 finaliser for avalanche (FNV alone

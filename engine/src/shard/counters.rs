@@ -36,6 +36,44 @@ pub struct ProxyCounters {
 }
 
 impl ProxyCounters {
+    /// Adds another shard's counters (`streams_max` too: merged maxima are sums, an upper
+    /// bound of the process-wide maximum).
+    pub fn add(&mut self, o: &ProxyCounters) {
+        // Destructured so that a new field cannot be forgotten here.
+        let ProxyCounters {
+            streams_total,
+            streams_max,
+            bytes_in,
+            bytes_out,
+            connect_errors,
+            response_errors,
+            retries,
+            redispatches,
+            killed,
+            requests,
+            responses,
+            request_errors,
+            denied,
+            intercepted,
+        } = o;
+        self.streams_total += streams_total;
+        self.streams_max += streams_max;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.connect_errors += connect_errors;
+        self.response_errors += response_errors;
+        self.retries += retries;
+        self.redispatches += redispatches;
+        self.killed += killed;
+        self.requests += requests;
+        for (a, b) in self.responses.iter_mut().zip(responses) {
+            *a += b;
+        }
+        self.request_errors += request_errors;
+        self.denied += denied;
+        self.intercepted += intercepted;
+    }
+
     /// Counts one HTTP response status in its class.
     pub fn count_status(&mut self, status: u16) {
         let class = match status {

@@ -93,19 +93,16 @@ struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let killed = self.guard.with(|e| e.killed).unwrap_or(false);
+        // A stream that did not record its end was cancelled: killed.
         let state = self.guard.with(|e| e.state);
-        let end = match (self.end.get(), killed) {
-            (Some(t), _) => t,
-            (None, _) => Termination {
-                cause: Cause::Killed,
-                phase: if state == Some(StreamState::Connecting) {
-                    Phase::Connect
-                } else {
-                    Phase::Data
-                },
+        let end = self.end.get().unwrap_or(Termination {
+            cause: Cause::Killed,
+            phase: if state == Some(StreamState::Connecting) {
+                Phase::Connect
+            } else {
+                Phase::Data
             },
-        };
+        });
         if let Some(bufs) = self.bufs.take() {
             for b in bufs {
                 self.shard.bufs.give(b);

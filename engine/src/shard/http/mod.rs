@@ -40,10 +40,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
-use percore_conf::http::{HttpReuse, RequestAction, ResponseAction};
+use percore_conf::http::{HeaderAction, HttpReuse, RequestAction};
 use percore_protocols::http1::{
-    BodyDecoder, BodyFraming, ChunkHeader, ConnectionHeader, HeadBuf, HeadScan, RequestHead,
-    ResponseHead, Version, CHUNK_END, LAST_CHUNK,
+    BodyDecoder, BodyFraming, ChunkHeader, ConnectionHeader, EditError, HeadBuf, HeadScan,
+    RequestHead, ResponseHead, Version, CHUNK_END, LAST_CHUNK,
 };
 
 use self::route::RequestView;
@@ -411,11 +411,12 @@ async fn exchange_inner(
     let routed = route::route(&fe.http.routes, fallback, &View { head: &head, src });
     let Some(backend) = routed else {
         let close = has_body || !head.keep_alive();
-        let mut page = pages.page(404);
-        if !close {
-            // Error pages close the connection; a bodiless request may keep it.
-            page = errors::fixed(404, "text/html", &not_found_body(), false);
-        }
+        // Error pages close the connection; a bodiless request may keep it.
+        let page = if close {
+            pages.page(404)
+        } else {
+            errors::fixed(404, "text/html", &not_found_body(), false)
+        };
         ex.intercepted = true;
         ex.end(Cause::Local, Phase::Request);
         return Some(local_reply(c, fe.timeout.client, ex, 404, &page, close).await);
@@ -654,15 +655,7 @@ async fn deliver_response(
         if !applies {
             continue;
         }
-        let edit = match &rule.action {
-            ResponseAction::SetHeader { name, value } => {
-                resp.set_header(name, value.as_bytes()).map(|_| ())
-            }
-            ResponseAction::AddHeader { name, value } => {
-                resp.add_header(name, value.as_bytes()).map(|_| ())
-            }
-            ResponseAction::DelHeader(name) => resp.remove_header(name).map(|_| ()),
-        };
+        let edit = edit_headers(&mut resp, &rule.action);
         if let Err(e) = edit {
             c.server = None;
             ex.response_error = true;
@@ -707,8 +700,9 @@ async fn deliver_response(
             return Next::Close;
         }
     }
-    spare_recycle(spare, resp.into_buf());
-    spare_recycle(spare, head.into_buf());
+    // One head's storage is enough for the next parse; the response's goes back to the
+    // allocator.
+    *spare = head.into_buf();
 
     // ---- server connection back to the pool ----
     if let Some(server) = c.server.take() {
@@ -755,13 +749,7 @@ async fn apply_request_rules(
             continue;
         }
         let edit = match &rule.action {
-            RequestAction::SetHeader { name, value } => {
-                head.set_header(name, value.as_bytes()).map(|_| ())
-            }
-            RequestAction::AddHeader { name, value } => {
-                head.add_header(name, value.as_bytes()).map(|_| ())
-            }
-            RequestAction::DelHeader(name) => head.remove_header(name).map(|_| ()),
+            RequestAction::Header(action) => edit_headers(head, action),
             RequestAction::Deny(status) => {
                 ex.denied = true;
                 ex.intercepted = true;
@@ -796,8 +784,44 @@ fn not_found_body() -> String {
     "<html><body><h1>404 Not Found</h1>\nThe requested URL was not found on this server.\n</body></html>\n".to_string()
 }
 
-fn spare_recycle(spare: &mut HeadBuf, buf: HeadBuf) {
-    *spare = buf;
+/// The header edits of rules, the same on request and response heads.
+trait EditHeaders {
+    fn set_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError>;
+    fn add_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError>;
+    fn remove_header(&mut self, name: &str) -> Result<usize, EditError>;
+}
+
+impl EditHeaders for RequestHead {
+    fn set_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError> {
+        RequestHead::set_header(self, name, value)
+    }
+    fn add_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError> {
+        RequestHead::add_header(self, name, value)
+    }
+    fn remove_header(&mut self, name: &str) -> Result<usize, EditError> {
+        RequestHead::remove_header(self, name)
+    }
+}
+
+impl EditHeaders for ResponseHead {
+    fn set_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError> {
+        ResponseHead::set_header(self, name, value)
+    }
+    fn add_header(&mut self, name: &str, value: &[u8]) -> Result<(), EditError> {
+        ResponseHead::add_header(self, name, value)
+    }
+    fn remove_header(&mut self, name: &str) -> Result<usize, EditError> {
+        ResponseHead::remove_header(self, name)
+    }
+}
+
+/// Applies one `set_header` / `add_header` / `del_header` to a head.
+fn edit_headers(head: &mut impl EditHeaders, action: &HeaderAction) -> Result<(), EditError> {
+    match action {
+        HeaderAction::Set { name, value } => head.set_header(name, value.as_bytes()),
+        HeaderAction::Add { name, value } => head.add_header(name, value.as_bytes()),
+        HeaderAction::Del(name) => head.remove_header(name).map(|_| ()),
+    }
 }
 
 async fn local_reply(
