@@ -392,12 +392,15 @@ async fn exchange_inner(
         }
     };
     ex.got_head = Some(Instant::now());
-    ex.request_line = format!(
-        "{} {} {}",
-        head.method(),
-        head.target(),
-        head.version().as_str()
-    );
+    // Only the access log reads it: no allocation per request when the log is off.
+    if shard.access_log.borrow().is_some() {
+        ex.request_line = format!(
+            "{} {} {}",
+            head.method(),
+            head.target(),
+            head.version().as_str()
+        );
+    }
     let src = c.peer.ip();
 
     // ---- http_request rules ----
