@@ -2,6 +2,7 @@
 //!
 //! - [`runtime`]: `percore run`: bind, start shards and the control plane, signals, stop.
 //! - [`shard`]: one pinned executor and everything it owns (the data path).
+//! - [`stream`]: each stream's logic as a pure state machine (no sockets, no clock).
 //! - [`control`]: the control plane thread, the only code that talks to several shards.
 //! - [`ids`]: identifier newtypes shared by both.
 //! - [`termination`]: HAProxy-style termination flags.
@@ -18,5 +19,6 @@ pub mod logging;
 pub mod origin;
 pub mod runtime;
 pub mod shard;
+pub mod stream;
 pub mod table_stats;
 pub mod termination;

@@ -1,6 +1,7 @@
 //! Choosing a server and getting a connection to it, shared by TCP and HTTP streams:
-//! balancer pick, optional idle pooled connection (HTTP), connect with `timeout.connect`,
-//! `retries` more attempts on failure, on another server when `redispatch` is set.
+//! balancer pick (queueing for a `maxconn` slot), optional idle pooled connection (HTTP),
+//! connect with `timeout.connect`. One attempt per call; the stream machine decides retries
+//! and redispatch (`crate::stream::attempt`).
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -13,6 +14,7 @@ use super::budget::BudgetSlot;
 use super::table::StreamGuard;
 use super::{Pick, Shard};
 use crate::ids::ServerKey;
+use crate::stream::{Connected, ServerRequest};
 
 /// A server connection ready for use.
 pub struct ServerConn {
@@ -103,77 +105,80 @@ async fn acquire_slot(
     }
 }
 
-/// Picks servers of `backend` until one accepts, at most `1 + retries` attempts, counting
-/// them in `attempts`. With `use_pool`, an idle pooled connection to the picked server is
-/// used when there is one. `hash` is the request's key for hash algorithms. `None` when
-/// every attempt failed (or no server is usable).
-pub async fn connect_server(
+/// One connection attempt for `request`: a server and its slot (queueing while all are
+/// full), then an idle pooled connection to it when the request allows, else a connect
+/// within `timeout.connect`. Retry decisions belong to the stream machine.
+pub async fn connect_once(
     shard: &Rc<Shard>,
-    backend: usize,
+    request: &ServerRequest,
     guard: &StreamGuard,
-    attempts: &mut u32,
-    use_pool: bool,
-    hash: Option<u64>,
-) -> Result<ServerConn, ConnectFail> {
+) -> (Connected, Option<ServerConn>) {
+    let backend = request.backend;
     let be = &shard.config.backends[backend];
-    let attempts_max = *attempts + 1 + be.retries;
-    let mut failed: Vec<usize> = Vec::new();
-    let mut current: Option<usize> = None;
-    while *attempts < attempts_max {
-        let only = current.filter(|_| !be.redispatch);
-        let (server_idx, slot) = acquire_slot(shard, backend, &failed, hash, only).await?;
-        if current.is_some() {
-            shard.on_retry(backend, current, server_idx);
-        }
-        current = Some(server_idx);
-        let key = ServerKey {
-            backend,
-            server: server_idx,
-        };
-        guard.set_server(Some(key));
-        if use_pool {
-            let pooled = shard.pool.borrow_mut().take(key, Instant::now());
-            if let Some(stream) = pooled {
-                shard.on_server_connected(key);
-                return Ok(ServerConn {
-                    stream,
-                    key,
-                    reused: true,
-                    slot,
-                });
-            }
-        }
-        *attempts += 1;
-        let server = &be.servers[server_idx];
-        match TcpStream::connect_timeout(server.address, be.timeout.connect).await {
-            Ok(stream) => {
-                // Nagle would add up to 40 ms to small exchanges through the proxy.
-                let _ = stream.set_nodelay(true);
-                shard.observe(key, true, 4);
-                shard.on_server_connected(key);
-                return Ok(ServerConn {
-                    stream,
-                    key,
-                    reused: false,
-                    slot,
-                });
-            }
-            Err(e) => {
-                log::debug!(
-                    "shard {} stream {}: connect to {}/{} ({}) failed: {e}",
-                    shard.id,
-                    guard.slot().id(),
-                    be.name,
-                    server.name,
-                    server.address
-                );
-                shard.on_connect_error(key);
-                shard.observe(key, false, 4);
-                if !failed.contains(&server_idx) {
-                    failed.push(server_idx);
-                }
-            }
+    let asked = Instant::now();
+    let picked = acquire_slot(shard, backend, &request.avoid, request.hash, request.only).await;
+    let (server_idx, slot) = match picked {
+        Ok(got) => got,
+        Err(ConnectFail::NoServer) => return (Connected::NoServer, None),
+        Err(ConnectFail::QueueTimeout) => return (Connected::QueueTimeout, None),
+    };
+    let queued_ms = u32::try_from(asked.elapsed().as_millis()).unwrap_or(u32::MAX);
+    if request.previous.is_some() {
+        shard.on_retry(backend, request.previous, server_idx);
+    }
+    let key = ServerKey {
+        backend,
+        server: server_idx,
+    };
+    guard.set_server(Some(key));
+    if request.pool {
+        let pooled = shard.pool.borrow_mut().take(key, Instant::now());
+        if let Some(stream) = pooled {
+            shard.on_server_connected(key);
+            let ready = Connected::Ready {
+                server: key,
+                reused: true,
+                queued_ms,
+            };
+            let conn = ServerConn {
+                stream,
+                key,
+                reused: true,
+                slot,
+            };
+            return (ready, Some(conn));
         }
     }
-    Err(ConnectFail::NoServer)
+    let server = &be.servers[server_idx];
+    match TcpStream::connect_timeout(server.address, be.timeout.connect).await {
+        Ok(stream) => {
+            // Nagle would add up to 40 ms to small exchanges through the proxy.
+            let _ = stream.set_nodelay(true);
+            shard.on_server_connected(key);
+            let ready = Connected::Ready {
+                server: key,
+                reused: false,
+                queued_ms,
+            };
+            let conn = ServerConn {
+                stream,
+                key,
+                reused: false,
+                slot,
+            };
+            (ready, Some(conn))
+        }
+        Err(e) => {
+            log::debug!(
+                "shard {} stream {}: connect to {}/{} ({}) failed: {e}",
+                shard.id,
+                guard.slot().id(),
+                be.name,
+                server.name,
+                server.address
+            );
+            shard.on_connect_error(key);
+            (Connected::Failed { server: key }, None)
+        }
+    }
 }

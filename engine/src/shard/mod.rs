@@ -1,8 +1,10 @@
 //! A shard: one pinned glommio executor and everything it owns.
 //!
 //! - [`table`]: the stream table (every live stream, per-server index, kill switches).
-//! - [`tcp`]: TCP mode, the life of one stream.
-//! - [`http`]: HTTP/1.1 mode: exchanges, routing, rules, pools, error pages.
+//! - [`shell`]: the I/O shell that drives a stream machine (`crate::stream`).
+//! - [`tcp`]: TCP mode: starting a stream.
+//! - [`http`]: HTTP/1.1 mode: starting a stream, pools, error pages.
+//! - `account`: counters and the access log line of a finished exchange or stream.
 //! - [`connect`]: server choice and connection with retries (both modes).
 //! - [`balance`]: server selection (smooth weighted round-robin).
 //! - [`budget`]: the shard's share of `maxconn`, taken before `accept()`.
@@ -13,6 +15,7 @@
 //! Single-threaded by construction: `Rc`, `Cell`, `RefCell`, never `Arc`, locks or atomics.
 //! Nothing here is reachable from another thread except through the two rings.
 
+mod account;
 pub mod balance;
 pub mod budget;
 pub mod bufpool;
@@ -20,6 +23,7 @@ pub mod connect;
 pub mod control_task;
 pub mod counters;
 pub mod http;
+pub mod shell;
 pub mod table;
 pub mod tcp;
 
@@ -27,7 +31,7 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use glommio::net::TcpListener;
 use glommio::task::JoinHandle;
@@ -40,9 +44,8 @@ use self::bufpool::BufPool;
 use self::counters::Counters;
 use self::table::StreamTable;
 use crate::control::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
-use crate::ids::{ServerKey, ShardId, StreamId};
+use crate::ids::{ServerKey, ShardId};
 use crate::logging::AccessLog;
-use crate::termination::{Cause, Termination};
 
 /// Free copy buffers a shard keeps for reuse (2 per stream): enough for a burst of 512
 /// short streams without the allocator, 16 MiB at the default 16 KiB `bufsize`.
@@ -178,32 +181,8 @@ pub struct Shard {
     accept_tasks: RefCell<Vec<JoinHandle<()>>>,
     /// Set once a stop began.
     stopping: Cell<bool>,
-}
-
-/// What is known about a stream when it ends; feeds counters and the access log.
-pub struct StreamEnd {
-    /// The stream.
-    pub id: StreamId,
-    /// Frontend index.
-    pub frontend: usize,
-    /// Backend index.
-    pub backend: usize,
-    /// Last server attached.
-    pub server: Option<ServerKey>,
-    /// Client address.
-    pub client: SocketAddr,
-    /// Accept time.
-    pub started: Instant,
-    /// When the server connection was established.
-    pub connected_at: Option<Instant>,
-    /// Connection retries.
-    pub retries: u32,
-    /// Bytes from the client.
-    pub bytes_in: u64,
-    /// Bytes to the client.
-    pub bytes_out: u64,
-    /// Termination code.
-    pub termination: Termination,
+    /// Refusals seen per warning kind, for rate-limited warnings.
+    warnings: account::Warnings,
 }
 
 impl Shard {
@@ -302,6 +281,7 @@ impl Shard {
             },
             accept_tasks: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
+            warnings: account::Warnings::default(),
             config: spec.config.clone(),
         })
     }
@@ -495,6 +475,12 @@ impl Shard {
         if !observed {
             return;
         }
+        if ok && layer == 4 && check.observe == Some(percore_conf::check::Observe::Layer7) {
+            // A connect says nothing about responses: only a good response resets a
+            // layer-7 observer (or `error_limit` could never be reached with fresh
+            // connections).
+            return;
+        }
         let mut errors = self.passive_errors.borrow_mut();
         let count = &mut errors[key.backend][key.server];
         if ok {
@@ -534,73 +520,6 @@ impl Shard {
         b.streams_max = b.streams_max.max(backend_live);
     }
 
-    /// Accounts and logs a finished stream.
-    pub fn on_stream_end(&self, end: &StreamEnd) {
-        {
-            let mut c = self.counters.borrow_mut();
-            let killed = end.termination.cause == Cause::Killed;
-            let data_error = end.termination.cause == Cause::ServerError
-                && end.termination.phase == crate::termination::Phase::Data;
-            let add = |p: &mut counters::ProxyCounters| {
-                p.bytes_in += end.bytes_in;
-                p.bytes_out += end.bytes_out;
-                p.killed += u64::from(killed);
-                p.response_errors += u64::from(data_error);
-            };
-            add(&mut c.frontends[end.frontend]);
-            add(&mut c.backends[end.backend]);
-            if let Some(k) = end.server {
-                add(&mut c.servers[k.backend][k.server]);
-            }
-        }
-        if let Some(log) = self.access_log.borrow_mut().as_mut() {
-            log.line(self.access_line(end));
-        }
-    }
-
-    /// HAProxy `option tcplog` layout, plus bytes from the client, shard and stream id:
-    /// `client [date] frontend backend/server Tw/Tc/Tt bytes_out flags
-    ///  actconn/feconn/beconn/srvconn/retries srv_queue/backend_queue in=… shard=… stream=…`.
-    fn access_line(&self, end: &StreamEnd) -> String {
-        let cfg = &self.config;
-        let now = Instant::now();
-        let total = now.duration_since(end.started);
-        let accepted = SystemTime::now()
-            .checked_sub(total)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let tc = match end.connected_at {
-            Some(t) => t.duration_since(end.started).as_millis() as i64,
-            None => -1,
-        };
-        let backend = &cfg.backends[end.backend];
-        let server = end
-            .server
-            .filter(|_| end.connected_at.is_some())
-            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
-        let table = self.table.borrow();
-        let srvconn = end.server.map_or(0, |k| table.server_streams(k));
-        format!(
-            "{} [{}] {} {}/{} 0/{}/{} {} {} {}/{}/{}/{}/{} 0/0 in={} shard={} stream={}",
-            end.client,
-            crate::logging::haproxy_date(accepted),
-            cfg.frontends[end.frontend].name,
-            backend.name,
-            server,
-            tc,
-            total.as_millis(),
-            end.bytes_out,
-            end.termination,
-            table.len(),
-            table.frontend_streams(end.frontend),
-            table.backend_streams(end.backend),
-            srvconn,
-            end.retries,
-            end.bytes_in,
-            self.id,
-            end.id,
-        )
-    }
-
     /// Stops accepting: cancels the accept loops, which closes this shard's listeners.
     pub fn stop_accepting(&self) {
         self.stopping.set(true);
@@ -612,6 +531,16 @@ impl Shard {
     /// True once a stop began.
     pub fn is_stopping(&self) -> bool {
         self.stopping.get()
+    }
+
+    /// What stream machines read through.
+    pub fn env(&self) -> crate::stream::Env<'_> {
+        crate::stream::Env {
+            config: &self.config,
+            pages: &self.error_pages,
+            limits: &self.limits,
+            stopping: self.is_stopping(),
+        }
     }
 }
 

@@ -1,0 +1,188 @@
+//! Accounting in one place: a finished exchange (HTTP) or stream (TCP) [`Record`] becomes
+//! counters, a rate-limited warning when it ended on a peer's protocol error, and an access
+//! log line.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use super::counters::ProxyCounters;
+use super::Shard;
+use crate::ids::StreamId;
+use crate::stream::{Fault, Record};
+use crate::termination::Cause;
+
+/// Warn once per this many refusals of one kind: a flood of bad messages cannot flood the
+/// log.
+const WARN_EVERY: u64 = 64;
+
+/// Refusals seen per warning kind (invalid requests, invalid responses).
+#[derive(Debug, Default)]
+pub struct Warnings {
+    invalid_request: Cell<u64>,
+    invalid_response: Cell<u64>,
+}
+
+impl Shard {
+    /// Counts one finished exchange or stream of `frontend` and writes its log line.
+    pub fn account(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) {
+        self.count(frontend, r);
+        self.warn_on_fault(peer, id, r);
+        if let Some(log) = self.access_log.borrow_mut().as_mut() {
+            let line = if r.http {
+                self.http_line(frontend, peer, id, r)
+            } else {
+                self.tcp_line(frontend, peer, id, r)
+            };
+            log.line(line);
+        }
+    }
+
+    fn count(&self, frontend: usize, r: &Record) {
+        let effects = r.fault.as_ref().map(Fault::effects);
+        let faults = effects.map(|e| e.counters).unwrap_or_default();
+        let killed = r.termination.cause == Cause::Killed;
+        let apply = |p: &mut ProxyCounters| {
+            if r.http {
+                p.requests += 1;
+                if r.status > 0 {
+                    p.count_status(r.status);
+                }
+            }
+            p.bytes_in += r.bytes_in;
+            p.bytes_out += r.bytes_out;
+        };
+        let mut c = self.counters.borrow_mut();
+        {
+            let f = &mut c.frontends[frontend];
+            apply(f);
+            f.request_errors += u64::from(faults.request_error);
+            f.denied += u64::from(r.denied);
+            f.intercepted += u64::from(r.intercepted);
+            // An idle killed stream has no record; the shell counts those kills itself.
+        }
+        if faults.request_error || r.intercepted {
+            return;
+        }
+        let server_side = |p: &mut ProxyCounters| {
+            apply(p);
+            p.response_errors += u64::from(faults.response_error);
+            p.killed += u64::from(killed);
+        };
+        server_side(&mut c.backends[r.backend]);
+        if let Some(k) = r.server {
+            server_side(&mut c.servers[k.backend][k.server]);
+        }
+    }
+
+    /// Peer protocol errors are worth a warning, one per [`WARN_EVERY`] of each kind.
+    fn warn_on_fault(&self, peer: SocketAddr, id: StreamId, r: &Record) {
+        let counter = match &r.fault {
+            Some(Fault::InvalidRequest(_) | Fault::InvalidRequestBody(_)) => {
+                &self.warnings.invalid_request
+            }
+            Some(Fault::InvalidResponse(_) | Fault::InvalidResponseBody(_)) => {
+                &self.warnings.invalid_response
+            }
+            _ => return,
+        };
+        let n = counter.get();
+        counter.set(n + 1);
+        if n.is_multiple_of(WARN_EVERY) {
+            let fault = r.fault.as_ref().expect("matched above");
+            let more = if n > 0 {
+                format!(" ({WARN_EVERY} more of this kind since the last warning)")
+            } else {
+                String::new()
+            };
+            log::warn!("shard {} stream {id} from {peer}: {fault}{more}", self.id);
+        }
+    }
+
+    /// httplog-like layout, plus shard and stream id:
+    /// `client [date] frontend backend/server Tq/Tw/Tc/Tr/Ta status bytes_out - - flags--
+    ///  actconn/feconn/beconn/srvconn/retries 0/0 "request" shard=… stream=…`.
+    fn http_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
+        let ms = |a: Option<Instant>, b: Instant| {
+            a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
+        };
+        let tq = ms(r.head_at, r.started);
+        let tw = r.queued_ms.map_or(-1, i64::from);
+        let tc = match (r.connected_at, r.head_at) {
+            (Some(c), Some(h)) => c.saturating_duration_since(h).as_millis() as i64 - tw.max(0),
+            _ => -1,
+        };
+        let tr = match (r.response_at, r.connected_at) {
+            (Some(resp), Some(c)) => resp.saturating_duration_since(c).as_millis() as i64,
+            _ => -1,
+        };
+        let ta = r.ended.saturating_duration_since(r.started).as_millis();
+        let cfg = &self.config;
+        let backend = &cfg.backends[r.backend];
+        let server = r
+            .server
+            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
+        let table = self.table.borrow();
+        format!(
+            "{peer} [{}] {} {}/{server} {tq}/{tw}/{tc}/{tr}/{ta} {} {} - - {}-- {}/{}/{}/{}/{} \
+             0/0 \"{}\" shard={} stream={id}",
+            crate::logging::haproxy_date(wall_clock(r.started, r.ended)),
+            cfg.frontends[frontend].name,
+            backend.name,
+            r.status,
+            r.bytes_out,
+            r.termination,
+            table.len(),
+            table.frontend_streams(frontend),
+            table.backend_streams(r.backend),
+            r.server.map_or(0, |k| table.server_streams(k)),
+            r.retries,
+            r.request_line.escape_debug(),
+            self.id,
+        )
+    }
+
+    /// HAProxy `option tcplog` layout, plus bytes from the client, shard and stream id:
+    /// `client [date] frontend backend/server Tw/Tc/Tt bytes_out flags
+    ///  actconn/feconn/beconn/srvconn/retries srv_queue/backend_queue in=… shard=… stream=…`.
+    fn tcp_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
+        let cfg = &self.config;
+        let total = r.ended.saturating_duration_since(r.started);
+        let tc = r.connected_at.map_or(-1, |t| {
+            t.saturating_duration_since(r.started).as_millis() as i64
+        });
+        let tw = r.queued_ms.map_or(0, i64::from);
+        let backend = &cfg.backends[r.backend];
+        let server = r
+            .server
+            .filter(|_| r.connected_at.is_some())
+            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
+        let table = self.table.borrow();
+        let srvconn = r.server.map_or(0, |k| table.server_streams(k));
+        format!(
+            "{peer} [{}] {} {}/{server} {tw}/{tc}/{} {} {} {}/{}/{}/{srvconn}/{} 0/0 in={} \
+             shard={} stream={id}",
+            crate::logging::haproxy_date(wall_clock(r.started, r.ended)),
+            cfg.frontends[frontend].name,
+            backend.name,
+            total.as_millis(),
+            r.bytes_out,
+            r.termination,
+            table.len(),
+            table.frontend_streams(frontend),
+            table.backend_streams(r.backend),
+            r.retries,
+            r.bytes_in,
+            self.id,
+        )
+    }
+}
+
+/// The wall-clock time of `started`, seen from `ended` (monotonic instants carry no date).
+fn wall_clock(started: Instant, ended: Instant) -> SystemTime {
+    let ago =
+        Instant::now().saturating_duration_since(ended) + ended.saturating_duration_since(started);
+    SystemTime::now()
+        .checked_sub(ago)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}

@@ -1,0 +1,324 @@
+//! The I/O shell of a stream: owns the sockets, the timer and the task, and drives a
+//! [`Machine`] from `engine/src/stream` — reads into the space it offers, writes what it
+//! transmits, arms the one deadline it asks for, and acts on its events (server
+//! connections, pool, health, accounting). No protocol decision is taken here.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+use glommio::timer::Timer;
+
+use super::budget::BudgetSlot;
+use super::connect::{connect_once, ServerConn};
+use super::table::{StreamGuard, StreamState};
+use super::Shard;
+use crate::control::msg::AdminState;
+use crate::stream::{Connected, Event, Layer, Machine, Side, Transmit};
+
+/// Bytes moved by one stream per wake-up before it yields to other streams.
+const COPY_BUDGET_BYTES: usize = 256 * 1024;
+
+/// Everything a stream task owns. Field order is drop order: sockets close first, then the
+/// budgets are released, and last the table entry disappears — so the control task may
+/// treat "entry gone" as "both sockets closed".
+pub struct Stream<M: Machine> {
+    client: TcpStream,
+    server: Option<ServerConn>,
+    machine: M,
+    timer: Option<(Timer, Instant)>,
+    _slots: [BudgetSlot; 2],
+    frontend: usize,
+    peer: SocketAddr,
+    shard: Rc<Shard>,
+    guard: StreamGuard,
+}
+
+impl<M: Machine> Stream<M> {
+    /// A stream of `frontend` on the accepted `client` socket.
+    pub fn new(
+        shard: &Rc<Shard>,
+        frontend: usize,
+        client: TcpStream,
+        peer: SocketAddr,
+        machine: M,
+        slots: [BudgetSlot; 2],
+        guard: StreamGuard,
+    ) -> Self {
+        Stream {
+            client,
+            server: None,
+            machine,
+            timer: None,
+            _slots: slots,
+            frontend,
+            peer,
+            shard: shard.clone(),
+            guard,
+        }
+    }
+}
+
+impl<M: Machine> Drop for Stream<M> {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        if !self.machine.is_done() {
+            // Cancelled before its end: killed (admin, on-marked-down, stop grace).
+            self.shard.counters.borrow_mut().frontends[self.frontend].killed += 1;
+            if let Some(mut record) = self.machine.killed_record(now) {
+                // A stream killed while connecting is on the server it was picked for.
+                if record.server.is_none() {
+                    record.server = self.guard.with(|e| e.server).flatten();
+                }
+                self.shard
+                    .account(self.frontend, self.peer, self.guard.slot().id(), &record);
+            }
+        }
+        let stray = self.machine.stray_bytes_in();
+        self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
+    }
+}
+
+/// Runs a stream to its end.
+pub async fn run<M: Machine>(mut s: Stream<M>) {
+    // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
+    let _ = s.client.set_nodelay(true);
+    loop {
+        while let Some(event) = s.machine.poll_event() {
+            handle_event(&mut s, event).await;
+        }
+        if s.machine.is_done() {
+            return;
+        }
+        poll_fn(|cx| poll_io(&mut s, cx)).await;
+        report_live_bytes(&mut s);
+    }
+}
+
+/// Copies the bytes of the exchange in progress into the table entry (`show sess`, and
+/// `show stat` while long streams run).
+fn report_live_bytes<M: Machine>(s: &mut Stream<M>) {
+    let (bytes_in, bytes_out) = s.machine.live_bytes();
+    s.guard.with(|e| {
+        e.bytes_in = bytes_in;
+        e.bytes_out = bytes_out;
+    });
+}
+
+async fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
+    let shard = s.shard.clone();
+    match event {
+        Event::Routed(backend) => s.guard.set_backend(backend),
+        Event::NeedServer(request) => {
+            s.guard.with(|e| e.state = StreamState::Connecting);
+            let (result, conn) = connect_once(&shard, &request, &s.guard).await;
+            s.server = conn;
+            if s.server.is_some() {
+                s.guard.with(|e| e.state = StreamState::Data);
+            }
+            let env = shard.env();
+            s.machine.handle_connected(&env, Instant::now(), result);
+            if matches!(result, Connected::NoServer | Connected::QueueTimeout) {
+                s.guard.set_server(None);
+            }
+        }
+        Event::Observe { server, ok, layer } => {
+            let layer = match layer {
+                Layer::L4 => 4,
+                Layer::L7 => 7,
+            };
+            shard.observe(server, ok, layer);
+        }
+        Event::ReleaseServer { reusable } => {
+            if let Some(conn) = s.server.take() {
+                let view = shard.views.borrow()[conn.key.backend][conn.key.server];
+                if reusable && view.admin == AdminState::Ready && view.up {
+                    shard
+                        .pool
+                        .borrow_mut()
+                        .put(conn.key, conn.stream, Instant::now());
+                }
+            }
+            s.guard.set_server(None);
+        }
+        Event::CloseServer => {
+            s.server = None;
+            s.guard.set_server(None);
+        }
+        Event::Record(record) => {
+            shard.account(s.frontend, s.peer, s.guard.slot().id(), &record);
+            if !s.machine.has_server() {
+                s.guard.set_server(None);
+            }
+        }
+    }
+}
+
+/// One wake-up: reads and writes both sides until nothing moves, then arms the deadline.
+/// Ready when the machine has events or is done.
+fn poll_io<M: Machine>(s: &mut Stream<M>, cx: &mut Context<'_>) -> Poll<()> {
+    let shard = s.shard.clone();
+    let env = shard.env();
+    let now = Instant::now();
+    let mut budget = COPY_BUDGET_BYTES;
+    loop {
+        let mut moved = false;
+        for side in [Side::Client, Side::Server] {
+            moved |= poll_read_side(s, &env, now, side, cx, &mut budget);
+            moved |= poll_write_side(s, &env, now, side, cx);
+        }
+        if s.machine.has_event() || s.machine.is_done() {
+            return Poll::Ready(());
+        }
+        if !moved {
+            break;
+        }
+        report_live_bytes(s);
+        if budget == 0 {
+            // Still work to do, but let other streams run first.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+    }
+    poll_deadline(s, &env, now, cx)
+}
+
+/// Reads once from `side` if the machine wants bytes; true when something happened.
+fn poll_read_side<M: Machine>(
+    s: &mut Stream<M>,
+    env: &crate::stream::Env<'_>,
+    now: Instant,
+    side: Side,
+    cx: &mut Context<'_>,
+    budget: &mut usize,
+) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    let Stream {
+        client,
+        server,
+        machine,
+        ..
+    } = s;
+    let sock = match side {
+        Side::Client => client,
+        Side::Server => match server.as_mut() {
+            Some(c) => &mut c.stream,
+            None => return false,
+        },
+    };
+    let polled = match machine.read_space(side) {
+        Some(space) => Pin::new(sock).poll_read(cx, space),
+        None => return false,
+    };
+    match polled {
+        Poll::Ready(Ok(n)) => {
+            *budget = budget.saturating_sub(n);
+            machine.handle_read(env, now, side, n);
+            true
+        }
+        Poll::Ready(Err(_)) => {
+            machine.handle_read_error(env, now, side);
+            true
+        }
+        Poll::Pending => false,
+    }
+}
+
+/// Writes what the machine transmits on `side` until it would block; true when something
+/// happened.
+fn poll_write_side<M: Machine>(
+    s: &mut Stream<M>,
+    env: &crate::stream::Env<'_>,
+    now: Instant,
+    side: Side,
+    cx: &mut Context<'_>,
+) -> bool {
+    let mut moved = false;
+    loop {
+        let Stream {
+            client,
+            server,
+            machine,
+            ..
+        } = &mut *s;
+        let sock = match side {
+            Side::Client => client,
+            Side::Server => match server.as_mut() {
+                Some(c) => &mut c.stream,
+                None => return moved,
+            },
+        };
+        let polled: Poll<io::Result<usize>> = match machine.poll_transmit(side) {
+            Some(Transmit::Bytes(bytes)) => match Pin::new(&mut *sock).poll_write(cx, bytes) {
+                Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                other => other,
+            },
+            // ENOTCONN means the peer is already gone: the read side will see it.
+            Some(Transmit::Shutdown) => match Pin::new(&mut *sock).poll_close(cx) {
+                Poll::Ready(_) => Poll::Ready(Ok(0)),
+                Poll::Pending => Poll::Pending,
+            },
+            None => return moved,
+        };
+        match polled {
+            Poll::Ready(Ok(n)) => machine.handle_written(env, now, side, n),
+            Poll::Ready(Err(_)) => machine.handle_write_error(env, now, side),
+            Poll::Pending => return moved,
+        }
+        moved = true;
+        if machine.has_event() || machine.is_done() {
+            return moved;
+        }
+    }
+}
+
+/// Keeps one timer for the machine's deadline. Moving it costs a timer-map update, so it
+/// moves only when the deadline came closer (or it fired); a timer that fires before the
+/// deadline (activity moved it later) is re-armed.
+fn poll_deadline<M: Machine>(
+    s: &mut Stream<M>,
+    env: &crate::stream::Env<'_>,
+    now: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    let mut now = now;
+    loop {
+        let Some(at) = s.machine.poll_timeout() else {
+            return Poll::Pending;
+        };
+        if now >= at {
+            s.machine.handle_timeout(env, now);
+            if s.machine.has_event() || s.machine.is_done() {
+                return Poll::Ready(());
+            }
+            // The machine moved on (e.g. a keep-alive close became a linger): its new
+            // state may allow reads or writes, so run the wake-up again.
+            if s.machine.poll_timeout() != Some(at) {
+                cx.waker().wake_by_ref();
+            }
+            return Poll::Pending;
+        }
+        match &mut s.timer {
+            Some((timer, armed_at)) => {
+                if at < *armed_at || *armed_at <= now {
+                    timer.reset(at - now);
+                    *armed_at = at;
+                }
+            }
+            None => s.timer = Some((Timer::new(at - now), at)),
+        }
+        let (timer, _) = s.timer.as_mut().expect("armed above");
+        match Pin::new(timer).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(_) => now = Instant::now(),
+        }
+    }
+}
