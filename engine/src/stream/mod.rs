@@ -41,6 +41,8 @@ pub mod buf;
 pub mod fault;
 pub mod http;
 pub mod tcp;
+#[cfg(test)]
+pub mod testing;
 
 use std::time::Instant;
 

@@ -362,3 +362,5 @@ impl Machine for TcpMachine {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -607,6 +607,9 @@ impl Machine for HttpMachine {
     }
 
     fn poll_transmit(&mut self, side: Side) -> Option<Transmit<'_>> {
+        if self.close == Close::Done {
+            return None;
+        }
         match side {
             Side::Client => {
                 if !self.cout.is_empty() {
@@ -840,3 +843,5 @@ fn observe_status(server: ServerKey, status: u16) -> Event {
     }
 }
 
+#[cfg(test)]
+mod tests;

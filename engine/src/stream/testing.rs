@@ -1,0 +1,295 @@
+//! A test harness that drives a [`Machine`] with no socket: bytes in as the client or the
+//! server would send them, everything the machine transmits collected per side, server
+//! requests answered on demand, the clock moved by hand.
+
+use std::time::{Duration, Instant};
+
+use percore_conf::{Config, HostInfo};
+use percore_protocols::http1::Limits;
+
+use super::{Connected, Env, Event, Machine, Record, ServerRequest, Side, Transmit};
+use crate::ids::ServerKey;
+use crate::shard::http::errors::ErrorPages;
+
+/// How the harness answers server requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// A fresh connection to server 0 at once.
+    Fresh,
+    /// A pooled connection to server 0 at once.
+    Pooled,
+    /// Leave the request pending (the test answers with [`Pair::connect`]).
+    Manual,
+}
+
+/// A machine and the two peers it talks to.
+pub struct Pair<M: Machine> {
+    /// The machine under test.
+    pub m: M,
+    config: Config,
+    pages: Vec<ErrorPages>,
+    limits: Limits,
+    /// The harness clock.
+    pub now: Instant,
+    /// Every byte the machine wrote to the client.
+    pub to_client: Vec<u8>,
+    /// Every byte written to the server (all connections, in order).
+    pub to_server: Vec<u8>,
+    /// Half-closes the machine sent.
+    pub client_shut: bool,
+    /// Half-close toward the server.
+    pub server_shut: bool,
+    /// Finished records.
+    pub records: Vec<Record>,
+    /// Other events, in order.
+    pub events: Vec<Event>,
+    /// Unanswered server requests (with [`Connect::Manual`]).
+    pub pending: Vec<ServerRequest>,
+    /// Answer mode for server requests.
+    pub connect: Connect,
+    /// Bytes the client writes per read call (split tests), 0 = all at once.
+    pub chunk: usize,
+    /// Writes to the client fail.
+    pub client_write_fails: bool,
+    /// Most bytes the client takes per write call (0 = all).
+    pub client_window: usize,
+}
+
+/// A validated configuration from YAML text.
+pub fn config(yaml: &str) -> Config {
+    let host = HostInfo { cpus: vec![0] };
+    percore_conf::parse("test.yaml", yaml, &host).unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl<M: Machine> Pair<M> {
+    /// A pair around the machine `make` builds from the environment; server requests are
+    /// answered with fresh connections.
+    pub fn new(config: Config, make: impl FnOnce(&Env<'_>, Instant) -> M) -> Self {
+        Self::new_with(config, Connect::Fresh, make)
+    }
+
+    /// A pair that answers server requests as `connect` says, from the first one on.
+    pub fn new_with(
+        config: Config,
+        connect: Connect,
+        make: impl FnOnce(&Env<'_>, Instant) -> M,
+    ) -> Self {
+        let pages = vec![ErrorPages::default(); config.frontends.len()];
+        let limits = Limits {
+            max_header_size: config.global.tune.max_header_size,
+            max_headers: config.global.tune.max_headers,
+        };
+        let now = Instant::now();
+        let env = Env {
+            config: &config,
+            pages: &pages,
+            limits: &limits,
+            stopping: false,
+        };
+        let m = make(&env, now);
+        let mut pair = Pair {
+            m,
+            config,
+            pages,
+            limits,
+            now,
+            to_client: Vec::new(),
+            to_server: Vec::new(),
+            client_shut: false,
+            server_shut: false,
+            records: Vec::new(),
+            events: Vec::new(),
+            pending: Vec::new(),
+            connect,
+            chunk: 0,
+            client_write_fails: false,
+            client_window: 0,
+        };
+        pair.pump();
+        pair
+    }
+
+    /// Runs `f` with the machine and its environment.
+    fn with<R>(&mut self, f: impl FnOnce(&mut M, &Env<'_>, Instant) -> R) -> R {
+        let env = Env {
+            config: &self.config,
+            pages: &self.pages,
+            limits: &self.limits,
+            stopping: false,
+        };
+        f(&mut self.m, &env, self.now)
+    }
+
+    /// The client sends `bytes` (in `chunk`-sized reads); returns how many the machine took.
+    pub fn client(&mut self, bytes: &[u8]) -> usize {
+        self.feed(Side::Client, bytes)
+    }
+
+    /// The server sends `bytes`; returns how many the machine took.
+    pub fn server(&mut self, bytes: &[u8]) -> usize {
+        self.feed(Side::Server, bytes)
+    }
+
+    fn feed(&mut self, side: Side, bytes: &[u8]) -> usize {
+        let mut at = 0;
+        while at < bytes.len() {
+            let step = if self.chunk == 0 {
+                bytes.len()
+            } else {
+                self.chunk
+            };
+            let Some(space) = self.m.read_space(side) else {
+                break;
+            };
+            let n = space.len().min(step).min(bytes.len() - at);
+            space[..n].copy_from_slice(&bytes[at..at + n]);
+            self.with(|m, env, now| m.handle_read(env, now, side, n));
+            at += n;
+            self.pump();
+        }
+        at
+    }
+
+    /// End of stream from `side`.
+    pub fn eof(&mut self, side: Side) {
+        if self.m.read_space(side).is_some() {
+            self.with(|m, env, now| m.handle_read(env, now, side, 0));
+        }
+        self.pump();
+    }
+
+    /// A reset (read error) on `side`.
+    pub fn reset(&mut self, side: Side) {
+        self.with(|m, env, now| m.handle_read_error(env, now, side));
+        self.pump();
+    }
+
+    /// Moves the clock and fires the deadline if it passed.
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+        if self.m.poll_timeout().is_some_and(|at| at <= self.now) {
+            self.with(|m, env, now| m.handle_timeout(env, now));
+        }
+        self.pump();
+    }
+
+    /// Answers the oldest pending server request.
+    pub fn connect(&mut self, result: Connected) {
+        assert!(!self.pending.is_empty(), "no pending server request");
+        self.pending.remove(0);
+        self.with(|m, env, now| m.handle_connected(env, now, result));
+        self.pump();
+    }
+
+    /// Writes and events until nothing moves.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = self.drain_writes();
+            while let Some(event) = self.m.poll_event() {
+                moved = true;
+                self.on_event(event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn drain_writes(&mut self) -> bool {
+        let mut moved = false;
+        for side in [Side::Client, Side::Server] {
+            loop {
+                let fails = side == Side::Client && self.client_write_fails;
+                let window = if side == Side::Client && self.client_window > 0 {
+                    self.client_window
+                } else {
+                    usize::MAX
+                };
+                let written = match self.m.poll_transmit(side) {
+                    None => break,
+                    Some(_) if fails => None,
+                    Some(Transmit::Bytes(b)) => {
+                        let n = b.len().min(window);
+                        let out = match side {
+                            Side::Client => &mut self.to_client,
+                            Side::Server => &mut self.to_server,
+                        };
+                        out.extend_from_slice(&b[..n]);
+                        Some(n)
+                    }
+                    Some(Transmit::Shutdown) => {
+                        match side {
+                            Side::Client => self.client_shut = true,
+                            Side::Server => self.server_shut = true,
+                        }
+                        Some(0)
+                    }
+                };
+                moved = true;
+                match written {
+                    Some(n) => self.with(|m, env, now| m.handle_written(env, now, side, n)),
+                    None => {
+                        self.with(|m, env, now| m.handle_write_error(env, now, side));
+                        break;
+                    }
+                }
+                if self.client_window > 0 && side == Side::Client {
+                    break;
+                }
+            }
+        }
+        moved
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Record(r) => self.records.push(*r),
+            Event::NeedServer(request) => {
+                let server = request.only.unwrap_or(0);
+                let key = ServerKey {
+                    backend: request.backend,
+                    server,
+                };
+                let reused = self.connect == Connect::Pooled && request.pool;
+                let answer = match self.connect {
+                    Connect::Manual => None,
+                    _ => Some(Connected::Ready {
+                        server: key,
+                        reused,
+                        queued_ms: 0,
+                    }),
+                };
+                self.events.push(Event::NeedServer(request.clone()));
+                match answer {
+                    Some(a) => self.with(|m, env, now| m.handle_connected(env, now, a)),
+                    None => self.pending.push(request),
+                }
+            }
+            other => self.events.push(other),
+        }
+    }
+
+    /// The client output as text (lossy), for messages.
+    pub fn client_text(&self) -> String {
+        String::from_utf8_lossy(&self.to_client).into_owned()
+    }
+
+    /// The server output as text (lossy).
+    pub fn server_text(&self) -> String {
+        String::from_utf8_lossy(&self.to_server).into_owned()
+    }
+
+    /// Takes what the client got so far.
+    pub fn take_client(&mut self) -> String {
+        let t = self.client_text();
+        self.to_client.clear();
+        t
+    }
+
+    /// Takes what the server got so far.
+    pub fn take_server(&mut self) -> String {
+        let t = self.server_text();
+        self.to_server.clear();
+        t
+    }
+}
