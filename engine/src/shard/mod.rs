@@ -212,13 +212,11 @@ impl Shard {
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
         let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
         let access_log = AccessLog::open(cfg.global.log.access, &cfg.global.log.target)?;
-        let mut error_pages = Vec::with_capacity(cfg.frontends.len());
-        for fe in &cfg.frontends {
-            error_pages.push(
-                http::errors::ErrorPages::load(&fe.http.errorfiles)
-                    .map_err(|e| std::io::Error::other(format!("frontend {}: {e}", fe.name)))?,
-            );
-        }
+        let error_pages = cfg
+            .frontends
+            .iter()
+            .map(|fe| http::errors::ErrorPages::new(&fe.http.errorfiles))
+            .collect();
         let pool_limits: Vec<(usize, u32, Duration)> = cfg
             .backends
             .iter()
