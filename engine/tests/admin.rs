@@ -98,6 +98,58 @@ fn show_stat_counts_traffic_per_frontend_backend_server() {
     drop(live);
 }
 
+/// HAProxy 2.6 fills `rate`, `rate_lim`, `rate_max`, `req_rate`, `req_rate_max` on frontends
+/// (both modes) and `rate`, `rate_max`, `cli_abrt`, `srv_abrt`, `qtime`, `ctime`, `rtime`,
+/// `ttime` on backends and servers (see reference/haproxy-runtime/show-stat.txt); the rest
+/// of those columns stay empty. Maxima do not decay, so after 6 streams they are >= 1
+/// whatever the timing; the current rates are only checked to be numbers.
+#[test]
+fn show_stat_fills_rates_aborts_and_time_averages_like_haproxy() {
+    let o = Origin::start(Behaviour::Echo);
+    let p = Proxy::start("statrates", &config(&[("s1", o.addr)], ""));
+    for _ in 0..6 {
+        let mut c = connect(p.addr("fe"));
+        assert_eq!(echo_round_trip(&mut c, b"ping"), b"ping");
+    }
+    let csv = admin(&sock(&p), "show stat");
+    let number = |px: &str, sv: &str, col: &str| -> u64 {
+        let v = stat(&csv, px, sv, col);
+        v.parse()
+            .unwrap_or_else(|_| panic!("{px}/{sv} {col} = {v:?}\n{csv}"))
+    };
+    for (px, sv) in [("fe", "FRONTEND"), ("app", "BACKEND"), ("app", "s1")] {
+        assert!(number(px, sv, "rate_max") >= 1, "{px}/{sv}\n{csv}");
+        assert!(number(px, sv, "rate") <= number(px, sv, "rate_max") * 2);
+    }
+    assert_eq!(stat(&csv, "fe", "FRONTEND", "rate_lim"), "0");
+    assert_eq!(number("fe", "FRONTEND", "req_rate"), 0, "tcp: no requests");
+    assert_eq!(number("fe", "FRONTEND", "req_rate_max"), 0);
+    for col in ["cli_abrt", "srv_abrt", "qtime", "ctime", "rtime", "ttime"] {
+        assert_eq!(stat(&csv, "fe", "FRONTEND", col), "", "{col}");
+        for sv in ["BACKEND", "s1"] {
+            number("app", sv, col);
+        }
+    }
+    for col in ["req_rate", "req_rate_max", "rate_lim"] {
+        assert_eq!(stat(&csv, "app", "BACKEND", col), "", "{col}");
+        assert_eq!(stat(&csv, "app", "s1", col), "", "{col}");
+    }
+    let json = admin(&sock(&p), "show stat json");
+    for (kind, name) in [
+        ("Frontend", "req_rate_max"),
+        ("Frontend", "rate_max"),
+        ("Backend", "cli_abrt"),
+        ("Server", "ttime"),
+    ] {
+        let field = format!("\"name\":\"{name}\"}}");
+        assert!(
+            json.split("{\"objType\":\"")
+                .any(|f| f.starts_with(&format!("{kind}\"")) && f.contains(&field)),
+            "{kind} {name} missing in {json}"
+        );
+    }
+}
+
 #[test]
 fn shutdown_session_closes_exactly_that_stream() {
     let o = Origin::start(Behaviour::Echo);

@@ -413,7 +413,7 @@ impl Ctl {
         let sum = |f: &dyn Fn(&ShardStats) -> u64| -> u64 { stats.iter().map(f).sum() };
         let mut rows = Vec::new();
         for (i, fe) in cfg.frontends.iter().enumerate() {
-            let c = merged(stats, |x| &x.frontends[i]);
+            let c = merged(stats, now, |x| &x.frontends[i]);
             let http = fe.mode == percore_conf::Mode::Http;
             rows.push(StatRow {
                 pxname: fe.name.clone(),
@@ -435,7 +435,13 @@ impl Ctl {
                 conn_tot: Some(c.streams_total),
                 killed: Some(c.killed),
                 intercepted: http.then_some(c.intercepted),
-                ..http_columns(fe.mode, &c)
+                // HAProxy fills the rates on frontends of both modes; 0 = no rate limit.
+                rate: Some(u64::from(c.stream_rate.rate(now))),
+                rate_lim: Some(0),
+                rate_max: Some(u64::from(c.stream_rate.max())),
+                req_rate: Some(u64::from(c.request_rate.rate(now))),
+                req_rate_max: Some(u64::from(c.request_rate.max())),
+                ..http_columns(fe.mode, &c, StatRow::default())
             });
         }
         for (b, be) in cfg.backends.iter().enumerate() {
@@ -444,7 +450,7 @@ impl Ctl {
             let mut weight = 0u64;
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
-                let c = merged(stats, |x| &x.servers[b][i]);
+                let c = merged(stats, now, |x| &x.servers[b][i]);
                 let up = s.check.as_ref().is_none_or(|c| c.up);
                 let usable = s.admin == AdminState::Ready && up;
                 if usable && !srv.backup {
@@ -504,10 +510,10 @@ impl Ctl {
                     addr: srv.address.to_string(),
                     connect: Some(c.streams_total + c.connect_errors),
                     killed: Some(c.killed),
-                    ..http_columns(be.mode, &c)
+                    ..http_columns(be.mode, &c, outcome_columns(&c, now))
                 });
             }
-            let c = merged(stats, |x| &x.backends[b]);
+            let c = merged(stats, now, |x| &x.backends[b]);
             rows.push(StatRow {
                 pxname: be.name.clone(),
                 svname: "BACKEND".into(),
@@ -539,7 +545,7 @@ impl Ctl {
                 algo: algo_name(&be.balance).into(),
                 connect: Some(c.streams_total + c.connect_errors),
                 killed: Some(c.killed),
-                ..http_columns(be.mode, &c)
+                ..http_columns(be.mode, &c, outcome_columns(&c, now))
             });
         }
         rows
@@ -604,19 +610,40 @@ fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
     }
 }
 
-/// One object's counters summed over every shard.
-fn merged(stats: &[ShardStats], select: impl Fn(&Counters) -> &ProxyCounters) -> ProxyCounters {
+/// One object's counters summed over every shard, rates read at `now`.
+fn merged(
+    stats: &[ShardStats],
+    now: Instant,
+    select: impl Fn(&Counters) -> &ProxyCounters,
+) -> ProxyCounters {
     let mut total = ProxyCounters::default();
     for s in stats {
-        total.add(select(&s.counters));
+        total.add(select(&s.counters), now);
     }
     total
 }
 
-/// The HTTP columns of a `show stat` row (empty in TCP mode, as HAProxy leaves them).
-fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters) -> StatRow {
+/// The columns HAProxy fills on backend and server rows from stream outcomes and the time
+/// averages: `cli_abrt`, `srv_abrt`, `rate`, `rate_max`, `qtime`, `ctime`, `rtime`, `ttime`.
+fn outcome_columns(c: &ProxyCounters, now: Instant) -> StatRow {
+    StatRow {
+        rate: Some(u64::from(c.stream_rate.rate(now))),
+        rate_max: Some(u64::from(c.stream_rate.max())),
+        cli_abrt: Some(c.client_aborts),
+        srv_abrt: Some(c.server_aborts),
+        qtime: Some(c.queue_time.average_ms()),
+        ctime: Some(c.connect_time.average_ms()),
+        rtime: Some(c.response_time.average_ms()),
+        ttime: Some(c.total_time.average_ms()),
+        ..StatRow::default()
+    }
+}
+
+/// `base` with the HTTP columns of a `show stat` row (left empty in TCP mode, as HAProxy
+/// leaves them).
+fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> StatRow {
     if mode != percore_conf::Mode::Http {
-        return StatRow::default();
+        return base;
     }
     StatRow {
         req_tot: Some(c.requests),
@@ -626,7 +653,7 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters) -> StatRow {
         hrsp_4xx: Some(c.responses[3]),
         hrsp_5xx: Some(c.responses[4]),
         hrsp_other: Some(c.responses[5]),
-        ..StatRow::default()
+        ..base
     }
 }
 

@@ -457,7 +457,7 @@ impl Shard {
         let mut c = self.counters.borrow_mut();
         c.accepted += 1;
         let f = &mut c.frontends[frontend];
-        f.streams_total += 1;
+        f.count_stream(Instant::now());
         f.streams_max = f.streams_max.max(used);
     }
 
@@ -523,12 +523,13 @@ impl Shard {
     pub fn on_server_connected(&self, key: ServerKey) {
         let live = self.table.borrow().server_streams(key) as u64;
         let backend_live = self.table.borrow().backend_streams(key.backend) as u64;
+        let now = Instant::now();
         let mut c = self.counters.borrow_mut();
         let s = &mut c.servers[key.backend][key.server];
-        s.streams_total += 1;
+        s.count_stream(now);
         s.streams_max = s.streams_max.max(live);
         let b = &mut c.backends[key.backend];
-        b.streams_total += 1;
+        b.count_stream(now);
         b.streams_max = b.streams_max.max(backend_live);
     }
 
