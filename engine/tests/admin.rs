@@ -166,6 +166,16 @@ fn shutdown_session_closes_exactly_that_stream() {
         .map(str::to_string)
         .collect();
     assert_eq!(ids.len(), 4, "{list}");
+    // `show sess <id>` answers with exactly that stream, from its own shard.
+    for id in &ids {
+        let one = admin(&sock(&p), &format!("show sess {id}"));
+        assert!(one.starts_with(&format!("{id}: [")), "{id}: {one}");
+        assert_eq!(one.matches(": [").count(), 1, "{id}: {one}");
+    }
+    assert_eq!(
+        admin(&sock(&p), "show sess 0x1000000000fff"),
+        "Session not found.\n\n"
+    );
     // Find which client owns the first listed stream by its source port.
     let victim_line = list.lines().next().expect("line");
     let port: u16 = victim_line

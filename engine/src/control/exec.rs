@@ -327,25 +327,16 @@ impl Ctl {
                 if id.shard().0 as usize >= self.shards.len() {
                     return Err(SESSION_NOT_FOUND);
                 }
+                // Only the owning shard is asked, and only for that stream.
                 let reply = self
                     .shards
-                    .unicast(
-                        id.shard(),
-                        Op::ListStreams {
-                            limit: SESS_LIST_MAX,
-                        },
-                        REPLY_TIMEOUT,
-                    )
+                    .unicast(id.shard(), Op::FindStream(id), REPLY_TIMEOUT)
                     .await
                     .map_err(|e| timed_out(e, self.shards.len()))?;
-                let Reply::Streams(list) = reply else {
-                    return Err(SESSION_NOT_FOUND);
-                };
-                let one: Vec<StreamInfo> = list.into_iter().filter(|s| s.id == id).collect();
-                if one.is_empty() {
-                    return Err(SESSION_NOT_FOUND);
+                match reply {
+                    Reply::Streams(one) if one.len() == 1 && one[0].id == id => one,
+                    _ => return Err(SESSION_NOT_FOUND),
                 }
-                one
             }
             SessTarget::List | SessTarget::All => self
                 .broadcast(Op::ListStreams {
@@ -694,5 +685,98 @@ fn algo_name(b: &percore_conf::Balance) -> &'static str {
         B::Source => "source",
         B::Uri { .. } => "uri",
         B::Hdr(_) => "hdr",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::msg::ShardCommand;
+
+    const CONFIG: &str = "global:\n  shards: 2\nfrontends:\n  fe:\n    bind: \"127.0.0.1:0\"\n    \
+                          default_backend: app\nbackends:\n  app:\n    servers:\n      \
+                          - { name: s1, address: \"127.0.0.1:9\" }\n";
+
+    fn info(id: StreamId) -> StreamInfo {
+        StreamInfo {
+            id,
+            frontend: 0,
+            backend: 0,
+            server: None,
+            client: "127.0.0.1:4000".parse().expect("addr"),
+            age: Duration::from_secs(3),
+            bytes_in: 1,
+            bytes_out: 2,
+            connecting: false,
+        }
+    }
+
+    /// Answers the next command of a fake shard `shard` with `reply(op)`.
+    async fn answer(
+        shards: &Shards,
+        shard: ShardId,
+        rx: &thingbuf::mpsc::Receiver<ShardCommand>,
+        reply: impl FnOnce(&Op) -> Reply,
+    ) {
+        let cmd = rx.recv().await.expect("a command");
+        shards.deliver(shard, cmd.id, reply(&cmd.op));
+    }
+
+    /// `show sess <id>` is routed to the stream's own shard and asks it for that stream only
+    /// (never a listing of the shard's streams); the other shards are not asked at all.
+    #[test]
+    fn show_sess_id_asks_only_the_owning_shard_for_that_stream() {
+        let host = percore_conf::HostInfo { cpus: vec![0, 1] };
+        let config = percore_conf::parse("t.yaml", CONFIG, &host).expect("config");
+        let (tx0, rx0) = thingbuf::mpsc::channel(8);
+        let (tx1, rx1) = thingbuf::mpsc::channel(8);
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(256 << 10)
+            .make()
+            .expect("executor");
+        ex.run(async move {
+            let shards = Rc::new(Shards::new(vec![tx0, tx1]));
+            let ctl = Ctl {
+                state: RefCell::new(State::new(config)),
+                shards: shards.clone(),
+                stopping: Cell::new(false),
+            };
+            let id = StreamId::new(ShardId(1), 42);
+            let asked = Rc::new(RefCell::new(Vec::new()));
+            let shard1 = {
+                let (shards, asked) = (shards.clone(), asked.clone());
+                glommio::spawn_local(async move {
+                    for found in [true, false] {
+                        answer(&shards, ShardId(1), &rx1, |op| {
+                            asked.borrow_mut().push(format!("{op:?}"));
+                            match op {
+                                Op::FindStream(i) if found => Reply::Streams(vec![info(*i)]),
+                                _ => Reply::Streams(Vec::new()),
+                            }
+                        })
+                        .await;
+                    }
+                })
+            };
+            let show =
+                |id: StreamId| ctl.execute(Command::ShowSess(SessTarget::Id(id.0)), Level::Admin);
+            let reply = show(id).await.expect("found");
+            assert!(reply.starts_with("0x100000000002a: ["), "{reply}");
+            assert!(reply.contains(" id=42 "), "{reply}");
+            let gone = StreamId::new(ShardId(1), 43);
+            assert_eq!(show(gone).await, Err(SESSION_NOT_FOUND));
+            shard1.await;
+            assert_eq!(
+                *asked.borrow(),
+                [
+                    format!("{:?}", Op::FindStream(id)),
+                    format!("{:?}", Op::FindStream(gone))
+                ]
+            );
+            assert!(rx0.try_recv().is_err(), "shard 0 must not be asked");
+            // A shard that does not exist: refused without asking anyone.
+            let nowhere = StreamId::new(ShardId(7), 1);
+            assert_eq!(show(nowhere).await, Err(SESSION_NOT_FOUND));
+        });
     }
 }

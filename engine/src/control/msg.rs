@@ -85,6 +85,9 @@ pub enum Op {
         /// Bound on the number of entries returned.
         limit: usize,
     },
+    /// Reply [`Reply::Streams`] with this one stream, or empty if it is not live here.
+    /// Sent only to the stream's own shard (`StreamId::shard`).
+    FindStream(StreamId),
 }
 
 /// Shard → control plane.
