@@ -335,13 +335,20 @@ fn kill_under_load_only_touches_the_named_server() {
     );
     assert_eq!(stat(&csv, "app", "s2", "percore_killed"), "0");
     let shards = admin(&sock(&p), "show shards");
+    // The header starts with "# shard": its words are one ahead of the data columns.
+    let col = shards
+        .lines()
+        .next()
+        .and_then(|h| h.split_whitespace().position(|w| w == "killed"))
+        .expect("killed column")
+        - 1;
     let killed_col: u64 = shards
         .lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             l.split_whitespace()
-                .nth(7)
+                .nth(col)
                 .and_then(|v| v.parse::<u64>().ok())
                 .expect("killed")
         })

@@ -231,6 +231,7 @@ impl Ctl {
                         cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
                         evt_ring_depth: s.evt_ring_depth as u64,
                         events_dropped: s.counters.events_dropped,
+                        logs_dropped: s.logs_dropped,
                         killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
                         ctl_latency_us_p50: s.ctl_latency_us_p50,
                         ctl_latency_us_max: s.ctl_latency_us_max,

@@ -168,6 +168,8 @@ pub struct ShardStats {
     pub queued: Vec<(u64, u64)>,
     /// Events waiting in the shard's event ring.
     pub evt_ring_depth: usize,
+    /// Access-log lines dropped because the shard's log ring was full.
+    pub logs_dropped: u64,
     /// Control-task queueing latency (µs) over recent commands: median.
     pub ctl_latency_us_p50: u64,
     /// Control-task queueing latency (µs) over recent commands: maximum.

@@ -14,6 +14,7 @@ use futures_lite::future;
 use super::Shard;
 use crate::control::msg::{Op, Reply, ShardCommand, ShardEvent, ShardStats, StreamInfo};
 use crate::ids::{ServerKey, StreamId};
+use crate::logging::AccessLog;
 use crate::table_stats::LatencyWindow;
 
 /// Runs until the shard is told to stop; returning ends the shard.
@@ -156,6 +157,11 @@ fn collect_stats(
         streams: t.len() as u64,
         queued: shard.queued.borrow().clone(),
         evt_ring_depth: evt_tx.len(),
+        logs_dropped: shard
+            .access_log
+            .borrow()
+            .as_ref()
+            .map_or(0, AccessLog::dropped),
         ctl_latency_us_p50: latency.p50_us(),
         ctl_latency_us_max: latency.max_us(),
         commands,

@@ -74,6 +74,8 @@ pub struct ShardSpec {
     pub cmd_rx: thingbuf::mpsc::Receiver<ShardCommand>,
     /// Events to the control plane.
     pub evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
+    /// This shard's end of the access-log ring, when the access log is on.
+    pub access_log: Option<AccessLog>,
 }
 
 /// This shard's share of a server `maxconn` (0 = unlimited).
@@ -207,11 +209,10 @@ pub struct StreamEnd {
 }
 
 impl Shard {
-    fn new(spec: &ShardSpec) -> std::io::Result<Self> {
+    fn new(spec: &ShardSpec, access_log: Option<AccessLog>) -> std::io::Result<Self> {
         let cfg = &spec.config;
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
         let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
-        let access_log = AccessLog::open(cfg.global.log.access, &cfg.global.log.target)?;
         let error_pages = cfg
             .frontends
             .iter()
@@ -614,8 +615,9 @@ impl Shard {
     }
 }
 
-async fn main(spec: ShardSpec) {
-    let shard = match Shard::new(&spec) {
+async fn main(mut spec: ShardSpec) {
+    let access_log = spec.access_log.take();
+    let shard = match Shard::new(&spec, access_log) {
         Ok(s) => Rc::new(s),
         Err(e) => {
             let _ = spec.evt_tx.try_send(ShardEvent::Fatal {
