@@ -226,10 +226,15 @@ fn drain(rings: &[LineReceiver], end: &mpsc::Receiver<()>, mut out: File) {
             }
         }
     });
-    // The shards are gone: whatever they pushed is in the rings; take it all.
+    // After a clean stop the shards are gone and whatever they pushed is in the rings: take
+    // it all. At most one ring's worth each, so a shard still pushing (a failed start-up)
+    // cannot keep the process from exiting.
     for ring in rings {
-        // Empty or closed: this ring is done.
-        while let Ok(line) = ring.try_recv_ref() {
+        for _ in 0..ring.capacity() {
+            // Empty or closed: this ring is done.
+            let Ok(line) = ring.try_recv_ref() else {
+                break;
+            };
             batch.extend_from_slice(line.as_bytes());
             if batch.len() >= WRITE_BATCH_BYTES_MAX {
                 let _ = out.write_all(&batch);
