@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use crate::errorfile::ErrorFile;
 
 /// When a rule applies. Several keys in one `when` mapping must all hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,8 +200,8 @@ pub struct FrontendHttp {
     pub request_rules: Vec<RequestRule>,
     /// `http_response` rules, in order.
     pub response_rules: Vec<ResponseRule>,
-    /// Custom error responses: status → file holding a complete raw HTTP response.
-    pub errorfiles: Vec<(u16, PathBuf)>,
+    /// Custom error responses, read and checked during validation (see [`ErrorFile`]).
+    pub errorfiles: Vec<ErrorFile>,
     /// No `default_backend` was written: a request no route matches gets a 404.
     pub not_found_without_route: bool,
 }

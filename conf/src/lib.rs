@@ -17,13 +17,15 @@
 //! - `locate`:   a fault's YAML path → line and column in the source
 //! - `path`:     YAML paths (`backends.app.servers[0]`)
 //! - `hint`:     "did you mean" by edit distance
+//! - [`errorfile`]: reads and checks the errorfiles a frontend names
 //! - `error`:    [`ConfigError`] and the internal `Fault`
 //! - [`config`]: the validated types
 //! - [`limits`]: every bound and built-in default, with its reason
 //! - [`units`]:  durations and sizes
 //!
 //! Nothing here panics on any input (a property test feeds it arbitrary text), does I/O other
-//! than [`load`]'s one read, or looks at the clock.
+//! than [`load`]'s one read and the bounded, non-blocking reads of the errorfiles the
+//! configuration names ([`errorfile`], in [`parse`] too), or looks at the clock.
 
 #![forbid(unsafe_code)]
 
@@ -31,6 +33,7 @@ pub mod check;
 pub mod config;
 mod de;
 mod error;
+pub mod errorfile;
 mod hint;
 pub mod http;
 pub mod limits;

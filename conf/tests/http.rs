@@ -37,8 +37,21 @@ fn http(web: &str) -> String {
     .concat()
 }
 
+/// A fresh directory for errorfiles of one test.
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("percore-conf-http-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+const PAGE_503: &str = "HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy";
+
 #[test]
 fn valid_rules_parse() {
+    let dir = temp_dir("valid");
+    let page = dir.join("503.http");
+    std::fs::write(&page, PAGE_503).expect("errorfile");
     let text = http(
         "    forwardfor: true\n\
          \x20   use_backend:\n\
@@ -53,8 +66,9 @@ fn valid_rules_parse() {
          \x20     - { return: { status: 200, body: \"ok\\n\" }, when: { path_prefix: /health } }\n\
          \x20   http_response:\n\
          \x20     - { del_header: Server }\n\
-         \x20   errorfiles: { \"503\": ./errors/503.http }\n",
-    );
+         \x20   errorfiles: { \"503\": PAGE }\n",
+    )
+    .replace("PAGE", &page.display().to_string());
     let config = parse("h.yaml", &text, &host()).expect("valid");
     let web = &config.frontends[0];
     assert_eq!(web.mode, percore_conf::Mode::Http);
@@ -90,7 +104,11 @@ fn valid_rules_parse() {
         web.http.response_rules[0].action,
         HeaderAction::Del("Server".into())
     );
-    assert_eq!(web.http.errorfiles, vec![(503, "./errors/503.http".into())]);
+    assert_eq!(web.http.errorfiles.len(), 1);
+    assert_eq!(web.http.errorfiles[0].status, 503);
+    assert_eq!(web.http.errorfiles[0].path, page);
+    assert_eq!(web.http.errorfiles[0].response, PAGE_503.as_bytes());
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(config.backends[1].http.reuse, HttpReuse::Safe);
 }
 
@@ -210,4 +228,78 @@ fn default_backend_is_optional_in_http_mode() {
         error(&text),
         "h.yaml:2:3: frontends.web: expected default_backend or at least one use_backend rule"
     );
+}
+
+/// Errorfiles are read and checked during validation: every refusal points at the file's
+/// value in the `errorfiles` mapping, and a FIFO does not block (opened non-blocking).
+#[test]
+fn errorfiles_are_checked_with_position() {
+    let dir = temp_dir("errorfiles");
+    let big = dir.join("big.http");
+    let body = "x".repeat(2000);
+    std::fs::write(
+        &big,
+        format!("HTTP/1.1 503 Busy\r\ncontent-length: 2000\r\n\r\n{body}"),
+    )
+    .expect("write");
+    let html = dir.join("page.html");
+    std::fs::write(&html, "<html>busy</html>").expect("write");
+    let fifo = dir.join("fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let d = dir.display().to_string();
+    let at = "h.yaml:6:26: frontends.web.errorfiles.503";
+    let cases = [
+        (
+            format!("{d}/nope.http"),
+            format!(
+                "{at}: cannot open errorfile {d}/nope.http: No such file or directory (os error 2)"
+            ),
+        ),
+        (
+            d.clone(),
+            format!("{at}: errorfile {d} is a directory, expected a regular file"),
+        ),
+        (
+            format!("{d}/fifo"),
+            format!("{at}: errorfile {d}/fifo is a FIFO, expected a regular file"),
+        ),
+        (
+            "/dev/zero".to_owned(),
+            format!("{at}: errorfile /dev/zero is a character device, expected a regular file"),
+        ),
+        (
+            format!("{d}/page.html"),
+            format!("{at}: errorfile {d}/page.html: expected an HTTP/1.x response"),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (file, want) in &cases {
+        let got = error(&http(&format!(
+            "    errorfiles: {{ \"503\": \"{file}\" }}\n"
+        )));
+        if !got.starts_with(want.as_str()) {
+            wrong.push(format!("  got:  {got}\n  want: {want}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Larger than global.tune.bufsize (here 1k).
+    let text = format!(
+        "global:\n  tune: {{ bufsize: 1k }}\n{}",
+        http(&format!(
+            "    errorfiles: {{ \"503\": \"{}\" }}\n",
+            big.display()
+        ))
+    );
+    let got = error(&text);
+    let want = format!(
+        "h.yaml:8:26: frontends.web.errorfiles.503: errorfile {} is 2043 bytes, more than \
+         global.tune.bufsize (1KiB)",
+        big.display()
+    );
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
 }

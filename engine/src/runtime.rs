@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
+use crate::logging::AccessLogWriter;
 use crate::shard::{self, BoundListener, ShardSpec};
 
 /// Why `percore run` could not start or did not stop cleanly.
@@ -58,6 +59,8 @@ pub struct Running {
     status: mpsc::Receiver<ProcessStatus>,
     requests: thingbuf::mpsc::Sender<ProcessRequest>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// The access-log writer thread, finished after the shards so that no line is lost.
+    access_log: Option<AccessLogWriter>,
     /// Actual listening addresses `(frontend name, address)` after ephemeral ports resolved.
     pub listening: Vec<(String, SocketAddr)>,
 }
@@ -82,6 +85,10 @@ impl Running {
             for t in self.threads {
                 let _ = t.join();
             }
+        }
+        // After a clean stop every shard has ended: the rings hold their last lines.
+        if let Some(w) = self.access_log {
+            w.finish();
         }
         result
     }
@@ -113,6 +120,15 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
         listening.push((name, l.addr));
     }
 
+    let log = &config.global.log;
+    let (access_log, mut shard_logs) =
+        match AccessLogWriter::start(log.access, &log.target, cpus.len())
+            .map_err(|e| RunError::Failed(format!("cannot open the access log: {e}")))?
+        {
+            Some((writer, logs)) => (Some(writer), logs.into_iter().map(Some).collect()),
+            None => (None, (0..cpus.len()).map(|_| None).collect::<Vec<_>>()),
+        };
+
     let ring = config.global.tune.control_ring;
     let mut links = Vec::new();
     let mut threads = Vec::new();
@@ -128,6 +144,7 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
             listeners: std::mem::take(&mut listeners[i]),
             cmd_rx,
             evt_tx,
+            access_log: shard_logs[i].take(),
         };
         threads.push(shard::spawn(spec).map_err(RunError::Thread)?);
     }
@@ -160,6 +177,7 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
                 status: status_rx,
                 requests: req_tx,
                 threads,
+                access_log,
                 listening,
             })
         }

@@ -81,3 +81,60 @@ fn version_flag() {
     assert!(st.success());
     assert!(out.starts_with("percore "), "{out}");
 }
+
+/// Errorfiles are read and checked with the configuration: `check` refuses a bad one, and
+/// `run` refuses it with exit 2 before binding anything (the held port would otherwise be
+/// reported as in use). A FIFO must not hang either command.
+#[test]
+fn bad_errorfiles_exit_two_before_binding() {
+    let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let dir = temp_dir("errorfiles");
+    let st = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.http"))
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    std::fs::create_dir(dir.join("pages")).expect("dir");
+    let body = "x".repeat(2048);
+    std::fs::write(
+        dir.join("big.http"),
+        format!("HTTP/1.1 503 Busy\r\ncontent-length: 2048\r\n\r\n{body}"),
+    )
+    .expect("write");
+    std::fs::write(dir.join("page.html"), "<html>busy</html>\n").expect("write");
+    let cases = [
+        ("missing.http", "cannot open errorfile missing.http"),
+        (
+            "pages",
+            "errorfile pages is a directory, expected a regular file",
+        ),
+        (
+            "fifo.http",
+            "errorfile fifo.http is a FIFO, expected a regular file",
+        ),
+        ("big.http", "more than global.tune.bufsize (1KiB)"),
+        (
+            "page.html",
+            "errorfile page.html: expected an HTTP/1.x response",
+        ),
+    ];
+    for (file, want) in cases {
+        let cfg = format!(
+            "global:\n  shards: 1\n  tune: {{ bufsize: 1k }}\nfrontends:\n  fe:\n    mode: http\n    \
+             bind: \"127.0.0.1:{port}\"\n    default_backend: app\n    errorfiles: {{ \"503\": {file} }}\n\
+             backends:\n  app:\n    mode: http\n    servers:\n      - {{ name: s1, address: \"127.0.0.1:9\" }}\n"
+        );
+        std::fs::write(dir.join("c.yaml"), cfg).expect("write");
+        for command in ["check", "run"] {
+            let (st, out, err) = run_cli(&[command, "-c", "c.yaml"], &dir);
+            assert_eq!(st.code(), Some(2), "{command} {file}: {out}{err}");
+            assert!(
+                err.starts_with("c.yaml:9:26: frontends.fe.errorfiles.503: "),
+                "{command} {file}: {err}"
+            );
+            assert!(err.contains(want), "{command} {file}: {err}");
+            assert!(!err.contains("in use"), "{command} {file}: {err}");
+        }
+    }
+}

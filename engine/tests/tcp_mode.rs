@@ -148,9 +148,9 @@ fn all_servers_dead_closes_client_promptly() {
         ),
     );
     let mut c = connect(proxy.addr("fe"));
-    let (got, _, elapsed) = read_to_close(&mut c);
+    // Closed (EOF or reset) with nothing sent; a read timeout fails the test.
+    let (got, _) = read_until_closed(&mut c);
     assert!(got.is_empty());
-    assert!(elapsed < Duration::from_secs(5), "closed after {elapsed:?}");
 }
 
 #[test]
@@ -217,19 +217,25 @@ fn sigterm_lets_live_streams_finish_then_exits_zero() {
     proxy.wait_log("stopping");
     // The live stream keeps working during the grace period...
     assert_eq!(echo_round_trip(&mut c, b"during"), b"during");
-    // ...new connections are no longer accepted...
-    std::thread::sleep(Duration::from_millis(100));
-    let refused = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1));
-    assert!(refused.is_err(), "listener still open after SIGTERM");
-    // ...and once it ends, the process exits 0 well before the 3 s grace.
-    let t0 = Instant::now();
+    // ...new connections are refused once every shard closed its listener...
+    poll_until(
+        "listeners closed after SIGTERM",
+        || match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    // ...and once it ends, the process exits 0 without waiting for the grace period: no
+    // shard reports a stream killed at its end.
     drop(c);
     let status = proxy.wait_exit(WAIT).expect("exit");
     assert!(status.success(), "{status:?}");
-    assert!(
-        t0.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t0.elapsed()
+    let log = proxy.log();
+    assert!(!log.contains("grace period over"), "{log}");
+    assert_eq!(
+        log.matches(", 0 killed at end of grace").count(),
+        2,
+        "{log}"
     );
 }
 
@@ -242,8 +248,8 @@ fn sigterm_kills_streams_left_at_end_of_grace() {
     assert_eq!(echo_round_trip(&mut c, b"hi"), b"hi");
     let status = proxy.stop();
     assert!(status.success(), "{status:?}");
-    let (_, _, elapsed) = read_to_close(&mut c);
-    assert!(elapsed < Duration::from_secs(2));
+    // Killed at the end of grace: EOF or reset, not a read timeout.
+    wait_closed(&mut c);
     assert!(
         proxy.log().contains("killed 1 stream(s)"),
         "{}",

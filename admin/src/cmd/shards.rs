@@ -1,6 +1,6 @@
 //! percore's own replies: `show shards` (a per-shard table for operators: streams, rings,
-//! dropped events, control latency, task-queue runtimes), `show version`, and the one-line
-//! `show cli level`.
+//! dropped events and access-log lines, control latency, task-queue runtimes), `show version`,
+//! and the one-line `show cli level`.
 
 use std::fmt::Write as _;
 
@@ -23,6 +23,8 @@ pub struct ShardRow {
     pub evt_ring_depth: u64,
     /// Events the shard could not push because the evt ring was full.
     pub events_dropped: u64,
+    /// Access-log lines dropped because the shard's log ring was full.
+    pub logs_dropped: u64,
     /// Streams killed by admin or policy (termination flag K).
     pub killed: u64,
     /// Median command round trip control → shard → control, µs.
@@ -36,7 +38,7 @@ pub struct ShardRow {
 }
 
 /// Column titles of `show shards`, the first prefixed with `# ` like HAProxy's headers.
-const SHARD_COLUMNS: [&str; 12] = [
+const SHARD_COLUMNS: [&str; 13] = [
     "# shard",
     "cpu",
     "streams",
@@ -44,6 +46,7 @@ const SHARD_COLUMNS: [&str; 12] = [
     "cmd_ring",
     "evt_ring",
     "events_dropped",
+    "logs_dropped",
     "killed",
     "ctl_lat_us_p50",
     "ctl_lat_us_max",
@@ -54,7 +57,7 @@ const SHARD_COLUMNS: [&str; 12] = [
 /// Renders `show shards` as an aligned table: a header line, then one line per shard with
 /// right-aligned numbers (`-` for an unpinned shard's cpu), columns separated by two spaces.
 pub fn render_shards(rows: &[ShardRow]) -> String {
-    let cells: Vec<[String; 12]> = rows
+    let cells: Vec<[String; 13]> = rows
         .iter()
         .map(|r| {
             [
@@ -65,6 +68,7 @@ pub fn render_shards(rows: &[ShardRow]) -> String {
                 r.cmd_ring_depth.to_string(),
                 r.evt_ring_depth.to_string(),
                 r.events_dropped.to_string(),
+                r.logs_dropped.to_string(),
                 r.killed.to_string(),
                 r.ctl_latency_us_p50.to_string(),
                 r.ctl_latency_us_max.to_string(),
@@ -133,6 +137,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("# shard  cpu  streams  accepted"));
+        assert!(lines[0].contains("  events_dropped  logs_dropped  killed  "));
         assert_eq!(lines[1].len(), lines[2].len());
         assert!(lines[2].contains("  -  "));
         // Right edges of every column line up between the two data lines.

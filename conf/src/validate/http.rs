@@ -5,9 +5,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::config::Mode;
+use crate::config::{Mode, Tune};
 use crate::de::quote;
 use crate::error::Fault;
+use crate::errorfile::{self, ErrorFile};
 use crate::hint;
 use crate::http::{
     BackendHttp, Cidr, Condition, FrontendHttp, HeaderAction, HeaderMatcher, PathRegex,
@@ -25,12 +26,14 @@ use crate::validate::field::{self, Zero};
 const CONDITION_KEYS: &str = "host, path_prefix, path_regex, method, header, src, all, any, not";
 
 /// Builds a frontend's HTTP settings; `backend_mode(name)` gives a backend's index and mode.
+/// Errorfiles are read and checked here (bounded by `tune`), see [`errorfile`].
 pub(crate) fn frontend(
     raw: &RawFrontend,
     mode: Mode,
     path: &YamlPath,
     backends: &Named<RawBackend>,
     backend_mode: impl Fn(&RawBackend) -> Mode,
+    tune: &Tune,
 ) -> Result<FrontendHttp, Fault> {
     if mode == Mode::Tcp {
         let http_only = [
@@ -109,7 +112,13 @@ pub(crate) fn frontend(
             if file.is_empty() {
                 return Err(Fault::value(&key_path, "expected a file path"));
             }
-            http.errorfiles.push((code, PathBuf::from(file)));
+            let path = PathBuf::from(file);
+            let response = errorfile::read(&path, tune).map_err(|m| Fault::value(&key_path, m))?;
+            http.errorfiles.push(ErrorFile {
+                status: code,
+                path,
+                response,
+            });
         }
     }
     Ok(http)

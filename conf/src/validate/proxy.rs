@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::config::{Backend, Balance, Frontend, Global, Mode, Server, Timeouts};
+use crate::config::{Backend, Balance, Frontend, Global, Mode, Server, Timeouts, Tune};
 use crate::de::quote;
 use crate::error::Fault;
 use crate::hint;
@@ -22,6 +22,8 @@ pub(crate) struct Defaults {
     pub(crate) redispatch: bool,
     pub(crate) maxconn: u32,
     pub(crate) balance: Balance,
+    /// `global.tune`, which bounds what frontends read (errorfiles).
+    pub(crate) tune: Tune,
 }
 
 /// Every algorithm the design names, implemented or not, so that a valid name the engine
@@ -144,6 +146,7 @@ pub(crate) fn defaults(raw: Option<&RawDefaults>, global: &Global) -> Result<Def
             Some(text) => balance(text, &path.key("balance"))?,
             None => Balance::RoundRobin,
         },
+        tune: global.tune.clone(),
     })
 }
 
@@ -241,9 +244,14 @@ pub(crate) fn frontend(
             ));
         }
     }
-    let mut http = super::http::frontend(raw, mode, &path, backends, |b| {
-        b.mode.unwrap_or(defaults.mode)
-    })?;
+    let mut http = super::http::frontend(
+        raw,
+        mode,
+        &path,
+        backends,
+        |b| b.mode.unwrap_or(defaults.mode),
+        &defaults.tune,
+    )?;
     // Without default_backend, requests no route matches get a 404; streams are accounted
     // to the first route's backend until routed.
     let default_backend = match default_backend {

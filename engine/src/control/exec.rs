@@ -231,6 +231,7 @@ impl Ctl {
                         cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
                         evt_ring_depth: s.evt_ring_depth as u64,
                         events_dropped: s.counters.events_dropped,
+                        logs_dropped: s.logs_dropped,
                         killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
                         ctl_latency_us_p50: s.ctl_latency_us_p50,
                         ctl_latency_us_max: s.ctl_latency_us_max,
@@ -327,25 +328,16 @@ impl Ctl {
                 if id.shard().0 as usize >= self.shards.len() {
                     return Err(SESSION_NOT_FOUND);
                 }
+                // Only the owning shard is asked, and only for that stream.
                 let reply = self
                     .shards
-                    .unicast(
-                        id.shard(),
-                        Op::ListStreams {
-                            limit: SESS_LIST_MAX,
-                        },
-                        REPLY_TIMEOUT,
-                    )
+                    .unicast(id.shard(), Op::FindStream(id), REPLY_TIMEOUT)
                     .await
                     .map_err(|e| timed_out(e, self.shards.len()))?;
-                let Reply::Streams(list) = reply else {
-                    return Err(SESSION_NOT_FOUND);
-                };
-                let one: Vec<StreamInfo> = list.into_iter().filter(|s| s.id == id).collect();
-                if one.is_empty() {
-                    return Err(SESSION_NOT_FOUND);
+                match reply {
+                    Reply::Streams(one) if one.len() == 1 && one[0].id == id => one,
+                    _ => return Err(SESSION_NOT_FOUND),
                 }
-                one
             }
             SessTarget::List | SessTarget::All => self
                 .broadcast(Op::ListStreams {
@@ -413,7 +405,7 @@ impl Ctl {
         let sum = |f: &dyn Fn(&ShardStats) -> u64| -> u64 { stats.iter().map(f).sum() };
         let mut rows = Vec::new();
         for (i, fe) in cfg.frontends.iter().enumerate() {
-            let c = merged(stats, |x| &x.frontends[i]);
+            let c = merged(stats, now, |x| &x.frontends[i]);
             let http = fe.mode == percore_conf::Mode::Http;
             rows.push(StatRow {
                 pxname: fe.name.clone(),
@@ -435,7 +427,13 @@ impl Ctl {
                 conn_tot: Some(c.streams_total),
                 killed: Some(c.killed),
                 intercepted: http.then_some(c.intercepted),
-                ..http_columns(fe.mode, &c)
+                // HAProxy fills the rates on frontends of both modes; 0 = no rate limit.
+                rate: Some(u64::from(c.stream_rate.rate(now))),
+                rate_lim: Some(0),
+                rate_max: Some(u64::from(c.stream_rate.max())),
+                req_rate: Some(u64::from(c.request_rate.rate(now))),
+                req_rate_max: Some(u64::from(c.request_rate.max())),
+                ..http_columns(fe.mode, &c, StatRow::default())
             });
         }
         for (b, be) in cfg.backends.iter().enumerate() {
@@ -444,7 +442,7 @@ impl Ctl {
             let mut weight = 0u64;
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
-                let c = merged(stats, |x| &x.servers[b][i]);
+                let c = merged(stats, now, |x| &x.servers[b][i]);
                 let up = s.check.as_ref().is_none_or(|c| c.up);
                 let usable = s.admin == AdminState::Ready && up;
                 if usable && !srv.backup {
@@ -504,10 +502,10 @@ impl Ctl {
                     addr: srv.address.to_string(),
                     connect: Some(c.streams_total + c.connect_errors),
                     killed: Some(c.killed),
-                    ..http_columns(be.mode, &c)
+                    ..http_columns(be.mode, &c, outcome_columns(&c, now))
                 });
             }
-            let c = merged(stats, |x| &x.backends[b]);
+            let c = merged(stats, now, |x| &x.backends[b]);
             rows.push(StatRow {
                 pxname: be.name.clone(),
                 svname: "BACKEND".into(),
@@ -539,7 +537,7 @@ impl Ctl {
                 algo: algo_name(&be.balance).into(),
                 connect: Some(c.streams_total + c.connect_errors),
                 killed: Some(c.killed),
-                ..http_columns(be.mode, &c)
+                ..http_columns(be.mode, &c, outcome_columns(&c, now))
             });
         }
         rows
@@ -604,19 +602,40 @@ fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
     }
 }
 
-/// One object's counters summed over every shard.
-fn merged(stats: &[ShardStats], select: impl Fn(&Counters) -> &ProxyCounters) -> ProxyCounters {
+/// One object's counters summed over every shard, rates read at `now`.
+fn merged(
+    stats: &[ShardStats],
+    now: Instant,
+    select: impl Fn(&Counters) -> &ProxyCounters,
+) -> ProxyCounters {
     let mut total = ProxyCounters::default();
     for s in stats {
-        total.add(select(&s.counters));
+        total.add(select(&s.counters), now);
     }
     total
 }
 
-/// The HTTP columns of a `show stat` row (empty in TCP mode, as HAProxy leaves them).
-fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters) -> StatRow {
+/// The columns HAProxy fills on backend and server rows from stream outcomes and the time
+/// averages: `cli_abrt`, `srv_abrt`, `rate`, `rate_max`, `qtime`, `ctime`, `rtime`, `ttime`.
+fn outcome_columns(c: &ProxyCounters, now: Instant) -> StatRow {
+    StatRow {
+        rate: Some(u64::from(c.stream_rate.rate(now))),
+        rate_max: Some(u64::from(c.stream_rate.max())),
+        cli_abrt: Some(c.client_aborts),
+        srv_abrt: Some(c.server_aborts),
+        qtime: Some(c.queue_time.average_ms()),
+        ctime: Some(c.connect_time.average_ms()),
+        rtime: Some(c.response_time.average_ms()),
+        ttime: Some(c.total_time.average_ms()),
+        ..StatRow::default()
+    }
+}
+
+/// `base` with the HTTP columns of a `show stat` row (left empty in TCP mode, as HAProxy
+/// leaves them).
+fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> StatRow {
     if mode != percore_conf::Mode::Http {
-        return StatRow::default();
+        return base;
     }
     StatRow {
         req_tot: Some(c.requests),
@@ -626,7 +645,7 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters) -> StatRow {
         hrsp_4xx: Some(c.responses[3]),
         hrsp_5xx: Some(c.responses[4]),
         hrsp_other: Some(c.responses[5]),
-        ..StatRow::default()
+        ..base
     }
 }
 
@@ -667,5 +686,98 @@ fn algo_name(b: &percore_conf::Balance) -> &'static str {
         B::Source => "source",
         B::Uri { .. } => "uri",
         B::Hdr(_) => "hdr",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::msg::ShardCommand;
+
+    const CONFIG: &str = "global:\n  shards: 2\nfrontends:\n  fe:\n    bind: \"127.0.0.1:0\"\n    \
+                          default_backend: app\nbackends:\n  app:\n    servers:\n      \
+                          - { name: s1, address: \"127.0.0.1:9\" }\n";
+
+    fn info(id: StreamId) -> StreamInfo {
+        StreamInfo {
+            id,
+            frontend: 0,
+            backend: 0,
+            server: None,
+            client: "127.0.0.1:4000".parse().expect("addr"),
+            age: Duration::from_secs(3),
+            bytes_in: 1,
+            bytes_out: 2,
+            connecting: false,
+        }
+    }
+
+    /// Answers the next command of a fake shard `shard` with `reply(op)`.
+    async fn answer(
+        shards: &Shards,
+        shard: ShardId,
+        rx: &thingbuf::mpsc::Receiver<ShardCommand>,
+        reply: impl FnOnce(&Op) -> Reply,
+    ) {
+        let cmd = rx.recv().await.expect("a command");
+        shards.deliver(shard, cmd.id, reply(&cmd.op));
+    }
+
+    /// `show sess <id>` is routed to the stream's own shard and asks it for that stream only
+    /// (never a listing of the shard's streams); the other shards are not asked at all.
+    #[test]
+    fn show_sess_id_asks_only_the_owning_shard_for_that_stream() {
+        let host = percore_conf::HostInfo { cpus: vec![0, 1] };
+        let config = percore_conf::parse("t.yaml", CONFIG, &host).expect("config");
+        let (tx0, rx0) = thingbuf::mpsc::channel(8);
+        let (tx1, rx1) = thingbuf::mpsc::channel(8);
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(256 << 10)
+            .make()
+            .expect("executor");
+        ex.run(async move {
+            let shards = Rc::new(Shards::new(vec![tx0, tx1]));
+            let ctl = Ctl {
+                state: RefCell::new(State::new(config)),
+                shards: shards.clone(),
+                stopping: Cell::new(false),
+            };
+            let id = StreamId::new(ShardId(1), 42);
+            let asked = Rc::new(RefCell::new(Vec::new()));
+            let shard1 = {
+                let (shards, asked) = (shards.clone(), asked.clone());
+                glommio::spawn_local(async move {
+                    for found in [true, false] {
+                        answer(&shards, ShardId(1), &rx1, |op| {
+                            asked.borrow_mut().push(format!("{op:?}"));
+                            match op {
+                                Op::FindStream(i) if found => Reply::Streams(vec![info(*i)]),
+                                _ => Reply::Streams(Vec::new()),
+                            }
+                        })
+                        .await;
+                    }
+                })
+            };
+            let show =
+                |id: StreamId| ctl.execute(Command::ShowSess(SessTarget::Id(id.0)), Level::Admin);
+            let reply = show(id).await.expect("found");
+            assert!(reply.starts_with("0x100000000002a: ["), "{reply}");
+            assert!(reply.contains(" id=42 "), "{reply}");
+            let gone = StreamId::new(ShardId(1), 43);
+            assert_eq!(show(gone).await, Err(SESSION_NOT_FOUND));
+            shard1.await;
+            assert_eq!(
+                *asked.borrow(),
+                [
+                    format!("{:?}", Op::FindStream(id)),
+                    format!("{:?}", Op::FindStream(gone))
+                ]
+            );
+            assert!(rx0.try_recv().is_err(), "shard 0 must not be asked");
+            // A shard that does not exist: refused without asking anyone.
+            let nowhere = StreamId::new(ShardId(7), 1);
+            assert_eq!(show(nowhere).await, Err(SESSION_NOT_FOUND));
+        });
     }
 }

@@ -85,6 +85,9 @@ pub enum Op {
         /// Bound on the number of entries returned.
         limit: usize,
     },
+    /// Reply [`Reply::Streams`] with this one stream, or empty if it is not live here.
+    /// Sent only to the stream's own shard (`StreamId::shard`).
+    FindStream(StreamId),
 }
 
 /// Shard → control plane.
@@ -165,6 +168,8 @@ pub struct ShardStats {
     pub queued: Vec<(u64, u64)>,
     /// Events waiting in the shard's event ring.
     pub evt_ring_depth: usize,
+    /// Access-log lines dropped because the shard's log ring was full.
+    pub logs_dropped: u64,
     /// Control-task queueing latency (µs) over recent commands: median.
     pub ctl_latency_us_p50: u64,
     /// Control-task queueing latency (µs) over recent commands: maximum.

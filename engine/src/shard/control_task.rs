@@ -13,7 +13,8 @@ use futures_lite::future;
 
 use super::Shard;
 use crate::control::msg::{Op, Reply, ShardCommand, ShardEvent, ShardStats, StreamInfo};
-use crate::ids::ServerKey;
+use crate::ids::{ServerKey, StreamId};
+use crate::logging::AccessLog;
 use crate::table_stats::LatencyWindow;
 
 /// Runs until the shard is told to stop; returning ends the shard.
@@ -72,6 +73,7 @@ pub async fn run(
                 (Reply::Stats(Box::new(stats)), false)
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
+            Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
         };
         let event = ShardEvent::Reply {
             shard: shard.id,
@@ -155,6 +157,11 @@ fn collect_stats(
         streams: t.len() as u64,
         queued: shard.queued.borrow().clone(),
         evt_ring_depth: evt_tx.len(),
+        logs_dropped: shard
+            .access_log
+            .borrow()
+            .as_ref()
+            .map_or(0, AccessLog::dropped),
         ctl_latency_us_p50: latency.p50_us(),
         ctl_latency_us_max: latency.max_us(),
         commands,
@@ -168,18 +175,38 @@ fn list_streams(shard: &Shard, limit: usize) -> Vec<StreamInfo> {
         .borrow()
         .iter()
         .take(limit)
-        .map(|e| StreamInfo {
-            id: e.id,
-            frontend: e.frontend,
-            backend: e.backend,
-            server: e.server,
-            client: e.client,
-            age: now.saturating_duration_since(e.started),
-            bytes_in: e.bytes_in,
-            bytes_out: e.bytes_out,
-            connecting: e.state == super::table::StreamState::Connecting,
-        })
+        .map(|e| stream_info(e, now))
         .collect()
+}
+
+/// The one stream `id` of this shard, if live: no list is built or sent.
+fn find_stream(shard: &Shard, id: StreamId) -> Vec<StreamInfo> {
+    debug_assert_eq!(
+        id.shard(),
+        shard.id,
+        "a stream command reaches its own shard only"
+    );
+    let table = shard.table.borrow();
+    table
+        .find(id)
+        .and_then(|r| table.get(r))
+        .map(|e| stream_info(e, Instant::now()))
+        .into_iter()
+        .collect()
+}
+
+fn stream_info(e: &super::table::StreamEntry, now: Instant) -> StreamInfo {
+    StreamInfo {
+        id: e.id,
+        frontend: e.frontend,
+        backend: e.backend,
+        server: e.server,
+        client: e.client,
+        age: now.saturating_duration_since(e.started),
+        bytes_in: e.bytes_in,
+        bytes_out: e.bytes_out,
+        connecting: e.state == super::table::StreamState::Connecting,
+    }
 }
 
 /// Graceful stop: no new streams, live ones may finish within `grace`, the rest are killed.

@@ -77,6 +77,8 @@ pub struct ShardSpec {
     pub cmd_rx: thingbuf::mpsc::Receiver<ShardCommand>,
     /// Events to the control plane.
     pub evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
+    /// This shard's end of the access-log ring, when the access log is on.
+    pub access_log: Option<AccessLog>,
 }
 
 /// This shard's share of a server `maxconn` (0 = unlimited).
@@ -186,18 +188,15 @@ pub struct Shard {
 }
 
 impl Shard {
-    fn new(spec: &ShardSpec) -> std::io::Result<Self> {
+    fn new(spec: &ShardSpec, access_log: Option<AccessLog>) -> std::io::Result<Self> {
         let cfg = &spec.config;
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
         let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
-        let access_log = AccessLog::open(cfg.global.log.access, &cfg.global.log.target)?;
-        let mut error_pages = Vec::with_capacity(cfg.frontends.len());
-        for fe in &cfg.frontends {
-            error_pages.push(
-                http::errors::ErrorPages::load(&fe.http.errorfiles)
-                    .map_err(|e| std::io::Error::other(format!("frontend {}: {e}", fe.name)))?,
-            );
-        }
+        let error_pages = cfg
+            .frontends
+            .iter()
+            .map(|fe| http::errors::ErrorPages::new(&fe.http.errorfiles))
+            .collect();
         let pool_limits: Vec<(usize, u32, Duration)> = cfg
             .backends
             .iter()
@@ -439,7 +438,7 @@ impl Shard {
         let mut c = self.counters.borrow_mut();
         c.accepted += 1;
         let f = &mut c.frontends[frontend];
-        f.streams_total += 1;
+        f.count_stream(Instant::now());
         f.streams_max = f.streams_max.max(used);
     }
 
@@ -511,12 +510,13 @@ impl Shard {
     pub fn on_server_connected(&self, key: ServerKey) {
         let live = self.table.borrow().server_streams(key) as u64;
         let backend_live = self.table.borrow().backend_streams(key.backend) as u64;
+        let now = Instant::now();
         let mut c = self.counters.borrow_mut();
         let s = &mut c.servers[key.backend][key.server];
-        s.streams_total += 1;
+        s.count_stream(now);
         s.streams_max = s.streams_max.max(live);
         let b = &mut c.backends[key.backend];
-        b.streams_total += 1;
+        b.count_stream(now);
         b.streams_max = b.streams_max.max(backend_live);
     }
 
@@ -544,8 +544,9 @@ impl Shard {
     }
 }
 
-async fn main(spec: ShardSpec) {
-    let shard = match Shard::new(&spec) {
+async fn main(mut spec: ShardSpec) {
+    let access_log = spec.access_log.take();
+    let shard = match Shard::new(&spec, access_log) {
         Ok(s) => Rc::new(s),
         Err(e) => {
             let _ = spec.evt_tx.try_send(ShardEvent::Fatal {

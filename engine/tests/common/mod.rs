@@ -436,6 +436,78 @@ pub fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool, Duration) {
     }
 }
 
+/// How a socket's peer ended it, as seen by a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Orderly close: the read returned 0.
+    Eof,
+    /// Reset or abort by the peer.
+    Reset,
+}
+
+/// Reads (and discards) until the peer ends the connection; returns how it ended. A read
+/// timeout (`WouldBlock`/`TimedOut`, after the socket's read timeout, [`WAIT`] for
+/// [`connect`]) means the connection is still open: it fails the test, it is never taken
+/// for a close.
+pub fn wait_closed(s: &mut TcpStream) -> Ended {
+    read_until_closed(s).1
+}
+
+/// [`wait_closed`] that also returns the bytes read before the end.
+pub fn read_until_closed(s: &mut TcpStream) -> (Vec<u8>, Ended) {
+    use std::io::ErrorKind;
+    if s.read_timeout().ok().flatten().is_none() {
+        s.set_read_timeout(Some(WAIT)).expect("read timeout");
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, Ended::Eof),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("connection still open after the read timeout: {e}")
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                ) =>
+            {
+                return (got, Ended::Reset)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("unexpected read error: {e}"),
+        }
+    }
+}
+
+/// How long [`poll_until`] waits at most, and how often it looks.
+pub const POLL_LIMIT: Duration = Duration::from_secs(10);
+/// Interval between two looks of [`poll_until`].
+pub const POLL_EVERY: Duration = Duration::from_millis(10);
+
+/// Calls `probe` every [`POLL_EVERY`] until it returns `Ok`; fails the test with `what` and
+/// the last `Err` if that takes more than [`POLL_LIMIT`]. For waiting on observable state
+/// (admin replies, counters, sockets) instead of sleeping a fixed time.
+pub fn poll_until<T, E: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = Instant::now() + POLL_LIMIT;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: not within {POLL_LIMIT:?}; last: {last:?}"
+                );
+            }
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
 /// Sends one admin line to `socket` and returns the whole reply.
 pub fn admin(socket: &std::path::Path, line: &str) -> String {
     percore_admin::Client::new(&socket.to_string_lossy())

@@ -1,8 +1,10 @@
 //! Responses percore writes itself: HAProxy-like error pages (with `errorfiles` overrides),
-//! redirects and `return` responses. Bodies are built once per shard at start-up.
+//! redirects and `return` responses. Bodies are built once per shard at start-up, from
+//! errorfile bytes the configuration already read and checked.
 
 use std::collections::HashMap;
-use std::path::Path;
+
+use percore_conf::http::ErrorFile;
 
 /// Reason phrase of a status code percore may emit.
 pub fn reason(status: u16) -> &'static str {
@@ -83,15 +85,15 @@ pub struct ErrorPages {
 }
 
 impl ErrorPages {
-    /// Loads the `errorfiles` of a frontend. Each file holds a complete raw HTTP response
-    /// (status line, headers, blank line, body), as HAProxy's errorfile; it is sent as is.
-    pub fn load(files: &[(u16, std::path::PathBuf)]) -> Result<Self, String> {
-        let mut custom = HashMap::new();
-        for (status, path) in files {
-            let bytes = read_page(path)?;
-            custom.insert(*status, bytes);
-        }
-        Ok(ErrorPages { custom })
+    /// The error pages of a frontend from its `errorfiles`, which the configuration already
+    /// read and checked (a bounded, complete HTTP response each, see
+    /// `percore_conf::errorfile`): shards never read files.
+    pub fn new(files: &[ErrorFile]) -> Self {
+        let custom = files
+            .iter()
+            .map(|f| (f.status, f.response.clone()))
+            .collect();
+        ErrorPages { custom }
     }
 
     /// The response to send for `status`.
@@ -101,27 +103,6 @@ impl ErrorPages {
             .cloned()
             .unwrap_or_else(|| default_page(status))
     }
-}
-
-/// Largest errorfile accepted.
-const ERRORFILE_BYTES_MAX: u64 = 64 * 1024;
-
-fn read_page(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("errorfile {}: {e}", path.display()))?;
-    if meta.len() > ERRORFILE_BYTES_MAX {
-        return Err(format!(
-            "errorfile {}: larger than {ERRORFILE_BYTES_MAX} bytes",
-            path.display()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("errorfile {}: {e}", path.display()))?;
-    if !bytes.starts_with(b"HTTP/1.") || !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
-        return Err(format!(
-            "errorfile {}: expected a complete HTTP response (status line, headers, CRLF CRLF)",
-            path.display()
-        ));
-    }
-    Ok(bytes)
 }
 
 /// A redirect response (`connection` as the caller decides).
@@ -160,18 +141,14 @@ mod tests {
     }
 
     #[test]
-    fn errorfiles_are_checked() {
-        let dir = std::env::temp_dir().join(format!("percore-errpage-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let good = dir.join("503.http");
-        std::fs::write(&good, "HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy").expect("w");
-        let bad = dir.join("bad.http");
-        std::fs::write(&bad, "<html>oops</html>").expect("w");
-        let pages = ErrorPages::load(&[(503, good.clone())]).expect("load");
-        assert!(pages.page(503).ends_with(b"busy"));
+    fn errorfiles_replace_defaults() {
+        let busy = b"HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy".to_vec();
+        let pages = ErrorPages::new(&[ErrorFile {
+            status: 503,
+            path: "503.http".into(),
+            response: busy.clone(),
+        }]);
+        assert_eq!(pages.page(503), busy);
         assert!(pages.page(502).starts_with(b"HTTP/1.1 502 Bad Gateway"));
-        let err = ErrorPages::load(&[(503, bad)]).expect_err("bad file");
-        assert!(err.contains("expected a complete HTTP response"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
