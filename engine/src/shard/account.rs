@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::counters::ProxyCounters;
+use super::counters::{ExchangeTimes, ProxyCounters};
 use super::Shard;
 use crate::ids::StreamId;
 use crate::stream::{Fault, Record};
@@ -44,7 +44,7 @@ impl Shard {
         let killed = r.termination.cause == Cause::Killed;
         let apply = |p: &mut ProxyCounters| {
             if r.http {
-                p.requests += 1;
+                p.count_request(r.ended);
                 if r.status > 0 {
                     p.count_status(r.status);
                 }
@@ -64,10 +64,14 @@ impl Shard {
         if faults.request_error || r.intercepted {
             return;
         }
+        let times = exchange_times(r);
         let server_side = |p: &mut ProxyCounters| {
             apply(p);
             p.response_errors += u64::from(faults.response_error);
+            p.client_aborts += u64::from(faults.client_abort);
+            p.server_aborts += u64::from(faults.server_abort);
             p.killed += u64::from(killed);
+            p.record_times(times);
         };
         server_side(&mut c.backends[r.backend]);
         if let Some(k) = r.server {
@@ -175,6 +179,27 @@ impl Shard {
             r.bytes_in,
             self.id,
         )
+    }
+}
+
+/// HAProxy's Tw/Tc/Tr/Ta of a record for the `qtime`..`ttime` averages.
+fn exchange_times(r: &Record) -> ExchangeTimes {
+    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let request_ready = r.head_at.unwrap_or(r.started);
+    let connect_ms = r.connected_at.map(|c| {
+        ms(c.saturating_duration_since(request_ready)).saturating_sub(r.queued_ms.unwrap_or(0))
+    });
+    let response_ms = match (r.http, r.connected_at, r.response_at) {
+        (true, Some(c), Some(resp)) => Some(ms(resp.saturating_duration_since(c))),
+        (true, _, _) => None,
+        // TCP has no response head: a connected stream counts 0, as HAProxy.
+        (false, c, _) => c.map(|_| 0),
+    };
+    ExchangeTimes {
+        queue_ms: r.queued_ms,
+        connect_ms,
+        response_ms,
+        total_ms: ms(r.ended.saturating_duration_since(r.started)),
     }
 }
 
