@@ -11,9 +11,11 @@
 //! - `/bad`        an invalid response (two Content-Length fields)
 //! - `/hang`       never answers
 //! - `/upgrade`    with `Upgrade: websocket`: 101, then echoes raw bytes
+//! - `/badchunk`   a chunked response whose first chunk size is not hex
+//! - `/noexpect…`  like `/echo`, but ignores `Expect` (no 100), as Python's http.server
 //! - anything else 200 with the origin's name
 //!
-//! `Expect: 100-continue` gets a `100 Continue` before the body is read.
+//! `Expect: 100-continue` gets a `100 Continue` before the body is read (but `/noexpect`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -108,6 +110,8 @@ impl Drop for HttpOrigin {
 
 fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Chunks are written one by one: Nagle would hold each for the peer's delayed ACK.
+    conn.set_nodelay(true)?;
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     loop {
@@ -139,7 +143,7 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
                     .map(|v| v.trim().to_string())
             })
         };
-        if header("expect").as_deref() == Some("100-continue") {
+        if header("expect").as_deref() == Some("100-continue") && !path.starts_with("/noexpect") {
             w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         let length: Option<u64> = header("content-length").and_then(|v| v.parse().ok());
@@ -151,7 +155,7 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
             respond(&mut w, 200, &[], body.as_bytes(), close)?;
         } else {
             let body = read_body(&mut r, length, chunked)?;
-            if path.starts_with("/echo") {
+            if path.starts_with("/echo") || path.starts_with("/noexpect") {
                 let mut out = head.clone().into_bytes();
                 out.extend_from_slice(b"\n---\n");
                 out.extend_from_slice(&body);
@@ -185,6 +189,9 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
                 w.write_all(
                     b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nxx",
                 )?;
+            } else if path == "/badchunk" {
+                w.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n")?;
+                return Ok(());
             } else if path == "/hang" {
                 std::thread::sleep(Duration::from_secs(30));
                 return Ok(());

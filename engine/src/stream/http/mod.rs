@@ -33,7 +33,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use percore_protocols::http1::{
-    BodyDecoder, ConnectionHeader, HeadBuf, HeadScan, RequestHead, Version,
+    BodyDecoder, ConnectionHeader, HeadBuf, HeadScan, RequestHead, ResponseHead, Version,
 };
 
 use super::attempt::{Attempts, Outcome};
@@ -87,6 +87,9 @@ enum Resp {
     Connecting,
     /// Waiting for the final response head (1xx relayed on the way).
     Head { scan: HeadScan },
+    /// A chunked response for an HTTP/1.0 client, held until its whole body is buffered
+    /// (then sent with `Content-Length`), the buffer is full or the server closed.
+    Hold { head: ResponseHead },
     /// Relaying the body; `chunked_out`: re-encoded as chunks toward the client.
     Body {
         decoder: BodyDecoder,
@@ -252,6 +255,7 @@ impl HttpMachine {
             Resp::Local => 4,
             Resp::Done => 5,
             Resp::Tunnel => 6,
+            Resp::Hold { .. } => 7,
         };
         let close = match self.close {
             Close::Open => 0,
@@ -410,7 +414,7 @@ impl HttpMachine {
             && !self.sin.is_full()
             && matches!(
                 self.resp,
-                Resp::Head { .. } | Resp::Body { .. } | Resp::Tunnel
+                Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. } | Resp::Tunnel
             )
     }
 
@@ -477,7 +481,7 @@ impl HttpMachine {
                     self.server_activity + t.server,
                     Some(Fault::ResponseTimeout),
                 ),
-                Resp::Body { .. } => {
+                Resp::Body { .. } | Resp::Hold { .. } => {
                     offer(self.server_activity + t.server, Some(Fault::ServerTimeout))
                 }
                 _ => {}
@@ -515,7 +519,10 @@ impl HttpMachine {
                     }
                     _ => Fault::ServerAbortedBody,
                 };
-                if matches!(self.resp, Resp::Head { .. } | Resp::Body { .. }) {
+                if matches!(
+                    self.resp,
+                    Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. }
+                ) {
                     self.fail(env, now, fault);
                 } else if let Some(_s) = self.server.take() {
                     self.events.push(Event::CloseServer);

@@ -25,6 +25,15 @@ impl HttpMachine {
         match self.resp {
             Resp::Head { .. } => self.advance_response_head(env, now),
             Resp::Body { .. } => self.advance_response_body(env, now),
+            Resp::Hold { .. } => {
+                if self.hold_is_over() {
+                    let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
+                        unreachable!("matched above");
+                    };
+                    self.queue_final_head(env, head);
+                    self.advance_response_body(env, now);
+                }
+            }
             Resp::Tunnel => {
                 let n = self.sin.len().min(self.cout.room());
                 if n > 0 {
@@ -112,7 +121,27 @@ impl HttpMachine {
             self.resp = Resp::Tunnel;
             return;
         }
+        let version = ex.version;
+        if version == Version::Http10 && head.framing() == BodyFraming::Chunked {
+            self.resp = Resp::Hold { head };
+            if !self.hold_is_over() {
+                return;
+            }
+            let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
+                unreachable!("set above");
+            };
+            self.queue_final_head(env, head);
+            return;
+        }
         self.queue_final_head(env, head);
+    }
+
+    /// Whether a held HTTP/1.0 response must go now: its whole body is buffered (or broken:
+    /// the body relay answers that), the buffer is full, or the server closed.
+    fn hold_is_over(&self) -> bool {
+        !matches!(dechunk_whole(self.sin.bytes()), Ok(None))
+            || self.sin.is_full()
+            || self.server.is_none_or(|s| s.eof)
     }
 
     /// Writes the final head toward the client and enters the body.
@@ -123,7 +152,7 @@ impl HttpMachine {
         let mut out_framing = framing;
         let mut whole_body = None;
         if ex.version == Version::Http10 && framing == BodyFraming::Chunked {
-            whole_body = dechunk_whole(self.sin.bytes());
+            whole_body = dechunk_whole(self.sin.bytes()).ok().flatten();
             out_framing = match &whole_body {
                 Some((payload, _)) => BodyFraming::Length(payload.len() as u64),
                 None => BodyFraming::UntilClose,
@@ -216,18 +245,18 @@ impl HttpMachine {
 }
 
 /// The payload of a chunked body that is complete in `input`, and the bytes it used;
-/// `None` when more is to come.
-fn dechunk_whole(input: &[u8]) -> Option<(Vec<u8>, usize)> {
+/// `Ok(None)` when more is to come.
+fn dechunk_whole(input: &[u8]) -> Result<Option<(Vec<u8>, usize)>, BodyError> {
     let mut decoder = BodyDecoder::new(BodyFraming::Chunked);
     let mut payload = Vec::new();
     let mut at = 0;
     while !decoder.is_finished() {
-        let step = decoder.handle_input(&input[at..]).ok()?;
+        let step = decoder.handle_input(&input[at..])?;
         payload.extend_from_slice(&input[at..][step.payload]);
         at += step.consumed;
         if step.consumed == 0 {
-            return None;
+            return Ok(None);
         }
     }
-    Some((payload, at))
+    Ok(Some((payload, at)))
 }

@@ -270,15 +270,33 @@ fn http10_client_never_gets_chunked() {
         "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: keep-alive\r\n\r\nabc"
     );
     assert!(!p.client_shut);
-    // Body still arriving: de-chunked and delimited by the close.
+    // Body still arriving: held until complete, then Content-Length as well.
     p.client(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n");
     p.server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    assert!(p.to_client.is_empty(), "held");
     p.server(b"2\r\nde\r\n0\r\n\r\n");
+    assert_eq!(
+        p.take_client(),
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\nabcde"
+    );
+    // More than a buffer: de-chunked and delimited by the close.
+    p.client(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n");
+    p.server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+    let chunk = format!("1000\r\n{}\r\n", "z".repeat(4096));
+    for _ in 0..6 {
+        p.server(chunk.as_bytes());
+    }
+    p.server(b"0\r\n\r\n");
     let out = p.take_client();
-    assert_eq!(out, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabcde");
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nzzzz"),
+        "{}",
+        &out[..80]
+    );
+    assert_eq!(out.len(), 38 + 6 * 4096);
     assert!(p.client_shut);
-    assert_eq!(p.records.len(), 2);
-    assert_eq!(p.records[1].bytes_out, out.len() as u64);
+    assert_eq!(p.records.len(), 3);
+    assert_eq!(p.records[2].bytes_out, out.len() as u64);
 }
 
 #[test]
