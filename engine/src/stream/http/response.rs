@@ -25,14 +25,12 @@ impl HttpMachine {
         match self.resp {
             Resp::Head { .. } => self.advance_response_head(env, now),
             Resp::Body { .. } => self.advance_response_body(env, now),
-            Resp::Hold { .. } => {
-                if self.hold_is_over() {
-                    let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
-                        unreachable!("matched above");
-                    };
-                    self.queue_final_head(env, head);
-                    self.advance_response_body(env, now);
-                }
+            Resp::Hold { .. } if self.hold_is_over() => {
+                let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
+                    unreachable!("matched above");
+                };
+                self.queue_final_head(env, head);
+                self.advance_response_body(env, now);
             }
             Resp::Tunnel => {
                 let n = self.sin.len().min(self.cout.room());
