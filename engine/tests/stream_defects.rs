@@ -207,3 +207,27 @@ fn read_any_response(s: &mut std::net::TcpStream) -> u64 {
     total += tail.len() as u64;
     total
 }
+
+#[test]
+fn idle_keep_alive_connections_count_on_the_frontend_only() {
+    let o = HttpOrigin::start("o1");
+    let p = Proxy::start("d-scur", &config("", "", o.addr));
+    let mut clients: Vec<HttpClient> = (0..3).map(|_| HttpClient::connect(p.addr("web"))).collect();
+    for c in &mut clients {
+        assert_eq!(c.get("/").status, 200);
+    }
+    let csv = poll_until("3 idle client connections", || {
+        let csv = admin(&p.dir.join("admin.sock"), "show stat");
+        if stat(&csv, "web", "FRONTEND", "scur") == "3"
+            && stat(&csv, "web", "FRONTEND", "req_tot") == "3"
+        {
+            Ok(csv)
+        } else {
+            Err(csv)
+        }
+    });
+    // As HAProxy: backend and server scur count exchanges in progress, not idle clients.
+    assert_eq!(stat(&csv, "app", "BACKEND", "scur"), "0");
+    assert_eq!(stat(&csv, "app", "s0", "scur"), "0");
+    assert_eq!(stat(&csv, "app", "BACKEND", "stot"), "3");
+}

@@ -156,6 +156,9 @@ async fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
             if !s.machine.has_server() {
                 s.guard.set_server(None);
             }
+            if record.http {
+                s.guard.leave_backend();
+            }
         }
     }
 }

@@ -35,8 +35,12 @@ pub struct StreamEntry {
     pub id: StreamId,
     /// Index of the frontend that accepted the stream.
     pub frontend: usize,
-    /// Backend index the stream is routed to.
+    /// Backend index the stream is routed to (the last one, for an HTTP stream between
+    /// exchanges).
     pub backend: usize,
+    /// The stream counts in its backend's `scur`: always in TCP mode, only while an exchange
+    /// is in progress in HTTP mode (as HAProxy's backend `scur`).
+    pub on_backend: bool,
     /// Server currently attached, if any (kept in the per-server index).
     pub server: Option<ServerKey>,
     /// Client address as seen on the accepted socket.
@@ -141,6 +145,7 @@ impl StreamTable {
             id,
             frontend,
             backend,
+            on_backend: true,
             server: None,
             client,
             started,
@@ -230,18 +235,31 @@ impl StreamTable {
         }
     }
 
-    /// Moves the stream to another backend (HTTP routing), keeping per-backend counts exact.
+    /// Puts the stream on `backend` (HTTP routing), keeping per-backend counts exact.
     pub fn set_backend(&mut self, r: SlotRef, backend: usize) {
         let Some(e) = self.get_mut(r) else {
             return;
         };
-        let old = e.backend;
-        if old == backend {
-            return;
-        }
+        let (old, was_on) = (e.backend, e.on_backend);
         e.backend = backend;
-        self.per_backend[old] -= 1;
+        e.on_backend = true;
+        if was_on {
+            self.per_backend[old] -= 1;
+        }
         self.per_backend[backend] += 1;
+    }
+
+    /// Takes the stream off its backend's count (an HTTP exchange ended; the client
+    /// connection stays open between exchanges).
+    pub fn leave_backend(&mut self, r: SlotRef) {
+        let Some(e) = self.get_mut(r) else {
+            return;
+        };
+        if e.on_backend {
+            e.on_backend = false;
+            let b = e.backend;
+            self.per_backend[b] -= 1;
+        }
     }
 
     /// Removes the stream; called only by [`StreamGuard`]'s drop.
@@ -254,7 +272,9 @@ impl StreamTable {
         self.free.push(r.slot);
         self.len -= 1;
         self.per_frontend[entry.frontend] -= 1;
-        self.per_backend[entry.backend] -= 1;
+        if entry.on_backend {
+            self.per_backend[entry.backend] -= 1;
+        }
         if entry.killed {
             self.kills_pending -= 1;
         }
@@ -393,9 +413,14 @@ impl StreamGuard {
         self.table.borrow_mut().get_mut(self.slot).map(f)
     }
 
-    /// Moves the stream to another backend.
+    /// Puts the stream on a backend.
     pub fn set_backend(&self, backend: usize) {
         self.table.borrow_mut().set_backend(self.slot, backend);
+    }
+
+    /// Takes the stream off its backend's count.
+    pub fn leave_backend(&self) {
+        self.table.borrow_mut().leave_backend(self.slot);
     }
 
     /// Attaches the stream to a server in the index.
@@ -429,6 +454,22 @@ mod tests {
             backend: b,
             server: s,
         }
+    }
+
+    #[test]
+    fn backend_counts_follow_routing_and_exchange_ends() {
+        let mut t = StreamTable::new(ShardId(0), 4, 1, &[1, 1]);
+        let a = t.insert(0, 0, addr(), Instant::now()).expect("room");
+        assert_eq!(t.backend_streams(0), 1);
+        t.leave_backend(a);
+        t.leave_backend(a);
+        assert_eq!(t.backend_streams(0), 0);
+        t.set_backend(a, 1);
+        assert_eq!((t.backend_streams(0), t.backend_streams(1)), (0, 1));
+        t.set_backend(a, 0);
+        assert_eq!((t.backend_streams(0), t.backend_streams(1)), (1, 0));
+        t.remove(a);
+        assert_eq!(t.backend_streams(0), 0);
     }
 
     #[test]

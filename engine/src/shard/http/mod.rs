@@ -39,6 +39,8 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     };
     let machine = HttpMachine::new(&shard.env(), Instant::now(), start);
     let guard = StreamGuard::new(shard.table.clone(), slot);
+    // Between exchanges a client connection is on no backend.
+    guard.leave_backend();
     let stream = Stream::new(shard, frontend, client, peer, machine, slots, guard);
     let task = glommio::spawn_local(shell::run(stream)).detach();
     shard.table.borrow_mut().set_kill_handle(slot, task);
