@@ -74,6 +74,10 @@ pub struct CompareArgs {
     /// kill: commands to issue.
     #[arg(long, default_value_t = 100)]
     pub kill_iterations: usize,
+    /// Measure every load point this many times, the contenders interleaved (A B C A B C
+    /// …), and report the median with min–max. Throughput scenarios only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub repeat: u32,
     /// Leave out the `direct` row (client straight to the origin).
     #[arg(long)]
     pub no_direct: bool,
@@ -178,6 +182,7 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
         idle_connections: args.idle_connections.max(1),
         kill_streams: args.kill_streams.max(2),
         kill_iterations: args.kill_iterations.max(1),
+        repeat: args.repeat as usize,
     };
     Ok((host, contenders, scenarios, opts, client_cpus))
 }
@@ -265,7 +270,7 @@ fn execute(
         command: std::env::args().collect::<Vec<_>>().join(" "),
         started_unix_s,
         host: HostReport {
-            cpus_online: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus_online: procfs::cpus_online(),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .unwrap_or_default()
                 .trim()
@@ -289,6 +294,7 @@ fn execute(
             idle_connections: opts.idle_connections,
             kill_streams: opts.kill_streams,
             kill_iterations: opts.kill_iterations,
+            repeat: opts.repeat,
         },
         contenders: contenders
             .iter()
@@ -395,9 +401,9 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
         .iter()
         .map(|s| match s {
             Scenario::HttpKeepalive | Scenario::HttpClose | Scenario::TcpEcho => {
-                n * (1.0 + rates) * point + 2.0 * n
+                opts.repeat as f64 * n * (1.0 + rates) * point + 2.0 * n
             }
-            Scenario::TcpBulk => n * 2.0 * point + n,
+            Scenario::TcpBulk => opts.repeat as f64 * n * 2.0 * point + n,
             Scenario::IdleConns => proxies * 2.0 * 6.0,
             Scenario::Kill => {
                 proxies.min(2.0)
