@@ -56,6 +56,10 @@ pub struct CompareArgs {
     /// <workspace>/target/release/percore.
     #[arg(long)]
     pub percore: Option<PathBuf>,
+    /// A second percore binary, run as contender `percore-b` right after `percore` in
+    /// every round: before/after comparisons of a change under the same machine load.
+    #[arg(long)]
+    pub percore_b: Option<PathBuf>,
     /// HTTP response body size (0, 1k, 64k, …).
     #[arg(long, default_value = "1k", value_parser = units::size)]
     pub body: usize,
@@ -124,11 +128,19 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     }
     let percore = find_percore(args.percore.as_deref())?;
 
+    let percore_b = match &args.percore_b {
+        Some(p) if p.is_file() => Some(p.clone()),
+        Some(p) => return Err(format!("--percore-b: no file at {}", p.display())),
+        None => None,
+    };
     let mut contenders = if args.no_direct {
         vec![Name::Percore]
     } else {
         vec![Name::Direct, Name::Percore]
     };
+    if percore_b.is_some() {
+        contenders.push(Name::PercoreB);
+    }
     let mut haproxy = None;
     let mut nginx = None;
     let mut nginx_stream = Err("nginx is not installed".to_string());
@@ -165,6 +177,7 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     contenders.dedup();
     let host = Host {
         percore,
+        percore_b,
         haproxy,
         nginx,
         nginx_stream,
@@ -304,6 +317,7 @@ fn execute(
                 binary: match c {
                     Name::Direct => None,
                     Name::Percore => Some(host.percore.display().to_string()),
+                    Name::PercoreB => host.percore_b.as_ref().map(|p| p.display().to_string()),
                     Name::Haproxy => host.haproxy.as_ref().map(|p| p.display().to_string()),
                     Name::Nginx => host.nginx.as_ref().map(|p| p.display().to_string()),
                 },
