@@ -433,6 +433,31 @@ impl Reactor {
         source
     }
 
+    /// percore patch: a readiness source for the socket's life: a multishot poll for
+    /// input (see `sys::Reactor::poll_ready_multi`). It also asks for POLLRDHUP, so that a
+    /// completion tells a peer's FIN apart from data (see `NonBufferedStream::poll_read`).
+    pub(crate) fn poll_read_ready_multi(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        self.sys.poll_ready_multi(
+            &source,
+            common_flags() | read_flags() | crate::sys::rdhup_flag(),
+        );
+        source
+    }
+
+    /// percore patch: as `poll_read_ready_multi`, for output.
+    pub(crate) fn poll_write_ready_multi(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        self.sys
+            .poll_ready_multi(&source, common_flags() | PollFlags::POLLOUT);
+        source
+    }
+
+    /// percore patch: see `sys::Reactor::multishot_poll_refused`.
+    pub(crate) fn multishot_poll_refused(&self) {
+        self.sys.multishot_poll_refused();
+    }
+
     pub(crate) fn poll_write_ready(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);
         self.sys

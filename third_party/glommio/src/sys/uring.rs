@@ -53,10 +53,15 @@ use smallvec::SmallVec;
 
 const MSG_ZEROCOPY: i32 = 0x4000000;
 
+/// percore patch: `IORING_CQE_F_MORE`: the request posts more completions (multishot).
+const IORING_CQE_F_MORE: u32 = 1 << 1;
+
 #[allow(dead_code)]
 #[derive(Debug)]
 enum UringOpDescriptor {
     PollAdd(PollFlags),
+    /// percore patch: multishot poll, see `Reactor::poll_ready_multi`.
+    PollAddMulti(PollFlags),
     PollRemove(*const u8),
     Cancel(u64),
     Write(*const u8, usize, u64),
@@ -274,6 +279,9 @@ fn fill_sqe<F>(
         match op.args {
             UringOpDescriptor::PollAdd(events) => {
                 sqe.prep_poll_add(op.fd, events);
+            }
+            UringOpDescriptor::PollAddMulti(events) => {
+                sqe.prep_poll_multishot(op.fd, events);
             }
             UringOpDescriptor::PollRemove(to_remove) => {
                 user_data = 0;
@@ -532,25 +540,48 @@ fn extract_one_chain(
         .collect()
 }
 
+/// Processes one completion. Returns `None` if there was none, else `Some((woke, last))`:
+/// whether a task was woken, and whether this was the request's last completion.
+///
+/// percore patch: a completion flagged `IORING_CQE_F_MORE` (multishot poll) is not the last
+/// one of its request: its source stays in the map, armed, and only gets its result set and
+/// its waiters woken (none if the source was dropped and its cancellation is in flight). The
+/// source leaves the map on the completion without the flag, as every one-shot request does,
+/// so the kernel never posts a completion for a slot that was reused.
 fn process_one_event<F, R>(
     cqe: Option<iou::CQE>,
     try_process: F,
     post_process: R,
     source_map: Rc<RefCell<SourceMap>>,
-) -> Option<bool>
+) -> Option<(bool, bool)>
 where
     F: FnOnce(Ref<'_, InnerSource>) -> Option<()>,
     R: FnOnce(RefMut<'_, InnerSource>, io::Result<usize>) -> io::Result<usize>,
 {
     if let Some(value) = cqe {
+        let last = value.raw_flags() & IORING_CQE_F_MORE == 0;
         // No user data is `POLL_REMOVE` or `CANCEL`, we won't process.
         if value.user_data() == 0 {
-            return Some(false);
+            return Some((false, last));
         }
 
-        let src = source_map
-            .borrow_mut()
-            .consume_source(from_user_data(value.user_data()));
+        let id = from_user_data(value.user_data());
+        let src = if last {
+            source_map.borrow_mut().consume_source(id)
+        } else {
+            let src = source_map.borrow()[id].clone();
+            let dropped = matches!(
+                src.borrow().enqueued,
+                Some(EnqueuedSource {
+                    status: EnqueuedStatus::Canceled,
+                    ..
+                })
+            );
+            if dropped {
+                return Some((false, last));
+            }
+            src
+        };
 
         let result = value.result();
 
@@ -561,7 +592,7 @@ where
             inner_source.wakers.result = res;
             woke = inner_source.wakers.wake_waiters();
         }
-        return Some(woke);
+        return Some((woke, last));
     }
     None
 }
@@ -847,9 +878,11 @@ impl UringCommon for PollRing {
             },
             source_map,
         )
-        .map(|x| {
-            self.in_kernel -= 1;
-            x
+        .map(|(woke, last)| {
+            if last {
+                self.in_kernel -= 1;
+            }
+            woke
         })
     }
 
@@ -1198,9 +1231,11 @@ impl UringCommon for SleepableRing {
             },
             source_map,
         )
-        .map(|x| {
-            self.in_kernel -= 1;
-            x
+        .map(|(woke, last)| {
+            if last {
+                self.in_kernel -= 1;
+            }
+            woke
         })
     }
 
@@ -1257,10 +1292,19 @@ pub(crate) struct Reactor {
     blocking_thread: BlockingThreadPool,
 
     rings_depth: usize,
+
+    /// percore patch: false once the kernel refused a multishot poll (see
+    /// `poll_ready_multi`).
+    multishot_poll: Cell<bool>,
 }
 
 pub(crate) fn common_flags() -> PollFlags {
     PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL
+}
+
+/// percore patch: POLLRDHUP (the peer sent FIN), which nix's `PollFlags` does not name.
+pub(crate) fn rdhup_flag() -> PollFlags {
+    PollFlags::from_bits_retain(libc::POLLRDHUP)
 }
 
 /// Epoll flags for all possible readability events.
@@ -1379,6 +1423,7 @@ impl Reactor {
             eventfd_src,
             source_map,
             rings_depth: ring_depth,
+            multishot_poll: Cell::new(true),
         })
     }
 
@@ -1461,6 +1506,32 @@ impl Reactor {
             op,
             &mut self.source_map.borrow_mut(),
         );
+    }
+
+    /// percore patch: arms a multishot poll for `source` (one completion per wake-up of the
+    /// file, the source staying armed), or a one-shot poll once the kernel has refused a
+    /// multishot one with EINVAL (before Linux 5.13; see `multishot_poll_refused`). Callers
+    /// tell the two apart by `Source::is_armed` after a completion.
+    pub(crate) fn poll_ready_multi(&self, source: &Source, flags: PollFlags) {
+        let op = if self.multishot_poll.get() {
+            UringOpDescriptor::PollAddMulti(flags)
+        } else {
+            UringOpDescriptor::PollAdd(flags)
+        };
+        queue_request_into_ring(
+            &mut *self.ring_for_source(source),
+            source,
+            op,
+            &mut self.source_map.borrow_mut(),
+        );
+    }
+
+    /// The kernel failed a multishot poll with EINVAL: it predates `IORING_POLL_ADD_MULTI`.
+    /// Every later `poll_ready_multi` arms a one-shot poll instead.
+    pub(crate) fn multishot_poll_refused(&self) {
+        if self.multishot_poll.replace(false) {
+            warn!("io_uring multishot poll not supported by this kernel: using one-shot polls");
+        }
     }
 
     pub(crate) fn poll_ready(&self, source: &Source, flags: PollFlags) {
@@ -1917,6 +1988,7 @@ impl Reactor {
     pub(crate) fn flush_syscall_thread(&self) -> usize {
         self.blocking_thread.flush()
     }
+
 
     pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32) {
         let mut lat_ring = self.latency_ring.borrow_mut();
