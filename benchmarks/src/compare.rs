@@ -56,6 +56,10 @@ pub struct CompareArgs {
     /// <workspace>/target/release/percore.
     #[arg(long)]
     pub percore: Option<PathBuf>,
+    /// A second percore binary, run as contender `percore-b` right after `percore` in
+    /// every round: before/after comparisons of a change under the same machine load.
+    #[arg(long)]
+    pub percore_b: Option<PathBuf>,
     /// HTTP response body size (0, 1k, 64k, …).
     #[arg(long, default_value = "1k", value_parser = units::size)]
     pub body: usize,
@@ -74,6 +78,10 @@ pub struct CompareArgs {
     /// kill: commands to issue.
     #[arg(long, default_value_t = 100)]
     pub kill_iterations: usize,
+    /// Measure every load point this many times, the contenders interleaved (A B C A B C
+    /// …), and report the median with min–max. Throughput scenarios only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub repeat: u32,
     /// Leave out the `direct` row (client straight to the origin).
     #[arg(long)]
     pub no_direct: bool,
@@ -120,11 +128,19 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     }
     let percore = find_percore(args.percore.as_deref())?;
 
+    let percore_b = match &args.percore_b {
+        Some(p) if p.is_file() => Some(p.clone()),
+        Some(p) => return Err(format!("--percore-b: no file at {}", p.display())),
+        None => None,
+    };
     let mut contenders = if args.no_direct {
         vec![Name::Percore]
     } else {
         vec![Name::Direct, Name::Percore]
     };
+    if percore_b.is_some() {
+        contenders.push(Name::PercoreB);
+    }
     let mut haproxy = None;
     let mut nginx = None;
     let mut nginx_stream = Err("nginx is not installed".to_string());
@@ -161,6 +177,7 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     contenders.dedup();
     let host = Host {
         percore,
+        percore_b,
         haproxy,
         nginx,
         nginx_stream,
@@ -178,6 +195,7 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
         idle_connections: args.idle_connections.max(1),
         kill_streams: args.kill_streams.max(2),
         kill_iterations: args.kill_iterations.max(1),
+        repeat: args.repeat as usize,
     };
     Ok((host, contenders, scenarios, opts, client_cpus))
 }
@@ -265,7 +283,7 @@ fn execute(
         command: std::env::args().collect::<Vec<_>>().join(" "),
         started_unix_s,
         host: HostReport {
-            cpus_online: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus_online: procfs::cpus_online(),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .unwrap_or_default()
                 .trim()
@@ -289,6 +307,7 @@ fn execute(
             idle_connections: opts.idle_connections,
             kill_streams: opts.kill_streams,
             kill_iterations: opts.kill_iterations,
+            repeat: opts.repeat,
         },
         contenders: contenders
             .iter()
@@ -298,6 +317,7 @@ fn execute(
                 binary: match c {
                     Name::Direct => None,
                     Name::Percore => Some(host.percore.display().to_string()),
+                    Name::PercoreB => host.percore_b.as_ref().map(|p| p.display().to_string()),
                     Name::Haproxy => host.haproxy.as_ref().map(|p| p.display().to_string()),
                     Name::Nginx => host.nginx.as_ref().map(|p| p.display().to_string()),
                 },
@@ -395,9 +415,9 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
         .iter()
         .map(|s| match s {
             Scenario::HttpKeepalive | Scenario::HttpClose | Scenario::TcpEcho => {
-                n * (1.0 + rates) * point + 2.0 * n
+                opts.repeat as f64 * n * (1.0 + rates) * point + 2.0 * n
             }
-            Scenario::TcpBulk => n * 2.0 * point + n,
+            Scenario::TcpBulk => opts.repeat as f64 * n * 2.0 * point + n,
             Scenario::IdleConns => proxies * 2.0 * 6.0,
             Scenario::Kill => {
                 proxies.min(2.0)

@@ -28,6 +28,9 @@ pub enum Name {
     Direct,
     /// The proxy under test.
     Percore,
+    /// A second percore build (`--percore-b`), e.g. before/after a change, measured
+    /// interleaved with the first under the same load.
+    PercoreB,
     /// HAProxy, the reference the ratios are computed against.
     Haproxy,
     /// nginx.
@@ -40,6 +43,7 @@ impl Name {
         match self {
             Name::Direct => "direct",
             Name::Percore => "percore",
+            Name::PercoreB => "percore-b",
             Name::Haproxy => "haproxy",
             Name::Nginx => "nginx",
         }
@@ -84,6 +88,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Host {
     /// percore binary.
     pub percore: PathBuf,
+    /// Second percore binary (`--percore-b`), if given.
+    pub percore_b: Option<PathBuf>,
     /// haproxy binary, if installed.
     pub haproxy: Option<PathBuf>,
     /// nginx binary, if installed.
@@ -154,6 +160,7 @@ pub fn version(name: Name, host: &Host) -> Option<String> {
     let (bin, arg) = match name {
         Name::Direct => return None,
         Name::Percore => (host.percore.clone(), "--version"),
+        Name::PercoreB => (host.percore_b.clone()?, "--version"),
         Name::Haproxy => (host.haproxy.clone()?, "-v"),
         Name::Nginx => (host.nginx.clone()?, "-v"),
     };
@@ -230,11 +237,18 @@ pub fn start(name: Name, host: &Host, setup: &Setup) -> Result<Running, NotRun> 
     let cpus = &host.proxy_cpus;
     let mut child = match name {
         Name::Direct => unreachable!("handled above"),
-        Name::Percore => {
+        Name::Percore | Name::PercoreB => {
+            let bin = match name {
+                Name::PercoreB => host
+                    .percore_b
+                    .as_ref()
+                    .ok_or_else(|| missing("percore-b"))?,
+                _ => &host.percore,
+            };
             let path = dir.path().join("percore.yaml");
             std::fs::write(&path, percore_config(host, setup, addr, admin.as_deref()))
                 .map_err(failed)?;
-            let mut cmd = Command::new(&host.percore);
+            let mut cmd = Command::new(bin);
             cmd.arg("run").arg("-c").arg(&path);
             let mut c = Child::spawn("percore", cmd, cpus, log, Signal::SIGTERM).map_err(failed)?;
             let ready = c.wait_ready(START_LIMIT, |log| log.contains("] ready: "));
@@ -543,6 +557,7 @@ mod tests {
     fn host() -> Host {
         Host {
             percore: PathBuf::from("/bin/percore"),
+            percore_b: None,
             haproxy: None,
             nginx: None,
             nginx_stream: Ok(None),

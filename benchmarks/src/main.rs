@@ -11,6 +11,7 @@
 //! - [`load`]: closed- and open-loop load generator (coordinated-omission corrected).
 //! - [`record`]: latency histograms and error counts, merged across threads.
 //! - [`http`]: request heads and an incremental response parser.
+//! - [`repeat`]: `--repeat`: interleaved run order, medians and min–max of the samples.
 //! - [`report`]: JSON document and tables. [`svg`]: latency-vs-rate plot.
 //! - [`units`]: command-line values.
 //!
@@ -27,6 +28,7 @@ mod origin;
 mod pool;
 mod procfs;
 mod record;
+mod repeat;
 mod report;
 mod scenario;
 mod svg;

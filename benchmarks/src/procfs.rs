@@ -15,6 +15,8 @@ use std::fs;
 pub struct Usage {
     /// utime + stime, in microseconds.
     pub cpu_us: u64,
+    /// utime alone (user space), in microseconds; `cpu_us - user_us` is system time.
+    pub user_us: u64,
     /// Sum of VmRSS, in KiB.
     pub rss_kib: u64,
     /// Processes found.
@@ -36,14 +38,26 @@ fn stat_fields(stat: &str) -> Option<Vec<&str>> {
     Some(stat[close + 1..].split_whitespace().collect())
 }
 
-/// (pgrp, utime + stime in ticks) from a /proc/PID/stat line.
-pub fn parse_stat(stat: &str) -> Option<(i32, u64)> {
+/// CPU time of one process from its /proc/PID/stat line, in clock ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatTicks {
+    /// Process group.
+    pub pgrp: i32,
+    /// utime: user space, every thread.
+    pub user: u64,
+    /// stime: kernel, every thread.
+    pub system: u64,
+}
+
+/// pgrp, utime and stime from a /proc/PID/stat line.
+pub fn parse_stat(stat: &str) -> Option<StatTicks> {
     let f = stat_fields(stat)?;
     // After comm: [0] state, [1] ppid, [2] pgrp, … [11] utime, [12] stime.
-    let pgrp = f.get(2)?.parse().ok()?;
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    Some((pgrp, utime + stime))
+    Some(StatTicks {
+        pgrp: f.get(2)?.parse().ok()?,
+        user: f.get(11)?.parse().ok()?,
+        system: f.get(12)?.parse().ok()?,
+    })
 }
 
 /// VmRSS in KiB from a /proc/PID/status text.
@@ -69,14 +83,15 @@ pub fn group_usage(pgid: i32) -> Usage {
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let Some((pgrp, ticks)) = parse_stat(&stat) else {
+        let Some(t) = parse_stat(&stat) else {
             continue;
         };
-        if pgrp != pgid {
+        if t.pgrp != pgid {
             continue;
         }
         usage.processes += 1;
-        usage.cpu_us += ticks * 1_000_000 / hz;
+        usage.cpu_us += (t.user + t.system) * 1_000_000 / hz;
+        usage.user_us += t.user * 1_000_000 / hz;
         if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
             usage.rss_kib += parse_vm_rss(&status).unwrap_or(0);
         }
@@ -90,7 +105,7 @@ pub fn self_cpu_us() -> u64 {
     fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| parse_stat(&s))
-        .map_or(0, |(_, ticks)| ticks * 1_000_000 / hz)
+        .map_or(0, |t| (t.user + t.system) * 1_000_000 / hz)
 }
 
 /// Time spent by the CPUs, in clock ticks, from /proc/stat: (cpu, user + nice + system,
@@ -152,6 +167,22 @@ fn parse_cpu_line(line: &str) -> Option<(usize, u64, u64)> {
     Some((cpu, v[0] + v[1] + v[2], total))
 }
 
+/// CPUs online on the machine, from `/sys/devices/system/cpu/online` (`0-1`, `0,2-3`).
+/// Not `available_parallelism()`: that is this thread's affinity mask, and the harness pins
+/// itself to the client CPUs before it writes the report.
+pub fn cpus_online() -> usize {
+    fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| crate::units::cpu_list(t.trim()).ok())
+        .map_or_else(
+            || match nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN) {
+                Ok(Some(n)) if n > 0 => n as usize,
+                _ => 1,
+            },
+            |cpus| cpus.len(),
+        )
+}
+
 /// The soft limit on open files (`ulimit -n`).
 pub fn nofile_limit() -> u64 {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
@@ -166,7 +197,14 @@ mod tests {
     fn stat_with_awkward_comm() {
         let line =
             "4242 (we ird) (x)) S 1 4240 4240 0 -1 4194560 100 0 0 0 731 269 0 0 20 0 3 0 1 2 3";
-        assert_eq!(parse_stat(line), Some((4240, 1000)));
+        assert_eq!(
+            parse_stat(line),
+            Some(StatTicks {
+                pgrp: 4240,
+                user: 731,
+                system: 269
+            })
+        );
         assert_eq!(parse_stat("garbage"), None);
     }
 
@@ -182,6 +220,21 @@ mod tests {
             "the total line"
         );
         assert_eq!(parse_cpu_line("intr 1 2 3"), None);
+    }
+
+    #[test]
+    fn cpus_online_ignores_this_threads_affinity() {
+        let n = cpus_online();
+        assert!(n >= 1);
+        let pinned = std::thread::spawn(move || {
+            let mut one = nix::sched::CpuSet::new();
+            one.set(0).expect("cpu 0");
+            let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &one);
+            cpus_online()
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(pinned, n);
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct Settings {
     pub kill_streams: usize,
     /// kill: iterations asked for.
     pub kill_iterations: usize,
+    /// Samples per throughput load point (`--repeat`).
+    pub repeat: usize,
 }
 
 /// A contender's identity.
@@ -145,6 +147,16 @@ pub struct Measurement {
     /// Proxy CPU (utime + stime, all its processes) ÷ requests, µs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_us_per_req: Option<f64>,
+    /// User-space part of `cpu_us_per_req` (utime of the proxy's processes ÷ requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_user_us_per_req: Option<f64>,
+    /// Kernel part of `cpu_us_per_req` (stime ÷ requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_system_us_per_req: Option<f64>,
+    /// utime ÷ (utime + stime) of the proxy over the window, percent: the user/system
+    /// split, for bulk rows too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_user_pct: Option<f64>,
     /// Bulk: payload bytes received (download) or written (upload) in the window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
@@ -168,8 +180,17 @@ pub struct Measurement {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_kib: Option<u64>,
     /// CPU time other processes took on the benchmark CPUs during the window, percent of
-    /// those CPUs; above a few percent the row is disturbed.
+    /// those CPUs; above a few percent the row is disturbed. With `--repeat`, the largest
+    /// over the samples.
     pub others_cpu_pct: f64,
+    /// Samples this row is the median of (`--repeat`); 1 for a single measurement.
+    pub repeats: usize,
+    /// Min–max over the samples, with `--repeat` ≥ 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<crate::repeat::Ranges>,
+    /// The samples themselves, in run order, with `--repeat` ≥ 2.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Measurement>,
 }
 
 /// idle-conns: memory of one contender holding idle connections.
@@ -297,6 +318,18 @@ fn ratio(v: Option<f64>, base: Option<f64>) -> String {
     }
 }
 
+/// `value [min–max]` when the row has repeats, else `value`.
+fn with_range(
+    value: String,
+    range: Option<crate::repeat::Spread>,
+    text: impl Fn(f64) -> String,
+) -> String {
+    match range {
+        Some(r) => format!("{value} [{}–{}]", text(r.min), text(r.max)),
+        None => value,
+    }
+}
+
 fn same_point(a: &Measurement, b: &Measurement) -> bool {
     a.load == b.load && a.rate_target == b.rate_target
 }
@@ -320,6 +353,7 @@ fn throughput_table(s: &ScenarioReport) -> String {
         "vs haproxy".into(),
         per.into(),
         "vs haproxy".into(),
+        "usr/sys".into(),
     ];
     if !bulk {
         for p in ["p50", "p90", "p99", "p99.9", "max"] {
@@ -352,26 +386,44 @@ fn throughput_table(s: &ScenarioReport) -> String {
             } else {
                 (m.requests_per_sec, m.cpu_us_per_req)
             };
+            let ranges = m.ranges.as_ref();
+            let tp_text = |v: f64| {
+                if bulk {
+                    format!("{v:.0}")
+                } else {
+                    count_text(v)
+                }
+            };
             let mut row = vec![
                 load_label(m, rate_unit),
                 m.contender.clone(),
-                tp.map_or("-".into(), |v| {
-                    if bulk {
-                        format!("{v:.0}")
-                    } else {
-                        count_text(v)
-                    }
-                }),
+                with_range(
+                    tp.map_or("-".into(), &tp_text),
+                    ranges.and_then(|r| r.throughput),
+                    tp_text,
+                ),
                 ratio(tp, base_tp),
-                cpu.map_or("-".into(), |v| format!("{v:.2}")),
+                with_range(
+                    cpu.map_or("-".into(), |v| format!("{v:.2}")),
+                    ranges.and_then(|r| r.cpu),
+                    |v| format!("{v:.2}"),
+                ),
                 ratio(cpu, base_cpu),
+                m.proxy_user_pct
+                    .map_or("-".into(), |u| format!("{u:.0}/{:.0}%", 100.0 - u)),
             ];
             if !bulk {
                 match m.latency_us {
                     Some(p) => {
-                        for v in [p.p50, p.p90, p.p99, p.p999, p.max] {
-                            row.push(micros_text(v));
-                        }
+                        row.push(micros_text(p.p50));
+                        row.push(micros_text(p.p90));
+                        row.push(with_range(
+                            micros_text(p.p99),
+                            ranges.and_then(|r| r.p99_us),
+                            |v| micros_text(v.round() as u64),
+                        ));
+                        row.push(micros_text(p.p999));
+                        row.push(micros_text(p.max));
                     }
                     None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
                 }
@@ -407,6 +459,7 @@ fn idle_table(s: &ScenarioReport) -> String {
         "per conn".into(),
         "vs haproxy".into(),
         "rss after close".into(),
+        "after/before".into(),
         "cpu µs/conn".into(),
         "errors".into(),
     ]];
@@ -426,6 +479,10 @@ fn idle_table(s: &ScenarioReport) -> String {
             format!("{:.0} B", r.rss_bytes_per_conn),
             ratio(Some(r.rss_bytes_per_conn), base),
             mib(r.rss_after_close_kib),
+            ratio(
+                Some(r.rss_after_close_kib as f64),
+                Some(r.rss_before_kib as f64),
+            ),
             format!("{:.1}", r.cpu_us_per_conn),
             r.errors.text(),
         ]);
@@ -530,5 +587,46 @@ mod tests {
             .find(|l| l.contains("haproxy") && l.contains("saturation"))
             .expect("row");
         assert!(haproxy.contains("×1.00"), "{t}");
+    }
+
+    #[test]
+    fn repeated_rows_show_median_and_min_max_and_the_user_system_split() {
+        let mut a = m("percore", 100_000.0, 10.0);
+        a.proxy_user_pct = Some(20.0);
+        let mut b = m("percore", 90_000.0, 11.0);
+        b.proxy_user_pct = Some(22.0);
+        let mut c = m("percore", 95_000.0, 12.5);
+        c.proxy_user_pct = Some(24.0);
+        let row = crate::repeat::combine(&[a, b, c]).expect("row");
+        let s = ScenarioReport {
+            name: "tcp-echo".into(),
+            unit: "round trip".into(),
+            results: vec![row],
+            ..ScenarioReport::default()
+        };
+        let t = scenario_table(&s);
+        assert!(t.contains("usr/sys"), "{t}");
+        let line = t.lines().find(|l| l.contains("percore")).expect("row");
+        assert!(line.contains("95.0k [90.0k–100.0k]"), "{t}");
+        assert!(line.contains("11.00 [10.00–12.50]"), "{t}");
+        assert!(line.contains("22/78%"), "{t}");
+    }
+
+    #[test]
+    fn idle_rows_compare_rss_after_close_with_before() {
+        let s = ScenarioReport {
+            name: "idle-conns".into(),
+            idle: vec![IdleResult {
+                contender: "percore".into(),
+                mode: "tcp".into(),
+                rss_before_kib: 10_240,
+                rss_open_kib: 200_000,
+                rss_after_close_kib: 11_264,
+                ..IdleResult::default()
+            }],
+            ..ScenarioReport::default()
+        };
+        let t = scenario_table(&s);
+        assert!(t.contains("after/before") && t.contains("×1.10"), "{t}");
     }
 }

@@ -110,6 +110,8 @@ pub struct Options {
     pub kill_streams: usize,
     /// kill: commands to issue.
     pub kill_iterations: usize,
+    /// Samples per throughput load point, contenders interleaved.
+    pub repeat: usize,
 }
 
 /// What a scenario runs with.
@@ -232,6 +234,10 @@ pub fn measure(b: &Bench, running: &Running, spec: &LoadSpec, what: &str) -> Mea
         (Some(a), Some(b)) => Some(b.cpu_us.saturating_sub(a.cpu_us) as f64),
         _ => None,
     };
+    let proxy_user_us = match (proxy0, proxy1) {
+        (Some(a), Some(b)) => Some(b.user_us.saturating_sub(a.user_us) as f64),
+        _ => None,
+    };
     let bulk = spec.workload.is_bulk();
     // Everything else that ran on the benchmark CPUs: their user + system time minus ours.
     let mut cpus = b.host.proxy_cpus.clone();
@@ -260,6 +266,11 @@ pub fn measure(b: &Bench, running: &Running, spec: &LoadSpec, what: &str) -> Mea
             * 100.0,
         rss_kib: proxy1.map(|u| u.rss_kib),
         others_cpu_pct: (others_cpu_pct * 10.0).round() / 10.0,
+        proxy_user_pct: proxy_cpu_us
+            .zip(proxy_user_us)
+            .filter(|&(all, _)| all > 0.0)
+            .map(|(all, user)| user / all * 100.0),
+        repeats: 1,
         ..Measurement::default()
     };
     if bulk {
@@ -270,9 +281,10 @@ pub fn measure(b: &Bench, running: &Running, spec: &LoadSpec, what: &str) -> Mea
     } else {
         m.requests = Some(rec.ops);
         m.requests_per_sec = Some(rec.ops as f64 / secs);
-        m.cpu_us_per_req = proxy_cpu_us
-            .filter(|_| rec.ops > 0)
-            .map(|us| us / rec.ops as f64);
+        let per_req = |us: Option<f64>| us.filter(|_| rec.ops > 0).map(|us| us / rec.ops as f64);
+        m.cpu_us_per_req = per_req(proxy_cpu_us);
+        m.cpu_user_us_per_req = per_req(proxy_user_us);
+        m.cpu_system_us_per_req = per_req(proxy_cpu_us.zip(proxy_user_us).map(|(a, u)| a - u));
         m.latency_us = rec.percentiles();
     }
     m

@@ -4,14 +4,16 @@
 //! download and upload. Pass 2 (not for bulk) measures each at fixed rates (open loop):
 //! `--rates`, or by default 25/50/75/90 % of the slowest proxy's saturation throughput, so
 //! that every contender can sustain every rate and latencies compare at equal load. Each
-//! pass starts each proxy afresh, runs its load points, and stops it.
+//! pass starts every proxy, runs its load points with the contenders interleaved (each
+//! point `--repeat` times: A B C A B C …, see [`crate::repeat`]), and stops them.
 
 use std::net::SocketAddr;
 
 use super::{measure, start_contender, Bench, Scenario};
-use crate::contender::{Mode, Name, Setup};
+use crate::contender::{Mode, Name, Running, Setup};
 use crate::load::{LoadSpec, Pacing, Workload};
 use crate::origin::{Kind, Origin};
+use crate::repeat;
 use crate::report::{Measurement, ScenarioReport};
 use crate::units::count_text;
 
@@ -91,37 +93,38 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
         timeout: o.timeout,
     };
 
-    // Pass 1: saturation.
-    let mut ran: Vec<Name> = Vec::new();
-    for &contender in b.contenders {
-        let Some(running) = start_contender(b, contender, &setup, name, &mut report.skipped) else {
-            continue;
-        };
-        let points: Vec<(&str, Workload)> = if bulk {
-            vec![
-                ("download", Workload::BulkDown),
-                ("upload", Workload::BulkUp),
-            ]
-        } else {
-            vec![("saturation", workload.clone())]
-        };
-        for (label, w) in points {
-            let what = format!("{name} {label}");
-            let mut m = measure(b, &running, &spec(running.addr, w, Pacing::Closed), &what);
-            m.load = label.into();
-            if let Some(note) = client_bound(&m) {
-                report.notes.push(note);
+    // Pass 1: saturation (bulk: download, upload).
+    let points: Vec<(&str, Workload)> = if bulk {
+        vec![
+            ("download", Workload::BulkDown),
+            ("upload", Workload::BulkUp),
+        ]
+    } else {
+        vec![("saturation", workload.clone())]
+    };
+    let running = start_all(b, &setup, name, &mut report.skipped);
+    if running.is_empty() {
+        return report;
+    }
+    for (label, w) in &points {
+        let what = format!("{name} {label}");
+        let rows = measure_point(b, &running, &mut report, &what, |r: &Running| {
+            spec(r.addr, w.clone(), Pacing::Closed)
+        });
+        for mut m in rows {
+            m.load = (*label).into();
+            for s in &mut m.samples {
+                s.load = (*label).into();
             }
-            if let Some(note) = disturbed(&m) {
-                b.progress.line(&format!("warning: {name}: {note}"));
+            if let Some(note) = client_bound(&m) {
                 report.notes.push(note);
             }
             report.results.push(m);
         }
-        running.stop();
-        ran.push(contender);
     }
-    if bulk || ran.is_empty() {
+    let ran: Vec<Name> = running.iter().map(|r| r.name).collect();
+    stop_all(running);
+    if bulk {
         return report;
     }
 
@@ -145,36 +148,83 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
         },
     };
     report.rates = rates.clone();
-    for &contender in &ran {
-        let Some(running) = start_contender(b, contender, &setup, name, &mut report.skipped) else {
-            continue;
-        };
-        for &rate in &rates {
-            let what = format!("{name} {}/s", count_text(rate));
-            let mut m = measure(
-                b,
-                &running,
-                &spec(running.addr, workload.clone(), Pacing::Open { rate }),
-                &what,
-            );
+    let running: Vec<Running> = start_all(b, &setup, name, &mut report.skipped)
+        .into_iter()
+        .filter(|r| ran.contains(&r.name))
+        .collect();
+    for &rate in &rates {
+        let what = format!("{name} {}/s", count_text(rate));
+        let rows = measure_point(b, &running, &mut report, &what, |r: &Running| {
+            spec(r.addr, workload.clone(), Pacing::Open { rate })
+        });
+        for mut m in rows {
             m.load = "rate".into();
-            if let Some(note) = disturbed(&m) {
-                b.progress.line(&format!("warning: {name}: {note}"));
-                report.notes.push(note);
+            for s in &mut m.samples {
+                s.load = "rate".into();
             }
             if m.requests_per_sec.is_some_and(|got| got < rate * 0.95) {
                 report.notes.push(format!(
-                    "{contender} at {}/s completed only {}/s: overloaded, its latencies at this rate include queueing",
+                    "{} at {}/s completed only {}/s: overloaded, its latencies at this rate include queueing",
+                    m.contender,
                     count_text(rate),
                     count_text(m.requests_per_sec.unwrap_or(0.0))
                 ));
             }
             report.results.push(m);
         }
-        running.stop();
     }
+    stop_all(running);
     drop(origin);
     report
+}
+
+/// Starts every contender of the run for one pass; they stay up, idle but for the one
+/// being measured, so that repeats can interleave without restarts.
+fn start_all(
+    b: &Bench,
+    setup: &Setup,
+    name: &str,
+    skipped: &mut Vec<crate::report::Skip>,
+) -> Vec<Running> {
+    b.contenders
+        .iter()
+        .filter_map(|&c| start_contender(b, c, setup, name, skipped))
+        .collect()
+}
+
+fn stop_all(running: Vec<Running>) {
+    for r in running {
+        r.stop();
+    }
+}
+
+/// Measures one load point `--repeat` times, contenders interleaved (A B C A B C …), and
+/// returns one row per contender (medians, see [`repeat::combine`]), in contender order.
+/// Disturbed samples are noted as they happen.
+fn measure_point(
+    b: &Bench,
+    running: &[Running],
+    report: &mut ScenarioReport,
+    what: &str,
+    spec: impl Fn(&Running) -> LoadSpec,
+) -> Vec<Measurement> {
+    let rounds = b.opts.repeat.max(1);
+    let mut samples: Vec<Vec<Measurement>> = vec![Vec::new(); running.len()];
+    for (round, c) in repeat::interleave(rounds, running.len()) {
+        let r = &running[c];
+        let label = if rounds > 1 {
+            format!("{what} [{}/{rounds}]", round + 1)
+        } else {
+            what.to_string()
+        };
+        let m = measure(b, r, &spec(r), &label);
+        if let Some(note) = disturbed(&m, &label) {
+            b.progress.line(&format!("warning: {note}"));
+            report.notes.push(note);
+        }
+        samples[c].push(m);
+    }
+    samples.iter().filter_map(|s| repeat::combine(s)).collect()
 }
 
 /// A remark when a proxy's saturation was limited by the client side, not by the proxy.
@@ -192,16 +242,13 @@ fn client_bound(m: &Measurement) -> Option<String> {
 /// Other processes' CPU use above which a row is flagged as disturbed.
 pub const DISTURBED_PCT: f64 = 5.0;
 
-/// A remark when other processes took a noticeable share of the benchmark CPUs.
-fn disturbed(m: &Measurement) -> Option<String> {
+/// A remark when other processes took a noticeable share of the benchmark CPUs during
+/// one sample (`what`: scenario, load point and repeat).
+fn disturbed(m: &Measurement, what: &str) -> Option<String> {
     (m.others_cpu_pct > DISTURBED_PCT).then(|| {
-        let point = match m.rate_target {
-            Some(r) => format!("{}/s", count_text(r)),
-            None => m.load.clone(),
-        };
         format!(
-            "{} {point}: other processes used {:.0}% of the benchmark CPUs during the \
-             measurement; this row is disturbed, re-run on a quiet machine",
+            "{what} {}: other processes used {:.0}% of the benchmark CPUs during the \
+             measurement; this sample is disturbed, re-run on a quiet machine",
             m.contender, m.others_cpu_pct
         )
     })

@@ -209,5 +209,8 @@ bitflags::bitflags! {
     #[derive(Debug, Clone, Copy)]
     pub struct CompletionFlags: u32 {
         const BUFFER_SHIFT    = 1 << 0;
+        /// percore patch: `IORING_CQE_F_MORE`, the request stays armed and will post more
+        /// completions (multishot poll). Without it, `from_bits_truncate` dropped the bit.
+        const MORE            = 1 << 1;
     }
 }

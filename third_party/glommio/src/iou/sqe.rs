@@ -27,6 +27,9 @@ use crate::{sys::Statx, uring_sys};
 ///
 /// Can be configured with a set of
 /// [`SubmissionFlags`](crate::sqe::SubmissionFlags).
+/// `IORING_POLL_ADD_MULTI` (liburing's io_uring.h; the vendored bindings predate it).
+pub const IORING_POLL_ADD_MULTI: u32 = 1 << 0;
+
 pub struct SQE<'a> {
     sqe: &'a mut uring_sys::io_uring_sqe,
 }
@@ -345,6 +348,16 @@ impl<'a> SQE<'a> {
     pub unsafe fn prep_poll_add(&mut self, fd: impl UringFd, poll_flags: PollFlags) {
         uring_sys::io_uring_prep_poll_add(self.sqe, fd.as_raw_fd(), poll_flags.bits());
         fd.update_sqe(self);
+    }
+
+    /// percore patch: a multishot poll (`IORING_POLL_ADD_MULTI`, Linux 5.13+): it stays
+    /// armed and posts one completion with `IORING_CQE_F_MORE` per wake-up of the file
+    /// until it is cancelled or the kernel ends it (a final completion without the flag).
+    /// Older kernels fail it with EINVAL.
+    #[inline]
+    pub unsafe fn prep_poll_multishot(&mut self, fd: impl UringFd, poll_flags: PollFlags) {
+        self.prep_poll_add(fd, poll_flags);
+        self.sqe.len = IORING_POLL_ADD_MULTI;
     }
 
     #[inline]

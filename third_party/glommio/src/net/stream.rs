@@ -8,7 +8,7 @@ use crate::{
     sys::{self, Source, SourceType},
 };
 use futures_lite::ready;
-use nix::sys::socket::MsgFlags;
+use nix::{poll::PollFlags, sys::socket::MsgFlags};
 use std::{
     cell::Cell,
     io,
@@ -215,23 +215,44 @@ impl Timeout {
     }
 }
 
+/// percore patch (readiness): each direction of the socket gets at most one io_uring poll for
+/// its whole life, a multishot poll armed the first time a `recv`/`send` would block, and
+/// re-armed only if the kernel ends it (a completion without `IORING_CQE_F_MORE`; or always,
+/// on kernels without multishot poll, where the one-shot fallback ends after each event).
+/// Upstream armed a fresh one-shot `POLL_ADD` per wait, one before the first read of every
+/// stream (so the first read always waited for a poll completion, even with data queued),
+/// and one after every short read.
+///
+/// Reads try `recv` first unless the last read drained the socket: a short read of a stream
+/// socket empties its receive queue, so the next read waits for the poll's next completion
+/// instead of paying a `recv` that fails with EAGAIN (tokio clears readiness the same way).
+/// Data that arrives after the draining `recv` wakes the socket and so produces a completion;
+/// a completion for data the `recv` already took only costs one EAGAIN `recv`. A FIN is the
+/// exception: when it arrives with the last data, the short `recv` returns the data and the
+/// EOF is still to be read, with no wake-up to come; so the poll also asks for POLLRDHUP, and
+/// once an event reports FIN, hang-up or error, reads never wait for readiness again. Writes always
+/// try `send` first and wait for the output poll only after EAGAIN.
+///
+/// Dropping the stream drops its sources: an armed poll is cancelled by its user data
+/// (`Source`'s drop) and leaves the source map on its final completion, so the kernel never
+/// refers to a reused slot; the kernel holds its own reference to the socket meanwhile.
 #[derive(Debug)]
 pub(crate) struct NonBufferedStream<S> {
     reactor: Weak<Reactor>,
     stream: S,
+    /// Output readiness: armed after the first EAGAIN `send`, then kept.
     source_tx: Option<Source>,
+    /// Input readiness: armed after the first EAGAIN `recv`, then kept.
     source_rx: Option<Source>,
+    /// False while the last `recv` drained the socket and no readiness event came since.
+    rx_ready: bool,
+    /// An input event reported FIN, hang-up or error: every read tries `recv` from now on.
+    rx_closed: bool,
     write_timeout: Timeout,
     read_timeout: Timeout,
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
-    fn init(&mut self) {
-        let reactor = self.reactor.upgrade().unwrap();
-        let stream_fd = self.stream.as_raw_fd();
-        self.source_rx = Some(reactor.poll_read_ready(stream_fd));
-    }
-
     pub(crate) fn try_peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
         super::yolo_peek(self.stream.as_raw_fd(), buf)
     }
@@ -253,6 +274,28 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Ok(sz)
     }
 
+    /// Looks at what a readiness source reported since the last look: `None` if nothing,
+    /// else the poll mask of the last event (empty for an error completion), and drops the
+    /// source if the kernel ended it (a new one is armed on the next wait). An EINVAL from a
+    /// multishot poll means the kernel predates it.
+    fn take_readiness(reactor: &Reactor, source: &mut Option<Source>) -> Option<PollFlags> {
+        let src = source.as_ref()?;
+        let event = match src.take_result() {
+            Some(Err(e)) => {
+                if e.raw_os_error() == Some(libc::EINVAL) {
+                    reactor.multishot_poll_refused();
+                }
+                Some(PollFlags::empty())
+            }
+            Some(Ok(mask)) => Some(PollFlags::from_bits_retain(mask as _)),
+            None => None,
+        };
+        if !src.is_armed() {
+            *source = None;
+        }
+        event
+    }
+
     pub(crate) fn poll_read(
         &mut self,
         cx: &Context<'_>,
@@ -261,70 +304,62 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
-        let no_pending_poll = self
-            .source_rx
-            .as_ref()
-            .map(|src| src.result().is_some())
-            .unwrap_or(true);
-
-        if no_pending_poll {
-            if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
-                self.source_rx.take();
-                self.read_timeout.cancel_timer(reactor);
-                let result = poll_err!(result);
-                // Start an early poll if the buffer is not fully filled. So when
-                // the next time `poll_read` is called, it will be known immediately
-                // whether the underlying stream is ready for reading.
-                if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-                    // The `rush_dispatch`s here and after could be removed to
-                    // improve performance if #458 is handled appropriately.
-                    // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
+        if let Some(mask) = Self::take_readiness(reactor, &mut self.source_rx) {
+            self.rx_ready = true;
+            // After a FIN, an error or a hang-up the socket stays readable (EOF, the error)
+            // and no further wake-up may come: never wait for one again.
+            if mask.is_empty()
+                || mask.intersects(sys::rdhup_flag() | PollFlags::POLLHUP | PollFlags::POLLERR)
+            {
+                self.rx_closed = true;
+            }
+        }
+        if self.rx_ready || self.rx_closed || self.source_rx.is_none() {
+            match super::yolo_recv(self.stream.as_raw_fd(), buf) {
+                Some(result) => {
+                    self.read_timeout.cancel_timer(reactor);
+                    let result = poll_err!(result);
+                    if result > 0 && result < buf.len() {
+                        self.rx_ready = false;
+                    }
+                    return Poll::Ready(Ok(result));
                 }
-                return Poll::Ready(Ok(result));
+                None => self.rx_ready = false,
             }
         }
 
         poll_err!(self.read_timeout.check(reactor));
 
-        if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-            // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
-        }
-
-        let source = self.source_rx.as_ref().unwrap();
+        let fd = self.stream.as_raw_fd();
+        let source = self
+            .source_rx
+            .get_or_insert_with(|| reactor.poll_read_ready_multi(fd));
         source.add_waiter_single(cx.waker());
         self.read_timeout.maybe_set_timer(reactor, cx.waker());
         Poll::Pending
     }
 
     pub(crate) fn poll_write(&mut self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let reactor = self.reactor.upgrade().unwrap();
+        let reactor = reactor.as_ref();
+        // Events only matter as wake-ups: every write tries `send` first.
+        Self::take_readiness(reactor, &mut self.source_tx);
+
         // On the write path, we always start with calling `yolo_send`, because
         // it is very likely to success. It could be a waste if it already timed
         // out since the last `poll_write`, but it would not cost much more to
         // give it one last chance in this case.
         if let Some(result) = super::yolo_send(self.stream.as_raw_fd(), buf) {
-            let reactor = self.reactor.upgrade().unwrap();
-            self.write_timeout.cancel_timer(reactor.as_ref());
-            self.source_tx.take();
+            self.write_timeout.cancel_timer(reactor);
             return Poll::Ready(result);
         }
 
-        let reactor = self.reactor.upgrade().unwrap();
-        let reactor = reactor.as_ref();
         poll_err!(self.write_timeout.check(reactor));
 
-        let no_pending_poll = self
+        let fd = self.stream.as_raw_fd();
+        let source = self
             .source_tx
-            .as_ref()
-            .map(|src| src.result().is_some())
-            .unwrap_or(true);
-
-        if no_pending_poll {
-            self.source_tx = Some(reactor.poll_write_ready(self.stream.as_raw_fd()));
-        }
-
-        let source = self.source_tx.as_ref().unwrap();
+            .get_or_insert_with(|| reactor.poll_write_ready_multi(fd));
         source.add_waiter_single(cx.waker());
         self.write_timeout.maybe_set_timer(reactor, cx.waker());
         Poll::Pending
@@ -361,15 +396,16 @@ where
 {
     fn from(socket: socket2::Socket) -> Self {
         let reactor = crate::executor().reactor();
-        let mut stream = NonBufferedStream {
+        let stream = NonBufferedStream {
             reactor: Rc::downgrade(&reactor),
             stream: socket.into(),
             source_tx: None,
             source_rx: None,
+            rx_ready: true,
+            rx_closed: false,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
         };
-        stream.init();
         GlommioStream {
             stream,
             rx_buf: NonBuffered,

@@ -264,6 +264,20 @@ impl Source {
         ret
     }
 
+    /// percore patch: takes the result of the last completion, if any arrived since the last
+    /// call. For a multishot poll every completion sets it again: `Some` means "there was a
+    /// readiness event", and the caller retries its syscall.
+    pub(crate) fn take_result(&self) -> Option<io::Result<usize>> {
+        self.inner.borrow_mut().wakers.result.take()
+    }
+
+    /// percore patch: whether the request is queued or in the kernel. False once its last
+    /// completion was processed (for a multishot poll: the kernel ended it, or it was a
+    /// one-shot fallback), so that a new request is needed to wait again.
+    pub(crate) fn is_armed(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     // adds a single waiter to the list, replacing any waiter that may already
     // exist. Should be used for single streams that map a future 1:1 to their I/O
     // source
