@@ -4,6 +4,8 @@
 //! - [`shard`]: one pinned executor and everything it owns (the data path).
 //! - [`stream`]: each stream's logic as a pure state machine (no sockets, no clock).
 //! - [`control`]: the control plane thread, the only code that talks to several shards.
+//! - [`rings`]: what travels between the control plane and the shards (both import it).
+//! - [`executor`]: glommio executor set-up facts.
 //! - [`ids`]: identifier newtypes shared by both.
 //! - [`termination`]: HAProxy-style termination flags.
 //! - [`logging`]: process log and access log.
@@ -14,9 +16,11 @@
 pub mod control;
 pub mod ctl;
 pub mod demo;
+pub mod executor;
 pub mod ids;
 pub mod logging;
 pub mod origin;
+pub mod rings;
 pub mod runtime;
 pub mod shard;
 pub mod stream;

@@ -14,12 +14,12 @@ use percore_admin::{
     NO_SUCH_SESSION, SESSION_NOT_FOUND,
 };
 
-use super::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
 use super::state::State;
 use crate::ids::{ServerKey, ShardId, StreamId};
-use crate::shard::counters::{Counters, ProxyCounters};
-use crate::shard::share;
+use crate::rings::counters::{Counters, ProxyCounters};
+use crate::rings::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
+use crate::rings::share;
 
 /// Streams one shard lists for `show sess` at most; bounds the reply's memory.
 pub const SESS_LIST_MAX: usize = 100_000;
@@ -692,7 +692,7 @@ fn algo_name(b: &percore_conf::Balance) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::msg::ShardCommand;
+    use crate::rings::msg::ShardCommand;
 
     const CONFIG: &str = "global:\n  shards: 2\nfrontends:\n  fe:\n    bind: \"127.0.0.1:0\"\n    \
                           default_backend: app\nbackends:\n  app:\n    servers:\n      \

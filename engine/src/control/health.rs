@@ -21,9 +21,9 @@ use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 
 use super::exec::Ctl;
-use super::msg::AdminState;
 use super::state::CheckState;
 use crate::ids::ServerKey;
+use crate::rings::msg::AdminState;
 
 /// Checks running at the same time, process-wide: bounds sockets and CPU spent on checks.
 pub const CHECKS_CONCURRENT_MAX: u64 = 64;

@@ -15,7 +15,6 @@
 pub mod admin;
 pub mod exec;
 pub mod health;
-pub mod msg;
 pub mod shards;
 pub mod state;
 
@@ -31,9 +30,9 @@ use percore_conf::Config;
 
 use self::admin::SocketFile;
 use self::exec::Ctl;
-use self::msg::{Op, Reply, ShardCommand, ShardEvent};
 use self::shards::Shards;
 use self::state::State;
+use crate::rings::msg::{Op, Reply, ShardCommand, ShardEvent};
 
 /// How long shards get to report `Ready` before start-up is declared failed.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -96,7 +95,7 @@ pub fn spawn(
                 Ok(ex) => ex.run(main(config, links, requests, status)),
                 Err(e) => {
                     let _ = status.send(ProcessStatus::Failed(
-                        crate::runtime::explain_executor_error(&e, io_memory),
+                        crate::executor::explain_executor_error(&e, io_memory),
                     ));
                 }
             }

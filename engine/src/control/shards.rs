@@ -10,8 +10,8 @@ use std::future::poll_fn;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::msg::{Op, Reply, ShardCommand};
 use crate::ids::{CommandId, ShardId};
+use crate::rings::msg::{Op, Reply, ShardCommand};
 
 /// Default deadline for a shard to answer a command.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);

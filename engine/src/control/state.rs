@@ -11,8 +11,8 @@ use percore_admin::{
 };
 use percore_conf::Config;
 
-use super::msg::{AdminState, ServerView};
 use crate::ids::ServerKey;
+use crate::rings::msg::{AdminState, ServerView};
 
 /// One server's operator-controlled state.
 #[derive(Debug, Clone)]

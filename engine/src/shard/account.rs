@@ -6,9 +6,9 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::counters::{ExchangeTimes, ProxyCounters};
 use super::Shard;
 use crate::ids::StreamId;
+use crate::rings::counters::{ExchangeTimes, ProxyCounters};
 use crate::stream::{Fault, Record};
 use crate::termination::Cause;
 

@@ -14,6 +14,8 @@
 //!   only moves that server's keys). The hash and the ring depend only on names, weights and
 //!   the key, so every shard maps a key to the same server.
 
+use crate::stream::hash::hash_bytes;
+
 /// Per-shard smooth weighted round-robin state for one backend.
 #[derive(Debug, Clone)]
 pub struct RoundRobin {
@@ -288,49 +290,10 @@ fn nth_by_weight(rr: &RoundRobin, eligible: &dyn Fn(usize) -> bool, mut r: u64) 
         })
 }
 
-/// 64-bit hash of a key: FNV-1a, then a splitmix64 finaliser for avalanche (FNV alone
-/// clusters similar keys such as `/a/1`, `/a/2`). Stable across shards and restarts.
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
-/// The part of `path` a `balance uri` hash covers (`uri_len` characters, `uri_depth`
-/// segments).
-pub fn uri_key(path: &str, len: Option<u32>, depth: Option<u32>) -> &str {
-    let mut end = path.len();
-    if let Some(d) = depth {
-        let mut seen = 0;
-        for (i, c) in path.char_indices() {
-            if c == '/' {
-                seen += 1;
-                if seen > d {
-                    end = end.min(i);
-                    break;
-                }
-            }
-        }
-    }
-    if let Some(l) = len {
-        end = end.min(l as usize);
-    }
-    while !path.is_char_boundary(end) {
-        end -= 1;
-    }
-    &path[..end]
-}
-
 #[cfg(test)]
 mod algo_tests {
     use super::*;
+    use crate::stream::hash::uri_key;
     use percore_conf::{Balance, HashType};
 
     fn names(n: usize) -> Vec<String> {

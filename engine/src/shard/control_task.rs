@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use futures_lite::future;
 
 use super::Shard;
-use crate::control::msg::{Op, Reply, ShardCommand, ShardEvent, ShardStats, StreamInfo};
 use crate::ids::{ServerKey, StreamId};
 use crate::logging::AccessLog;
+use crate::rings::msg::{Op, Reply, ShardCommand, ShardEvent, ShardStats, StreamInfo};
 use crate::table_stats::LatencyWindow;
 
 /// Runs until the shard is told to stop; returning ends the shard.
@@ -136,7 +136,7 @@ fn collect_stats(
     // Bytes of live streams count too, so `show stat` moves while long streams run.
     let mut counters = shard.counters.borrow().clone();
     for e in t.iter() {
-        let add = |p: &mut super::counters::ProxyCounters| {
+        let add = |p: &mut crate::rings::counters::ProxyCounters| {
             p.bytes_in += e.bytes_in;
             p.bytes_out += e.bytes_out;
         };

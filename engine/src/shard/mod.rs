@@ -8,8 +8,6 @@
 //! - [`connect`]: server choice and connection with retries (both modes).
 //! - [`balance`]: server selection (smooth weighted round-robin).
 //! - [`budget`]: the shard's share of `maxconn`, taken before `accept()`.
-//! - [`bufpool`]: reusable copy buffers.
-//! - [`counters`]: per-shard counters merged by the control plane.
 //! - [`control_task`]: executes control-plane commands on this shard.
 //!
 //! Single-threaded by construction: `Rc`, `Cell`, `RefCell`, never `Arc`, locks or atomics.
@@ -18,10 +16,8 @@
 mod account;
 pub mod balance;
 pub mod budget;
-pub mod bufpool;
 pub mod connect;
 pub mod control_task;
-pub mod counters;
 pub mod http;
 pub mod shell;
 pub mod table;
@@ -40,16 +36,12 @@ use percore_conf::Config;
 
 use self::balance::{Balancer, PickInput};
 use self::budget::Budget;
-use self::bufpool::BufPool;
-use self::counters::Counters;
 use self::table::StreamTable;
-use crate::control::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
 use crate::ids::{ServerKey, ShardId};
 use crate::logging::AccessLog;
-
-/// Free copy buffers a shard keeps for reuse (2 per stream): enough for a burst of 512
-/// short streams without the allocator, 16 MiB at the default 16 KiB `bufsize`.
-const BUFS_KEEP_MAX: usize = 1024;
+use crate::rings::counters::Counters;
+use crate::rings::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
+pub use crate::rings::{server_share, share};
 
 /// Result of [`Shard::pick_server_slot`].
 pub enum Pick {
@@ -81,17 +73,6 @@ pub struct ShardSpec {
     pub access_log: Option<AccessLog>,
 }
 
-/// This shard's share of a server `maxconn` (0 = unlimited).
-pub fn server_share(maxconn: u32, shards: usize, index: usize) -> u32 {
-    if maxconn == 0 {
-        u32::MAX
-    } else {
-        // At least one slot per shard, or a shard could never use the server at all; the
-        // process-wide limit can then be exceeded by at most shards - 1 (documented).
-        share(maxconn, shards, index).max(1)
-    }
-}
-
 /// One listening socket created for a shard.
 pub struct BoundListener {
     /// Frontend index.
@@ -100,14 +81,6 @@ pub struct BoundListener {
     pub addr: SocketAddr,
     /// The socket, bound and listening.
     pub fd: OwnedFd,
-}
-
-/// Splits a global limit into `shards` budgets whose sum is exactly `total`
-/// (the first `total % shards` shards get one more).
-pub fn share(total: u32, shards: usize, index: usize) -> u32 {
-    let shards = shards.max(1) as u32;
-    let base = total / shards;
-    base + u32::from((index as u32) < total % shards)
 }
 
 /// Starts the shard thread `percore-shard-<i>`. Start-up failures are reported as
@@ -123,7 +96,7 @@ pub fn spawn(spec: ShardSpec) -> std::io::Result<std::thread::JoinHandle<()>> {
             let executor = match built {
                 Ok(ex) => ex,
                 Err(e) => {
-                    let message = crate::runtime::explain_executor_error(&e, io_memory);
+                    let message = crate::executor::explain_executor_error(&e, io_memory);
                     let _ = spec.evt_tx.try_send(ShardEvent::Fatal {
                         shard: spec.id,
                         message,
@@ -150,8 +123,8 @@ pub struct Shard {
     /// Read-only copies of each server's state (`views[backend][server]`), written only by
     /// the control task on command from the control plane.
     pub views: RefCell<Vec<Vec<ServerView>>>,
-    /// Copy buffers.
-    pub bufs: BufPool,
+    /// Data buffers and head storage, held by streams only while bytes are in flight.
+    pub pools: crate::stream::Pools,
     /// Counters merged by the control plane.
     pub counters: RefCell<Counters>,
     /// This shard's share of `global.maxconn`.
@@ -176,7 +149,7 @@ pub struct Shard {
     /// Idle keep-alive server connections (HTTP).
     pub pool: RefCell<http::pool::Pool>,
     /// Error pages of each frontend (defaults plus errorfiles).
-    pub error_pages: Vec<http::errors::ErrorPages>,
+    pub error_pages: Vec<crate::stream::http::errors::ErrorPages>,
     /// Head size and count limits of the HTTP codec.
     pub limits: percore_protocols::http1::Limits,
     /// Accept loops, cancelled when the shard stops (which closes the listeners).
@@ -195,7 +168,7 @@ impl Shard {
         let error_pages = cfg
             .frontends
             .iter()
-            .map(|fe| http::errors::ErrorPages::new(&fe.http.errorfiles))
+            .map(|fe| crate::stream::http::errors::ErrorPages::new(&fe.http.errorfiles))
             .collect();
         let pool_limits: Vec<(usize, u32, Duration)> = cfg
             .backends
@@ -247,7 +220,12 @@ impl Shard {
                     })
                     .collect(),
             ),
-            bufs: BufPool::new(cfg.global.tune.bufsize, BUFS_KEEP_MAX),
+            pools: crate::stream::Pools::new(
+                cfg.global
+                    .tune
+                    .bufsize
+                    .max(cfg.global.tune.max_header_size + 1),
+            ),
             counters: RefCell::new(Counters::new(cfg.frontends.len(), &servers)),
             global_budget: Budget::new(global),
             frontend_budgets: cfg
@@ -540,6 +518,7 @@ impl Shard {
             pages: &self.error_pages,
             limits: &self.limits,
             stopping: self.is_stopping(),
+            pools: &self.pools,
         }
     }
 }
@@ -592,14 +571,39 @@ async fn main(mut spec: ShardSpec) {
     }
 }
 
-/// How often idle pooled server connections past their timeout are closed.
-const POOL_PURGE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often idle pooled server connections past their timeout are closed and the shard
+/// checks whether a burst ended (then the allocator returns its free memory).
+const POOL_PURGE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Closes expired idle server connections, forever (cancelled with the accept loops).
+/// Free buffers unused for this many purge intervals (1 s) go back to the allocator.
+const BUFFER_TRIM_EVERY: u32 = 4;
+
+/// Free buffers given back in one interval above which the allocator is asked to return
+/// its free pages to the system (4 MiB at the default bufsize).
+const TRIM_BUFFERS_MIN: usize = 256;
+
+/// Closes expired idle server connections and trims the buffer pools, forever (cancelled
+/// with the accept loops).
 async fn purge_pool(shard: Rc<Shard>) {
+    let mut peak_streams = 0;
+    let mut tick = 0u32;
     loop {
         glommio::timer::sleep(POOL_PURGE_INTERVAL).await;
         shard.pool.borrow_mut().purge(Instant::now());
+        tick = tick.wrapping_add(1);
+        let trimmed = if tick.is_multiple_of(BUFFER_TRIM_EVERY) {
+            shard.pools.trim()
+        } else {
+            0
+        };
+        let streams = shard.table.borrow().len();
+        peak_streams = peak_streams.max(streams);
+        // After a burst: freed buffers and stream state sit in the allocator's free lists,
+        // counted in RSS until returned.
+        if trimmed >= TRIM_BUFFERS_MIN || (peak_streams >= 1000 && streams < peak_streams / 4) {
+            peak_streams = streams;
+            crate::executor::return_free_memory();
+        }
     }
 }
 

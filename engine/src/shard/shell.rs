@@ -19,8 +19,8 @@ use super::budget::BudgetSlot;
 use super::connect::{connect_once, ServerConn};
 use super::table::{StreamGuard, StreamState};
 use super::Shard;
-use crate::control::msg::AdminState;
-use crate::stream::{Connected, Event, Layer, Machine, Side, Transmit};
+use crate::rings::msg::AdminState;
+use crate::stream::{Connected, Event, Layer, Machine, ServerRequest, Side, Transmit};
 
 /// Bytes moved by one stream per wake-up before it yields to other streams.
 const COPY_BUDGET_BYTES: usize = 256 * 1024;
@@ -82,22 +82,34 @@ impl<M: Machine> Drop for Stream<M> {
         }
         let stray = self.machine.stray_bytes_in();
         self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
+        self.machine.park(&self.shard.env());
     }
 }
 
 /// Runs a stream to its end.
-pub async fn run<M: Machine>(mut s: Stream<M>) {
-    // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
-    let _ = s.client.set_nodelay(true);
-    loop {
-        while let Some(event) = s.machine.poll_event() {
-            handle_event(&mut s, event).await;
+///
+/// Not an `async fn`: those keep their argument and its moved-in copy side by side in the
+/// task's frame (rust-lang/rust#62958), which doubled the memory of every idle stream.
+#[allow(clippy::manual_async_fn)] // see above: the async fn form is twice as large
+pub fn run<M: Machine>(mut s: Stream<M>) -> impl Future<Output = ()> {
+    async move {
+        // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
+        let _ = s.client.set_nodelay(true);
+        loop {
+            while let Some(event) = s.machine.poll_event() {
+                match event {
+                    // Boxed: connecting needs a large future, and the task's frame would
+                    // otherwise carry its size for the stream's whole life.
+                    Event::NeedServer(request) => Box::pin(connect(&mut s, request)).await,
+                    other => handle_event(&mut s, other),
+                }
+            }
+            if s.machine.is_done() {
+                return;
+            }
+            poll_fn(|cx| poll_io(&mut s, cx)).await;
+            report_live_bytes(&mut s);
         }
-        if s.machine.is_done() {
-            return;
-        }
-        poll_fn(|cx| poll_io(&mut s, cx)).await;
-        report_live_bytes(&mut s);
     }
 }
 
@@ -111,23 +123,27 @@ fn report_live_bytes<M: Machine>(s: &mut Stream<M>) {
     });
 }
 
-async fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
+/// Answers a server request: one attempt, fed back to the machine.
+async fn connect<M: Machine>(s: &mut Stream<M>, request: ServerRequest) {
+    let shard = s.shard.clone();
+    s.guard.with(|e| e.state = StreamState::Connecting);
+    let (result, conn) = connect_once(&shard, &request, &s.guard).await;
+    s.server = conn;
+    if s.server.is_some() {
+        s.guard.with(|e| e.state = StreamState::Data);
+    }
+    let env = shard.env();
+    s.machine.handle_connected(&env, Instant::now(), result);
+    if matches!(result, Connected::NoServer | Connected::QueueTimeout) {
+        s.guard.set_server(None);
+    }
+}
+
+fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
     let shard = s.shard.clone();
     match event {
         Event::Routed(backend) => s.guard.set_backend(backend),
-        Event::NeedServer(request) => {
-            s.guard.with(|e| e.state = StreamState::Connecting);
-            let (result, conn) = connect_once(&shard, &request, &s.guard).await;
-            s.server = conn;
-            if s.server.is_some() {
-                s.guard.with(|e| e.state = StreamState::Data);
-            }
-            let env = shard.env();
-            s.machine.handle_connected(&env, Instant::now(), result);
-            if matches!(result, Connected::NoServer | Connected::QueueTimeout) {
-                s.guard.set_server(None);
-            }
-        }
+        Event::NeedServer(_) => unreachable!("answered by connect()"),
         Event::Observe { server, ok, layer } => {
             let layer = match layer {
                 Layer::L4 => 4,
@@ -186,10 +202,16 @@ fn poll_io<M: Machine>(s: &mut Stream<M>, cx: &mut Context<'_>) -> Poll<()> {
         if budget == 0 {
             // Still work to do, but let other streams run first.
             cx.waker().wake_by_ref();
+            s.machine.park(&env);
             return Poll::Pending;
         }
     }
-    poll_deadline(s, &env, now, cx)
+    let polled = poll_deadline(s, &env, now, cx);
+    if polled.is_pending() {
+        // Waiting: a stream between bytes holds no data buffer.
+        s.machine.park(&env);
+    }
+    polled
 }
 
 /// Reads once from `side` if the machine wants bytes; true when something happened.
@@ -217,7 +239,7 @@ fn poll_read_side<M: Machine>(
             None => return false,
         },
     };
-    let polled = match machine.read_space(side) {
+    let polled = match machine.read_space(env, side) {
         Some(space) => Pin::new(sock).poll_read(cx, space),
         None => return false,
     };

@@ -25,14 +25,13 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let backend = fe.default_backend;
     let be = &shard.config.backends[backend];
     let hash = match be.balance {
-        percore_conf::Balance::Source => Some(source_hash(peer.ip())),
+        percore_conf::Balance::Source => Some(crate::stream::hash::source_hash(peer.ip())),
         _ => None,
     };
     let start = TcpStart {
         backend,
         hash,
         addrs: (peer, local),
-        bufsize: shard.config.global.tune.bufsize,
         timeouts: TcpTimeouts {
             client: fe.timeout.client,
             server: be.timeout.server,
@@ -44,16 +43,4 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let stream = Stream::new(shard, frontend, client, peer, machine, slots, guard);
     let task = glommio::spawn_local(shell::run(stream)).detach();
     shard.table.borrow_mut().set_kill_handle(slot, task);
-}
-
-/// The `balance source` key of a client address (IPv4-mapped IPv6 hashed as IPv4, so a
-/// dual-stack listener maps a client the same way).
-pub fn source_hash(ip: std::net::IpAddr) -> u64 {
-    match ip {
-        std::net::IpAddr::V4(v4) => super::balance::hash_bytes(&v4.octets()),
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => super::balance::hash_bytes(&v4.octets()),
-            None => super::balance::hash_bytes(&v6.octets()),
-        },
-    }
 }

@@ -1,32 +1,133 @@
-//! [`Buf`]: a bounded byte buffer that a machine reads into and transmits from.
+//! Stream buffers that exist only while bytes are in flight.
 //!
-//! Bytes `[start, end)` are held; reads append at `end`, consumers take from `start`. The
-//! storage is allocated on first use and given back whenever the buffer is empty and
-//! [`Buf::release`] is called, so a stream between messages holds no data buffer.
+//! A [`Buf`] is a bounded FIFO of bytes whose storage comes from the shard's [`Pools`] when
+//! a byte must be held and goes back as soon as the buffer is empty again ([`Buf::release`]):
+//! a stream waiting on both sides holds no data buffer (HAProxy releases empty buffers the
+//! same way). Heads serialised by the codec (which writes into a `Vec`) go through one
+//! per-shard scratch vector.
+//!
+//! Memory: at most `streams × 4 × bufsize` in use (an HTTP stream has four buffers, a TCP
+//! stream two), plus at most `BUFS_FREE_MAX × bufsize` kept free for reuse; free buffers
+//! that stayed unused for a whole [`Pools::trim`] interval go back to the allocator.
 
-/// A bounded FIFO of bytes with lazily allocated storage.
+use std::cell::{Cell, RefCell};
+
+use percore_protocols::http1::HeadBuf;
+
+/// Free data buffers a shard keeps for reuse: 4 MiB at the default 16 KiB `bufsize`.
+pub const BUFS_FREE_MAX: usize = 256;
+
+/// Free head storages a shard keeps for reuse (each about one head's size).
+pub const HEADS_FREE_MAX: usize = 256;
+
+/// A shard's recycled storage: data buffers, head storages, and the scratch vector.
+#[derive(Debug)]
+pub struct Pools {
+    size: usize,
+    free: RefCell<Vec<Box<[u8]>>>,
+    /// Fewest free buffers seen since the last trim: those were never needed.
+    free_low: Cell<usize>,
+    /// Buffers handed out and not returned.
+    in_use: Cell<usize>,
+    heads: RefCell<Vec<HeadBuf>>,
+    scratch: RefCell<Vec<u8>>,
+}
+
+impl Pools {
+    /// Pools of `size`-byte data buffers.
+    pub fn new(size: usize) -> Self {
+        Pools {
+            size,
+            free: RefCell::new(Vec::new()),
+            free_low: Cell::new(0),
+            in_use: Cell::new(0),
+            heads: RefCell::new(Vec::new()),
+            scratch: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Size of each data buffer.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// A zero-initialised (or reused) data buffer.
+    pub fn take(&self) -> Box<[u8]> {
+        let mut free = self.free.borrow_mut();
+        let buf = free.pop();
+        self.free_low.set(self.free_low.get().min(free.len()));
+        self.in_use.set(self.in_use.get() + 1);
+        buf.unwrap_or_else(|| vec![0; self.size].into_boxed_slice())
+    }
+
+    /// Returns a data buffer; kept for reuse up to [`BUFS_FREE_MAX`], else freed.
+    pub fn give(&self, buf: Box<[u8]>) {
+        self.in_use.set(self.in_use.get().saturating_sub(1));
+        let mut free = self.free.borrow_mut();
+        if free.len() < BUFS_FREE_MAX && buf.len() == self.size {
+            free.push(buf);
+        }
+    }
+
+    /// Gives back to the allocator the free buffers no stream needed since the last trim;
+    /// returns how many were dropped. The shard calls it periodically.
+    pub fn trim(&self) -> usize {
+        let mut free = self.free.borrow_mut();
+        let unused = self.free_low.get().min(free.len());
+        let keep = free.len() - unused;
+        free.truncate(keep);
+        free.shrink_to(keep);
+        self.free_low.set(free.len());
+        let mut heads = self.heads.borrow_mut();
+        let keep_heads = heads.len() - heads.len() / 2;
+        heads.truncate(keep_heads);
+        unused
+    }
+
+    /// Data buffers free in the pool.
+    pub fn free_buffers(&self) -> usize {
+        self.free.borrow().len()
+    }
+
+    /// Data buffers held by streams.
+    pub fn buffers_in_use(&self) -> usize {
+        self.in_use.get()
+    }
+
+    /// Head storage for a parse (reused when one is free).
+    pub fn take_head(&self) -> HeadBuf {
+        self.heads.borrow_mut().pop().unwrap_or_default()
+    }
+
+    /// Returns head storage.
+    pub fn give_head(&self, head: HeadBuf) {
+        let mut heads = self.heads.borrow_mut();
+        if heads.len() < HEADS_FREE_MAX {
+            heads.push(head);
+        }
+    }
+}
+
+/// A bounded FIFO of bytes with pooled storage.
 #[derive(Debug, Default)]
 pub struct Buf {
-    data: Vec<u8>,
+    data: Option<Box<[u8]>>,
     start: usize,
     end: usize,
-    capacity: usize,
 }
 
 impl Buf {
-    /// An empty buffer that holds at most `capacity` bytes (allocated on first use).
-    pub fn new(capacity: usize) -> Self {
-        Buf {
-            data: Vec::new(),
-            start: 0,
-            end: 0,
-            capacity,
-        }
+    /// An empty buffer with no storage.
+    pub fn new() -> Self {
+        Buf::default()
     }
 
     /// The bytes held.
     pub fn bytes(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+        match &self.data {
+            Some(d) => &d[self.start..self.end],
+            None => &[],
+        }
     }
 
     /// Bytes held.
@@ -40,13 +141,17 @@ impl Buf {
     }
 
     /// Whether no byte can be added even after compaction.
-    pub fn is_full(&self) -> bool {
-        self.len() >= self.capacity
+    pub fn is_full(&self, pools: &Pools) -> bool {
+        self.len() >= self.capacity(pools)
     }
 
-    /// The most bytes this buffer holds.
-    pub fn capacity(&self) -> usize {
-        self.capacity
+    fn capacity(&self, pools: &Pools) -> usize {
+        self.data.as_ref().map_or(pools.size(), |d| d.len())
+    }
+
+    /// Bytes that can still be added.
+    pub fn room(&self, pools: &Pools) -> usize {
+        self.capacity(pools).saturating_sub(self.len())
     }
 
     /// Drops `n` bytes from the front.
@@ -59,53 +164,53 @@ impl Buf {
         }
     }
 
-    /// Free room at the end (compacting first when the tail is used up); empty when full.
-    pub fn spare(&mut self) -> &mut [u8] {
-        if self.data.len() < self.capacity {
-            // Zero-filled once per allocation: reads need initialised memory.
-            self.data.resize(self.capacity, 0);
-        }
-        if self.end == self.capacity && self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
+    /// Free room at the end (storage taken, tail compacted as needed); empty when full.
+    pub fn spare(&mut self, pools: &Pools) -> &mut [u8] {
+        let data = self.data.get_or_insert_with(|| pools.take());
+        if self.end == data.len() && self.start > 0 {
+            data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        &mut self.data[self.end..]
+        &mut data[self.end..]
     }
 
     /// `n` bytes were written into the last [`Buf::spare`].
     pub fn commit(&mut self, n: usize) {
-        assert!(self.end + n <= self.data.len(), "commit past the storage");
+        let len = self.data.as_ref().map_or(0, |d| d.len());
+        assert!(self.end + n <= len, "commit past the storage");
         self.end += n;
     }
 
-    /// Appends `bytes`; the caller checked the room ([`Buf::room`]). Bytes over the capacity
-    /// are still kept (heads and error pages are bounded elsewhere) so nothing is lost.
-    pub fn extend(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.end + bytes.len() > self.data.len() {
-            self.data.copy_within(self.start..self.end, 0);
+    /// Appends `bytes`. Callers bound what they add by [`Buf::room`]; a few bytes of
+    /// framing over it (or an oversized page) grow the storage rather than being lost.
+    pub fn extend(&mut self, pools: &Pools, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let need = self.len() + bytes.len();
+        let data = self.data.get_or_insert_with(|| pools.take());
+        if self.end + bytes.len() > data.len() {
+            if need > data.len() {
+                let mut bigger = vec![0; need].into_boxed_slice();
+                bigger[..self.end - self.start].copy_from_slice(&data[self.start..self.end]);
+                pools.give(std::mem::replace(data, bigger));
+            } else {
+                data.copy_within(self.start..self.end, 0);
+            }
             self.end -= self.start;
             self.start = 0;
         }
-        self.data.truncate(self.end);
-        self.data.extend_from_slice(bytes);
+        data[self.end..self.end + bytes.len()].copy_from_slice(bytes);
         self.end += bytes.len();
     }
 
-    /// Lets `f` append to the held bytes directly (serialisers that write into a `Vec`).
-    pub fn append_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
-        if self.start > 0 && self.is_empty() {
-            self.start = 0;
-            self.end = 0;
-        }
-        self.data.truncate(self.end);
-        f(&mut self.data);
-        self.end = self.data.len();
-    }
-
-    /// Bytes that can still be added within the capacity.
-    pub fn room(&self) -> usize {
-        self.capacity.saturating_sub(self.len())
+    /// Lets `f` append through the shard's scratch vector (serialisers that write a `Vec`).
+    pub fn append_with(&mut self, pools: &Pools, f: impl FnOnce(&mut Vec<u8>)) {
+        let mut scratch = pools.scratch.borrow_mut();
+        scratch.clear();
+        f(&mut scratch);
+        self.extend(pools, &scratch);
     }
 
     /// Keeps only the first `len` bytes held.
@@ -126,15 +231,17 @@ impl Buf {
     }
 
     /// Gives the storage back when nothing is held.
-    pub fn release(&mut self) {
+    pub fn release(&mut self, pools: &Pools) {
         if self.is_empty() {
-            self.data = Vec::new();
+            if let Some(d) = self.data.take() {
+                pools.give(d);
+            }
         }
     }
 
-    /// Whether storage is allocated.
+    /// Whether storage is held.
     pub fn is_allocated(&self) -> bool {
-        self.data.capacity() > 0
+        self.data.is_some()
     }
 }
 
@@ -143,45 +250,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fifo_with_compaction() {
-        let mut b = Buf::new(8);
+    fn fifo_with_compaction_and_release() {
+        let pools = Pools::new(8);
+        let mut b = Buf::new();
         assert!(!b.is_allocated());
-        b.spare()[..5].copy_from_slice(b"hello");
+        b.spare(&pools)[..5].copy_from_slice(b"hello");
         b.commit(5);
         assert_eq!(b.bytes(), b"hello");
         b.consume(3);
-        assert_eq!(b.bytes(), b"lo");
-        assert_eq!(b.spare().len(), 3);
+        assert_eq!(b.spare(&pools).len(), 3);
         b.commit(3);
         // Tail used up: the next spare compacts.
-        assert_eq!(b.spare().len(), 3);
+        assert_eq!(b.spare(&pools).len(), 3);
         assert_eq!(b.len(), 5);
+        assert_eq!(pools.buffers_in_use(), 1);
+        b.release(&pools);
+        assert!(b.is_allocated(), "bytes held: kept");
         b.consume(5);
-        assert!(b.is_empty());
-        b.release();
+        b.release(&pools);
         assert!(!b.is_allocated());
+        assert_eq!((pools.buffers_in_use(), pools.free_buffers()), (0, 1));
     }
 
     #[test]
-    fn extend_keeps_order() {
-        let mut b = Buf::new(4);
-        b.extend(b"ab");
+    fn extend_keeps_order_and_grows_past_capacity() {
+        let pools = Pools::new(4);
+        let mut b = Buf::new();
+        b.extend(&pools, b"ab");
         b.consume(1);
-        b.extend(b"cdef");
+        b.extend(&pools, b"cdef");
         assert_eq!(b.bytes(), b"bcdef");
-        assert!(b.is_full());
-        assert_eq!(b.room(), 0);
+        assert!(b.is_full(&pools));
+        assert_eq!(b.room(&pools), 0);
         b.consume(5);
-        b.spare()[..2].copy_from_slice(b"xy");
-        b.commit(2);
+        b.append_with(&pools, |v| v.extend_from_slice(b"xy"));
         assert_eq!(b.bytes(), b"xy");
+        b.consume(2);
+        b.release(&pools);
+        // The oversized storage is not pooled; the original one was.
+        assert_eq!(pools.free_buffers(), 1);
     }
 
     #[test]
-    fn release_keeps_held_bytes() {
-        let mut b = Buf::new(4);
-        b.extend(b"z");
-        b.release();
-        assert_eq!(b.bytes(), b"z");
+    fn pool_is_bounded_and_trims_what_was_not_needed() {
+        let pools = Pools::new(16);
+        let taken: Vec<_> = (0..BUFS_FREE_MAX + 10).map(|_| pools.take()).collect();
+        for b in taken {
+            pools.give(b);
+        }
+        assert_eq!(pools.free_buffers(), BUFS_FREE_MAX, "bounded");
+        assert_eq!(pools.buffers_in_use(), 0);
+        // First trim: the low-water mark starts at 0 after the takes, nothing to drop yet.
+        pools.trim();
+        // A quiet interval: every free buffer stayed unused and goes back.
+        assert_eq!(pools.trim(), BUFS_FREE_MAX);
+        assert_eq!(pools.free_buffers(), 0);
+        // Busy interval: buffers that were needed are kept.
+        let a = pools.take();
+        let b = pools.take();
+        pools.give(a);
+        pools.give(b);
+        pools.trim();
+        assert_eq!(pools.free_buffers(), 2);
+        let c = pools.take();
+        pools.give(c);
+        assert_eq!(pools.trim(), 1, "one of the two was never needed");
+    }
+
+    #[test]
+    fn heads_are_recycled_and_bounded() {
+        let pools = Pools::new(16);
+        for _ in 0..HEADS_FREE_MAX + 5 {
+            pools.give_head(HeadBuf::new());
+        }
+        assert_eq!(pools.heads.borrow().len(), HEADS_FREE_MAX);
+        let _ = pools.take_head();
+        assert_eq!(pools.heads.borrow().len(), HEADS_FREE_MAX - 1);
     }
 }

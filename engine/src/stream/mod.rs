@@ -4,6 +4,7 @@
 //! - [`buf`]: the byte buffers a machine reads into and transmits from.
 //! - [`fault`]: the one error type, classified by who is at fault, and the one function that
 //!   maps a fault to status, termination flags, counters and passive health.
+//! - [`hash`]: keys of hash-based balancing.
 //! - [`attempt`]: connection attempts, retries and redispatch decisions (both modes).
 //! - [`tcp`]: [`tcp::TcpMachine`], one TCP-mode stream.
 //! - [`http`]: [`http::HttpMachine`], one HTTP/1 stream (many exchanges).
@@ -39,6 +40,7 @@
 pub mod attempt;
 pub mod buf;
 pub mod fault;
+pub mod hash;
 pub mod http;
 pub mod tcp;
 #[cfg(test)]
@@ -50,9 +52,10 @@ use percore_conf::Config;
 use percore_protocols::http1::Limits;
 
 use crate::ids::ServerKey;
-use crate::shard::http::errors::ErrorPages;
+use crate::stream::http::errors::ErrorPages;
 use crate::termination::Termination;
 
+pub use self::buf::Pools;
 pub use self::fault::{Fault, FaultClass};
 
 /// One of a stream's two connections.
@@ -84,6 +87,8 @@ pub struct Env<'a> {
     pub limits: &'a Limits,
     /// A stop began: no new keep-alive exchange.
     pub stopping: bool,
+    /// The shard's recycled buffers.
+    pub pools: &'a Pools,
 }
 
 /// A request for a server connection, answered by the shell with `handle_connected`.
@@ -241,7 +246,10 @@ impl Record {
 /// The I/O grammar both machines share, so one shell driver moves bytes for both.
 pub trait Machine {
     /// Room to read bytes from `side` into, when the machine wants them now.
-    fn read_space(&mut self, side: Side) -> Option<&mut [u8]>;
+    fn read_space(&mut self, env: &Env<'_>, side: Side) -> Option<&mut [u8]>;
+    /// The shell is about to wait: empty buffers go back to the shard's pools, so a
+    /// waiting stream holds no data buffer.
+    fn park(&mut self, env: &Env<'_>);
     /// `n` bytes were read into the last [`Machine::read_space`] (0: end of stream).
     fn handle_read(&mut self, env: &Env<'_>, now: Instant, side: Side, n: usize);
     /// Reading from `side` failed (reset, error).

@@ -43,8 +43,6 @@ pub struct TcpStart {
     pub hash: Option<u64>,
     /// Client address and the address it connected to (PROXY header).
     pub addrs: (SocketAddr, SocketAddr),
-    /// Copy buffer size per direction.
-    pub bufsize: usize,
     /// Timeouts.
     pub timeouts: TcpTimeouts,
 }
@@ -72,9 +70,9 @@ struct Flow {
 }
 
 impl Flow {
-    fn new(bufsize: usize) -> Self {
+    fn new() -> Self {
         Flow {
-            buf: Buf::new(bufsize),
+            buf: Buf::new(),
             eof: false,
             shut: false,
             bytes: 0,
@@ -94,24 +92,30 @@ pub struct TcpMachine {
     bytes_in: u64,
     timeouts: TcpTimeouts,
     last_activity: Instant,
-    attempts: Attempts,
+    attempts: Box<Attempts>,
     addrs: (SocketAddr, SocketAddr),
     /// Bytes of the PROXY header still to be written ahead of the client's bytes.
     proxy_header_left: usize,
     events: Vec<Event>,
-    record: Record,
+    /// Boxed with `attempts`: a long-lived idle stream keeps its frame small.
+    record: Box<Record>,
 }
 
 impl TcpMachine {
     /// A stream accepted `now`; its first event asks for a server connection.
     pub fn new(env: &Env<'_>, now: Instant, start: TcpStart) -> Self {
         let be = &env.config.backends[start.backend];
-        let attempts = Attempts::new(start.backend, start.hash, be.retries, be.redispatch);
+        let attempts = Box::new(Attempts::new(
+            start.backend,
+            start.hash,
+            be.retries,
+            be.redispatch,
+        ));
         let events = vec![attempts.request(false)];
         TcpMachine {
             state: State::Connecting,
-            up: Flow::new(start.bufsize),
-            down: Flow::new(start.bufsize),
+            up: Flow::new(),
+            down: Flow::new(),
             bytes_in: 0,
             timeouts: start.timeouts,
             last_activity: now,
@@ -119,7 +123,7 @@ impl TcpMachine {
             addrs: start.addrs,
             proxy_header_left: 0,
             events,
-            record: Record::new(start.backend, now, false),
+            record: Box::new(Record::new(start.backend, now, false)),
         }
     }
 
@@ -145,7 +149,7 @@ impl TcpMachine {
             return;
         }
         self.state = State::Closed;
-        let mut r = std::mem::replace(&mut self.record, Record::new(0, now, false));
+        let mut r = std::mem::replace(&mut *self.record, Record::new(0, now, false));
         r.ended = now;
         r.bytes_in = self.bytes_in;
         r.bytes_out = self.down.bytes;
@@ -190,7 +194,7 @@ impl TcpMachine {
 }
 
 impl Machine for TcpMachine {
-    fn read_space(&mut self, side: Side) -> Option<&mut [u8]> {
+    fn read_space(&mut self, env: &Env<'_>, side: Side) -> Option<&mut [u8]> {
         if self.state != State::Data {
             return None;
         }
@@ -198,7 +202,12 @@ impl Machine for TcpMachine {
         if flow.eof || !flow.buf.is_empty() {
             return None;
         }
-        Some(flow.buf.spare())
+        Some(flow.buf.spare(env.pools))
+    }
+
+    fn park(&mut self, env: &Env<'_>) {
+        self.up.buf.release(env.pools);
+        self.down.buf.release(env.pools);
     }
 
     fn handle_read(&mut self, _env: &Env<'_>, now: Instant, side: Side, n: usize) {
@@ -314,7 +323,7 @@ impl Machine for TcpMachine {
                     let mut header = Vec::with_capacity(proxy::V1_MAX_BYTES);
                     proxy::encode(version, self.addrs.0, self.addrs.1, &mut header);
                     // Not client bytes: written ahead of them, not counted as moved data.
-                    self.up.buf.extend(&header);
+                    self.up.buf.extend(env.pools, &header);
                     self.proxy_header_left = header.len();
                 }
             }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use percore_conf::{Config, HostInfo};
 use percore_protocols::http1::Limits;
 
-use super::{Connected, Env, Event, Machine, Record, ServerRequest, Side, Transmit};
+use super::{Connected, Env, Event, Machine, Pools, Record, ServerRequest, Side, Transmit};
 use crate::ids::ServerKey;
-use crate::shard::http::errors::ErrorPages;
+use crate::stream::http::errors::ErrorPages;
 
 /// How the harness answers server requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct Pair<M: Machine> {
     config: Config,
     pages: Vec<ErrorPages>,
     limits: Limits,
+    /// The buffers the machine borrows.
+    pub pools: Pools,
     /// The harness clock.
     pub now: Instant,
     /// Every byte the machine wrote to the client.
@@ -80,11 +82,19 @@ impl<M: Machine> Pair<M> {
             max_headers: config.global.tune.max_headers,
         };
         let now = Instant::now();
+        let pools = Pools::new(
+            config
+                .global
+                .tune
+                .bufsize
+                .max(config.global.tune.max_header_size + 1),
+        );
         let env = Env {
             config: &config,
             pages: &pages,
             limits: &limits,
             stopping: false,
+            pools: &pools,
         };
         let m = make(&env, now);
         let mut pair = Pair {
@@ -92,6 +102,7 @@ impl<M: Machine> Pair<M> {
             config,
             pages,
             limits,
+            pools,
             now,
             to_client: Vec::new(),
             to_server: Vec::new(),
@@ -116,6 +127,7 @@ impl<M: Machine> Pair<M> {
             pages: &self.pages,
             limits: &self.limits,
             stopping: false,
+            pools: &self.pools,
         };
         f(&mut self.m, &env, self.now)
     }
@@ -138,12 +150,17 @@ impl<M: Machine> Pair<M> {
             } else {
                 self.chunk
             };
-            let Some(space) = self.m.read_space(side) else {
+            let chunk = &bytes[at..];
+            let n = self.with(|m, env, now| {
+                let space = m.read_space(env, side)?;
+                let n = space.len().min(step).min(chunk.len());
+                space[..n].copy_from_slice(&chunk[..n]);
+                m.handle_read(env, now, side, n);
+                Some(n)
+            });
+            let Some(n) = n else {
                 break;
             };
-            let n = space.len().min(step).min(bytes.len() - at);
-            space[..n].copy_from_slice(&bytes[at..at + n]);
-            self.with(|m, env, now| m.handle_read(env, now, side, n));
             at += n;
             self.pump();
         }
@@ -152,10 +169,17 @@ impl<M: Machine> Pair<M> {
 
     /// End of stream from `side`.
     pub fn eof(&mut self, side: Side) {
-        if self.m.read_space(side).is_some() {
-            self.with(|m, env, now| m.handle_read(env, now, side, 0));
-        }
+        self.with(|m, env, now| {
+            if m.read_space(env, side).is_some() {
+                m.handle_read(env, now, side, 0);
+            }
+        });
         self.pump();
+    }
+
+    /// The shell would wait now: empty buffers go back to the pools.
+    pub fn park(&mut self) {
+        self.with(|m, env, _| m.park(env));
     }
 
     /// A reset (read error) on `side`.

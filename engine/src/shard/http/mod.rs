@@ -1,10 +1,8 @@
 //! HTTP/1.1 mode: starts a stream's task around an [`HttpMachine`] (see
 //! `crate::stream::http` for the life of an HTTP stream).
 //!
-//! - [`errors`]: error pages, redirects, `return` responses.
 //! - [`pool`]: per-shard idle server connections.
 
-pub mod errors;
 pub mod pool;
 
 use std::rc::Rc;
@@ -29,12 +27,6 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let start = HttpStart {
         frontend,
         peer,
-        bufsize: shard
-            .config
-            .global
-            .tune
-            .bufsize
-            .max(shard.limits.max_header_size + 1),
         log_requests: shard.access_log.borrow().is_some(),
     };
     let machine = HttpMachine::new(&shard.env(), Instant::now(), start);

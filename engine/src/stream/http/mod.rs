@@ -1,6 +1,7 @@
 //! [`HttpMachine`]: one HTTP/1 stream — a client connection carrying exchanges one after
 //! another (keep-alive, pipelining), each relayed to a server connection.
 //!
+//! - [`errors`]: error pages, redirects, `return` responses (HAProxy's layouts).
 //! - [`request`]: request heads: parse, rules, routing, `X-Forwarded-*`, local replies.
 //! - [`response`]: response heads (1xx, 101, rules, framing toward the client) and bodies.
 //! - [`route`]: `when` conditions and `use_backend`.
@@ -25,6 +26,7 @@
 //! framing included); `bytes_out` the bytes written to the client while it was current. An
 //! exchange's record is emitted once its last response byte was written, so both are exact.
 
+pub mod errors;
 pub mod request;
 pub mod response;
 pub mod route;
@@ -33,7 +35,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use percore_protocols::http1::{
-    BodyDecoder, ConnectionHeader, HeadBuf, HeadScan, RequestHead, ResponseHead, Version,
+    BodyDecoder, ConnectionHeader, HeadScan, RequestHead, ResponseHead, Version,
 };
 
 use super::attempt::{Attempts, Outcome};
@@ -57,8 +59,6 @@ pub struct HttpStart {
     pub frontend: usize,
     /// Client address.
     pub peer: SocketAddr,
-    /// Input buffer size per side (at least one maximal head plus a byte).
-    pub bufsize: usize,
     /// Fill the request line of records (the access log is on).
     pub log_requests: bool,
 }
@@ -170,16 +170,13 @@ pub struct HttpMachine {
     cout: Buf,
     /// Bytes for the server.
     sout: Buf,
-    /// Recycled head storage for requests.
-    spare: HeadBuf,
-    /// Recycled head storage for responses.
-    resp_spare: HeadBuf,
     /// The deadline [`Machine::poll_timeout`] reports, refreshed after every input.
     timeout_at: Option<Instant>,
     req: Req,
     resp: Resp,
     close: Close,
-    ex: Option<Exchange>,
+    /// Boxed: an idle connection between exchanges does not carry its size.
+    ex: Option<Box<Exchange>>,
     server: Option<ServerSide>,
     /// No exchange completed on this connection yet.
     first: bool,
@@ -199,12 +196,10 @@ impl HttpMachine {
             frontend: start.frontend,
             peer: start.peer,
             log_requests: start.log_requests,
-            cin: Buf::new(start.bufsize),
-            sin: Buf::new(start.bufsize),
-            cout: Buf::new(start.bufsize),
-            sout: Buf::new(start.bufsize),
-            spare: HeadBuf::new(),
-            resp_spare: HeadBuf::new(),
+            cin: Buf::new(),
+            sin: Buf::new(),
+            cout: Buf::new(),
+            sout: Buf::new(),
             timeout_at: None,
             req: Req::Idle { since: now },
             resp: Resp::Absent,
@@ -230,7 +225,7 @@ impl HttpMachine {
             let before = self.progress_mark();
             self.advance_request(env, now);
             self.advance_response(env, now);
-            self.advance_close(now);
+            self.advance_close(env, now);
             if self.progress_mark() == before {
                 self.refresh_timeout(env);
                 return;
@@ -276,13 +271,13 @@ impl HttpMachine {
     }
 
     /// Ends the exchange when its response is out; starts the next or closes.
-    fn advance_close(&mut self, now: Instant) {
+    fn advance_close(&mut self, env: &Env<'_>, now: Instant) {
         let response_out = matches!(self.resp, Resp::Done | Resp::Local) && self.cout.is_empty();
         if self.close == Close::Open && self.ex.is_some() && response_out {
             let request_in = matches!(self.req, Req::Done);
             let ex = self.ex.as_ref().expect("checked");
             let close = ex.close || !request_in || self.client_eof;
-            self.finish_exchange(now, close);
+            self.finish_exchange(env, now, close);
         }
         if self.close == Close::Open && self.ex.is_none() && self.client_eof {
             if let Req::Idle { .. } = self.req {
@@ -294,7 +289,7 @@ impl HttpMachine {
     }
 
     /// Emits the current exchange's record; releases the server; keep-alive or close.
-    fn finish_exchange(&mut self, now: Instant, close: bool) {
+    fn finish_exchange(&mut self, env: &Env<'_>, now: Instant, close: bool) {
         let Some(mut ex) = self.ex.take() else {
             return;
         };
@@ -310,7 +305,7 @@ impl HttpMachine {
         }
         ex.record.ended = now;
         if let Some(head) = ex.head.take() {
-            self.spare = head.into_buf();
+            env.pools.give_head(head.into_buf());
         }
         self.events.push(Event::Record(Box::new(ex.record)));
         self.first = false;
@@ -364,7 +359,8 @@ impl HttpMachine {
                 // Interim responses already queued go first; the unsent final head goes.
                 self.cout
                     .truncate(ex.final_offset.unwrap_or(self.cout.len()));
-                self.cout.extend(&env.pages[self.frontend].page(status));
+                self.cout
+                    .extend(env.pools, &env.pages[self.frontend].page(status));
                 ex.record.status = status;
                 if matches!(fault, Fault::InvalidResponseBody(_)) {
                     // Nothing of the response went out: as HAProxy, a header-phase error.
@@ -391,8 +387,8 @@ impl HttpMachine {
 
 impl HttpMachine {
     /// Whether client bytes are wanted now.
-    fn wants_client_bytes(&self) -> bool {
-        if self.client_eof || self.cin.is_full() {
+    fn wants_client_bytes(&self, env: &Env<'_>) -> bool {
+        if self.client_eof || self.cin.is_full(env.pools) {
             return false;
         }
         match self.close {
@@ -406,12 +402,12 @@ impl HttpMachine {
     }
 
     /// Whether server bytes are wanted now.
-    fn wants_server_bytes(&self) -> bool {
+    fn wants_server_bytes(&self, env: &Env<'_>) -> bool {
         let Some(server) = self.server else {
             return false;
         };
         !server.eof
-            && !self.sin.is_full()
+            && !self.sin.is_full(env.pools)
             && matches!(
                 self.resp,
                 Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. } | Resp::Tunnel
@@ -508,7 +504,7 @@ impl HttpMachine {
                 if let Some(s) = self.server.as_mut() {
                     s.eof = true;
                 }
-                if self.retry_on_fresh_connection(now) {
+                if self.retry_on_fresh_connection(env) {
                     return;
                 }
                 let fault = match self.resp {
@@ -534,7 +530,7 @@ impl HttpMachine {
 
     /// A pooled connection that died before answering a replayable request: the request
     /// goes once more on a fresh connection. True when that retry was started.
-    fn retry_on_fresh_connection(&mut self, _now: Instant) -> bool {
+    fn retry_on_fresh_connection(&mut self, env: &Env<'_>) -> bool {
         let Some(server) = self.server else {
             return false;
         };
@@ -559,7 +555,7 @@ impl HttpMachine {
         self.sin.clear();
         self.sout.clear();
         let conn = ex.server_conn;
-        self.sout.append_with(|v| head.write(conn, v));
+        self.sout.append_with(env.pools, |v| head.write(conn, v));
         self.events.push(attempts.request(false));
         self.resp = Resp::Connecting;
         true
@@ -567,11 +563,17 @@ impl HttpMachine {
 }
 
 impl Machine for HttpMachine {
-    fn read_space(&mut self, side: Side) -> Option<&mut [u8]> {
+    fn read_space(&mut self, env: &Env<'_>, side: Side) -> Option<&mut [u8]> {
         match side {
-            Side::Client if self.wants_client_bytes() => Some(self.cin.spare()),
-            Side::Server if self.wants_server_bytes() => Some(self.sin.spare()),
+            Side::Client if self.wants_client_bytes(env) => Some(self.cin.spare(env.pools)),
+            Side::Server if self.wants_server_bytes(env) => Some(self.sin.spare(env.pools)),
             _ => None,
+        }
+    }
+
+    fn park(&mut self, env: &Env<'_>) {
+        for buf in [&mut self.cin, &mut self.sin, &mut self.cout, &mut self.sout] {
+            buf.release(env.pools);
         }
     }
 
@@ -687,7 +689,7 @@ impl Machine for HttpMachine {
     }
 
     fn handle_write_error(&mut self, env: &Env<'_>, now: Instant, side: Side) {
-        if side == Side::Server && self.retry_on_fresh_connection(now) {
+        if side == Side::Server && self.retry_on_fresh_connection(env) {
             return;
         }
         match side {

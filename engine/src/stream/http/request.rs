@@ -13,8 +13,8 @@ use percore_protocols::http1::{
 
 use super::route::{self, RequestView};
 use super::{Close, Exchange, HttpMachine, Req, Resp};
-use crate::shard::http::errors;
 use crate::stream::attempt::Attempts;
+use crate::stream::http::errors;
 use crate::stream::{Env, Event, Fault, Record};
 use crate::termination::{Cause, Phase, Termination};
 
@@ -124,7 +124,7 @@ impl HttpMachine {
         let version = head
             .as_ref()
             .map_or(percore_protocols::http1::Version::Http11, |h| h.version());
-        self.ex = Some(Exchange {
+        self.ex = Some(Box::new(Exchange {
             record: Record::new(backend, started, true),
             head,
             version,
@@ -138,7 +138,7 @@ impl HttpMachine {
             server_keeps: false,
             close: false,
             server_conn: ConnectionHeader::Omit,
-        });
+        }));
     }
 
     /// Request-side progress: heads, bodies and tunnel bytes.
@@ -150,9 +150,9 @@ impl HttpMachine {
             Req::Idle { .. } | Req::Head { .. } => self.advance_head(env, now),
             Req::Body { .. } => self.advance_body(env, now),
             Req::Tunnel => {
-                let n = self.cin.len().min(self.sout.room());
+                let n = self.cin.len().min(self.sout.room(env.pools));
                 if n > 0 && self.server.is_some() {
-                    self.sout.extend(&self.cin.bytes()[..n]);
+                    self.sout.extend(env.pools, &self.cin.bytes()[..n]);
                     self.cin.consume(n);
                     if let Some(ex) = self.ex.as_mut() {
                         ex.record.bytes_in += n as u64;
@@ -178,9 +178,14 @@ impl HttpMachine {
             return;
         };
         let started = *started;
-        match scan.handle_request(self.cin.bytes(), env.limits, &mut self.spare) {
+        let mut spare = env.pools.take_head();
+        let parsed = scan.handle_request(self.cin.bytes(), env.limits, &mut spare);
+        if !matches!(parsed, Ok(Some(_))) {
+            env.pools.give_head(spare);
+        }
+        match parsed {
             Ok(Some((head, consumed))) => self.on_request_head(env, now, started, head, consumed),
-            Ok(None) if self.cin.is_full() => {
+            Ok(None) if self.cin.is_full(env.pools) => {
                 refuse_head(self, env, now, Fault::RequestHeadTooLarge)
             }
             Ok(None) if self.client_eof => refuse_head(self, env, now, Fault::ClientAbortedRequest),
@@ -256,14 +261,14 @@ impl HttpMachine {
                 RequestAction::Deny(status) => {
                     let page = env.pages[self.frontend].page(*status);
                     let t = Termination::new(Cause::ProxyRefused, Phase::Request);
-                    self.local_reply(&page, *status, true, t);
+                    self.local_reply(env, &page, *status, true, t);
                     self.ex.as_mut().expect("in progress").record.denied = true;
                     return true;
                 }
                 RequestAction::Redirect { code, location } => {
                     let resp = errors::redirect(*code, location, close);
                     let t = Termination::new(Cause::Local, Phase::Request);
-                    self.local_reply(&resp, *code, close, t);
+                    self.local_reply(env, &resp, *code, close, t);
                     return true;
                 }
                 RequestAction::Return {
@@ -273,7 +278,7 @@ impl HttpMachine {
                 } => {
                     let resp = errors::fixed(*status, content_type, body, close);
                     let t = Termination::new(Cause::Local, Phase::Request);
-                    self.local_reply(&resp, *status, close, t);
+                    self.local_reply(env, &resp, *status, close, t);
                     return true;
                 }
             }
@@ -302,7 +307,7 @@ impl HttpMachine {
             errors::fixed(404, "text/html", NOT_FOUND_BODY, false)
         };
         let t = Termination::new(Cause::Local, Phase::Request);
-        self.local_reply(&page, 404, close, t);
+        self.local_reply(env, &page, 404, close, t);
         None
     }
 
@@ -348,7 +353,7 @@ impl HttpMachine {
         let hash = lb_hash(&be.balance, head, src);
         let attempts = Attempts::new(backend, hash, be.retries, be.redispatch);
         let conn = ex.server_conn;
-        self.sout.append_with(|v| head.write(conn, v));
+        self.sout.append_with(env.pools, |v| head.write(conn, v));
         self.req = if ex.has_body {
             Req::Body {
                 decoder: BodyDecoder::new(head.framing()),
@@ -364,7 +369,14 @@ impl HttpMachine {
 
     /// Percore answers the request itself with `bytes`; the exchange ends once they are
     /// written. The request body, if any, is not read: the connection then closes.
-    fn local_reply(&mut self, bytes: &[u8], status: u16, close: bool, t: Termination) {
+    fn local_reply(
+        &mut self,
+        env: &Env<'_>,
+        bytes: &[u8],
+        status: u16,
+        close: bool,
+        t: Termination,
+    ) {
         let ex = self.ex.as_mut().expect("exchange in progress");
         ex.record.status = status;
         ex.record.intercepted = true;
@@ -372,7 +384,7 @@ impl HttpMachine {
         ex.response_started = true;
         ex.final_offset = Some(self.cout.len());
         ex.close = close || ex.has_body;
-        self.cout.extend(bytes);
+        self.cout.extend(env.pools, bytes);
         self.req = Req::Done;
         self.resp = Resp::Local;
     }
@@ -390,12 +402,12 @@ impl HttpMachine {
         loop {
             if decoder.is_finished() {
                 if chunked {
-                    self.sout.extend(LAST_CHUNK);
+                    self.sout.extend(env.pools, LAST_CHUNK);
                 }
                 self.req = Req::Done;
                 return;
             }
-            let room = self.sout.room();
+            let room = self.sout.room(env.pools);
             if self.cin.is_empty() || room == 0 {
                 break;
             }
@@ -403,7 +415,8 @@ impl HttpMachine {
             match decoder.handle_input(input) {
                 Ok(step) => {
                     let payload = &input[step.payload.clone()];
-                    self.sout.append_with(|v| frame(v, payload, chunked));
+                    self.sout
+                        .append_with(env.pools, |v| frame(v, payload, chunked));
                     self.cin.consume(step.consumed);
                     ex.record.bytes_in += step.consumed as u64;
                     if step.consumed == 0 {
@@ -437,9 +450,9 @@ impl HttpMachine {
 
 /// The request's key for hash-based balancing.
 fn lb_hash(balance: &percore_conf::Balance, head: &RequestHead, src: IpAddr) -> Option<u64> {
-    use crate::shard::balance::{hash_bytes, uri_key};
+    use crate::stream::hash::{hash_bytes, uri_key};
     match balance {
-        percore_conf::Balance::Source => Some(crate::shard::tcp::source_hash(src)),
+        percore_conf::Balance::Source => Some(crate::stream::hash::source_hash(src)),
         percore_conf::Balance::Uri { len, depth } => {
             Some(hash_bytes(uri_key(head.path(), *len, *depth).as_bytes()))
         }

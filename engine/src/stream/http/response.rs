@@ -25,7 +25,7 @@ impl HttpMachine {
         match self.resp {
             Resp::Head { .. } => self.advance_response_head(env, now),
             Resp::Body { .. } => self.advance_response_body(env, now),
-            Resp::Hold { .. } if self.hold_is_over() => {
+            Resp::Hold { .. } if self.hold_is_over(env) => {
                 let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
                     unreachable!("matched above");
                 };
@@ -33,9 +33,9 @@ impl HttpMachine {
                 self.advance_response_body(env, now);
             }
             Resp::Tunnel => {
-                let n = self.sin.len().min(self.cout.room());
+                let n = self.sin.len().min(self.cout.room(env.pools));
                 if n > 0 {
-                    self.cout.extend(&self.sin.bytes()[..n]);
+                    self.cout.extend(env.pools, &self.sin.bytes()[..n]);
                     self.sin.consume(n);
                 }
             }
@@ -52,19 +52,22 @@ impl HttpMachine {
         let Resp::Head { scan } = &mut self.resp else {
             return;
         };
-        let parsed =
-            scan.handle_response(self.sin.bytes(), env.limits, is_head, &mut self.resp_spare);
+        let mut spare = env.pools.take_head();
+        let parsed = scan.handle_response(self.sin.bytes(), env.limits, is_head, &mut spare);
+        if !matches!(parsed, Ok(Some(_))) {
+            env.pools.give_head(spare);
+        }
         match parsed {
             Ok(Some((head, consumed))) => {
                 self.sin.consume(consumed);
                 if head.is_interim() {
                     // 1xx is not for HTTP/1.0 clients (RFC 9110 §15.2).
                     if version == Version::Http11 {
-                        self.cout.append_with(|v| {
+                        self.cout.append_with(env.pools, |v| {
                             head.write(BodyFraming::None, ConnectionHeader::Omit, v)
                         });
                     }
-                    self.resp_spare = head.into_buf();
+                    env.pools.give_head(head.into_buf());
                     self.resp = Resp::Head {
                         scan: HeadScan::new(),
                     };
@@ -72,9 +75,11 @@ impl HttpMachine {
                     self.on_response_head(env, now, head);
                 }
             }
-            Ok(None) if self.sin.is_full() => self.fail(env, now, Fault::ResponseHeadTooLarge),
+            Ok(None) if self.sin.is_full(env.pools) => {
+                self.fail(env, now, Fault::ResponseHeadTooLarge)
+            }
             Ok(None) if self.server.is_some_and(|s| s.eof) => {
-                if !self.retry_on_fresh_connection(now) {
+                if !self.retry_on_fresh_connection(env) {
                     self.fail(env, now, Fault::ServerAbortedHead);
                 }
             }
@@ -103,7 +108,7 @@ impl HttpMachine {
                 .is_none_or(|w| super::route::matches(w, &View { head: request, src }));
             if applies {
                 if let Err(e) = edit_headers(&mut head, &rule.action) {
-                    self.resp_spare = head.into_buf();
+                    env.pools.give_head(head.into_buf());
                     self.fail(env, now, Fault::RewriteFailed(e));
                     return;
                 }
@@ -111,9 +116,10 @@ impl HttpMachine {
         }
         if head.framing() == BodyFraming::Tunnel {
             ex.final_offset = Some(self.cout.len());
-            self.cout
-                .append_with(|v| head.write(BodyFraming::None, ConnectionHeader::Upgrade, v));
-            self.resp_spare = head.into_buf();
+            self.cout.append_with(env.pools, |v| {
+                head.write(BodyFraming::None, ConnectionHeader::Upgrade, v)
+            });
+            env.pools.give_head(head.into_buf());
             ex.response_started = true;
             self.req = Req::Tunnel;
             self.resp = Resp::Tunnel;
@@ -122,7 +128,7 @@ impl HttpMachine {
         let version = ex.version;
         if version == Version::Http10 && head.framing() == BodyFraming::Chunked {
             self.resp = Resp::Hold { head };
-            if !self.hold_is_over() {
+            if !self.hold_is_over(env) {
                 return;
             }
             let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
@@ -136,9 +142,9 @@ impl HttpMachine {
 
     /// Whether a held HTTP/1.0 response must go now: its whole body is buffered (or broken:
     /// the body relay answers that), the buffer is full, or the server closed.
-    fn hold_is_over(&self) -> bool {
+    fn hold_is_over(&self, env: &Env<'_>) -> bool {
         !matches!(dechunk_whole(self.sin.bytes()), Ok(None))
-            || self.sin.is_full()
+            || self.sin.is_full(env.pools)
             || self.server.is_none_or(|s| s.eof)
     }
 
@@ -172,10 +178,11 @@ impl HttpMachine {
         ex.close |= close;
         ex.response_started = true;
         ex.final_offset = Some(self.cout.len());
-        self.cout.append_with(|v| head.write(out_framing, conn, v));
-        self.resp_spare = head.into_buf();
+        self.cout
+            .append_with(env.pools, |v| head.write(out_framing, conn, v));
+        env.pools.give_head(head.into_buf());
         if let Some((payload, consumed)) = whole_body {
-            self.cout.extend(&payload);
+            self.cout.extend(env.pools, &payload);
             self.sin.consume(consumed);
             self.resp = Resp::Done;
             return;
@@ -200,12 +207,12 @@ impl HttpMachine {
         loop {
             if decoder.is_finished() {
                 if chunked_out {
-                    self.cout.extend(LAST_CHUNK);
+                    self.cout.extend(env.pools, LAST_CHUNK);
                 }
                 self.resp = Resp::Done;
                 return;
             }
-            let room = self.cout.room();
+            let room = self.cout.room(env.pools);
             if self.sin.is_empty() || room == 0 {
                 break;
             }
@@ -213,7 +220,8 @@ impl HttpMachine {
             match decoder.handle_input(input) {
                 Ok(step) => {
                     let payload = &input[step.payload.clone()];
-                    self.cout.append_with(|v| frame(v, payload, chunked_out));
+                    self.cout
+                        .append_with(env.pools, |v| frame(v, payload, chunked_out));
                     self.sin.consume(step.consumed);
                     if step.consumed == 0 {
                         break;

@@ -36,7 +36,6 @@ fn pair_with(web: &str, backend: &str) -> Pair<HttpMachine> {
             HttpStart {
                 frontend: 0,
                 peer: "192.0.2.7:5555".parse().expect("addr"),
-                bufsize: 16 * 1024,
                 log_requests: true,
             },
         )
@@ -91,6 +90,9 @@ fn get_keep_alive_and_exact_bytes() {
     assert_eq!(releases(&p), vec![true, true]);
     assert_eq!(observed(&p, true, Layer::L7), 2);
     assert!(!p.client_shut && !p.m.is_done());
+    // Idle between exchanges: no data buffer held.
+    p.park();
+    assert_eq!(p.pools.buffers_in_use(), 0);
 }
 
 #[test]
@@ -380,7 +382,6 @@ fn local_replies_rules_and_404() {
             HttpStart {
                 frontend: 0,
                 peer: "192.0.2.7:1".parse().expect("addr"),
-                bufsize: 16384,
                 log_requests: false,
             },
         )

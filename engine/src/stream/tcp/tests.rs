@@ -13,7 +13,7 @@ fn pair_with(server_extra: &str) -> Pair<TcpMachine> {
 
 fn pair_with_connect(server_extra: &str, connect: Connect) -> Pair<TcpMachine> {
     let cfg = config(&format!(
-        "global:\n  shards: 1\n\
+        "global:\n  shards: 1\n  tune: {{ bufsize: 1k, max_header_size: 1k }}\n\
          defaults:\n  mode: tcp\n  retries: 1\n  timeout: {{ connect: 1s, client: 10s, server: 20s, tunnel: 60s }}\n\
          frontends:\n  fe:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\n\
          backends:\n  app:\n    servers:\n      - {{ name: s0, address: \"127.0.0.1:9\"{server_extra} }}\n"
@@ -29,7 +29,6 @@ fn pair_with_connect(server_extra: &str, connect: Connect) -> Pair<TcpMachine> {
                     "192.0.2.7:5555".parse().expect("addr"),
                     "127.0.0.1:80".parse().expect("addr"),
                 ),
-                bufsize: 8,
                 timeouts: TcpTimeouts {
                     client: Duration::from_secs(10),
                     server: Duration::from_secs(20),
@@ -43,8 +42,12 @@ fn pair_with_connect(server_extra: &str, connect: Connect) -> Pair<TcpMachine> {
 #[test]
 fn copies_both_ways_with_half_close_and_exact_bytes() {
     let mut p = pair_with("");
-    // Larger than the 8-byte buffer: copied in several turns, nothing lost.
-    assert_eq!(p.client(b"hello, server"), 13);
+    // Larger than the 1 KiB buffer: copied in several turns, nothing lost.
+    let big: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(p.client(&big), 3000);
+    assert_eq!(p.to_server, big);
+    p.to_server.clear();
+    p.client(b"hello, server");
     assert_eq!(p.take_server(), "hello, server");
     p.server(b"hi there, client");
     assert_eq!(p.take_client(), "hi there, client");
@@ -57,8 +60,10 @@ fn copies_both_ways_with_half_close_and_exact_bytes() {
     assert_eq!(p.take_client(), "late");
     p.eof(Side::Server);
     assert!(p.client_shut && p.m.is_done());
+    p.park();
+    assert_eq!(p.pools.buffers_in_use(), 0, "no buffer held after the end");
     let r = &p.records[0];
-    assert_eq!((r.bytes_in, r.bytes_out), (13, 20));
+    assert_eq!((r.bytes_in, r.bytes_out), (3013, 20));
     assert_eq!(r.termination.to_string(), "--");
     assert_eq!(
         r.server,

@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::counters::Counters;
 use crate::ids::{CommandId, ServerKey, ShardId, StreamId};
-use crate::shard::counters::Counters;
 
 /// Administrative state of a server, set by the operator (HAProxy's `set server … state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
