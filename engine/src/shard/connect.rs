@@ -132,7 +132,8 @@ pub async fn connect_once(
     };
     guard.set_server(Some(key));
     if request.pool {
-        let pooled = shard.pool.borrow_mut().take(key, Instant::now());
+        let verify = !request.replayable;
+        let pooled = shard.pool.borrow_mut().take(key, Instant::now(), verify);
         if let Some(stream) = pooled {
             shard.on_server_connected(key);
             let ready = Connected::Ready {

@@ -67,8 +67,9 @@ impl Attempts {
         self.backend
     }
 
-    /// The first request (or one after a dead pooled connection, with `pool: false`).
-    pub fn request(&self, pool: bool) -> Event {
+    /// The first request (or one after a dead pooled connection, with `pool: false`);
+    /// `replayable`: the request can be resent if a pooled connection is dead.
+    pub fn request(&self, pool: bool, replayable: bool) -> Event {
         Event::NeedServer(ServerRequest {
             backend: self.backend,
             hash: self.hash,
@@ -76,6 +77,7 @@ impl Attempts {
             only: None,
             previous: None,
             pool,
+            replayable,
         })
     }
 
@@ -126,6 +128,7 @@ impl Attempts {
                     only: (!self.redispatch).then_some(server.server),
                     previous: Some(server.server),
                     pool: true,
+                    replayable: false,
                 }));
                 Outcome::Retrying
             }

@@ -106,6 +106,9 @@ pub struct ServerRequest {
     pub previous: Option<usize>,
     /// An idle pooled connection may be used.
     pub pool: bool,
+    /// The request can be resent on a fresh connection if a pooled one turns out dead, so
+    /// the pooled connection need not be checked first.
+    pub replayable: bool,
 }
 
 /// The shell's answer to a [`ServerRequest`].

@@ -111,7 +111,7 @@ impl TcpMachine {
             be.retries,
             be.redispatch,
         ));
-        let events = vec![attempts.request(false)];
+        let events = vec![attempts.request(false, false)];
         TcpMachine {
             state: State::Connecting,
             up: Flow::new(),

@@ -3,8 +3,10 @@
 //! Owned by the shard alone (no locks). Bounded by `pool_max_idle` per server: a connection
 //! returned to a full list is closed. Idle connections older than `pool_idle_timeout` are
 //! closed when met (take) and by [`Pool::purge`], which the shard runs periodically. A
-//! connection is checked with a non-blocking `MSG_PEEK` when taken, so one the server already
-//! closed (FIN in the receive queue) is not used.
+//! connection taken for a request that could not be resent is checked with a non-blocking
+//! `MSG_PEEK`, so one the server already closed (FIN in the receive queue) is not used; a
+//! request that can be resent (bodiless, idempotent) skips that syscall: if the connection
+//! turns out dead, the stream resends it once on a fresh connection.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
@@ -46,8 +48,9 @@ impl Pool {
         }
     }
 
-    /// The most recently returned live connection to `key`, if any.
-    pub fn take(&mut self, key: ServerKey, now: Instant) -> Option<TcpStream> {
+    /// The most recently returned connection to `key`, if any; with `verify`, only one that
+    /// the server has not closed.
+    pub fn take(&mut self, key: ServerKey, now: Instant, verify: bool) -> Option<TcpStream> {
         let timeout = self.limits[key.backend].1;
         let list = &mut self.idle[key.backend][key.server];
         while let Some(idle) = list.pop_back() {
@@ -56,7 +59,7 @@ impl Pool {
                 list.clear();
                 return None;
             }
-            if is_idle_and_open(&idle.conn) {
+            if !verify || is_idle_and_open(&idle.conn) {
                 self.reused += 1;
                 return Some(idle.conn);
             }

@@ -556,7 +556,7 @@ impl HttpMachine {
         self.sout.clear();
         let conn = ex.server_conn;
         self.sout.append_with(env.pools, |v| head.write(conn, v));
-        self.events.push(attempts.request(false));
+        self.events.push(attempts.request(false, false));
         self.resp = Resp::Connecting;
         true
     }

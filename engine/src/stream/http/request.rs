@@ -362,7 +362,7 @@ impl HttpMachine {
             Req::Done
         };
         self.events.push(Event::Routed(backend));
-        self.events.push(attempts.request(use_pool));
+        self.events.push(attempts.request(use_pool, ex.replayable));
         ex.attempts = Some(attempts);
         self.resp = Resp::Connecting;
     }
