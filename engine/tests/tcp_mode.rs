@@ -229,7 +229,7 @@ fn sigterm_lets_live_streams_finish_then_exits_zero() {
     // shard reports a stream killed at its end.
     drop(c);
     let status = proxy.wait_exit(WAIT).expect("exit");
-    assert!(status.success(), "{status:?}");
+    assert!(status.success(), "{status:?}\n{}", proxy.log());
     let log = proxy.log();
     assert!(!log.contains("grace period over"), "{log}");
     assert_eq!(
