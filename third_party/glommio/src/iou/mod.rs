@@ -95,6 +95,9 @@ bitflags::bitflags! {
         /// percore patch: run task work cooperatively (on the next kernel entry) instead of
         /// interrupting the running task with an IPI for every completion (Linux 5.19+).
         const COOP_TASKRUN = 1 << 8;
+        /// percore patch: only the creating thread submits (Linux 6.0+): the kernel may skip
+        /// the ring lock on submission paths.
+        const SINGLE_ISSUER = 1 << 12;
     }
 }
 

@@ -940,15 +940,22 @@ struct SleepableRing {
 /// task work runs at the thread's next kernel entry, which a busy executor makes constantly
 /// (send/recv/io_uring_enter) and an idle one makes when it sleeps in io_uring_enter.
 /// Kernels older than 5.19 reject the flag with EINVAL: fall back to the original setup.
+///
+/// percore patch 6: also `IORING_SETUP_SINGLE_ISSUER` (Linux 6.0+): each ring is created
+/// and only ever submitted to by its executor's thread (foreign wake-ups write an eventfd,
+/// they never submit). Older kernels reject it with EINVAL: then COOP_TASKRUN alone.
 fn new_sleepable_ring(entries: u32) -> io::Result<iou::IoUring> {
-    match iou::IoUring::new_with_flags(
-        entries,
+    let flag_sets = [
+        iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::SINGLE_ISSUER,
         iou::SetupFlags::COOP_TASKRUN,
-        iou::SetupFeatures::empty(),
-    ) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => iou::IoUring::new(entries),
-        other => other,
+    ];
+    for flags in flag_sets {
+        match iou::IoUring::new_with_flags(entries, flags, iou::SetupFeatures::empty()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
+            other => return other,
+        }
     }
+    iou::IoUring::new(entries)
 }
 
 impl SleepableRing {
