@@ -26,6 +26,24 @@ use std::{
     time::Duration,
 };
 
+/// percore patch 7: state of a `recvmsg` (the buffer, its iovec, the header, the peer).
+#[derive(Debug)]
+pub(crate) struct RecvMsg(
+    pub(crate) Option<DmaBuffer>,
+    pub(crate) libc::iovec,
+    pub(crate) libc::msghdr,
+    pub(crate) MaybeUninit<nix::sys::socket::sockaddr_storage>,
+);
+
+/// percore patch 7: state of a `sendmsg`.
+#[derive(Debug)]
+pub(crate) struct SendMsg(
+    pub(crate) DmaBuffer,
+    pub(crate) libc::iovec,
+    pub(crate) libc::msghdr,
+    pub(crate) nix::sys::socket::SockaddrStorage,
+);
+
 #[derive(Debug)]
 #[allow(dead_code)] // Clippy is unhappy with some of the fields on these enums never being read,
                     // but they are certainly used, and read by debug
@@ -35,18 +53,11 @@ pub(crate) enum SourceType {
     PollAdd,
     SockSend(DmaBuffer),
     SockRecv(Option<DmaBuffer>),
-    SockRecvMsg(
-        Option<DmaBuffer>,
-        libc::iovec,
-        libc::msghdr,
-        MaybeUninit<nix::sys::socket::sockaddr_storage>,
-    ),
-    SockSendMsg(
-        DmaBuffer,
-        libc::iovec,
-        libc::msghdr,
-        nix::sys::socket::SockaddrStorage,
-    ),
+    // percore patch 7: the four large variants are boxed, so that the source of a socket
+    // poll (every stream has one or two for its whole life) is not sized by a UDP msghdr or
+    // a socket address (SourceType 248 -> 48 bytes).
+    SockRecvMsg(Box<RecvMsg>),
+    SockSendMsg(Box<SendMsg>),
     Open(CString),
     FdataSync,
     Fallocate,
@@ -56,8 +67,8 @@ pub(crate) enum SourceType {
     ForeignNotifier(u64, bool),
     Statx(CString, Box<RefCell<Statx>>),
     Timeout(TimeSpec64, u32),
-    Connect(nix::sys::socket::SockaddrStorage),
-    Accept(SockAddrStorage),
+    Connect(Box<nix::sys::socket::SockaddrStorage>),
+    Accept(Box<SockAddrStorage>),
     Rename(PathBuf, PathBuf),
     CreateDir(PathBuf),
     Remove(PathBuf),
