@@ -655,3 +655,14 @@ proptest! {
         p.advance(Duration::from_secs(60));
     }
 }
+
+#[test]
+fn body_in_the_same_read_as_the_head_is_counted() {
+    let web = "    forwardfor: true\n    http_response:\n      - { set_header: { name: x-proxy, value: percore } }\n";
+    let mut p = pair_with(web, "");
+    let req = b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 16\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nhello-world-body";
+    p.client(req);
+    assert!(p.take_server().ends_with("hello-world-body"));
+    p.server(OK);
+    assert_eq!(p.records[0].bytes_in, req.len() as u64);
+}
