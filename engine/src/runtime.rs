@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
-use crate::logging::AccessLogWriter;
+use crate::logging::{AccessLog, AccessLogWriter};
 use crate::shard::{self, BoundListener, ShardSpec};
 
 /// Why `percore run` could not start or did not stop cleanly.
@@ -112,23 +112,68 @@ pub fn block_signals() -> SigSet {
 pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
     let cpus = config.global.shard_cpus.clone();
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
-    let mut listeners = bind_listeners(&config, cpus.len())?;
+    let listeners = bind_listeners(&config, cpus.len())?;
+    let listening = log_listening(&config, &listeners);
+    let (access_log, shard_logs) = start_access_log(&config, cpus.len())?;
+    let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
+    let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
+    let (status_tx, status_rx) = mpsc::channel();
+    threads.push(control::spawn(config, links, req_rx, status_tx).map_err(RunError::Thread)?);
+    spawn_signal_forwarder(signals, req_tx.clone())?;
+
+    match status_rx.recv() {
+        Ok(ProcessStatus::Ready) => {
+            log::info!("ready: {} shard(s) on cpu {:?}", cpus.len(), cpus);
+            Ok(Running {
+                status: status_rx,
+                requests: req_tx,
+                threads,
+                access_log,
+                listening,
+            })
+        }
+        Ok(ProcessStatus::Failed(m)) => Err(RunError::Failed(m)),
+        Ok(ProcessStatus::Stopped) | Err(_) => Err(RunError::Failed(
+            "control plane ended during start-up".into(),
+        )),
+    }
+}
+
+/// Logs each frontend address once (shard 0's sockets: every shard has the same ones) and
+/// returns them as `(frontend name, address)`, ephemeral ports resolved.
+fn log_listening(config: &Config, listeners: &[Vec<BoundListener>]) -> Vec<(String, SocketAddr)> {
     let mut listening = Vec::new();
     for l in listeners.first().into_iter().flatten() {
         let name = config.frontends[l.frontend].name.clone();
         log::info!("frontend {name} listening on {}", l.addr);
         listening.push((name, l.addr));
     }
+    listening
+}
 
+/// Starts the access-log writer when the access log is on, with one ring end per shard;
+/// every shard gets `None` when it is off.
+fn start_access_log(
+    config: &Config,
+    shards: usize,
+) -> Result<(Option<AccessLogWriter>, Vec<Option<AccessLog>>), RunError> {
     let log = &config.global.log;
-    let (access_log, mut shard_logs) =
-        match AccessLogWriter::start(log.access, &log.target, cpus.len())
-            .map_err(|e| RunError::Failed(format!("cannot open the access log: {e}")))?
-        {
-            Some((writer, logs)) => (Some(writer), logs.into_iter().map(Some).collect()),
-            None => (None, (0..cpus.len()).map(|_| None).collect::<Vec<_>>()),
-        };
+    let started = AccessLogWriter::start(log.access, &log.target, shards)
+        .map_err(|e| RunError::Failed(format!("cannot open the access log: {e}")))?;
+    Ok(match started {
+        Some((writer, logs)) => (Some(writer), logs.into_iter().map(Some).collect()),
+        None => (None, (0..shards).map(|_| None).collect()),
+    })
+}
 
+/// Starts one shard thread per CPU of `cpus`, each with its listeners, its access-log end
+/// and a fresh pair of rings; returns the control plane's ends of the rings and the threads.
+fn spawn_shards(
+    config: &Config,
+    cpus: &[usize],
+    mut listeners: Vec<Vec<BoundListener>>,
+    mut shard_logs: Vec<Option<AccessLog>>,
+) -> Result<(Vec<ShardLink>, Vec<std::thread::JoinHandle<()>>), RunError> {
     let ring = config.global.tune.control_ring;
     let mut links = Vec::new();
     let mut threads = Vec::new();
@@ -148,11 +193,15 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
         };
         threads.push(shard::spawn(spec).map_err(RunError::Thread)?);
     }
-    let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
-    let (status_tx, status_rx) = mpsc::channel();
-    threads.push(control::spawn(config, links, req_rx, status_tx).map_err(RunError::Thread)?);
+    Ok((links, threads))
+}
 
-    let forward = req_tx.clone();
+/// Starts thread `percore-signal`: SIGHUP becomes a reload request, SIGINT and SIGTERM a
+/// stop request. It ends once a request cannot be queued on `forward`.
+fn spawn_signal_forwarder(
+    signals: SigSet,
+    forward: thingbuf::mpsc::Sender<ProcessRequest>,
+) -> Result<(), RunError> {
     std::thread::Builder::new()
         .name("percore-signal".into())
         .spawn(move || loop {
@@ -169,23 +218,7 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
             }
         })
         .map_err(RunError::Thread)?;
-
-    match status_rx.recv() {
-        Ok(ProcessStatus::Ready) => {
-            log::info!("ready: {} shard(s) on cpu {:?}", cpus.len(), cpus);
-            Ok(Running {
-                status: status_rx,
-                requests: req_tx,
-                threads,
-                access_log,
-                listening,
-            })
-        }
-        Ok(ProcessStatus::Failed(m)) => Err(RunError::Failed(m)),
-        Ok(ProcessStatus::Stopped) | Err(_) => Err(RunError::Failed(
-            "control plane ended during start-up".into(),
-        )),
-    }
+    Ok(())
 }
 
 /// Creates `shards` listening sockets per frontend address, all in one SO_REUSEPORT group.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percore_admin as admin;
 use percore_admin::{
-    Command, ErrorReply, Level, Lookup, SessTarget, StatKind, StatRow, CANT_FIND_BACKEND,
-    NO_SUCH_SESSION, SESSION_NOT_FOUND,
+    Command, ErrorReply, Level, Lookup, ServerRef, SessTarget, StatFilter, StatKind, StatRow,
+    WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
 };
 
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
@@ -85,7 +85,8 @@ impl Ctl {
             .sum())
     }
 
-    /// Runs one command at `level` (the parser already checked the level).
+    /// Runs one command at `level` (the parser already checked the level); each arm that
+    /// does more than render hands the command to its own function below.
     pub async fn execute(&self, cmd: Command, level: Level) -> Result<String, ErrorReply> {
         match cmd {
             Command::Help(words) => Ok(admin::render_help(level, &words)),
@@ -105,38 +106,8 @@ impl Ctl {
                 let s = &st.servers[key.backend][key.server];
                 Ok(admin::render_weight(s.weight, s.weight_initial))
             }
-            Command::SetServerState(r, new) => {
-                let key = self.state.borrow().lookup_server(&r)?;
-                let state = match new {
-                    admin::AdminState::Ready => AdminState::Ready,
-                    admin::AdminState::Drain => AdminState::Drain,
-                    admin::AdminState::Maint => AdminState::Maint,
-                };
-                {
-                    let mut st = self.state.borrow_mut();
-                    let s = &mut st.servers[key.backend][key.server];
-                    if s.admin != state {
-                        s.admin = state;
-                        s.last_change = Instant::now();
-                    }
-                }
-                self.log_server(key, &format!("admin state set to {state:?}"));
-                self.push_view(key).await?;
-                Ok(String::new())
-            }
-            Command::SetServerWeight(r, spec) => {
-                let key = self.state.borrow().lookup_server(&r)?;
-                {
-                    let mut st = self.state.borrow_mut();
-                    // Every algorithm but static-rr takes weight changes at run time.
-                    let dynamic =
-                        st.config.backends[key.backend].balance != percore_conf::Balance::StaticRr;
-                    let s = &mut st.servers[key.backend][key.server];
-                    s.weight = spec.apply(s.weight_initial, dynamic)?;
-                }
-                self.push_view(key).await?;
-                Ok(String::new())
-            }
+            Command::SetServerState(r, new) => self.set_server_state(&r, new).await,
+            Command::SetServerWeight(r, spec) => self.set_server_weight(&r, spec).await,
             Command::SetHealth(r, enabled) => {
                 let key = self.state.borrow().lookup_server(&r)?;
                 self.state.borrow_mut().servers[key.backend][key.server].health_enabled = enabled;
@@ -148,98 +119,13 @@ impl Ctl {
                 self.push_view(key).await?;
                 Ok(String::new())
             }
-            Command::SetMaxconnFrontend(name, n) => {
-                let (fe, global) = {
-                    let st = self.state.borrow();
-                    (st.lookup_frontend(&name)?, st.config.global.maxconn)
-                };
-                // 0 lifts the frontend limit (the process-wide maxconn still applies).
-                let n = if n == 0 { global } else { n };
-                self.state.borrow_mut().frontend_maxconn[fe] = n;
-                let shards = self.shards.len();
-                for i in 0..shards {
-                    let op = Op::SetFrontendMaxconn {
-                        frontend: fe,
-                        maxconn: share(n, shards, i),
-                    };
-                    self.shards
-                        .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)
-                        .await
-                        .map_err(|e| timed_out(e, shards))?;
-                }
-                Ok(String::new())
-            }
-            Command::ShutdownSessionsServer(r) => {
-                let key = self.state.borrow().lookup_server(&r)?;
-                let t0 = Instant::now();
-                let killed = self.kill_server(key).await?;
-                let us = t0.elapsed().as_micros();
-                self.log_server(
-                    key,
-                    &format!("shutdown sessions: {killed} stream(s) killed and closed in {us} us"),
-                );
-                Ok(String::new())
-            }
-            Command::ShutdownSession(id) => {
-                let id = StreamId(id);
-                if id.shard().0 as usize >= self.shards.len() {
-                    return Err(NO_SUCH_SESSION);
-                }
-                let reply = self
-                    .shards
-                    .unicast(id.shard(), Op::KillStream(id), REPLY_TIMEOUT)
-                    .await
-                    .map_err(|e| timed_out(e, self.shards.len()))?;
-                match reply {
-                    Reply::Killed(1) => Ok(String::new()),
-                    _ => Err(NO_SUCH_SESSION),
-                }
-            }
+            Command::SetMaxconnFrontend(name, n) => self.set_maxconn_frontend(&name, n).await,
+            Command::ShutdownSessionsServer(r) => self.shutdown_sessions_server(&r).await,
+            Command::ShutdownSession(id) => self.shutdown_session(StreamId(id)).await,
             Command::ShowSess(target) => self.show_sess(target).await,
-            Command::ShowStat { json, filter } => {
-                let stats = self.collect_stats().await?;
-                let mut rows = self.stat_rows(&stats);
-                if let Some(f) = filter {
-                    f.apply(&mut rows)?;
-                }
-                Ok(if json {
-                    admin::render_stat_json(&rows, level)
-                } else {
-                    admin::render_stat_csv(&rows, level)
-                })
-            }
-            Command::ShowInfo { json } => {
-                let stats = self.collect_stats().await?;
-                let info = self.info(&stats);
-                Ok(if json {
-                    admin::render_info_json(&info)
-                } else {
-                    admin::render_info(&info)
-                })
-            }
-            Command::ShowShards => {
-                let stats = self.collect_stats().await?;
-                let depths = self.shards.ring_depths();
-                let rows: Vec<admin::ShardRow> = stats
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| admin::ShardRow {
-                        shard: i as u16,
-                        cpu: Some(s.cpu as u32),
-                        streams: s.streams,
-                        accepted: s.counters.accepted,
-                        cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
-                        evt_ring_depth: s.evt_ring_depth as u64,
-                        events_dropped: s.counters.events_dropped,
-                        logs_dropped: s.logs_dropped,
-                        killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
-                        ctl_latency_us_p50: s.ctl_latency_us_p50,
-                        ctl_latency_us_max: s.ctl_latency_us_max,
-                        ..Default::default()
-                    })
-                    .collect();
-                Ok(admin::render_shards(&rows))
-            }
+            Command::ShowStat { json, filter } => self.show_stat(json, filter, level).await,
+            Command::ShowInfo { json } => self.show_info(json).await,
+            Command::ShowShards => self.show_shards().await,
             Command::Reload => Err(admin::reload_failed(
                 "reload is not supported yet; restart the process to apply a new configuration",
             )),
@@ -252,6 +138,163 @@ impl Ctl {
                 Err(error)
             }
         }
+    }
+
+    /// `set server … state`: records the new admin state (and when it changed) and waits
+    /// until every shard took it.
+    async fn set_server_state(
+        &self,
+        r: &ServerRef,
+        new: admin::AdminState,
+    ) -> Result<String, ErrorReply> {
+        let key = self.state.borrow().lookup_server(r)?;
+        let state = match new {
+            admin::AdminState::Ready => AdminState::Ready,
+            admin::AdminState::Drain => AdminState::Drain,
+            admin::AdminState::Maint => AdminState::Maint,
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            let s = &mut st.servers[key.backend][key.server];
+            if s.admin != state {
+                s.admin = state;
+                s.last_change = Instant::now();
+            }
+        }
+        self.log_server(key, &format!("admin state set to {state:?}"));
+        self.push_view(key).await?;
+        Ok(String::new())
+    }
+
+    /// `set server … weight`: refuses what `spec` refuses for the backend's algorithm,
+    /// otherwise waits until every shard took the new weight.
+    async fn set_server_weight(
+        &self,
+        r: &ServerRef,
+        spec: WeightSpec,
+    ) -> Result<String, ErrorReply> {
+        let key = self.state.borrow().lookup_server(r)?;
+        {
+            let mut st = self.state.borrow_mut();
+            // Every algorithm but static-rr takes weight changes at run time.
+            let dynamic =
+                st.config.backends[key.backend].balance != percore_conf::Balance::StaticRr;
+            let s = &mut st.servers[key.backend][key.server];
+            s.weight = spec.apply(s.weight_initial, dynamic)?;
+        }
+        self.push_view(key).await?;
+        Ok(String::new())
+    }
+
+    /// `set maxconn frontend`: gives each shard its share of `n`, one shard after the other;
+    /// 0 lifts the frontend limit.
+    async fn set_maxconn_frontend(&self, name: &str, n: u32) -> Result<String, ErrorReply> {
+        let (fe, global) = {
+            let st = self.state.borrow();
+            (st.lookup_frontend(name)?, st.config.global.maxconn)
+        };
+        // 0 lifts the frontend limit (the process-wide maxconn still applies).
+        let n = if n == 0 { global } else { n };
+        self.state.borrow_mut().frontend_maxconn[fe] = n;
+        let shards = self.shards.len();
+        for i in 0..shards {
+            let op = Op::SetFrontendMaxconn {
+                frontend: fe,
+                maxconn: share(n, shards, i),
+            };
+            self.shards
+                .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)
+                .await
+                .map_err(|e| timed_out(e, shards))?;
+        }
+        Ok(String::new())
+    }
+
+    /// `shutdown sessions server`: kills the server's streams on every shard and logs how
+    /// many and how long it took.
+    async fn shutdown_sessions_server(&self, r: &ServerRef) -> Result<String, ErrorReply> {
+        let key = self.state.borrow().lookup_server(r)?;
+        let t0 = Instant::now();
+        let killed = self.kill_server(key).await?;
+        let us = t0.elapsed().as_micros();
+        self.log_server(
+            key,
+            &format!("shutdown sessions: {killed} stream(s) killed and closed in {us} us"),
+        );
+        Ok(String::new())
+    }
+
+    /// `shutdown session <id>`: asks only the stream's own shard; an id naming no shard or
+    /// no live stream is `NO_SUCH_SESSION`.
+    async fn shutdown_session(&self, id: StreamId) -> Result<String, ErrorReply> {
+        if id.shard().0 as usize >= self.shards.len() {
+            return Err(NO_SUCH_SESSION);
+        }
+        let reply = self
+            .shards
+            .unicast(id.shard(), Op::KillStream(id), REPLY_TIMEOUT)
+            .await
+            .map_err(|e| timed_out(e, self.shards.len()))?;
+        match reply {
+            Reply::Killed(1) => Ok(String::new()),
+            _ => Err(NO_SUCH_SESSION),
+        }
+    }
+
+    /// `show stat`: merged counters as CSV or JSON, the columns `level` may see, after the
+    /// optional row `filter`.
+    async fn show_stat(
+        &self,
+        json: bool,
+        filter: Option<StatFilter>,
+        level: Level,
+    ) -> Result<String, ErrorReply> {
+        let stats = self.collect_stats().await?;
+        let mut rows = self.stat_rows(&stats);
+        if let Some(f) = filter {
+            f.apply(&mut rows)?;
+        }
+        Ok(if json {
+            admin::render_stat_json(&rows, level)
+        } else {
+            admin::render_stat_csv(&rows, level)
+        })
+    }
+
+    /// `show info`: process-wide figures from every shard's counters, as text or JSON.
+    async fn show_info(&self, json: bool) -> Result<String, ErrorReply> {
+        let stats = self.collect_stats().await?;
+        let info = self.info(&stats);
+        Ok(if json {
+            admin::render_info_json(&info)
+        } else {
+            admin::render_info(&info)
+        })
+    }
+
+    /// `show shards`: one row per shard from its counters and the depth of its cmd ring.
+    async fn show_shards(&self) -> Result<String, ErrorReply> {
+        let stats = self.collect_stats().await?;
+        let depths = self.shards.ring_depths();
+        let rows: Vec<admin::ShardRow> = stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| admin::ShardRow {
+                shard: i as u16,
+                cpu: Some(s.cpu as u32),
+                streams: s.streams,
+                accepted: s.counters.accepted,
+                cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
+                evt_ring_depth: s.evt_ring_depth as u64,
+                events_dropped: s.counters.events_dropped,
+                logs_dropped: s.logs_dropped,
+                killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
+                ctl_latency_us_p50: s.ctl_latency_us_p50,
+                ctl_latency_us_max: s.ctl_latency_us_max,
+                ..Default::default()
+            })
+            .collect();
+        Ok(admin::render_shards(&rows))
     }
 
     fn log_server(&self, key: ServerKey, what: &str) {
@@ -399,146 +442,21 @@ impl Ctl {
     /// (an upper bound of the true process-wide maximum).
     pub fn stat_rows(&self, stats: &[ShardStats]) -> Vec<StatRow> {
         let st = self.state.borrow();
-        let cfg = &st.config;
         let stopping = self.stopping.get();
-        let now = Instant::now();
-        let sum = |f: &dyn Fn(&ShardStats) -> u64| -> u64 { stats.iter().map(f).sum() };
+        let sources = StatSources {
+            st: &st,
+            stats,
+            now: Instant::now(),
+        };
         let mut rows = Vec::new();
-        for (i, fe) in cfg.frontends.iter().enumerate() {
-            let c = merged(stats, now, |x| &x.frontends[i]);
-            let http = fe.mode == percore_conf::Mode::Http;
-            rows.push(StatRow {
-                pxname: fe.name.clone(),
-                svname: "FRONTEND".into(),
-                kind: StatKind::Frontend,
-                iid: st.frontend_iid(i),
-                sid: 0,
-                mode: mode_of(fe.mode),
-                scur: Some(sum(&|s| s.frontend_streams[i])),
-                smax: Some(c.streams_max),
-                slim: Some(u64::from(st.frontend_maxconn[i])),
-                stot: Some(c.streams_total),
-                bin: Some(c.bytes_in),
-                bout: Some(c.bytes_out),
-                dreq: Some(c.denied),
-                dresp: Some(0),
-                ereq: Some(c.request_errors),
-                status: if stopping { "STOP" } else { "OPEN" }.into(),
-                conn_tot: Some(c.streams_total),
-                killed: Some(c.killed),
-                intercepted: http.then_some(c.intercepted),
-                // HAProxy fills the rates on frontends of both modes; 0 = no rate limit.
-                rate: Some(u64::from(c.stream_rate.rate(now))),
-                rate_lim: Some(0),
-                rate_max: Some(u64::from(c.stream_rate.max())),
-                req_rate: Some(u64::from(c.request_rate.rate(now))),
-                req_rate_max: Some(u64::from(c.request_rate.max())),
-                ..http_columns(fe.mode, &c, StatRow::default())
-            });
+        for i in 0..st.config.frontends.len() {
+            rows.push(sources.frontend_row(i, stopping));
         }
-        for (b, be) in cfg.backends.iter().enumerate() {
-            let mut active = 0u64;
-            let mut backups = 0u64;
-            let mut weight = 0u64;
-            for (i, srv) in be.servers.iter().enumerate() {
-                let s = &st.servers[b][i];
-                let c = merged(stats, now, |x| &x.servers[b][i]);
-                let up = s.check.as_ref().is_none_or(|c| c.up);
-                let usable = s.admin == AdminState::Ready && up;
-                if usable && !srv.backup {
-                    active += 1;
-                    weight += u64::from(s.weight);
-                }
-                if usable && srv.backup {
-                    backups += 1;
-                }
-                let checked = s.check.as_ref().filter(|_| s.health_enabled);
-                rows.push(StatRow {
-                    pxname: be.name.clone(),
-                    svname: srv.name.clone(),
-                    kind: StatKind::Server,
-                    iid: st.backend_iid(b),
-                    sid: i as u32 + 1,
-                    mode: mode_of(be.mode),
-                    qcur: Some(0),
-                    qmax: Some(0),
-                    scur: Some(sum(&|x| x.server_streams[b][i])),
-                    smax: Some(c.streams_max),
-                    slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
-                    stot: Some(c.streams_total),
-                    bin: Some(c.bytes_in),
-                    bout: Some(c.bytes_out),
-                    dresp: Some(0),
-                    econ: Some(c.connect_errors),
-                    eresp: Some(c.response_errors),
-                    wretr: Some(c.retries),
-                    wredis: Some(c.redispatches),
-                    status: server_status(s),
-                    weight: Some(u64::from(s.effective_weight(now))),
-                    uweight: Some(u64::from(s.weight)),
-                    throttle: s.throttle(now),
-                    act: Some(u64::from(!srv.backup)),
-                    bck: Some(u64::from(srv.backup)),
-                    lastchg: Some(now.duration_since(s.last_change).as_secs()),
-                    chkfail: s.check.as_ref().map(|c| c.failures),
-                    chkdown: s.check.as_ref().map(|c| c.downs),
-                    hanafail: s.check.as_ref().map(|c| c.analysis_failures),
-                    downtime: s.check.as_ref().map(|c| {
-                        (c.downtime
-                            + c.down_since
-                                .map_or(Duration::ZERO, |d| now.duration_since(d)))
-                        .as_secs()
-                    }),
-                    check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
-                    check_desc: checked
-                        .map_or(String::new(), |c| c.status.description().to_string()),
-                    check_code: checked.and_then(|c| c.code.map(u64::from)),
-                    check_duration: checked.map(|c| c.duration_ms),
-                    last_chk: checked.map_or(String::new(), |c| c.info.clone()),
-                    check_rise: checked.map(|c| u64::from(c.config.rise)),
-                    check_fall: checked.map(|c| u64::from(c.config.fall)),
-                    check_health: checked.map(|c| u64::from(c.health)),
-                    lbtot: Some(c.streams_total),
-                    addr: srv.address.to_string(),
-                    connect: Some(c.streams_total + c.connect_errors),
-                    killed: Some(c.killed),
-                    ..http_columns(be.mode, &c, outcome_columns(&c, now))
-                });
+        for (b, be) in st.config.backends.iter().enumerate() {
+            for i in 0..be.servers.len() {
+                rows.push(sources.server_row(b, i));
             }
-            let c = merged(stats, now, |x| &x.backends[b]);
-            rows.push(StatRow {
-                pxname: be.name.clone(),
-                svname: "BACKEND".into(),
-                kind: StatKind::Backend,
-                iid: st.backend_iid(b),
-                sid: 0,
-                mode: mode_of(be.mode),
-                qcur: Some(sum(&|x| x.queued.get(b).map_or(0, |q| q.0))),
-                qmax: Some(sum(&|x| x.queued.get(b).map_or(0, |q| q.1))),
-                scur: Some(sum(&|x| x.backend_streams[b])),
-                smax: Some(c.streams_max),
-                slim: Some(u64::from(cfg.global.maxconn)),
-                stot: Some(c.streams_total),
-                bin: Some(c.bytes_in),
-                bout: Some(c.bytes_out),
-                dreq: Some(0),
-                dresp: Some(0),
-                econ: Some(c.connect_errors),
-                eresp: Some(c.response_errors),
-                wretr: Some(c.retries),
-                wredis: Some(c.redispatches),
-                status: if active + backups > 0 { "UP" } else { "DOWN" }.into(),
-                weight: Some(weight),
-                uweight: Some(weight),
-                act: Some(active),
-                bck: Some(backups),
-                lastchg: Some(now.duration_since(st.started).as_secs()),
-                lbtot: Some(c.streams_total),
-                algo: algo_name(&be.balance).into(),
-                connect: Some(c.streams_total + c.connect_errors),
-                killed: Some(c.killed),
-                ..http_columns(be.mode, &c, outcome_columns(&c, now))
-            });
+            rows.push(sources.backend_row(b));
         }
         rows
     }
@@ -595,6 +513,165 @@ impl Ctl {
     }
 }
 
+/// What every `show stat` row is built from: the authoritative state, every shard's
+/// counters, and the one instant at which rates, averages and ages are read.
+struct StatSources<'a> {
+    /// Names, ids, limits and server states (borrowed for the whole reply, never across an
+    /// `.await`).
+    st: &'a State,
+    /// Counters of every shard, in shard order.
+    stats: &'a [ShardStats],
+    /// When the rows are read.
+    now: Instant,
+}
+
+impl StatSources<'_> {
+    /// One figure summed over every shard.
+    fn sum(&self, f: impl Fn(&ShardStats) -> u64) -> u64 {
+        self.stats.iter().map(f).sum()
+    }
+
+    /// The FRONTEND row of frontend `i`; `stopping` turns its status from OPEN to STOP.
+    fn frontend_row(&self, i: usize, stopping: bool) -> StatRow {
+        let (st, now) = (self.st, self.now);
+        let fe = &st.config.frontends[i];
+        let c = merged(self.stats, now, |x| &x.frontends[i]);
+        let http = fe.mode == percore_conf::Mode::Http;
+        StatRow {
+            pxname: fe.name.clone(),
+            svname: "FRONTEND".into(),
+            kind: StatKind::Frontend,
+            iid: st.frontend_iid(i),
+            sid: 0,
+            mode: mode_of(fe.mode),
+            scur: Some(self.sum(|s| s.frontend_streams[i])),
+            smax: Some(c.streams_max),
+            slim: Some(u64::from(st.frontend_maxconn[i])),
+            stot: Some(c.streams_total),
+            bin: Some(c.bytes_in),
+            bout: Some(c.bytes_out),
+            dreq: Some(c.denied),
+            dresp: Some(0),
+            ereq: Some(c.request_errors),
+            status: if stopping { "STOP" } else { "OPEN" }.into(),
+            conn_tot: Some(c.streams_total),
+            killed: Some(c.killed),
+            intercepted: http.then_some(c.intercepted),
+            // HAProxy fills the rates on frontends of both modes; 0 = no rate limit.
+            rate: Some(u64::from(c.stream_rate.rate(now))),
+            rate_lim: Some(0),
+            rate_max: Some(u64::from(c.stream_rate.max())),
+            req_rate: Some(u64::from(c.request_rate.rate(now))),
+            req_rate_max: Some(u64::from(c.request_rate.max())),
+            ..http_columns(fe.mode, &c, StatRow::default())
+        }
+    }
+
+    /// The row of server `i` of backend `b`.
+    fn server_row(&self, b: usize, i: usize) -> StatRow {
+        let (st, now) = (self.st, self.now);
+        let be = &st.config.backends[b];
+        let srv = &be.servers[i];
+        let s = &st.servers[b][i];
+        let c = merged(self.stats, now, |x| &x.servers[b][i]);
+        StatRow {
+            pxname: be.name.clone(),
+            svname: srv.name.clone(),
+            kind: StatKind::Server,
+            iid: st.backend_iid(b),
+            sid: i as u32 + 1,
+            mode: mode_of(be.mode),
+            qcur: Some(0),
+            qmax: Some(0),
+            scur: Some(self.sum(|x| x.server_streams[b][i])),
+            smax: Some(c.streams_max),
+            slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
+            stot: Some(c.streams_total),
+            bin: Some(c.bytes_in),
+            bout: Some(c.bytes_out),
+            dresp: Some(0),
+            econ: Some(c.connect_errors),
+            eresp: Some(c.response_errors),
+            wretr: Some(c.retries),
+            wredis: Some(c.redispatches),
+            status: server_status(s),
+            weight: Some(u64::from(s.effective_weight(now))),
+            uweight: Some(u64::from(s.weight)),
+            throttle: s.throttle(now),
+            act: Some(u64::from(!srv.backup)),
+            bck: Some(u64::from(srv.backup)),
+            lastchg: Some(now.duration_since(s.last_change).as_secs()),
+            lbtot: Some(c.streams_total),
+            addr: srv.address.to_string(),
+            connect: Some(c.streams_total + c.connect_errors),
+            killed: Some(c.killed),
+            ..check_columns(s, now, http_columns(be.mode, &c, outcome_columns(&c, now)))
+        }
+    }
+
+    /// The BACKEND row of backend `b`: UP while one of its servers takes new streams.
+    fn backend_row(&self, b: usize) -> StatRow {
+        let (st, now) = (self.st, self.now);
+        let be = &st.config.backends[b];
+        let (active, backups, weight) = self.usable_servers(b);
+        let c = merged(self.stats, now, |x| &x.backends[b]);
+        StatRow {
+            pxname: be.name.clone(),
+            svname: "BACKEND".into(),
+            kind: StatKind::Backend,
+            iid: st.backend_iid(b),
+            sid: 0,
+            mode: mode_of(be.mode),
+            qcur: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.0))),
+            qmax: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.1))),
+            scur: Some(self.sum(|x| x.backend_streams[b])),
+            smax: Some(c.streams_max),
+            slim: Some(u64::from(st.config.global.maxconn)),
+            stot: Some(c.streams_total),
+            bin: Some(c.bytes_in),
+            bout: Some(c.bytes_out),
+            dreq: Some(0),
+            dresp: Some(0),
+            econ: Some(c.connect_errors),
+            eresp: Some(c.response_errors),
+            wretr: Some(c.retries),
+            wredis: Some(c.redispatches),
+            status: if active + backups > 0 { "UP" } else { "DOWN" }.into(),
+            weight: Some(weight),
+            uweight: Some(weight),
+            act: Some(active),
+            bck: Some(backups),
+            lastchg: Some(now.duration_since(st.started).as_secs()),
+            lbtot: Some(c.streams_total),
+            algo: algo_name(&be.balance).into(),
+            connect: Some(c.streams_total + c.connect_errors),
+            killed: Some(c.killed),
+            ..http_columns(be.mode, &c, outcome_columns(&c, now))
+        }
+    }
+
+    /// Backend `b`'s usable servers (ready and not DOWN): how many active, how many backup,
+    /// and the sum of the active ones' weights.
+    fn usable_servers(&self, b: usize) -> (u64, u64, u64) {
+        let mut active = 0u64;
+        let mut backups = 0u64;
+        let mut weight = 0u64;
+        for (i, srv) in self.st.config.backends[b].servers.iter().enumerate() {
+            let s = &self.st.servers[b][i];
+            let up = s.check.as_ref().is_none_or(|c| c.up);
+            let usable = s.admin == AdminState::Ready && up;
+            if usable && !srv.backup {
+                active += 1;
+                weight += u64::from(s.weight);
+            }
+            if usable && srv.backup {
+                backups += 1;
+            }
+        }
+        (active, backups, weight)
+    }
+}
+
 fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
     match mode {
         percore_conf::Mode::Tcp => admin::Mode::Tcp,
@@ -645,6 +722,32 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> S
         hrsp_4xx: Some(c.responses[3]),
         hrsp_5xx: Some(c.responses[4]),
         hrsp_other: Some(c.responses[5]),
+        ..base
+    }
+}
+
+/// `base` with the check columns of a server row: empty without a check; the `check_*` and
+/// `last_chk` columns also while checks are disabled (`disable health`).
+fn check_columns(s: &super::state::ServerState, now: Instant, base: StatRow) -> StatRow {
+    let checked = s.check.as_ref().filter(|_| s.health_enabled);
+    StatRow {
+        chkfail: s.check.as_ref().map(|c| c.failures),
+        chkdown: s.check.as_ref().map(|c| c.downs),
+        hanafail: s.check.as_ref().map(|c| c.analysis_failures),
+        downtime: s.check.as_ref().map(|c| {
+            (c.downtime
+                + c.down_since
+                    .map_or(Duration::ZERO, |d| now.duration_since(d)))
+            .as_secs()
+        }),
+        check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
+        check_desc: checked.map_or(String::new(), |c| c.status.description().to_string()),
+        check_code: checked.and_then(|c| c.code.map(u64::from)),
+        check_duration: checked.map(|c| c.duration_ms),
+        last_chk: checked.map_or(String::new(), |c| c.info.clone()),
+        check_rise: checked.map(|c| u64::from(c.config.rise)),
+        check_fall: checked.map(|c| u64::from(c.config.fall)),
+        check_health: checked.map(|c| u64::from(c.health)),
         ..base
     }
 }

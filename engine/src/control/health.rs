@@ -130,26 +130,13 @@ async fn checker(
     }
 }
 
-/// Runs one check against `addr`.
+/// Runs one check against `addr`: a connect for TCP checks; for HTTP checks, a connect and
+/// one request whose status line must come back within `check.timeout` of the start.
 pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
     let deadline = Instant::now() + check.timeout;
     let mut stream = match TcpStream::connect_timeout(addr, check.timeout).await {
         Ok(s) => s,
-        Err(e) => {
-            let text = e.to_string();
-            let status = if text.contains("timed out") {
-                CheckStatus::Layer4Timeout
-            } else {
-                CheckStatus::Layer4Connection
-            };
-            return Outcome {
-                passed: false,
-                status,
-                code: None,
-                info: short_error(&text),
-                nolb: false,
-            };
-        }
+        Err(e) => return check_connect_failure(&e.to_string()),
     };
     if check.kind == CheckKind::Tcp {
         return Outcome {
@@ -166,7 +153,50 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
         check.method, check.path
     );
     let left = deadline.saturating_duration_since(Instant::now());
-    let exchange = glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
+    match http_check_exchange(&mut stream, &request, left).await {
+        Ok(bytes) => http_check_verdict(check, &bytes),
+        Err(glommio::GlommioError::TimedOut(_)) => Outcome {
+            passed: false,
+            status: CheckStatus::Layer7Timeout,
+            code: None,
+            info: String::new(),
+            nolb: false,
+        },
+        Err(e) => Outcome {
+            passed: false,
+            status: CheckStatus::Layer7InvalidResponse,
+            code: None,
+            info: short_error(&e.to_string()),
+            nolb: false,
+        },
+    }
+}
+
+/// The outcome of a check whose connect failed with `text`: a layer-4 timeout when the
+/// connect timed out, a layer-4 connection error otherwise.
+fn check_connect_failure(text: &str) -> Outcome {
+    let status = if text.contains("timed out") {
+        CheckStatus::Layer4Timeout
+    } else {
+        CheckStatus::Layer4Connection
+    };
+    Outcome {
+        passed: false,
+        status,
+        code: None,
+        info: short_error(text),
+        nolb: false,
+    }
+}
+
+/// Writes `request`, then reads until the first CRLF, EOF or [`CHECK_RESPONSE_BYTES_MAX`]
+/// bytes, all within `left` (at least 1 ms); returns the bytes read.
+async fn http_check_exchange(
+    stream: &mut TcpStream,
+    request: &str,
+    left: Duration,
+) -> glommio::Result<Vec<u8>, ()> {
+    glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
         stream
             .write_all(request.as_bytes())
             .await
@@ -186,29 +216,13 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
         buf.truncate(len);
         Ok(buf)
     })
-    .await;
-    let bytes = match exchange {
-        Ok(b) => b,
-        Err(glommio::GlommioError::TimedOut(_)) => {
-            return Outcome {
-                passed: false,
-                status: CheckStatus::Layer7Timeout,
-                code: None,
-                info: String::new(),
-                nolb: false,
-            }
-        }
-        Err(e) => {
-            return Outcome {
-                passed: false,
-                status: CheckStatus::Layer7InvalidResponse,
-                code: None,
-                info: short_error(&e.to_string()),
-                nolb: false,
-            }
-        }
-    };
-    let code = status_code(&bytes);
+    .await
+}
+
+/// Judges an HTTP check response by its status line: an expected status passes, a 404
+/// with `disable_on_404` passes as NOLB, anything else fails.
+fn http_check_verdict(check: &Check, bytes: &[u8]) -> Outcome {
+    let code = status_code(bytes);
     match code {
         Some(404) if check.disable_on_404 => Outcome {
             passed: true,
@@ -414,20 +428,7 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
         left.0,
         left.1
     );
-    let slowstart = {
-        let mut st = ctl.state.borrow_mut();
-        let slowstart = st.config.backends[key.backend].servers[key.server].slowstart;
-        let s = &mut st.servers[key.backend][key.server];
-        s.ramp = if up {
-            slowstart.map(|d| (Instant::now(), d))
-        } else {
-            None
-        };
-        slowstart.filter(|_| up)
-    };
-    if let Some(length) = slowstart {
-        glommio::spawn_local(ramp_weight(ctl.clone(), key, length)).detach();
-    }
+    announce_slowstart(ctl, key, up);
     if let Err(e) = ctl.push_view_to_shards(key).await {
         log::error!(
             "server {backend_name}/{name}: shards did not take the new state: {}",
@@ -446,26 +447,46 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
         }
     }
     if up && !is_backup && action_up == OnMarkedUp::ShutdownBackupSessions {
-        let backups: Vec<ServerKey> = {
-            let st = ctl.state.borrow();
-            st.config.backends[key.backend]
-                .servers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.backup)
-                .map(|(i, _)| ServerKey {
-                    backend: key.backend,
-                    server: i,
-                })
-                .collect()
+        kill_backup_streams(ctl, key.backend, &backend_name).await;
+    }
+}
+
+/// On a transition of `key`: an UP server with a `slowstart` starts its weight ramp, a DOWN
+/// server leaves any ramp it was on.
+fn announce_slowstart(ctl: &Rc<Ctl>, key: ServerKey, up: bool) {
+    let slowstart = {
+        let mut st = ctl.state.borrow_mut();
+        let slowstart = st.config.backends[key.backend].servers[key.server].slowstart;
+        let s = &mut st.servers[key.backend][key.server];
+        s.ramp = if up {
+            slowstart.map(|d| (Instant::now(), d))
+        } else {
+            None
         };
-        for b in backups {
-            if let Ok(n) = ctl.kill_server(b).await {
-                if n > 0 {
-                    log::info!(
-                        "{backend_name}: on_marked_up killed {n} stream(s) on backup server"
-                    );
-                }
+        slowstart.filter(|_| up)
+    };
+    if let Some(length) = slowstart {
+        glommio::spawn_local(ramp_weight(ctl.clone(), key, length)).detach();
+    }
+}
+
+/// `on_marked_up: shutdown-backup-sessions`: kills the streams of every backup server of
+/// `backend` (named `backend_name` in the log), one server after the other.
+async fn kill_backup_streams(ctl: &Rc<Ctl>, backend: usize, backend_name: &str) {
+    let backups: Vec<ServerKey> = {
+        let st = ctl.state.borrow();
+        st.config.backends[backend]
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.backup)
+            .map(|(i, _)| ServerKey { backend, server: i })
+            .collect()
+    };
+    for b in backups {
+        if let Ok(n) = ctl.kill_server(b).await {
+            if n > 0 {
+                log::info!("{backend_name}: on_marked_up killed {n} stream(s) on backup server");
             }
         }
     }

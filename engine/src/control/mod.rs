@@ -25,12 +25,12 @@ use std::time::Duration;
 
 use futures_lite::future;
 use glommio::channels::local_channel;
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{LocalExecutorBuilder, Placement, Task};
 use percore_conf::Config;
 
 use self::admin::SocketFile;
 use self::exec::Ctl;
-use self::shards::Shards;
+use self::shards::{BroadcastError, Shards};
 use self::state::State;
 use crate::rings::msg::{Op, Reply, ShardCommand, ShardEvent};
 
@@ -102,17 +102,99 @@ pub fn spawn(
         })
 }
 
+/// One input of the control loop.
 enum Input {
+    /// An unsolicited shard event (replies never come this way).
     Event(ShardEvent),
+    /// A request from the process.
     Request(ProcessRequest),
+    /// The events or the requests ended.
     Closed,
 }
 
+/// Where the control loop's inputs come from.
+struct Inputs {
+    /// Unsolicited events forwarded by the ring readers; ends once every reader ended.
+    events: local_channel::LocalReceiver<ShardEvent>,
+    /// Requests from the signal thread (and `Running::request_stop`).
+    requests: thingbuf::mpsc::Receiver<ProcessRequest>,
+}
+
+impl Inputs {
+    /// The next event or request, whichever comes first; `Closed` once either source ended.
+    async fn next(&self) -> Input {
+        future::or(
+            async { self.events.recv().await.map_or(Input::Closed, Input::Event) },
+            async {
+                self.requests
+                    .recv()
+                    .await
+                    .map_or(Input::Closed, Input::Request)
+            },
+        )
+        .await
+    }
+}
+
+/// The control plane's life: start-up barrier, admin sockets and checks, the control loop,
+/// then the graceful stop. Every outcome is reported on `status`.
 async fn main(
     config: Config,
     links: Vec<ShardLink>,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
     status: mpsc::Sender<ProcessStatus>,
+) {
+    let shard_count = links.len();
+    let (shards, events, readers) = start_ring_readers(links);
+    let inputs = Inputs { events, requests };
+    if let Err(message) = startup_barrier(&inputs, shard_count).await {
+        let _ = status.send(ProcessStatus::Failed(message));
+        return;
+    }
+    let ctl = Rc::new(Ctl {
+        state: RefCell::new(State::new(config.clone())),
+        shards,
+        stopping: Cell::new(false),
+    });
+    // The admin sockets open only once every shard accepts (DESIGN §3).
+    let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
+        Ok(v) => v,
+        Err(message) => {
+            let _ = status.send(ProcessStatus::Failed(message));
+            return;
+        }
+    };
+    let checkers = health::spawn_all(&ctl);
+    let _ = status.send(ProcessStatus::Ready);
+    if let Err(message) = serve_until_stop(&inputs, &ctl).await {
+        let _ = status.send(ProcessStatus::Failed(message));
+        return;
+    }
+
+    ctl.stopping.set(true);
+    let grace = config.global.grace;
+    log::info!("stopping: no new connections, live streams get up to {grace:?}");
+    let outcome = ctl
+        .shards
+        .broadcast(Op::Stop { grace }, grace + STOP_SLACK)
+        .await;
+    drop(readers);
+    drop(admin_tasks);
+    drop(checkers);
+    for f in &socket_files {
+        f.remove_file();
+    }
+    let _ = status.send(stop_status(outcome));
+}
+
+/// Takes the links apart: the command senders become [`Shards`], and each event ring gets a
+/// reader task. Returns them with the receiver of the events the readers forward.
+fn start_ring_readers(
+    links: Vec<ShardLink>,
+) -> (
+    Rc<Shards>,
+    local_channel::LocalReceiver<ShardEvent>,
+    Vec<Task<()>>,
 ) {
     let shard_count = links.len();
     let (local_tx, local_rx) = local_channel::new_bounded::<ShardEvent>(LOCAL_EVENTS_MAX);
@@ -128,34 +210,39 @@ async fn main(
     for evt_rx in evt_rxs {
         let tx = local_tx.clone();
         let shards = shards.clone();
-        readers.push(glommio::spawn_local(async move {
-            while let Some(ev) = evt_rx.recv().await {
-                match ev {
-                    ShardEvent::Reply { shard, id, reply } => shards.deliver(shard, id, reply),
-                    ShardEvent::Nop => {}
-                    other => {
-                        if tx.send(other).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }));
+        readers.push(glommio::spawn_local(read_event_ring(evt_rx, shards, tx)));
     }
     drop(local_tx);
-    let next = || async {
-        future::or(
-            async { local_rx.recv().await.map_or(Input::Closed, Input::Event) },
-            async { requests.recv().await.map_or(Input::Closed, Input::Request) },
-        )
-        .await
-    };
+    (shards, local_rx, readers)
+}
 
-    // Start-up barrier: one Ready per shard.
+/// One shard's event ring reader: hands replies to the command waiting for them and forwards
+/// every other event to the control loop; ends with the ring or the control loop.
+async fn read_event_ring(
+    evt_rx: thingbuf::mpsc::Receiver<ShardEvent>,
+    shards: Rc<Shards>,
+    tx: Rc<local_channel::LocalSender<ShardEvent>>,
+) {
+    while let Some(ev) = evt_rx.recv().await {
+        match ev {
+            ShardEvent::Reply { shard, id, reply } => shards.deliver(shard, id, reply),
+            ShardEvent::Nop => {}
+            other => {
+                if tx.send(other).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Start-up barrier: waits for one `Ready` per shard, at most [`START_TIMEOUT`]. A `Fatal`
+/// event, a stop request or an ended input fails it; the error is the message to exit with.
+async fn startup_barrier(inputs: &Inputs, shard_count: usize) -> Result<(), String> {
     let mut ready = vec![false; shard_count];
     let started = glommio::timer::timeout(START_TIMEOUT, async {
         while ready.iter().any(|r| !r) {
-            match next().await {
+            match inputs.next().await {
                 Input::Event(ShardEvent::Ready { shard, .. }) => ready[shard.0 as usize] = true,
                 Input::Event(ShardEvent::Fatal { shard, message }) => {
                     return Ok(Err(format!("shard {shard}: {message}")));
@@ -170,70 +257,43 @@ async fn main(
         Ok(Ok(()))
     })
     .await;
-    let failed = match started {
-        Ok(Ok(())) => None,
-        Ok(Err(message)) => Some(message),
+    match started {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(message),
         Err(_) => {
             let missing: Vec<usize> = (0..shard_count).filter(|&i| !ready[i]).collect();
-            Some(format!(
+            Err(format!(
                 "shard(s) {missing:?} did not start within {START_TIMEOUT:?}"
             ))
         }
-    };
-    if let Some(message) = failed {
-        let _ = status.send(ProcessStatus::Failed(message));
-        return;
     }
-    let ctl = Rc::new(Ctl {
-        state: RefCell::new(State::new(config.clone())),
-        shards: shards.clone(),
-        stopping: Cell::new(false),
-    });
-    // The admin sockets open only once every shard accepts (DESIGN §3).
-    let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
-        Ok(v) => v,
-        Err(message) => {
-            let _ = status.send(ProcessStatus::Failed(message));
-            return;
-        }
-    };
-    let checkers = health::spawn_all(&ctl);
-    let _ = status.send(ProcessStatus::Ready);
+}
 
+/// The control loop, until a stop request: applies passive health events and ignores
+/// reloads (not supported yet). A `Fatal` event or an ended input ends it with the message
+/// the process fails with.
+async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> {
     loop {
-        match next().await {
-            Input::Request(ProcessRequest::Stop) => break,
+        match inputs.next().await {
+            Input::Request(ProcessRequest::Stop) => return Ok(()),
             Input::Request(ProcessRequest::Reload) => {
                 log::warn!("reload requested (SIGHUP) but reload is not supported yet; ignored");
             }
             Input::Request(ProcessRequest::Nop) => {}
             Input::Event(ShardEvent::Fatal { shard, message }) => {
-                let _ = status.send(ProcessStatus::Failed(format!("shard {shard}: {message}")));
-                return;
+                return Err(format!("shard {shard}: {message}"));
             }
             Input::Event(ShardEvent::ServerErrors { server, .. }) => {
-                health::on_passive(&ctl, server).await;
+                health::on_passive(ctl, server).await;
             }
             Input::Event(_) => {}
-            Input::Closed => {
-                let _ = status.send(ProcessStatus::Failed("a shard ended unexpectedly".into()));
-                return;
-            }
+            Input::Closed => return Err("a shard ended unexpectedly".into()),
         }
     }
+}
 
-    ctl.stopping.set(true);
-    let grace = config.global.grace;
-    log::info!("stopping: no new connections, live streams get up to {grace:?}");
-    let outcome = shards
-        .broadcast(Op::Stop { grace }, grace + STOP_SLACK)
-        .await;
-    drop(readers);
-    drop(admin_tasks);
-    drop(checkers);
-    for f in &socket_files {
-        f.remove_file();
-    }
+/// The process status after the `Stop` broadcast; logs what each shard reported on stopping.
+fn stop_status(outcome: Result<Vec<Reply>, BroadcastError>) -> ProcessStatus {
     match outcome {
         Ok(replies) => {
             for (i, r) in replies.iter().enumerate() {
@@ -243,11 +303,9 @@ async fn main(
                     );
                 }
             }
-            let _ = status.send(ProcessStatus::Stopped);
+            ProcessStatus::Stopped
         }
-        Err(e) => {
-            let _ = status.send(ProcessStatus::Failed(format!("stop: {e}")));
-        }
+        Err(e) => ProcessStatus::Failed(format!("stop: {e}")),
     }
 }
 

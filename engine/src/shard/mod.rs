@@ -161,6 +161,8 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Builds the state of shard `spec.id` from its configuration copy: its shares of every
+    /// `maxconn`, one balancer and one view per server, empty table, counters and pools.
     fn new(spec: &ShardSpec, access_log: Option<AccessLog>) -> std::io::Result<Self> {
         let cfg = &spec.config;
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
@@ -169,17 +171,6 @@ impl Shard {
             .frontends
             .iter()
             .map(|fe| crate::stream::http::errors::ErrorPages::new(&fe.http.errorfiles))
-            .collect();
-        let pool_limits: Vec<(usize, u32, Duration)> = cfg
-            .backends
-            .iter()
-            .map(|b| {
-                (
-                    b.servers.len(),
-                    b.http.pool_max_idle,
-                    b.http.pool_idle_timeout,
-                )
-            })
             .collect();
         Ok(Shard {
             id: spec.id,
@@ -190,36 +181,8 @@ impl Shard {
                 cfg.frontends.len(),
                 &servers,
             ))),
-            balancers: RefCell::new(
-                cfg.backends
-                    .iter()
-                    .map(|b| {
-                        Balancer::new(
-                            &b.balance,
-                            b.hash_type,
-                            b.servers.iter().map(|s| s.name.clone()).collect(),
-                            b.servers.iter().map(|s| s.weight).collect(),
-                            0x9e37_79b9_7f4a_7c15 ^ u64::from(spec.id.0),
-                        )
-                    })
-                    .collect(),
-            ),
-            views: RefCell::new(
-                cfg.backends
-                    .iter()
-                    .map(|b| {
-                        b.servers
-                            .iter()
-                            .map(|s| ServerView {
-                                admin: AdminState::Ready,
-                                weight: s.weight,
-                                maxconn: s.maxconn,
-                                up: true,
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            ),
+            balancers: RefCell::new(Self::new_balancers(cfg, spec.id)),
+            views: RefCell::new(Self::new_views(cfg)),
             pools: crate::stream::Pools::new(
                 cfg.global
                     .tune
@@ -234,23 +197,12 @@ impl Shard {
                 .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
                 .collect(),
             access_log: RefCell::new(access_log),
-            server_budgets: cfg
-                .backends
-                .iter()
-                .map(|b| {
-                    b.servers
-                        .iter()
-                        .map(|srv| {
-                            Budget::new(server_share(srv.maxconn, spec.shards, spec.id.0 as usize))
-                        })
-                        .collect()
-                })
-                .collect(),
+            server_budgets: Self::new_server_budgets(spec),
             queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
             shards: spec.shards,
             passive_errors: RefCell::new(servers.iter().map(|&n| vec![0; n]).collect()),
             evt_tx: spec.evt_tx.clone(),
-            pool: RefCell::new(http::pool::Pool::new(&pool_limits)),
+            pool: RefCell::new(Self::new_pool(cfg)),
             error_pages,
             limits: percore_protocols::http1::Limits {
                 max_header_size: cfg.global.tune.max_header_size,
@@ -261,6 +213,76 @@ impl Shard {
             warnings: account::Warnings::default(),
             config: spec.config.clone(),
         })
+    }
+
+    /// One balancer per backend, with the configured weights and a seed that differs per
+    /// shard.
+    fn new_balancers(cfg: &Config, id: ShardId) -> Vec<Balancer> {
+        cfg.backends
+            .iter()
+            .map(|b| {
+                Balancer::new(
+                    &b.balance,
+                    b.hash_type,
+                    b.servers.iter().map(|s| s.name.clone()).collect(),
+                    b.servers.iter().map(|s| s.weight).collect(),
+                    0x9e37_79b9_7f4a_7c15 ^ u64::from(id.0),
+                )
+            })
+            .collect()
+    }
+
+    /// The server views a shard starts with: every server ready and UP with its configured
+    /// weight and `maxconn`, until the control plane pushes its own view.
+    fn new_views(cfg: &Config) -> Vec<Vec<ServerView>> {
+        cfg.backends
+            .iter()
+            .map(|b| {
+                b.servers
+                    .iter()
+                    .map(|s| ServerView {
+                        admin: AdminState::Ready,
+                        weight: s.weight,
+                        maxconn: s.maxconn,
+                        up: true,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// This shard's share of each server's `maxconn`, `u32::MAX` when unlimited (see
+    /// [`server_share`]).
+    fn new_server_budgets(spec: &ShardSpec) -> Vec<Vec<Rc<Budget>>> {
+        spec.config
+            .backends
+            .iter()
+            .map(|b| {
+                b.servers
+                    .iter()
+                    .map(|srv| {
+                        Budget::new(server_share(srv.maxconn, spec.shards, spec.id.0 as usize))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The idle connection pool, sized per backend by its server count and its
+    /// `pool_max_idle` and `pool_idle_timeout`.
+    fn new_pool(cfg: &Config) -> http::pool::Pool {
+        let pool_limits: Vec<(usize, u32, Duration)> = cfg
+            .backends
+            .iter()
+            .map(|b| {
+                (
+                    b.servers.len(),
+                    b.http.pool_max_idle,
+                    b.http.pool_idle_timeout,
+                )
+            })
+            .collect();
+        http::pool::Pool::new(&pool_limits)
     }
 
     /// Picks a server that takes new streams and has a free `maxconn` slot, and takes the
