@@ -135,19 +135,7 @@ pub async fn connect_once(
         let verify = !request.replayable;
         let pooled = shard.pool.borrow_mut().take(key, Instant::now(), verify);
         if let Some(stream) = pooled {
-            shard.on_server_connected(key);
-            let ready = Connected::Ready {
-                server: key,
-                reused: true,
-                queued_ms,
-            };
-            let conn = ServerConn {
-                stream,
-                key,
-                reused: true,
-                slot,
-            };
-            return (ready, Some(conn));
+            return ready(shard, key, stream, true, slot, queued_ms);
         }
     }
     let server = &be.servers[server_idx];
@@ -155,19 +143,7 @@ pub async fn connect_once(
         Ok(stream) => {
             // Nagle would add up to 40 ms to small exchanges through the proxy.
             let _ = stream.set_nodelay(true);
-            shard.on_server_connected(key);
-            let ready = Connected::Ready {
-                server: key,
-                reused: false,
-                queued_ms,
-            };
-            let conn = ServerConn {
-                stream,
-                key,
-                reused: false,
-                slot,
-            };
-            (ready, Some(conn))
+            ready(shard, key, stream, false, slot, queued_ms)
         }
         Err(e) => {
             log::debug!(
@@ -182,4 +158,28 @@ pub async fn connect_once(
             (Connected::Failed { server: key }, None)
         }
     }
+}
+
+/// A server connection handed to the stream (fresh or `reused` from the pool), counted.
+fn ready(
+    shard: &Shard,
+    key: ServerKey,
+    stream: TcpStream,
+    reused: bool,
+    slot: BudgetSlot,
+    queued_ms: u32,
+) -> (Connected, Option<ServerConn>) {
+    shard.on_server_connected(key);
+    let ready = Connected::Ready {
+        server: key,
+        reused,
+        queued_ms,
+    };
+    let conn = ServerConn {
+        stream,
+        key,
+        reused,
+        slot,
+    };
+    (ready, Some(conn))
 }
