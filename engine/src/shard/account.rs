@@ -23,6 +23,21 @@ pub struct Warnings {
     invalid_response: Cell<u64>,
 }
 
+impl Warnings {
+    /// Counts `fault` in its kind; `Some(seen before)` when this one is to be logged (the
+    /// first, then one per [`WARN_EVERY`]). Faults that are not peer protocol errors: `None`.
+    fn note(&self, fault: &Fault) -> Option<u64> {
+        let counter = match fault {
+            Fault::InvalidRequest(_) | Fault::InvalidRequestBody(_) => &self.invalid_request,
+            Fault::InvalidResponse(_) | Fault::InvalidResponseBody(_) => &self.invalid_response,
+            _ => return None,
+        };
+        let n = counter.get();
+        counter.set(n + 1);
+        n.is_multiple_of(WARN_EVERY).then_some(n)
+    }
+}
+
 impl Shard {
     /// Counts one finished exchange or stream of `frontend` and writes its log line.
     pub fn account(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) {
@@ -81,19 +96,10 @@ impl Shard {
 
     /// Peer protocol errors are worth a warning, one per [`WARN_EVERY`] of each kind.
     fn warn_on_fault(&self, peer: SocketAddr, id: StreamId, r: &Record) {
-        let counter = match &r.fault {
-            Some(Fault::InvalidRequest(_) | Fault::InvalidRequestBody(_)) => {
-                &self.warnings.invalid_request
-            }
-            Some(Fault::InvalidResponse(_) | Fault::InvalidResponseBody(_)) => {
-                &self.warnings.invalid_response
-            }
-            _ => return,
+        let Some(fault) = &r.fault else {
+            return;
         };
-        let n = counter.get();
-        counter.set(n + 1);
-        if n.is_multiple_of(WARN_EVERY) {
-            let fault = r.fault.as_ref().expect("matched above");
+        if let Some(n) = self.warnings.note(fault) {
             let more = if n > 0 {
                 format!(" ({WARN_EVERY} more of this kind since the last warning)")
             } else {
@@ -210,4 +216,27 @@ fn wall_clock(started: Instant, ended: Instant) -> SystemTime {
     SystemTime::now()
         .checked_sub(ago)
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use percore_protocols::http1::{BodyError, RequestError};
+
+    use super::*;
+
+    #[test]
+    fn each_warning_kind_has_its_own_limit() {
+        let w = Warnings::default();
+        let bad_request = Fault::InvalidRequest(RequestError::MissingHost);
+        let bad_response = Fault::InvalidResponseBody(BodyError::Truncated);
+        assert_eq!(w.note(&bad_request), Some(0));
+        for _ in 1..WARN_EVERY {
+            assert_eq!(w.note(&bad_request), None);
+        }
+        // A flood of bad requests does not hide the first bad response, nor the reverse.
+        assert_eq!(w.note(&bad_response), Some(0));
+        assert_eq!(w.note(&bad_request), Some(WARN_EVERY));
+        assert_eq!(w.note(&bad_response), None);
+        assert_eq!(w.note(&Fault::ClientTimeout), None);
+    }
 }

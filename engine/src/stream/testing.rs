@@ -55,6 +55,8 @@ pub struct Pair<M: Machine> {
     pub client_write_fails: bool,
     /// Most bytes the client takes per write call (0 = all).
     pub client_window: usize,
+    /// Write calls made to the client.
+    pub client_writes: usize,
 }
 
 /// A validated configuration from YAML text.
@@ -115,6 +117,7 @@ impl<M: Machine> Pair<M> {
             chunk: 0,
             client_write_fails: false,
             client_window: 0,
+            client_writes: 0,
         };
         pair.pump();
         pair
@@ -233,6 +236,9 @@ impl<M: Machine> Pair<M> {
                     None => break,
                     Some(_) if fails => None,
                     Some(Transmit::Bytes(b)) => {
+                        if side == Side::Client {
+                            self.client_writes += 1;
+                        }
                         let n = b.len().min(window);
                         let out = match side {
                             Side::Client => &mut self.to_client,

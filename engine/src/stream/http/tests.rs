@@ -666,3 +666,37 @@ fn body_in_the_same_read_as_the_head_is_counted() {
     p.server(OK);
     assert_eq!(p.records[0].bytes_in, req.len() as u64);
 }
+
+#[test]
+fn every_malformed_sample_gets_its_status_and_never_reaches_the_server() {
+    use percore_protocols::http1::samples::{malformed_requests, Refusal};
+    let samples = malformed_requests();
+    assert!(samples.len() >= 30);
+    for s in &samples {
+        for split in [0, 1, s.bytes.len() / 2] {
+            let mut p = pair();
+            p.chunk = split;
+            p.client(&s.bytes);
+            if matches!(s.refusal, Refusal::Body(_)) {
+                p.eof(Side::Client);
+            }
+            let out = p.take_client();
+            let want = format!("HTTP/1.1 {} ", s.refusal.status());
+            assert!(out.starts_with(&want), "{} (chunk {split}): {out}", s.name);
+            if let Refusal::Head(_) = s.refusal {
+                assert!(p.to_server.is_empty(), "{}: reached the server", s.name);
+            }
+            assert!(p.client_shut, "{}: refusals close", s.name);
+        }
+    }
+}
+
+#[test]
+fn response_head_and_first_body_bytes_go_in_one_write() {
+    let mut p = pair();
+    p.client(GET);
+    let transmits_before = p.client_writes;
+    p.server(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    assert_eq!(p.client_writes - transmits_before, 1, "{}", p.client_text());
+    assert!(p.take_client().ends_with("\r\n\r\nhello"));
+}
