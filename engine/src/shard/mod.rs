@@ -604,6 +604,9 @@ const BUFFER_TRIM_EVERY: u32 = 4;
 /// its free pages to the system (4 MiB at the default bufsize).
 const TRIM_BUFFERS_MIN: usize = 256;
 
+/// Live streams on a shard from which a drop to a quarter counts as the end of a burst.
+const BURST_STREAMS_MIN: usize = 1000;
+
 /// Closes expired idle server connections and trims the buffer pools, forever (cancelled
 /// with the accept loops).
 async fn purge_pool(shard: Rc<Shard>) {
@@ -622,7 +625,13 @@ async fn purge_pool(shard: Rc<Shard>) {
         peak_streams = peak_streams.max(streams);
         // After a burst: freed buffers and stream state sit in the allocator's free lists,
         // counted in RSS until returned.
-        if trimmed >= TRIM_BUFFERS_MIN || (peak_streams >= 1000 && streams < peak_streams / 4) {
+        let burst_ended = peak_streams >= BURST_STREAMS_MIN && streams < peak_streams / 4;
+        if burst_ended {
+            // The free lists sized for the burst are not needed any more.
+            shard.pools.release_free();
+            shard.table.borrow_mut().shrink();
+        }
+        if trimmed >= TRIM_BUFFERS_MIN || burst_ended {
             peak_streams = streams;
             crate::executor::return_free_memory();
         }

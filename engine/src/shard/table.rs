@@ -377,6 +377,21 @@ impl StreamTable {
         Poll::Pending
     }
 
+    /// Gives back the memory of free slots at the end of the slab and of empty per-server
+    /// lists (after a burst); live slots never move, so every `SlotRef` stays valid.
+    pub fn shrink(&mut self) {
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        let len = self.slots.len() as u32;
+        self.free.retain(|&slot| slot < len);
+        self.slots.shrink_to_fit();
+        self.free.shrink_to_fit();
+        for list in self.by_server.iter_mut().flatten() {
+            list.shrink_to_fit();
+        }
+    }
+
     /// Ready once the table is empty.
     pub fn poll_empty(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.len == 0 {
@@ -454,6 +469,27 @@ mod tests {
             backend: b,
             server: s,
         }
+    }
+
+    #[test]
+    fn shrink_keeps_live_slots_and_reuses_the_rest() {
+        let mut t = StreamTable::new(ShardId(0), 8, 1, &[1]);
+        let refs: Vec<SlotRef> = (0..5)
+            .map(|_| t.insert(0, 0, addr(), Instant::now()).expect("room"))
+            .collect();
+        t.remove(refs[4]);
+        t.remove(refs[3]);
+        t.remove(refs[1]);
+        t.shrink();
+        assert_eq!(t.len(), 2);
+        assert!(t.get(refs[0]).is_some() && t.get(refs[2]).is_some());
+        assert!(t.get(refs[3]).is_none());
+        // The hole at slot 1 and new slots at the end are used again.
+        for _ in 0..6 {
+            t.insert(0, 0, addr(), Instant::now()).expect("room");
+        }
+        assert_eq!(t.len(), 8);
+        assert!(t.get(refs[0]).is_some() && t.get(refs[2]).is_some());
     }
 
     #[test]

@@ -84,6 +84,13 @@ impl Pools {
         unused
     }
 
+    /// Gives every free buffer and head storage back to the allocator (after a burst).
+    pub fn release_free(&self) {
+        *self.free.borrow_mut() = Vec::new();
+        self.free_low.set(0);
+        *self.heads.borrow_mut() = Vec::new();
+    }
+
     /// Data buffers free in the pool.
     pub fn free_buffers(&self) -> usize {
         self.free.borrow().len()
@@ -315,6 +322,16 @@ mod tests {
         let c = pools.take();
         pools.give(c);
         assert_eq!(pools.trim(), 1, "one of the two was never needed");
+    }
+
+    #[test]
+    fn release_free_empties_the_pools() {
+        let pools = Pools::new(16);
+        let a = pools.take();
+        pools.give(a);
+        pools.give_head(HeadBuf::new());
+        pools.release_free();
+        assert_eq!((pools.free_buffers(), pools.heads.borrow().len()), (0, 0));
     }
 
     #[test]
