@@ -30,7 +30,8 @@ const COPY_BUDGET_BYTES: usize = 256 * 1024;
 /// treat "entry gone" as "both sockets closed".
 pub struct Stream<M: Machine> {
     client: TcpStream,
-    server: Option<ServerConn>,
+    /// Boxed: an HTTP stream between exchanges has none, and should not carry its size.
+    server: Option<Box<ServerConn>>,
     machine: M,
     timer: Option<(Timer, Instant)>,
     _slots: [BudgetSlot; 2],
@@ -128,7 +129,7 @@ async fn connect<M: Machine>(s: &mut Stream<M>, request: ServerRequest) {
     let shard = s.shard.clone();
     s.guard.with(|e| e.state = StreamState::Connecting);
     let (result, conn) = connect_once(&shard, &request, &s.guard).await;
-    s.server = conn;
+    s.server = conn.map(Box::new);
     if s.server.is_some() {
         s.guard.with(|e| e.state = StreamState::Data);
     }
@@ -152,7 +153,7 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
             shard.observe(server, ok, layer);
         }
         Event::ReleaseServer { reusable } => {
-            if let Some(conn) = s.server.take() {
+            if let Some(conn) = s.server.take().map(|c| *c) {
                 let view = shard.views.borrow()[conn.key.backend][conn.key.server];
                 if reusable && view.admin == AdminState::Ready && view.up {
                     shard

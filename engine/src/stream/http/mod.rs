@@ -89,7 +89,7 @@ enum Resp {
     Head { scan: HeadScan },
     /// A chunked response for an HTTP/1.0 client, held until its whole body is buffered
     /// (then sent with `Content-Length`), the buffer is full or the server closed.
-    Hold { head: ResponseHead },
+    Hold { head: Box<ResponseHead> },
     /// Relaying the body; `chunked_out`: re-encoded as chunks toward the client.
     Body {
         decoder: BodyDecoder,

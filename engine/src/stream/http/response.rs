@@ -29,7 +29,7 @@ impl HttpMachine {
                 let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
                     unreachable!("matched above");
                 };
-                self.queue_final_head(env, head);
+                self.queue_final_head(env, *head);
                 self.advance_response_body(env, now);
             }
             Resp::Tunnel => {
@@ -127,14 +127,16 @@ impl HttpMachine {
         }
         let version = ex.version;
         if version == Version::Http10 && head.framing() == BodyFraming::Chunked {
-            self.resp = Resp::Hold { head };
+            self.resp = Resp::Hold {
+                head: Box::new(head),
+            };
             if !self.hold_is_over(env) {
                 return;
             }
             let Resp::Hold { head } = std::mem::replace(&mut self.resp, Resp::Done) else {
                 unreachable!("set above");
             };
-            self.queue_final_head(env, head);
+            self.queue_final_head(env, *head);
             return;
         }
         self.queue_final_head(env, head);
