@@ -56,7 +56,8 @@ fn many_concurrent_connections_use_both_shards() {
         .collect();
     let served: usize = threads.into_iter().map(|t| t.join().expect("client")).sum();
     assert_eq!(served, 250);
-    assert!(proxy.stop().success());
+    let status = proxy.stop();
+    assert!(status.success(), "{status:?}\n{}", proxy.log());
     let mut per_shard = Vec::new();
     for shard in 0..2 {
         let line = proxy.wait_log(&format!("shard {shard} stopped: "));

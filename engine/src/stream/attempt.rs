@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Connected, Event, Fault, Layer, ServerRequest};
+use super::{Connected, Event, Events, Fault, Layer, ServerRequest};
 use crate::ids::ServerKey;
 
 /// What happened to one attempt, for the machine.
@@ -83,7 +83,7 @@ impl Attempts {
 
     /// Takes the shell's answer; queues the next request or the failure's observation in
     /// `events`.
-    pub fn handle(&mut self, now: Instant, result: Connected, events: &mut Vec<Event>) -> Outcome {
+    pub fn handle(&mut self, now: Instant, result: Connected, events: &mut Events) -> Outcome {
         match result {
             Connected::Ready {
                 server,
@@ -155,7 +155,7 @@ mod tests {
     fn retries_then_fails() {
         let now = Instant::now();
         let mut a = Attempts::new(0, None, 2, true);
-        let mut ev = Vec::new();
+        let mut ev = Events::default();
         for i in 0..2 {
             let o = a.handle(now, Connected::Failed { server: key(i) }, &mut ev);
             assert_eq!(o, Outcome::Retrying);
@@ -181,9 +181,9 @@ mod tests {
     fn without_redispatch_stays_on_the_server() {
         let now = Instant::now();
         let mut a = Attempts::new(0, None, 1, false);
-        let mut ev = Vec::new();
+        let mut ev = Events::default();
         a.handle(now, Connected::Failed { server: key(1) }, &mut ev);
-        let Some(Event::NeedServer(r)) = ev.pop() else {
+        let Some(Event::NeedServer(r)) = ev.pop_last() else {
             panic!("no retry");
         };
         assert_eq!((r.only, r.previous), (Some(1), Some(1)));
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn no_server_and_queue_timeout() {
         let now = Instant::now();
-        let mut ev = Vec::new();
+        let mut ev = Events::default();
         let mut a = Attempts::new(0, None, 3, true);
         assert_eq!(
             a.handle(now, Connected::NoServer, &mut ev),

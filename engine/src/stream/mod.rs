@@ -1,4 +1,4 @@
-//! The stream core: each stream's logic as a pure state machine (no glommio, no sockets, no
+//! The stream core: each stream's logic as a pure state machine (no executor, no sockets, no
 //! clock reads — `now` is passed in), in quinn-proto's grammar.
 //!
 //! - [`buf`]: the byte buffers a machine reads into and transmits from.
@@ -171,6 +171,42 @@ pub enum Event {
     CloseServer,
     /// A finished exchange (HTTP) or stream (TCP), to count and log.
     Record(Box<Record>),
+}
+
+/// Events waiting for the shell, oldest first (a machine queues a handful at most).
+#[derive(Debug, Default)]
+pub struct Events(std::collections::VecDeque<Event>);
+
+impl Events {
+    /// Queues an event.
+    pub fn push(&mut self, event: Event) {
+        self.0.push_back(event);
+    }
+
+    /// The oldest event.
+    pub fn pop(&mut self) -> Option<Event> {
+        self.0.pop_front()
+    }
+
+    /// The newest event, taken back.
+    pub fn pop_last(&mut self) -> Option<Event> {
+        self.0.pop_back()
+    }
+
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The waiting events, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> {
+        self.0.iter()
+    }
 }
 
 /// Everything counters and the access log need about one exchange (HTTP) or stream (TCP).

@@ -20,7 +20,7 @@ use percore_protocols::proxy;
 
 use super::attempt::{Attempts, Outcome};
 use super::buf::Buf;
-use super::{Connected, Env, Event, Fault, Machine, Record, Side, Transmit};
+use super::{Connected, Env, Event, Events, Fault, Machine, Record, Side, Transmit};
 use crate::termination::{Cause, Phase, Termination};
 
 /// Inactivity limits of a TCP stream.
@@ -96,7 +96,7 @@ pub struct TcpMachine {
     addrs: (SocketAddr, SocketAddr),
     /// Bytes of the PROXY header still to be written ahead of the client's bytes.
     proxy_header_left: usize,
-    events: Vec<Event>,
+    events: Events,
     /// Boxed with `attempts`: a long-lived idle stream keeps its frame small.
     record: Box<Record>,
 }
@@ -111,7 +111,8 @@ impl TcpMachine {
             be.retries,
             be.redispatch,
         ));
-        let events = vec![attempts.request(false, false)];
+        let mut events = Events::default();
+        events.push(attempts.request(false, false));
         TcpMachine {
             state: State::Connecting,
             up: Flow::new(),
@@ -298,11 +299,7 @@ impl Machine for TcpMachine {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
-            None
-        } else {
-            Some(self.events.remove(0))
-        }
+        self.events.pop()
     }
 
     fn handle_connected(&mut self, env: &Env<'_>, now: Instant, result: Connected) {
@@ -364,7 +361,7 @@ impl Machine for TcpMachine {
             Phase::Data
         };
         self.end(now, Termination::new(Cause::Killed, phase), None);
-        match self.events.pop() {
+        match self.events.pop_last() {
             Some(Event::Record(r)) => Some(*r),
             _ => None,
         }

@@ -1,6 +1,7 @@
 //! [`HttpMachine`]: one HTTP/1 stream — a client connection carrying exchanges one after
 //! another (keep-alive, pipelining), each relayed to a server connection.
 //!
+//! - `body`: the body relay both directions share.
 //! - [`errors`]: error pages, redirects, `return` responses (HAProxy's layouts).
 //! - [`request`]: request heads: parse, rules, routing, `X-Forwarded-*`, local replies.
 //! - [`response`]: response heads (1xx, 101, rules, framing toward the client) and bodies.
@@ -26,6 +27,7 @@
 //! framing included); `bytes_out` the bytes written to the client while it was current. An
 //! exchange's record is emitted once its last response byte was written, so both are exact.
 
+mod body;
 pub mod errors;
 pub mod request;
 pub mod response;
@@ -40,7 +42,7 @@ use percore_protocols::http1::{
 
 use super::attempt::{Attempts, Outcome};
 use super::buf::Buf;
-use super::{Connected, Env, Event, Fault, Layer, Machine, Record, Side, Transmit};
+use super::{Connected, Env, Event, Events, Fault, Layer, Machine, Record, Side, Transmit};
 use crate::ids::ServerKey;
 use crate::termination::{Cause, Phase, Termination};
 
@@ -186,7 +188,7 @@ pub struct HttpMachine {
     server_activity: Instant,
     /// Client bytes no exchange holds.
     stray_in: u64,
-    events: Vec<Event>,
+    events: Events,
 }
 
 impl HttpMachine {
@@ -212,7 +214,7 @@ impl HttpMachine {
             client_activity: now,
             server_activity: now,
             stray_in: 0,
-            events: Vec::new(),
+            events: Events::default(),
         };
         m.refresh_timeout(env);
         m
@@ -738,11 +740,7 @@ impl Machine for HttpMachine {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
-            None
-        } else {
-            Some(self.events.remove(0))
-        }
+        self.events.pop()
     }
 
     fn handle_connected(&mut self, env: &Env<'_>, now: Instant, result: Connected) {

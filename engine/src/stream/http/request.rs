@@ -8,9 +8,10 @@ use std::time::Instant;
 use percore_conf::http::{HeaderAction, HttpReuse, RequestAction};
 use percore_protocols::http1::{
     BodyDecoder, BodyFraming, ChunkHeader, ConnectionHeader, EditError, HeadScan, RequestHead,
-    ResponseHead, CHUNK_END, LAST_CHUNK,
+    ResponseHead, CHUNK_END,
 };
 
+use super::body::{pump, Pumped};
 use super::route::{self, RequestView};
 use super::{Close, Exchange, HttpMachine, Req, Resp};
 use crate::stream::attempt::Attempts;
@@ -398,37 +399,15 @@ impl HttpMachine {
             return;
         };
         let chunked = ex.head.as_ref().map(|h| h.framing()) == Some(BodyFraming::Chunked);
-        let mut failed = None;
-        loop {
-            if decoder.is_finished() {
-                if chunked {
-                    self.sout.extend(env.pools, LAST_CHUNK);
-                }
+        let bufs = (&mut self.cin, &mut self.sout);
+        let mut failed = match pump(decoder, bufs, chunked, env.pools, &mut ex.record.bytes_in) {
+            Pumped::Finished => {
                 self.req = Req::Done;
                 return;
             }
-            let room = self.sout.room(env.pools);
-            if self.cin.is_empty() || room == 0 {
-                break;
-            }
-            let input = &self.cin.bytes()[..self.cin.len().min(room)];
-            match decoder.handle_input(input) {
-                Ok(step) => {
-                    let payload = &input[step.payload.clone()];
-                    self.sout
-                        .append_with(env.pools, |v| frame(v, payload, chunked));
-                    self.cin.consume(step.consumed);
-                    ex.record.bytes_in += step.consumed as u64;
-                    if step.consumed == 0 {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failed = Some(Fault::InvalidRequestBody(e));
-                    break;
-                }
-            }
-        }
+            Pumped::Waiting => None,
+            Pumped::Failed(e) => Some(Fault::InvalidRequestBody(e)),
+        };
         if failed.is_none() && self.client_eof && self.cin.is_empty() {
             // A half-closed client may still read: a truncated body is answered 400.
             failed = Some(match decoder.handle_eof() {

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use percore_protocols::http1::{
     BodyDecoder, BodyError, BodyFraming, ConnectionHeader, HeadScan, ResponseHead, Version,
-    LAST_CHUNK,
 };
 
-use super::request::{edit_headers, frame, View};
+use super::body::{pump, Pumped};
+use super::request::{edit_headers, View};
 use super::{observe_status, Close, HttpMachine, Req, Resp};
 use crate::stream::{Env, Fault};
 
@@ -204,37 +204,16 @@ impl HttpMachine {
         else {
             return;
         };
-        let chunked_out = *chunked_out;
-        let mut failed = None;
-        loop {
-            if decoder.is_finished() {
-                if chunked_out {
-                    self.cout.extend(env.pools, LAST_CHUNK);
-                }
+        let bufs = (&mut self.sin, &mut self.cout);
+        let mut from_server = 0;
+        let mut failed = match pump(decoder, bufs, *chunked_out, env.pools, &mut from_server) {
+            Pumped::Finished => {
                 self.resp = Resp::Done;
                 return;
             }
-            let room = self.cout.room(env.pools);
-            if self.sin.is_empty() || room == 0 {
-                break;
-            }
-            let input = &self.sin.bytes()[..self.sin.len().min(room)];
-            match decoder.handle_input(input) {
-                Ok(step) => {
-                    let payload = &input[step.payload.clone()];
-                    self.cout
-                        .append_with(env.pools, |v| frame(v, payload, chunked_out));
-                    self.sin.consume(step.consumed);
-                    if step.consumed == 0 {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failed = Some(Fault::InvalidResponseBody(e));
-                    break;
-                }
-            }
-        }
+            Pumped::Waiting => None,
+            Pumped::Failed(e) => Some(Fault::InvalidResponseBody(e)),
+        };
         let server_eof = self.server.is_none_or(|s| s.eof);
         if failed.is_none() && server_eof && self.sin.is_empty() {
             match decoder.handle_eof() {
