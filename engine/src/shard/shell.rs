@@ -109,7 +109,6 @@ pub fn run<M: Machine>(mut s: Stream<M>) -> impl Future<Output = ()> {
                 return;
             }
             poll_fn(|cx| poll_io(&mut s, cx)).await;
-            report_live_bytes(&mut s);
         }
     }
 }
@@ -170,6 +169,9 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
         }
         Event::Record(record) => {
             shard.account(s.frontend, s.peer, s.guard.slot().id(), &record);
+            // The exchange's bytes are in the counters now: the entry must not show them
+            // as live too, or `show stat` would count them twice until the next wake-up.
+            report_live_bytes(s);
             if !s.machine.has_server() {
                 s.guard.set_server(None);
             }
@@ -181,38 +183,68 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
 }
 
 /// One wake-up: reads and writes both sides until nothing moves, then arms the deadline.
-/// Ready when the machine has events or is done.
+/// Ready when the machine has events or is done. Live bytes are published once per wake-up,
+/// and a stream that waits gives its empty buffers back.
 fn poll_io<M: Machine>(s: &mut Stream<M>, cx: &mut Context<'_>) -> Poll<()> {
     let shard = s.shard.clone();
     let env = shard.env();
-    let now = Instant::now();
-    let mut budget = COPY_BUDGET_BYTES;
-    loop {
-        let mut moved = false;
-        for side in [Side::Client, Side::Server] {
-            moved |= poll_read_side(s, &env, now, side, cx, &mut budget);
-            moved |= poll_write_side(s, &env, now, side, cx);
-        }
-        if s.machine.has_event() || s.machine.is_done() {
-            return Poll::Ready(());
-        }
-        if !moved {
-            break;
-        }
+    let mut moved = false;
+    let polled = poll_io_turn(s, &env, cx, &mut moved);
+    if moved {
         report_live_bytes(s);
-        if budget == 0 {
-            // Still work to do, but let other streams run first.
-            cx.waker().wake_by_ref();
-            s.machine.park(&env);
-            return Poll::Pending;
-        }
     }
-    let polled = poll_deadline(s, &env, now, cx);
     if polled.is_pending() {
-        // Waiting: a stream between bytes holds no data buffer.
         s.machine.park(&env);
     }
     polled
+}
+
+/// The loop of [`poll_io`]; sets `moved` when any byte or state moved.
+fn poll_io_turn<M: Machine>(
+    s: &mut Stream<M>,
+    env: &crate::stream::Env<'_>,
+    cx: &mut Context<'_>,
+    moved: &mut bool,
+) -> Poll<()> {
+    let now = Instant::now();
+    let mut budget = COPY_BUDGET_BYTES;
+    loop {
+        let mut moved_now = false;
+        for side in [Side::Client, Side::Server] {
+            moved_now |= poll_read_side(s, env, now, side, cx, &mut budget);
+            moved_now |= poll_write_side(s, env, now, side, cx);
+        }
+        *moved |= moved_now;
+        if s.machine.has_event() || s.machine.is_done() {
+            return Poll::Ready(());
+        }
+        if !moved_now {
+            return poll_deadline(s, env, now, cx);
+        }
+        if budget == 0 {
+            // Still work to do, but let other streams run first.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+    }
+}
+
+/// The socket of `side` (if connected) and the machine, borrowed together.
+fn socket_and_machine<M: Machine>(
+    s: &mut Stream<M>,
+    side: Side,
+) -> Option<(&mut TcpStream, &mut M)> {
+    let Stream {
+        client,
+        server,
+        machine,
+        ..
+    } = s;
+    let sock = match side {
+        Side::Client => client,
+        Side::Server => &mut server.as_mut()?.stream,
+    };
+    Some((sock, machine))
 }
 
 /// Reads once from `side` if the machine wants bytes; true when something happened.
@@ -227,18 +259,8 @@ fn poll_read_side<M: Machine>(
     if *budget == 0 {
         return false;
     }
-    let Stream {
-        client,
-        server,
-        machine,
-        ..
-    } = s;
-    let sock = match side {
-        Side::Client => client,
-        Side::Server => match server.as_mut() {
-            Some(c) => &mut c.stream,
-            None => return false,
-        },
+    let Some((sock, machine)) = socket_and_machine(s, side) else {
+        return false;
     };
     let polled = match machine.read_space(env, side) {
         Some(space) => Pin::new(sock).poll_read(cx, space),
@@ -269,18 +291,8 @@ fn poll_write_side<M: Machine>(
 ) -> bool {
     let mut moved = false;
     loop {
-        let Stream {
-            client,
-            server,
-            machine,
-            ..
-        } = &mut *s;
-        let sock = match side {
-            Side::Client => client,
-            Side::Server => match server.as_mut() {
-                Some(c) => &mut c.stream,
-                None => return moved,
-            },
+        let Some((sock, machine)) = socket_and_machine(s, side) else {
+            return moved;
         };
         let polled: Poll<io::Result<usize>> = match machine.poll_transmit(side) {
             Some(Transmit::Bytes(bytes)) => match Pin::new(&mut *sock).poll_write(cx, bytes) {

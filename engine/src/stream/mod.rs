@@ -236,8 +236,6 @@ pub struct Record {
     pub bytes_out: u64,
     /// Connection retries.
     pub retries: u32,
-    /// Retries that moved to another server.
-    pub redispatches: u32,
     /// HAProxy's two-letter termination code.
     pub termination: Termination,
     /// Why it ended abnormally, if it did.
@@ -268,7 +266,6 @@ impl Record {
             bytes_in: 0,
             bytes_out: 0,
             retries: 0,
-            redispatches: 0,
             termination: Termination::new(
                 crate::termination::Cause::Normal,
                 crate::termination::Phase::Data,

@@ -155,7 +155,6 @@ impl TcpMachine {
         r.bytes_in = self.bytes_in;
         r.bytes_out = self.down.bytes;
         r.retries = self.attempts.retries;
-        r.redispatches = self.attempts.redispatches;
         r.queued_ms = self.attempts.queued_ms;
         r.connected_at = self.attempts.connected_at;
         r.termination = termination;

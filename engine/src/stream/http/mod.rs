@@ -759,7 +759,6 @@ impl Machine for HttpMachine {
                 ex.record.connected_at = Some(now);
                 ex.record.queued_ms = attempts.queued_ms;
                 ex.record.retries = attempts.retries;
-                ex.record.redispatches = attempts.redispatches;
                 self.server = Some(ServerSide {
                     key: server,
                     reused,
