@@ -295,7 +295,7 @@ fn kill_under_load_only_touches_the_named_server() {
         latencies.push(replied - sent);
         kills += 1;
         // Every s1 stream established before the command must see EOF/RST (bounded poll of
-        // the clients' records; the reply itself already waited for the sockets to close).
+        // the clients' records: the reply comes once they are fenced, the closes follow).
         let deadline = replied + POLL_LIMIT;
         loop {
             let pending: Vec<Instant> = records

@@ -3,8 +3,9 @@
 //! CPU within about a millisecond even when streams saturate the shard.
 //!
 //! It acts on this shard's state directly — no locks, no races: a stream is only ever
-//! touched by the shard that owns it. A kill is answered only once the killed streams'
-//! tasks have dropped, i.e. once their client and server sockets are closed.
+//! touched by the shard that owns it. A kill is answered as soon as the killed streams are
+//! fenced (never polled again, so their sockets are never read or written again); their
+//! sockets close right after, in batches, by the shard's teardown task.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -50,14 +51,9 @@ pub async fn run(
                     let mut t = shard.table.borrow_mut();
                     t.find(id).is_some_and(|r| t.kill(r))
                 };
-                wait_kills(&shard).await;
                 (Reply::Killed(usize::from(killed)), false)
             }
-            Op::KillServer(key) => {
-                let killed = kill_server(&shard, key);
-                wait_kills(&shard).await;
-                (Reply::Killed(killed), false)
-            }
+            Op::KillServer(key) => (Reply::Killed(kill_server(&shard, key)), false),
             Op::SetServer { server, view } => {
                 shard.set_server_view(server, view);
                 (Reply::Done, false)
@@ -102,7 +98,8 @@ fn kill_server(shard: &Shard, key: ServerKey) -> usize {
     killed
 }
 
-/// Waits until every killed stream's task has dropped its sockets.
+/// Waits until every killed stream's task has dropped its sockets (graceful stop only: a
+/// kill command replies once fenced).
 async fn wait_kills(shard: &Shard) {
     future::poll_fn(|cx| shard.table.borrow_mut().poll_kills_done(cx)).await;
 }

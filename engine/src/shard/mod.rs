@@ -574,6 +574,8 @@ async fn main(mut spec: ShardSpec) {
     }
     let purge = glommio::spawn_local(purge_pool(shard.clone()));
     shard.accept_tasks.borrow_mut().push(purge.detach());
+    // Not an accept task: a stop must not cancel it, since the stop's own kills need it.
+    glommio::spawn_local(table::teardown(shard.table.clone())).detach();
     log::info!(
         "shard {} on cpu {}: accepting on {} listener(s)",
         shard.id,

@@ -5,15 +5,25 @@
 //! those live in the stream task, and killing a stream cancels that task, which drops them.
 //! The per-server index makes "kill every stream of server X" cost O(streams of X).
 //!
+//! A kill *fences* first: [`StreamTable::kill`] marks the entry, and the stream's task is
+//! spawned through [`Fenced`], which never polls the stream again once its entry is marked —
+//! so from that instant percore never reads or writes the stream's sockets. The control task
+//! replies then. The task itself (and with it the sockets) is cancelled later, in bounded
+//! batches by the shard's teardown task ([`teardown`]), so that a mass kill does not stop
+//! the shard's other streams for the time it takes to close thousands of sockets.
+//!
 //! Capacity is fixed at construction (the shard's share of `global.maxconn`); the accept
 //! loop takes a connection budget before `accept()`, so a full table is a bug, not a peer
 //! condition, and is refused rather than grown.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use glommio::task::JoinHandle;
 
@@ -53,9 +63,11 @@ pub struct StreamEntry {
     pub bytes_out: u64,
     /// Current phase.
     pub state: StreamState,
-    /// Handle on the stream's task; cancelling it drops the task's sockets.
+    /// Handle on the stream's task; cancelling it drops the task's sockets. Moved to the
+    /// teardown queue by a kill.
     kill: Option<JoinHandle<()>>,
-    /// Set once a kill was requested, so the end is logged with flag `K`.
+    /// Set once a kill was requested: the stream is fenced (never polled again) and its end
+    /// is logged with flag `K`.
     pub killed: bool,
     /// Position of this slot inside `by_server[server]`, for O(1) removal.
     server_pos: usize,
@@ -97,6 +109,11 @@ pub struct StreamTable {
     kills_pending: usize,
     /// The control task, waiting for a table change (kills finished, table empty).
     waiter: Option<Waker>,
+    /// Tasks of fenced streams, to be cancelled (their sockets closed) by the teardown task.
+    /// Bounded by the table's capacity: each entry is one live, killed stream.
+    teardown: VecDeque<JoinHandle<()>>,
+    /// The teardown task, waiting for work.
+    teardown_waiter: Option<Waker>,
 }
 
 impl StreamTable {
@@ -115,6 +132,8 @@ impl StreamTable {
             next_seq: 0,
             kills_pending: 0,
             waiter: None,
+            teardown: VecDeque::new(),
+            teardown_waiter: None,
         }
     }
 
@@ -284,7 +303,8 @@ impl StreamTable {
         Some(entry)
     }
 
-    /// Requests the end of one stream. Returns false if it is unknown or already killed.
+    /// Fences one stream: from now on its task is never polled again (see [`Fenced`]), and
+    /// its task is queued for teardown. Returns false if it is unknown or already killed.
     pub fn kill(&mut self, r: SlotRef) -> bool {
         let Some(e) = self.get_mut(r) else {
             return false;
@@ -293,11 +313,39 @@ impl StreamTable {
             return false;
         }
         e.killed = true;
-        if let Some(h) = &e.kill {
-            h.cancel();
+        if let Some(h) = e.kill.take() {
+            self.teardown.push_back(h);
+            if let Some(w) = self.teardown_waiter.take() {
+                w.wake();
+            }
         }
         self.kills_pending += 1;
         true
+    }
+
+    /// True once the stream behind `r` was killed (and so must not be polled any more).
+    pub fn is_fenced(&self, r: SlotRef) -> bool {
+        self.get(r).is_some_and(|e| e.killed)
+    }
+
+    /// Moves up to `max` fenced tasks into `out` for cancelling; pending (and registered)
+    /// while there are none.
+    pub fn poll_teardown(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<JoinHandle<()>>,
+        max: usize,
+    ) -> Poll<()> {
+        if self.teardown.is_empty() {
+            self.teardown_waiter = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = max.min(self.teardown.len());
+        out.extend(self.teardown.drain(..n));
+        if self.teardown.is_empty() {
+            self.teardown.shrink_to(TEARDOWN_BATCH);
+        }
+        Poll::Ready(())
     }
 
     /// Kills every stream attached to `key`; returns how many were killed.
@@ -399,6 +447,65 @@ impl StreamTable {
         }
         self.waiter = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A stream task's future, fenced by its table entry: once the stream is killed it is
+    /// never polled again, so it never touches its sockets again; dropping it (teardown)
+    /// closes them.
+    pub struct Fenced<F> {
+        table: Rc<RefCell<StreamTable>>,
+        slot: SlotRef,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future<Output = ()>> Fenced<F> {
+    /// Fences `inner`, the task of the stream at `slot`.
+    pub fn new(table: Rc<RefCell<StreamTable>>, slot: SlotRef, inner: F) -> Self {
+        Fenced { table, slot, inner }
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Fenced<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        // A wake-up of a fenced stream (its peer sent data, a timer fired) lands here and
+        // does nothing: the teardown task will drop the whole future.
+        if this.table.borrow().is_fenced(*this.slot) {
+            return Poll::Pending;
+        }
+        this.inner.poll(cx)
+    }
+}
+
+/// Fenced tasks cancelled per batch; between batches the teardown task lets the reactor
+/// run, so the shard's other streams are served while thousands of sockets close.
+pub const TEARDOWN_BATCH: usize = 64;
+
+/// The shard's teardown task: cancels fenced stream tasks (dropping them closes their
+/// sockets) [`TEARDOWN_BATCH`] at a time, one batch per reactor turn. Runs for the shard's
+/// life in the data path's task queue.
+pub async fn teardown(table: Rc<RefCell<StreamTable>>) {
+    let mut batch = Vec::with_capacity(TEARDOWN_BATCH);
+    loop {
+        std::future::poll_fn(|cx| {
+            table
+                .borrow_mut()
+                .poll_teardown(cx, &mut batch, TEARDOWN_BATCH)
+        })
+        .await;
+        // The cancelled tasks are scheduled behind this one and dropped when they run.
+        for task in batch.drain(..) {
+            task.cancel();
+        }
+        // A timer completes only in the reactor's next pass: the cancelled tasks run, then
+        // I/O of other streams is processed before the next batch.
+        glommio::timer::sleep(Duration::from_micros(1)).await;
     }
 }
 
@@ -610,5 +717,60 @@ mod tests {
             0,
             "unknown key is harmless"
         );
+    }
+
+    /// Counts its drops: the end of a task's future.
+    struct Dropped(Rc<std::cell::Cell<usize>>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn fenced_tasks_are_never_polled_again_and_all_torn_down() {
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(256 << 10)
+            .make()
+            .expect("executor");
+        ex.run(async {
+            let t = Rc::new(RefCell::new(StreamTable::new(ShardId(0), 300, 1, &[1])));
+            let polls = Rc::new(std::cell::Cell::new(0usize));
+            let dropped = Rc::new(std::cell::Cell::new(0usize));
+            for _ in 0..(2 * TEARDOWN_BATCH + 3) {
+                let r = t
+                    .borrow_mut()
+                    .insert(0, 0, addr(), Instant::now())
+                    .expect("room");
+                let guard = StreamGuard::new(t.clone(), r);
+                let (p, d) = (polls.clone(), Dropped(dropped.clone()));
+                let busy = async move {
+                    let (_guard, _d) = (guard, d);
+                    loop {
+                        p.set(p.get() + 1);
+                        futures_lite::future::yield_now().await;
+                    }
+                };
+                let task = glommio::spawn_local(Fenced::new(t.clone(), r, busy)).detach();
+                t.borrow_mut().set_kill_handle(r, task);
+            }
+            glommio::spawn_local(teardown(t.clone())).detach();
+            futures_lite::future::yield_now().await;
+            assert!(polls.get() > 0, "the streams run before the kill");
+            let n = t.borrow().len();
+            assert_eq!(t.borrow_mut().kill_all(), n);
+            assert_eq!(
+                t.borrow_mut().kill_all(),
+                0,
+                "a fenced stream is killed once"
+            );
+            let fenced_at = polls.get();
+            std::future::poll_fn(|cx| t.borrow_mut().poll_empty(cx)).await;
+            assert_eq!(polls.get(), fenced_at, "a fenced stream was polled again");
+            assert_eq!(dropped.get(), n, "every fenced task was dropped");
+            assert_eq!(t.borrow().kills_pending, 0);
+            assert!(t.borrow().teardown.is_empty());
+        });
     }
 }

@@ -8,7 +8,7 @@ use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
-use super::table::StreamGuard;
+use super::table::{Fenced, StreamGuard};
 use super::Shard;
 use crate::stream::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 
@@ -41,6 +41,7 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     let machine = TcpMachine::new(&shard.env(), Instant::now(), start);
     let guard = StreamGuard::new(shard.table.clone(), slot);
     let stream = Stream::new(shard, frontend, client, peer, machine, slots, guard);
-    let task = glommio::spawn_local(shell::run(stream)).detach();
+    let fenced = Fenced::new(shard.table.clone(), slot, shell::run(stream));
+    let task = glommio::spawn_local(fenced).detach();
     shard.table.borrow_mut().set_kill_handle(slot, task);
 }

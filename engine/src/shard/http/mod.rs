@@ -12,7 +12,7 @@ use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
-use super::table::StreamGuard;
+use super::table::{Fenced, StreamGuard};
 use super::Shard;
 use crate::stream::http::{HttpMachine, HttpStart};
 
@@ -34,6 +34,7 @@ pub fn start(shard: &Rc<Shard>, frontend: usize, client: TcpStream, slots: [Budg
     // Between exchanges a client connection is on no backend.
     guard.leave_backend();
     let stream = Stream::new(shard, frontend, client, peer, machine, slots, guard);
-    let task = glommio::spawn_local(shell::run(stream)).detach();
+    let fenced = Fenced::new(shard.table.clone(), slot, shell::run(stream));
+    let task = glommio::spawn_local(fenced).detach();
     shard.table.borrow_mut().set_kill_handle(slot, task);
 }
