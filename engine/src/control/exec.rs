@@ -14,6 +14,7 @@ use percore_admin::{
     WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
 };
 
+use super::lend::{Action, Lending};
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
 use super::state::State;
 use crate::ids::{ServerKey, ShardId, StreamId};
@@ -32,6 +33,8 @@ pub struct Ctl {
     pub shards: Rc<Shards>,
     /// A graceful stop is in progress.
     pub stopping: Cell<bool>,
+    /// Who owns each server's `maxconn` slots.
+    pub lending: RefCell<Lending>,
 }
 
 fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
@@ -42,6 +45,40 @@ fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
 }
 
 impl Ctl {
+    /// The context over `state` and the rings to the shards.
+    pub fn new(state: State, shards: Rc<Shards>) -> Self {
+        let maxconn_of: Vec<Vec<u32>> = state
+            .servers
+            .iter()
+            .map(|b| b.iter().map(|s| s.maxconn).collect())
+            .collect();
+        let lending = RefCell::new(Lending::new(&maxconn_of, shards.len()));
+        Ctl {
+            state: RefCell::new(state),
+            shards,
+            stopping: Cell::new(false),
+            lending,
+        }
+    }
+
+    /// Sends the book's grants and reclaims for `server` to their shards, without waiting
+    /// (the control loop must keep reading events meanwhile).
+    pub fn lend_actions(self: &Rc<Self>, server: ServerKey, epoch: u32, actions: Vec<Action>) {
+        for a in actions {
+            let (shard, op) = match a {
+                Action::Grant { shard, n } => (shard, Op::GrantSlots { server, epoch, n }),
+                Action::Reclaim { shard } => (shard, Op::ReclaimSlot { server, epoch }),
+            };
+            let ctl = self.clone();
+            glommio::spawn_local(async move {
+                if let Err(e) = ctl.shards.unicast(shard, op, REPLY_TIMEOUT).await {
+                    log::warn!("maxconn slot message to shard {shard} not answered: {e:?}");
+                }
+            })
+            .detach();
+        }
+    }
+
     async fn broadcast(&self, op: Op) -> Result<Vec<Reply>, ErrorReply> {
         self.shards
             .broadcast(op, REPLY_TIMEOUT)
@@ -115,7 +152,14 @@ impl Ctl {
             }
             Command::SetMaxconnServer(r, n) => {
                 let key = self.state.borrow().lookup_server(&r)?;
-                self.state.borrow_mut().servers[key.backend][key.server].maxconn = n;
+                let epoch = {
+                    let mut st = self.state.borrow_mut();
+                    let s = &mut st.servers[key.backend][key.server];
+                    s.maxconn = n;
+                    s.split_epoch = s.split_epoch.wrapping_add(1);
+                    s.split_epoch
+                };
+                self.lending.borrow_mut().reset(key, n, epoch);
                 self.push_view(key).await?;
                 Ok(String::new())
             }
@@ -840,11 +884,7 @@ mod tests {
             .expect("executor");
         ex.run(async move {
             let shards = Rc::new(Shards::new(vec![tx0, tx1]));
-            let ctl = Ctl {
-                state: RefCell::new(State::new(config)),
-                shards: shards.clone(),
-                stopping: Cell::new(false),
-            };
+            let ctl = Ctl::new(State::new(config), shards.clone());
             let id = StreamId::new(ShardId(1), 42);
             let asked = Rc::new(RefCell::new(Vec::new()));
             let shard1 = {

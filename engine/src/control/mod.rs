@@ -15,10 +15,10 @@
 pub mod admin;
 pub mod exec;
 pub mod health;
+pub mod lend;
 pub mod shards;
 pub mod state;
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -151,11 +151,7 @@ async fn main(
         let _ = status.send(ProcessStatus::Failed(message));
         return;
     }
-    let ctl = Rc::new(Ctl {
-        state: RefCell::new(State::new(config.clone())),
-        shards,
-        stopping: Cell::new(false),
-    });
+    let ctl = Rc::new(Ctl::new(State::new(config.clone()), shards));
     // The admin sockets open only once every shard accepts (DESIGN §3).
     let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
         Ok(v) => v,
@@ -285,6 +281,30 @@ async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> 
             }
             Input::Event(ShardEvent::ServerErrors { server, .. }) => {
                 health::on_passive(ctl, server).await;
+            }
+            Input::Event(ShardEvent::SlotWanted {
+                shard,
+                server,
+                epoch,
+                wanted,
+            }) => {
+                let actions = ctl
+                    .lending
+                    .borrow_mut()
+                    .on_wanted(shard, server, epoch, wanted);
+                ctl.lend_actions(server, epoch, actions);
+            }
+            Input::Event(ShardEvent::SlotsReturned {
+                shard,
+                server,
+                epoch,
+                n,
+            }) => {
+                let actions = ctl
+                    .lending
+                    .borrow_mut()
+                    .on_returned(shard, server, epoch, n);
+                ctl.lend_actions(server, epoch, actions);
             }
             Input::Event(_) => {}
             Input::Closed => return Err("a shard ended unexpectedly".into()),

@@ -23,8 +23,10 @@ pub struct ServerState {
     pub weight: u32,
     /// Configured weight.
     pub weight_initial: u32,
-    /// Connection limit (0 = unlimited); enforced once server queues exist.
+    /// Connection limit (0 = unlimited), exact for the whole process.
     pub maxconn: u32,
+    /// Generation of the split of `maxconn` between shards (bumped by each change).
+    pub split_epoch: u32,
     /// Whether health checks are enabled (`disable|enable health`).
     pub health_enabled: bool,
     /// Last change of the admin or operational state (HAProxy `lastchg`).
@@ -172,6 +174,7 @@ impl State {
                             weight: s.weight,
                             weight_initial: s.weight,
                             maxconn: s.maxconn,
+                            split_epoch: 0,
                             health_enabled: true,
                             last_change: now,
                             check: s.check.clone().map(CheckState::new),
@@ -215,6 +218,7 @@ impl State {
             weight: s.effective_weight(Instant::now()),
             maxconn: s.maxconn,
             up: s.check.as_ref().is_none_or(|c| c.up && !c.nolb),
+            split_epoch: s.split_epoch,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct ServerView {
     pub maxconn: u32,
     /// Operational state from health checks: false = DOWN, no new streams.
     pub up: bool,
+    /// Generation of the split of `maxconn` between shards; a new one (after a `maxconn`
+    /// change) restarts every shard from its plain share.
+    pub split_epoch: u32,
 }
 
 /// Control plane → shard.
@@ -88,6 +91,23 @@ pub enum Op {
     /// Reply [`Reply::Streams`] with this one stream, or empty if it is not live here.
     /// Sent only to the stream's own shard (`StreamId::shard`).
     FindStream(StreamId),
+    /// The shard now owns `n` more slots of a server's `maxconn`; reply [`Reply::Done`].
+    GrantSlots {
+        /// Which server.
+        server: ServerKey,
+        /// Split generation the grant belongs to.
+        epoch: u32,
+        /// Slots granted.
+        n: u32,
+    },
+    /// Give one slot of a server back (now if free, else at the next release), announced
+    /// by [`ShardEvent::SlotsReturned`]; reply [`Reply::Done`].
+    ReclaimSlot {
+        /// Which server.
+        server: ServerKey,
+        /// Split generation the request belongs to.
+        epoch: u32,
+    },
 }
 
 /// Shard → control plane.
@@ -117,6 +137,29 @@ pub enum ShardEvent {
         shard: ShardId,
         /// Which server.
         server: ServerKey,
+    },
+    /// A stream waits for a slot of `server` and the shard has none free (`wanted`), or no
+    /// longer needs one.
+    SlotWanted {
+        /// Which shard.
+        shard: ShardId,
+        /// Which server.
+        server: ServerKey,
+        /// Split generation.
+        epoch: u32,
+        /// Wants one more slot.
+        wanted: bool,
+    },
+    /// The shard gave `n` slots of `server` back (its limit already shrank by `n`).
+    SlotsReturned {
+        /// Which shard.
+        shard: ShardId,
+        /// Which server.
+        server: ServerKey,
+        /// Split generation.
+        epoch: u32,
+        /// Slots returned.
+        n: u32,
     },
     /// The answer to one command.
     Reply {

@@ -5,12 +5,12 @@
 
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Instant;
 
 use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
+use super::queue::Waiter;
 use super::table::StreamGuard;
 use super::{Pick, Shard};
 use crate::ids::ServerKey;
@@ -61,7 +61,7 @@ impl Drop for Queued<'_> {
 }
 
 /// A server and its slot: at once when one is free, else after waiting in the backend's
-/// queue (woken when any of its servers frees a slot) for at most `timeout.queue`.
+/// queue, first come first served, for at most `timeout.queue`.
 async fn acquire_slot(
     shard: &Rc<Shard>,
     backend: usize,
@@ -69,40 +69,24 @@ async fn acquire_slot(
     hash: Option<u64>,
     only: Option<usize>,
 ) -> Result<(usize, BudgetSlot), ConnectFail> {
-    let deadline = Instant::now() + shard.config.backends[backend].timeout.queue;
-    let mut queued: Option<Queued<'_>> = None;
-    loop {
-        match shard.pick_server_slot(backend, failed, hash, only) {
-            Pick::Got(i, slot) => return Ok((i, slot)),
-            Pick::NoServer => return Err(ConnectFail::NoServer),
-            Pick::Full => {}
-        }
-        if queued.is_none() {
-            queued = Some(Queued::new(shard, backend));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ConnectFail::QueueTimeout);
-        }
-        let mut registered = false;
-        let woken = glommio::timer::timeout(left, async {
-            poll_fn(|cx| {
-                if registered {
-                    return Poll::Ready(Ok(()));
-                }
-                registered = true;
-                for b in &shard.server_budgets[backend] {
-                    b.register(cx.waker());
-                }
-                Poll::Pending
-            })
-            .await
-        })
-        .await;
-        if woken.is_err() {
-            return Err(ConnectFail::QueueTimeout);
-        }
+    match shard.pick_server_slot(backend, failed, hash, only) {
+        Pick::Got(i, slot) => return Ok((i, slot)),
+        Pick::NoServer => return Err(ConnectFail::NoServer),
+        Pick::Full => {}
     }
+    let _queued = Queued::new(shard, backend);
+    let waiter = Waiter::new(only);
+    shard.queues[backend].push(&waiter);
+    // Slots of these servers may be free on other shards.
+    for b in &shard.server_budgets[backend] {
+        b.update_want();
+    }
+    let limit = shard.config.backends[backend].timeout.queue;
+    glommio::timer::timeout(limit, async {
+        Ok(poll_fn(|cx| waiter.poll_granted(cx)).await)
+    })
+    .await
+    .map_err(|_| ConnectFail::QueueTimeout)
 }
 
 /// One connection attempt for `request`: a server and its slot (queueing while all are

@@ -64,6 +64,18 @@ pub async fn run(
                 }
                 (Reply::Done, false)
             }
+            Op::GrantSlots { server, epoch, n } => {
+                if let Some(b) = server_budget(&shard, server) {
+                    b.grant(n, epoch);
+                }
+                (Reply::Done, false)
+            }
+            Op::ReclaimSlot { server, epoch } => {
+                if let Some(b) = server_budget(&shard, server) {
+                    b.reclaim(epoch);
+                }
+                (Reply::Done, false)
+            }
             Op::CollectStats => {
                 let stats = collect_stats(&shard, &evt_tx, &latency, commands);
                 (Reply::Stats(Box::new(stats)), false)
@@ -82,6 +94,10 @@ pub async fn run(
             return;
         }
     }
+}
+
+fn server_budget(shard: &Shard, key: ServerKey) -> Option<&Rc<super::budget::Budget>> {
+    shard.server_budgets.get(key.backend)?.get(key.server)
 }
 
 fn kill_server(shard: &Shard, key: ServerKey) -> usize {

@@ -19,6 +19,7 @@ pub mod budget;
 pub mod connect;
 pub mod control_task;
 pub mod http;
+pub mod queue;
 pub mod shell;
 pub mod table;
 pub mod tcp;
@@ -42,6 +43,16 @@ use crate::logging::AccessLog;
 use crate::rings::counters::Counters;
 use crate::rings::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
 pub use crate::rings::{server_share, share};
+
+/// This shard's plain share of a server's `maxconn` when nothing is lent: exact (the
+/// shares sum to `maxconn`, a shard may own none), `u32::MAX` when unlimited.
+fn slot_share(maxconn: u32, shards: usize, index: usize) -> u32 {
+    if maxconn == 0 {
+        u32::MAX
+    } else {
+        share(maxconn, shards, index)
+    }
+}
 
 /// Result of [`Shard::pick_server_slot`].
 pub enum Pick {
@@ -134,6 +145,8 @@ pub struct Shard {
     /// This shard's share of each server's `maxconn` (`u32::MAX` when unlimited), taken
     /// while a stream uses the server.
     pub server_budgets: Vec<Vec<Rc<Budget>>>,
+    /// Per backend, the streams waiting for a server slot, oldest first.
+    pub queues: Vec<Rc<queue::WaitQueue>>,
     /// Streams waiting for a server slot, per backend: (now, most ever). Bounded by the
     /// shard's stream budget, since every waiting stream holds one.
     pub queued: RefCell<Vec<(u64, u64)>>,
@@ -172,6 +185,11 @@ impl Shard {
             .iter()
             .map(|fe| crate::stream::http::errors::ErrorPages::new(&fe.http.errorfiles))
             .collect();
+        let queues: Vec<_> = cfg
+            .backends
+            .iter()
+            .map(|_| queue::WaitQueue::new())
+            .collect();
         Ok(Shard {
             id: spec.id,
             cpu: spec.cpu,
@@ -197,7 +215,8 @@ impl Shard {
                 .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
                 .collect(),
             access_log: RefCell::new(access_log),
-            server_budgets: Self::new_server_budgets(spec),
+            server_budgets: Self::new_server_budgets(spec, &queues),
+            queues,
             queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
             shards: spec.shards,
             passive_errors: RefCell::new(servers.iter().map(|&n| vec![0; n]).collect()),
@@ -245,23 +264,37 @@ impl Shard {
                         weight: s.weight,
                         maxconn: s.maxconn,
                         up: true,
+                        split_epoch: 0,
                     })
                     .collect()
             })
             .collect()
     }
 
-    /// This shard's share of each server's `maxconn`, `u32::MAX` when unlimited (see
-    /// [`server_share`]).
-    fn new_server_budgets(spec: &ShardSpec) -> Vec<Vec<Rc<Budget>>> {
+    /// This shard's plain share of each server's `maxconn` (`u32::MAX` when unlimited),
+    /// each budget linked to its backend's queue and to the cross-shard slot lending.
+    fn new_server_budgets(
+        spec: &ShardSpec,
+        queues: &[Rc<queue::WaitQueue>],
+    ) -> Vec<Vec<Rc<Budget>>> {
+        let index = spec.id.0 as usize;
         spec.config
             .backends
             .iter()
-            .map(|b| {
-                b.servers
+            .zip(queues)
+            .enumerate()
+            .map(|(b, (be, q))| {
+                be.servers
                     .iter()
-                    .map(|srv| {
-                        Budget::new(server_share(srv.maxconn, spec.shards, spec.id.0 as usize))
+                    .enumerate()
+                    .map(|(i, srv)| {
+                        let limit = slot_share(srv.maxconn, spec.shards, index);
+                        let key = ServerKey {
+                            backend: b,
+                            server: i,
+                        };
+                        let lend = budget::Lend::new(key, spec.id, limit, spec.evt_tx.clone());
+                        Budget::for_server(limit, q.clone(), i, Some(lend))
                     })
                     .collect()
             })
@@ -398,18 +431,20 @@ impl Shard {
         if slot.weight != view.weight {
             self.balancers.borrow_mut()[key.backend].set_weight(key.server, view.weight);
         }
-        if slot.maxconn != view.maxconn {
-            self.server_budgets[key.backend][key.server].set_limit(server_share(
-                view.maxconn,
-                self.shards,
-                self.id.0 as usize,
-            ));
-        }
+        let new_split = slot.maxconn != view.maxconn || slot.split_epoch != view.split_epoch;
+        let usable = view.admin == AdminState::Ready && view.up && view.weight > 0;
         if view.admin != AdminState::Ready || !view.up {
             // Pooled connections would otherwise keep sending it new requests.
             self.pool.borrow_mut().clear_server(key);
         }
         *slot = view;
+        drop(views);
+        let budget = &self.server_budgets[key.backend][key.server];
+        if new_split {
+            let owned = slot_share(view.maxconn, self.shards, self.id.0 as usize);
+            budget.reset_split(owned, view.split_epoch);
+        }
+        budget.set_usable(usable);
     }
 
     /// Inserts a freshly accepted stream of `frontend` from `peer` into the table and counts
@@ -617,6 +652,10 @@ async fn purge_pool(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(POOL_PURGE_INTERVAL).await;
         shard.pool.borrow_mut().purge(Instant::now());
+        // Wants of streams that gave up, and slot returns the event ring could not take.
+        for b in shard.server_budgets.iter().flatten() {
+            b.update_want();
+        }
         tick = tick.wrapping_add(1);
         let trimmed = if tick.is_multiple_of(BUFFER_TRIM_EVERY) {
             shard.pools.trim()
