@@ -101,14 +101,16 @@ fn server_budget(shard: &Shard, key: ServerKey) -> Option<&Rc<super::budget::Bud
 }
 
 fn kill_server(shard: &Shard, key: ServerKey) -> usize {
+    let t0 = Instant::now();
     shard.pool.borrow_mut().clear_server(key);
     let killed = shard.table.borrow_mut().kill_server(key);
     if killed > 0 {
         log::info!(
-            "shard {}: killed {killed} stream(s) of server {}/{}",
+            "shard {}: fenced {killed} stream(s) of server {}/{} in {} us",
             shard.id,
             shard.config.backends[key.backend].name,
-            shard.config.backends[key.backend].servers[key.server].name
+            shard.config.backends[key.backend].servers[key.server].name,
+            t0.elapsed().as_micros()
         );
     }
     killed
