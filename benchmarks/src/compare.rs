@@ -23,7 +23,7 @@ pub struct CompareArgs {
     /// Peers to run beside percore and direct: a list of haproxy, nginx; or none.
     #[arg(long, default_value = "haproxy,nginx")]
     pub peers: String,
-    /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill (a
+    /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill, admin (a
     /// comma-separated list) or all.
     #[arg(long, default_value = "all")]
     pub scenario: String,
@@ -265,6 +265,7 @@ fn execute(
         let r = match s {
             Scenario::IdleConns => scenario::idle::run(&bench),
             Scenario::Kill => scenario::kill::run(&bench),
+            Scenario::Admin => scenario::admin::run(&bench),
             other => scenario::throughput::run(&bench, *other),
         };
         progress.clear();
@@ -425,6 +426,7 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
                         .as_secs_f64()
                         .min(opts.kill_iterations as f64 * 0.4)
             }
+            Scenario::Admin => proxies.min(2.0) * opts.repeat as f64 * 2.0 * point,
         })
         .sum();
     if secs < 120.0 {

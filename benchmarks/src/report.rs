@@ -120,6 +120,8 @@ pub struct ScenarioReport {
     pub idle: Vec<IdleResult>,
     /// kill results.
     pub kill: Vec<KillResult>,
+    /// admin results.
+    pub admin: Vec<AdminResult>,
     /// Remarks printed under the table.
     pub notes: Vec<String>,
 }
@@ -249,6 +251,29 @@ pub struct KillResult {
     pub first_reply_text: Option<String>,
 }
 
+/// One contender in the admin scenario.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AdminResult {
+    /// Contender.
+    pub contender: String,
+    /// Rounds (quiet + loaded) measured.
+    pub rounds: usize,
+    /// Admin replies timed inside the measured windows.
+    pub commands: u64,
+    /// Time from connecting to the complete reply, µs.
+    pub reply_us: Option<Percentiles>,
+    /// Data-path requests/s without admin commands (median of rounds).
+    pub quiet_rps: f64,
+    /// Data-path requests/s while the commands run (median of rounds).
+    pub loaded_rps: f64,
+    /// Throughput lost to the admin load, percent.
+    pub cost_pct: f64,
+    /// Commands that failed.
+    pub errors: u64,
+    /// The first failure.
+    pub first_error: Option<String>,
+}
+
 /// Prints a scenario's table(s) to a string.
 pub fn scenario_table(s: &ScenarioReport) -> String {
     let mut out = String::new();
@@ -258,6 +283,9 @@ pub fn scenario_table(s: &ScenarioReport) -> String {
     }
     if !s.idle.is_empty() {
         out.push_str(&idle_table(s));
+    }
+    if !s.admin.is_empty() {
+        out.push_str(&admin_table(s));
     }
     if !s.kill.is_empty() {
         out.push_str(&kill_table(s));
@@ -494,6 +522,51 @@ fn idle_table(s: &ScenarioReport) -> String {
     }
     let right: Vec<bool> = (0..rows[0].len()).map(|i| i >= 2).collect();
     pad(&rows, &right)
+}
+
+fn admin_table(s: &ScenarioReport) -> String {
+    let mut rows = vec![[
+        "contender",
+        "rounds",
+        "commands",
+        "reply p50",
+        "reply p99",
+        "reply max",
+        "req/s quiet",
+        "req/s with admin",
+        "cost",
+        "errors",
+    ]
+    .map(String::from)
+    .to_vec()];
+    let p = |v: Option<Percentiles>, f: fn(&Percentiles) -> u64| {
+        v.map_or("-".into(), |p| micros_text(f(&p)))
+    };
+    for a in &s.admin {
+        rows.push(vec![
+            a.contender.clone(),
+            a.rounds.to_string(),
+            a.commands.to_string(),
+            p(a.reply_us, |p| p.p50),
+            p(a.reply_us, |p| p.p99),
+            p(a.reply_us, |p| p.max),
+            count_text(a.quiet_rps),
+            count_text(a.loaded_rps),
+            format!("{:.1} %", a.cost_pct),
+            a.errors.to_string(),
+        ]);
+    }
+    let right: Vec<bool> = (0..10).map(|i| i > 0).collect();
+    let mut out = pad(&rows, &right);
+    for a in s.admin.iter().filter(|a| a.errors > 0) {
+        let _ = writeln!(
+            out,
+            "{}: first failed command: {}",
+            a.contender,
+            a.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    out
 }
 
 fn kill_table(s: &ScenarioReport) -> String {

@@ -5,7 +5,9 @@
 //!   loop), then latency at fixed rates (open loop).
 //! - [`idle`]: idle-conns — RSS growth per idle keep-alive connection.
 //! - [`kill`]: `shutdown sessions server` against N live streams, through the admin socket.
+//! - [`admin`]: admin command latency under a saturated data path, and its cost.
 
+pub mod admin;
 pub mod idle;
 pub mod kill;
 pub mod throughput;
@@ -34,17 +36,20 @@ pub enum Scenario {
     IdleConns,
     /// `shutdown sessions server` with N live streams.
     Kill,
+    /// Admin commands during saturation.
+    Admin,
 }
 
 impl Scenario {
     /// All, in run order.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::HttpKeepalive,
         Scenario::HttpClose,
         Scenario::TcpEcho,
         Scenario::TcpBulk,
         Scenario::IdleConns,
         Scenario::Kill,
+        Scenario::Admin,
     ];
 
     /// Command-line name.
@@ -56,6 +61,7 @@ impl Scenario {
             Scenario::TcpBulk => "tcp-bulk",
             Scenario::IdleConns => "idle-conns",
             Scenario::Kill => "kill",
+            Scenario::Admin => "admin",
         }
     }
 
@@ -325,7 +331,7 @@ mod tests {
             Scenario::parse_list("tcp-echo"),
             Ok(vec![Scenario::TcpEcho])
         );
-        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(6));
+        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(7));
         assert_eq!(
             Scenario::parse_list("kill,idle-conns,kill"),
             Ok(vec![Scenario::Kill, Scenario::IdleConns])

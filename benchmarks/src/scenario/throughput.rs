@@ -55,7 +55,9 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
             "MB",
             format!("bulk transfer through a TCP proxy, {} connections, each direction", bulk_connections(o.connections)),
         ),
-        Scenario::IdleConns | Scenario::Kill => unreachable!("not a throughput scenario"),
+        Scenario::IdleConns | Scenario::Kill | Scenario::Admin => {
+            unreachable!("not a throughput scenario")
+        }
     };
     let name = scenario.as_str();
     let mut report = ScenarioReport {
