@@ -61,3 +61,14 @@ mod tests {
         assert_eq!(id.to_string(), "0x100000000002a");
     }
 }
+
+/// A limit whose slots the shards own in parts (exact process-wide `maxconn`s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotPool {
+    /// `global.maxconn`.
+    Global,
+    /// A frontend's `maxconn`, by frontend index.
+    Frontend(usize),
+    /// A server's `maxconn`.
+    Server(ServerKey),
+}

@@ -120,3 +120,59 @@ fn queued_streams_are_served_in_arrival_order() {
         .collect();
     assert_eq!(order, ["/0", "/1", "/2", "/3", "/4", "/5"]);
 }
+
+/// `clients` concurrent clients, each sending `each` requests on a new connection per
+/// request (so a stream's life is one request at the origin); returns every status.
+fn load_closing(addr: SocketAddr, clients: usize, each: usize) -> Vec<u16> {
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|_| {
+                        let mut c = HttpClient::connect(addr);
+                        c.send(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+                        c.read_response(false).map_or(0, |r| r.status)
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("client"))
+        .collect()
+}
+
+fn accept_limit_is_exact(tag: &str, global_maxconn: u32, frontend_maxconn: u32) {
+    let origin = HttpOrigin::start_with_delay("o", Duration::from_millis(3));
+    let yaml = format!(
+        "global:\n  shards: 2\n  maxconn: {global_maxconn}\n  grace: 1s\n  admin: {{ socket: ./admin.sock }}\n\
+         defaults:\n  mode: http\n  timeout: {{ server: 30s }}\n\
+         frontends:\n  web: {{ bind: \"127.0.0.1:0\", maxconn: {frontend_maxconn}, default_backend: app }}\n\
+         backends:\n  app:\n    servers:\n      - {{ name: s1, address: \"{}\" }}\n",
+        origin.addr
+    );
+    let p = Proxy::start(tag, &yaml);
+    let limit = global_maxconn.min(frontend_maxconn) as usize;
+    let statuses = load_closing(p.addr("web"), 20, 4);
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "every connection is served by one shard or the other: {statuses:?}"
+    );
+    let most = origin.seen.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most <= limit,
+        "limit {limit}: {most} streams at the origin at once"
+    );
+    assert_eq!(origin.requests(), 80);
+}
+
+#[test]
+fn frontend_maxconn_1_is_exact_on_two_shards() {
+    accept_limit_is_exact("fe-exact", 100, 1);
+}
+
+#[test]
+fn global_maxconn_2_is_exact_on_two_shards() {
+    accept_limit_is_exact("global-exact", 2, 2);
+}

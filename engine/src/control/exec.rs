@@ -17,7 +17,7 @@ use percore_admin::{
 use super::lend::{Action, Lending};
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
 use super::state::State;
-use crate::ids::{ServerKey, ShardId, StreamId};
+use crate::ids::{ServerKey, ShardId, SlotPool, StreamId};
 use crate::rings::counters::{Counters, ProxyCounters};
 use crate::rings::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
 use crate::rings::share;
@@ -47,12 +47,20 @@ fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
 impl Ctl {
     /// The context over `state` and the rings to the shards.
     pub fn new(state: State, shards: Rc<Shards>) -> Self {
-        let maxconn_of: Vec<Vec<u32>> = state
-            .servers
-            .iter()
-            .map(|b| b.iter().map(|s| s.maxconn).collect())
-            .collect();
-        let lending = RefCell::new(Lending::new(&maxconn_of, shards.len()));
+        let mut limits = vec![(SlotPool::Global, state.config.global.maxconn)];
+        for (f, &m) in state.frontend_maxconn.iter().enumerate() {
+            limits.push((SlotPool::Frontend(f), m));
+        }
+        for (b, servers) in state.servers.iter().enumerate() {
+            for (s, srv) in servers.iter().enumerate() {
+                let key = ServerKey {
+                    backend: b,
+                    server: s,
+                };
+                limits.push((SlotPool::Server(key), srv.maxconn));
+            }
+        }
+        let lending = RefCell::new(Lending::new(&limits, shards.len()));
         Ctl {
             state: RefCell::new(state),
             shards,
@@ -61,13 +69,13 @@ impl Ctl {
         }
     }
 
-    /// Sends the book's grants and reclaims for `server` to their shards, without waiting
+    /// Sends the book's grants and reclaims for `pool` to their shards, without waiting
     /// (the control loop must keep reading events meanwhile).
-    pub fn lend_actions(self: &Rc<Self>, server: ServerKey, epoch: u32, actions: Vec<Action>) {
+    pub fn lend_actions(self: &Rc<Self>, pool: SlotPool, epoch: u32, actions: Vec<Action>) {
         for a in actions {
             let (shard, op) = match a {
-                Action::Grant { shard, n } => (shard, Op::GrantSlots { server, epoch, n }),
-                Action::Reclaim { shard } => (shard, Op::ReclaimSlot { server, epoch }),
+                Action::Grant { shard, n } => (shard, Op::GrantSlots { pool, epoch, n }),
+                Action::Reclaim { shard } => (shard, Op::ReclaimSlot { pool, epoch }),
             };
             let ctl = self.clone();
             glommio::spawn_local(async move {
@@ -159,7 +167,9 @@ impl Ctl {
                     s.split_epoch = s.split_epoch.wrapping_add(1);
                     s.split_epoch
                 };
-                self.lending.borrow_mut().reset(key, n, epoch);
+                self.lending
+                    .borrow_mut()
+                    .reset(SlotPool::Server(key), n, epoch);
                 self.push_view(key).await?;
                 Ok(String::new())
             }
@@ -239,12 +249,21 @@ impl Ctl {
         };
         // 0 lifts the frontend limit (the process-wide maxconn still applies).
         let n = if n == 0 { global } else { n };
-        self.state.borrow_mut().frontend_maxconn[fe] = n;
+        let epoch = {
+            let mut st = self.state.borrow_mut();
+            st.frontend_maxconn[fe] = n;
+            st.frontend_epoch[fe] = st.frontend_epoch[fe].wrapping_add(1);
+            st.frontend_epoch[fe]
+        };
+        self.lending
+            .borrow_mut()
+            .reset(SlotPool::Frontend(fe), n, epoch);
         let shards = self.shards.len();
         for i in 0..shards {
             let op = Op::SetFrontendMaxconn {
                 frontend: fe,
                 maxconn: share(n, shards, i),
+                epoch,
             };
             self.shards
                 .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)

@@ -1,18 +1,23 @@
-//! Exact server `maxconn` across shards: the control plane's book of who owns each slot.
+//! Exact `maxconn`s across shards (server, frontend, global): the control plane's book of
+//! who owns each slot.
 //!
-//! A server's `maxconn` slots are split between the shards; each shard's limit is what it
-//! owns. The book holds, per limited server, the slots each shard owns plus a *bank* of
+//! A limit's slots are split between the shards; each shard's limit is what it owns. The
+//! book holds, per limit, the slots each shard owns plus a *bank* of
 //! slots given back and not yet granted, so `owned.sum() + bank == maxconn` at all times.
 //! A shard's limit only grows after the book granted the slot, and the book only banks a
 //! slot after the shard shrank its limit: the process never has more than `maxconn`
-//! streams on the server, even with `maxconn` below the shard count.
+//! streams on the server (or frontend, or process), even with `maxconn` below the shard
+//! count.
 //!
-//! A shard with a waiting stream and no free slot *wants*. Wants are served from the bank,
+//! A shard with a waiting stream (or, for frontend and global limits, an accepted
+//! connection waiting for its slot) and no free slot *wants*. Wants are served from the bank,
 //! round robin; with an empty bank, a shard that owns slots and wants none is asked to give
 //! one back (now if free, else at its next release) — one ask per wanting shard. Shards
 //! give idle borrowed slots back by themselves (see `shard::budget`).
 
-use crate::ids::{ServerKey, ShardId};
+use std::collections::HashMap;
+
+use crate::ids::{ShardId, SlotPool};
 use crate::rings::share;
 
 /// What the book asks a shard to do.
@@ -96,59 +101,51 @@ impl Split {
     }
 }
 
-/// The book for every server with a `maxconn`.
+/// The book for every process-wide limit: `global.maxconn`, each frontend's and each
+/// server's `maxconn`.
 #[derive(Debug)]
 pub struct Lending {
     shards: usize,
-    /// `splits[backend][server]`; `None` for unlimited servers.
-    splits: Vec<Vec<Option<Split>>>,
+    /// Unlimited servers have no split.
+    splits: HashMap<SlotPool, Split>,
 }
 
 impl Lending {
-    /// The book at start: every shard owns its plain share (`maxconn_of[b][s]`, 0 =
+    /// The book at start: every shard owns its plain share of each limit (`limits`, 0 =
     /// unlimited), split generation 0.
-    pub fn new(maxconn_of: &[Vec<u32>], shards: usize) -> Self {
-        let splits = maxconn_of
+    pub fn new(limits: &[(SlotPool, u32)], shards: usize) -> Self {
+        let splits = limits
             .iter()
-            .map(|b| {
-                b.iter()
-                    .map(|&m| (m > 0).then(|| Split::new(m, shards, 0)))
-                    .collect()
-            })
+            .filter(|(_, m)| *m > 0)
+            .map(|&(pool, m)| (pool, Split::new(m, shards, 0)))
             .collect();
         Lending { shards, splits }
     }
 
-    fn split(&mut self, key: ServerKey, epoch: u32) -> Option<&mut Split> {
-        self.splits
-            .get_mut(key.backend)?
-            .get_mut(key.server)?
-            .as_mut()
-            .filter(|s| s.epoch == epoch)
+    fn split(&mut self, pool: SlotPool, epoch: u32) -> Option<&mut Split> {
+        self.splits.get_mut(&pool).filter(|s| s.epoch == epoch)
     }
 
-    /// A new split after a `maxconn` change (0 = unlimited): plain shares again, nothing
-    /// lent; messages of older generations are ignored from now on.
-    pub fn reset(&mut self, key: ServerKey, maxconn: u32, epoch: u32) {
-        let shards = self.shards;
-        if let Some(slot) = self
-            .splits
-            .get_mut(key.backend)
-            .and_then(|b| b.get_mut(key.server))
-        {
-            *slot = (maxconn > 0).then(|| Split::new(maxconn, shards, epoch));
+    /// A new split after a limit changed (0 = unlimited): plain shares again, nothing lent;
+    /// messages of older generations are ignored from now on.
+    pub fn reset(&mut self, pool: SlotPool, maxconn: u32, epoch: u32) {
+        if maxconn == 0 {
+            self.splits.remove(&pool);
+        } else {
+            self.splits
+                .insert(pool, Split::new(maxconn, self.shards, epoch));
         }
     }
 
-    /// `shard` wants one more slot of `key`, or no longer does.
+    /// `shard` wants one more slot of `pool`, or no longer does.
     pub fn on_wanted(
         &mut self,
         shard: ShardId,
-        key: ServerKey,
+        pool: SlotPool,
         epoch: u32,
         wanted: bool,
     ) -> Vec<Action> {
-        let Some(s) = self.split(key, epoch) else {
+        let Some(s) = self.split(pool, epoch) else {
             return Vec::new();
         };
         let Some(w) = s.wanting.get_mut(shard.0 as usize) else {
@@ -158,15 +155,15 @@ impl Lending {
         s.settle()
     }
 
-    /// `shard` gave `n` slots of `key` back.
+    /// `shard` gave `n` slots of `pool` back.
     pub fn on_returned(
         &mut self,
         shard: ShardId,
-        key: ServerKey,
+        pool: SlotPool,
         epoch: u32,
         n: u32,
     ) -> Vec<Action> {
-        let Some(s) = self.split(key, epoch) else {
+        let Some(s) = self.split(pool, epoch) else {
             return Vec::new();
         };
         let i = shard.0 as usize;
@@ -181,10 +178,9 @@ impl Lending {
         s.settle()
     }
 
-    /// Slots `shard` owns of `key` (for tests and `show shards`).
-    pub fn owned(&self, key: ServerKey, shard: ShardId) -> Option<u32> {
-        let s = self.splits.get(key.backend)?.get(key.server)?.as_ref()?;
-        s.owned.get(shard.0 as usize).copied()
+    /// Slots `shard` owns of `pool` (for tests).
+    pub fn owned(&self, pool: SlotPool, shard: ShardId) -> Option<u32> {
+        self.splits.get(&pool)?.owned.get(shard.0 as usize).copied()
     }
 }
 
@@ -192,19 +188,19 @@ impl Lending {
 mod tests {
     use super::*;
 
-    const K: ServerKey = ServerKey {
+    const K: SlotPool = SlotPool::Server(crate::ids::ServerKey {
         backend: 0,
         server: 0,
-    };
+    });
 
     fn total(l: &Lending) -> u32 {
-        let s = l.splits[0][0].as_ref().expect("limited");
+        let s = &l.splits[&K];
         s.owned.iter().sum::<u32>() + s.bank
     }
 
     #[test]
     fn one_slot_on_two_shards_moves_only_through_the_bank() {
-        let mut l = Lending::new(&[vec![1]], 2);
+        let mut l = Lending::new(&[(K, 1)], 2);
         assert_eq!(l.owned(K, ShardId(0)), Some(1));
         assert_eq!(l.owned(K, ShardId(1)), Some(0));
         // Shard 1 wants: shard 0 (not wanting) is asked, once.
@@ -252,7 +248,7 @@ mod tests {
 
     #[test]
     fn stale_generations_and_bogus_returns_cannot_inflate_the_book() {
-        let mut l = Lending::new(&[vec![3]], 2);
+        let mut l = Lending::new(&[(K, 3)], 2);
         assert_eq!(total(&l), 3);
         l.reset(K, 2, 1);
         assert!(
@@ -271,7 +267,7 @@ mod tests {
 
     #[test]
     fn the_bank_serves_wanting_shards_round_robin() {
-        let mut l = Lending::new(&[vec![4]], 4);
+        let mut l = Lending::new(&[(K, 4)], 4);
         for i in 0..4 {
             l.on_returned(ShardId(i), K, 0, 1);
         }

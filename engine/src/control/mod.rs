@@ -284,27 +284,24 @@ async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> 
             }
             Input::Event(ShardEvent::SlotWanted {
                 shard,
-                server,
+                pool,
                 epoch,
                 wanted,
             }) => {
                 let actions = ctl
                     .lending
                     .borrow_mut()
-                    .on_wanted(shard, server, epoch, wanted);
-                ctl.lend_actions(server, epoch, actions);
+                    .on_wanted(shard, pool, epoch, wanted);
+                ctl.lend_actions(pool, epoch, actions);
             }
             Input::Event(ShardEvent::SlotsReturned {
                 shard,
-                server,
+                pool,
                 epoch,
                 n,
             }) => {
-                let actions = ctl
-                    .lending
-                    .borrow_mut()
-                    .on_returned(shard, server, epoch, n);
-                ctl.lend_actions(server, epoch, actions);
+                let actions = ctl.lending.borrow_mut().on_returned(shard, pool, epoch, n);
+                ctl.lend_actions(pool, epoch, actions);
             }
             Input::Event(_) => {}
             Input::Closed => return Err("a shard ended unexpectedly".into()),

@@ -154,6 +154,8 @@ pub struct State {
     pub servers: Vec<Vec<ServerState>>,
     /// Current `maxconn` of each frontend, process-wide.
     pub frontend_maxconn: Vec<u32>,
+    /// Generation of each frontend's `maxconn` split between shards.
+    pub frontend_epoch: Vec<u32>,
     /// Process start.
     pub started: Instant,
 }
@@ -184,6 +186,7 @@ impl State {
                 })
                 .collect(),
             frontend_maxconn: config.frontends.iter().map(|f| f.maxconn).collect(),
+            frontend_epoch: vec![0; config.frontends.len()],
             started: now,
             config,
         }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::counters::Counters;
-use crate::ids::{CommandId, ServerKey, ShardId, StreamId};
+use crate::ids::{CommandId, ServerKey, ShardId, SlotPool, StreamId};
 
 /// Administrative state of a server, set by the operator (HAProxy's `set server … state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +80,8 @@ pub enum Op {
         frontend: usize,
         /// The shard's new share.
         maxconn: u32,
+        /// The new split's generation.
+        epoch: u32,
     },
     /// Reply [`Reply::Stats`].
     CollectStats,
@@ -91,20 +93,20 @@ pub enum Op {
     /// Reply [`Reply::Streams`] with this one stream, or empty if it is not live here.
     /// Sent only to the stream's own shard (`StreamId::shard`).
     FindStream(StreamId),
-    /// The shard now owns `n` more slots of a server's `maxconn`; reply [`Reply::Done`].
+    /// The shard now owns `n` more slots of a `maxconn`; reply [`Reply::Done`].
     GrantSlots {
-        /// Which server.
-        server: ServerKey,
+        /// Which limit.
+        pool: SlotPool,
         /// Split generation the grant belongs to.
         epoch: u32,
         /// Slots granted.
         n: u32,
     },
-    /// Give one slot of a server back (now if free, else at the next release), announced
+    /// Give one slot of a limit back (now if free, else at the next release), announced
     /// by [`ShardEvent::SlotsReturned`]; reply [`Reply::Done`].
     ReclaimSlot {
-        /// Which server.
-        server: ServerKey,
+        /// Which limit.
+        pool: SlotPool,
         /// Split generation the request belongs to.
         epoch: u32,
     },
@@ -138,24 +140,24 @@ pub enum ShardEvent {
         /// Which server.
         server: ServerKey,
     },
-    /// A stream waits for a slot of `server` and the shard has none free (`wanted`), or no
-    /// longer needs one.
+    /// A stream (or an accepted connection) waits for a slot of `pool` and the shard has
+    /// none free (`wanted`), or no longer needs one.
     SlotWanted {
         /// Which shard.
         shard: ShardId,
-        /// Which server.
-        server: ServerKey,
+        /// Which limit.
+        pool: SlotPool,
         /// Split generation.
         epoch: u32,
         /// Wants one more slot.
         wanted: bool,
     },
-    /// The shard gave `n` slots of `server` back (its limit already shrank by `n`).
+    /// The shard gave `n` slots of `pool` back (its limit already shrank by `n`).
     SlotsReturned {
         /// Which shard.
         shard: ShardId,
-        /// Which server.
-        server: ServerKey,
+        /// Which limit.
+        pool: SlotPool,
         /// Split generation.
         epoch: u32,
         /// Slots returned.

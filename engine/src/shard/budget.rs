@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::queue::WaitQueue;
-use crate::ids::{ServerKey, ShardId};
+use crate::ids::{ShardId, SlotPool};
 use crate::rings::msg::ShardEvent;
 
 /// A counted limit with waiters, single-threaded.
@@ -36,6 +36,8 @@ pub struct Budget {
     waiters: RefCell<Vec<Waker>>,
     /// Server budgets only: where released slots go first.
     handoff: Option<Handoff>,
+    /// Slot ownership across shards; `None` for a budget of its own (tests).
+    lend: Option<Lend>,
 }
 
 /// A server budget's link to its backend's queue.
@@ -45,14 +47,12 @@ struct Handoff {
     server: usize,
     /// The server takes new streams (ready, UP, weight > 0): only then is a slot handed on.
     usable: Cell<bool>,
-    /// Slot ownership across shards; `None` when the server has no `maxconn`.
-    lend: Option<Lend>,
 }
 
-/// This shard's side of one server's slot ownership (see the module doc).
+/// This shard's side of one limit's slot ownership (see the module doc).
 #[derive(Debug)]
 pub struct Lend {
-    key: ServerKey,
+    pool: SlotPool,
     shard: ShardId,
     tx: thingbuf::mpsc::Sender<ShardEvent>,
     /// Split generation: messages of an older split (before a `maxconn` change) are ignored.
@@ -71,15 +71,15 @@ pub struct Lend {
 }
 
 impl Lend {
-    /// The lending state of server `key` on `shard`, owning `base` slots.
+    /// The lending state of `pool` on `shard`, owning `base` slots.
     pub fn new(
-        key: ServerKey,
+        pool: SlotPool,
         shard: ShardId,
         base: u32,
         tx: thingbuf::mpsc::Sender<ShardEvent>,
     ) -> Self {
         Lend {
-            key,
+            pool,
             shard,
             tx,
             epoch: Cell::new(0),
@@ -94,14 +94,14 @@ impl Lend {
     /// Tells the control plane what changed; what the ring cannot take now stays for the
     /// next call (the shard's purge task calls it periodically). Never blocks.
     pub fn flush(&self) {
-        let (shard, server, epoch) = (self.shard, self.key, self.epoch.get());
+        let (shard, pool, epoch) = (self.shard, self.pool, self.epoch.get());
         let n = self.to_return.get();
         if n > 0
             && self
                 .tx
                 .try_send(ShardEvent::SlotsReturned {
                     shard,
-                    server,
+                    pool,
                     epoch,
                     n,
                 })
@@ -115,7 +115,7 @@ impl Lend {
                 .tx
                 .try_send(ShardEvent::SlotWanted {
                     shard,
-                    server,
+                    pool,
                     epoch,
                     wanted,
                 })
@@ -132,13 +132,19 @@ impl Lend {
 }
 
 impl Budget {
-    /// A budget of `limit` slots.
+    /// A budget of `limit` slots of its own.
     pub fn new(limit: u32) -> Rc<Self> {
+        Self::lent(limit, None)
+    }
+
+    /// A budget whose `limit` is the slots this shard owns of a process-wide limit.
+    pub fn lent(limit: u32, lend: Option<Lend>) -> Rc<Self> {
         Rc::new(Budget {
             used: Cell::new(0),
             limit: Cell::new(limit),
             waiters: RefCell::new(Vec::new()),
             handoff: None,
+            lend,
         })
     }
 
@@ -158,13 +164,13 @@ impl Budget {
                 queue,
                 server,
                 usable: Cell::new(true),
-                lend,
             }),
+            lend,
         })
     }
 
     fn lend(&self) -> Option<&Lend> {
-        self.handoff.as_ref().and_then(|h| h.lend.as_ref())
+        self.lend.as_ref()
     }
 
     /// A new split of the server's slots (its `maxconn` changed): this shard owns `owned`,
@@ -191,8 +197,14 @@ impl Budget {
         l.want_told.set(false);
         l.want.set(false);
         self.limit.set(self.limit.get() + n);
-        self.refill();
-        self.return_idle();
+        if self.handoff.is_some() {
+            // Queued streams take the slots at once; what is left was not needed.
+            self.refill();
+            self.return_idle();
+        } else {
+            // The accept loop takes its slot when it runs next.
+            self.wake_all();
+        }
         self.update_want();
     }
 
@@ -210,9 +222,13 @@ impl Budget {
         l.flush();
     }
 
-    /// Free borrowed slots (above the base) go back to the control plane.
-    fn return_idle(&self) {
+    /// Free borrowed slots (above the base) go back to the control plane, unless an accept
+    /// loop waits for one.
+    pub fn return_idle(&self) {
         if let Some(l) = self.lend() {
+            if !self.waiters.borrow().is_empty() {
+                return;
+            }
             while self.used.get() < self.limit.get() && self.limit.get() > l.base.get() {
                 l.give_back(&self.limit);
             }
@@ -220,15 +236,19 @@ impl Budget {
         }
     }
 
-    /// Asks for a slot when a waiting stream could use this server and none is free here;
-    /// withdraws the ask when none could. Called when streams queue and slots move.
+    /// Asks for a slot when a waiting stream (server budgets) or accept loop (the others)
+    /// could use one and none is free here; withdraws the ask when none could. Called when
+    /// streams queue and slots move.
     pub fn update_want(&self) {
-        let (Some(h), Some(l)) = (&self.handoff, self.lend()) else {
+        let Some(l) = self.lend() else {
             return;
         };
         let full = self.used.get() >= self.limit.get();
-        l.want
-            .set(full && h.usable.get() && h.queue.has_waiter_for(h.server));
+        let waiting = match &self.handoff {
+            Some(h) => h.usable.get() && h.queue.has_waiter_for(h.server),
+            None => !self.waiters.borrow().is_empty(),
+        };
+        l.want.set(full && waiting);
         l.flush();
     }
 
@@ -287,10 +307,14 @@ impl Budget {
             self.used.set(self.used.get() + 1);
             return Poll::Ready(BudgetSlot(self.clone()));
         }
-        let mut w = self.waiters.borrow_mut();
-        if !w.iter().any(|x| x.will_wake(cx.waker())) {
-            w.push(cx.waker().clone());
+        {
+            let mut w = self.waiters.borrow_mut();
+            if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
         }
+        // Other shards may have free slots of this limit.
+        self.update_want();
         Poll::Pending
     }
 
@@ -409,10 +433,10 @@ mod tests {
     fn an_owed_slot_goes_back_before_local_waiters() {
         use super::super::queue::Waiter;
         let (tx, rx) = thingbuf::mpsc::channel(8);
-        let key = ServerKey {
+        let key = SlotPool::Server(crate::ids::ServerKey {
             backend: 0,
             server: 0,
-        };
+        });
         let q = WaitQueue::new();
         let lend = Lend::new(key, ShardId(0), 1, tx);
         let b = Budget::for_server(1, q.clone(), 0, Some(lend));

@@ -58,20 +58,24 @@ pub async fn run(
                 shard.set_server_view(server, view);
                 (Reply::Done, false)
             }
-            Op::SetFrontendMaxconn { frontend, maxconn } => {
+            Op::SetFrontendMaxconn {
+                frontend,
+                maxconn,
+                epoch,
+            } => {
                 if let Some(b) = shard.frontend_budgets.get(frontend) {
-                    b.set_limit(maxconn);
+                    b.reset_split(maxconn, epoch);
                 }
                 (Reply::Done, false)
             }
-            Op::GrantSlots { server, epoch, n } => {
-                if let Some(b) = server_budget(&shard, server) {
+            Op::GrantSlots { pool, epoch, n } => {
+                if let Some(b) = shard.pool_budget(pool) {
                     b.grant(n, epoch);
                 }
                 (Reply::Done, false)
             }
-            Op::ReclaimSlot { server, epoch } => {
-                if let Some(b) = server_budget(&shard, server) {
+            Op::ReclaimSlot { pool, epoch } => {
+                if let Some(b) = shard.pool_budget(pool) {
                     b.reclaim(epoch);
                 }
                 (Reply::Done, false)
@@ -94,10 +98,6 @@ pub async fn run(
             return;
         }
     }
-}
-
-fn server_budget(shard: &Shard, key: ServerKey) -> Option<&Rc<super::budget::Budget>> {
-    shard.server_budgets.get(key.backend)?.get(key.server)
 }
 
 fn kill_server(shard: &Shard, key: ServerKey) -> usize {

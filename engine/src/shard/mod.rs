@@ -38,7 +38,7 @@ use percore_conf::Config;
 use self::balance::{Balancer, PickInput};
 use self::budget::Budget;
 use self::table::StreamTable;
-use crate::ids::{ServerKey, ShardId};
+use crate::ids::{ServerKey, ShardId, SlotPool};
 use crate::logging::AccessLog;
 use crate::rings::counters::Counters;
 use crate::rings::msg::{AdminState, ServerView, ShardCommand, ShardEvent};
@@ -199,12 +199,14 @@ impl Shard {
             .iter()
             .map(|_| queue::WaitQueue::new())
             .collect();
+        let lend = |pool, owned| budget::Lend::new(pool, spec.id, owned, spec.evt_tx.clone());
         Ok(Shard {
             id: spec.id,
             cpu: spec.cpu,
+            // A shard may borrow every global slot: the table's bound is the process's.
             table: Rc::new(RefCell::new(StreamTable::new(
                 spec.id,
-                global as usize,
+                cfg.global.maxconn as usize,
                 cfg.frontends.len(),
                 &servers,
             ))),
@@ -217,11 +219,12 @@ impl Shard {
                     .max(cfg.global.tune.max_header_size + 1),
             ),
             counters: RefCell::new(Counters::new(cfg.frontends.len(), &servers)),
-            global_budget: Budget::new(global),
-            frontend_budgets: cfg
-                .frontends
-                .iter()
-                .map(|f| Budget::new(share(f.maxconn, spec.shards, spec.id.0 as usize)))
+            global_budget: Budget::lent(global, Some(lend(SlotPool::Global, global))),
+            frontend_budgets: (0..cfg.frontends.len())
+                .map(|f| {
+                    let owned = share(cfg.frontends[f].maxconn, spec.shards, spec.id.0 as usize);
+                    Budget::lent(owned, Some(lend(SlotPool::Frontend(f), owned)))
+                })
                 .collect(),
             access_log: RefCell::new(access_log),
             server_budgets: Self::new_server_budgets(spec, &queues),
@@ -302,7 +305,8 @@ impl Shard {
                             backend: b,
                             server: i,
                         };
-                        let lend = budget::Lend::new(key, spec.id, limit, spec.evt_tx.clone());
+                        let pool = SlotPool::Server(key);
+                        let lend = budget::Lend::new(pool, spec.id, limit, spec.evt_tx.clone());
                         Budget::for_server(limit, q.clone(), i, Some(lend))
                     })
                     .collect()
@@ -325,6 +329,22 @@ impl Shard {
             })
             .collect();
         http::pool::Pool::new(&pool_limits)
+    }
+
+    /// The budget of a process-wide limit's slots on this shard.
+    pub fn pool_budget(&self, pool: SlotPool) -> Option<&Rc<Budget>> {
+        match pool {
+            SlotPool::Global => Some(&self.global_budget),
+            SlotPool::Frontend(f) => self.frontend_budgets.get(f),
+            SlotPool::Server(k) => self.server_budgets.get(k.backend)?.get(k.server),
+        }
+    }
+
+    /// Every budget of the shard.
+    pub fn all_budgets(&self) -> impl Iterator<Item = &Rc<Budget>> {
+        std::iter::once(&self.global_budget)
+            .chain(&self.frontend_budgets)
+            .chain(self.server_budgets.iter().flatten())
     }
 
     /// Picks a server that takes new streams and has a free `maxconn` slot, and takes the
@@ -661,8 +681,10 @@ async fn purge_pool(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(POOL_PURGE_INTERVAL).await;
         shard.pool.borrow_mut().purge(Instant::now());
-        // Wants of streams that gave up, and slot returns the event ring could not take.
-        for b in shard.server_budgets.iter().flatten() {
+        // Wants of streams that gave up, idle borrowed slots, and slot messages the event
+        // ring could not take.
+        for b in shard.all_budgets() {
+            b.return_idle();
             b.update_want();
         }
         tick = tick.wrapping_add(1);
@@ -688,16 +710,20 @@ async fn purge_pool(shard: Rc<Shard>) {
     }
 }
 
-/// Accepts connections of one listener while budget remains.
+/// Accepts connections of one listener, each once it has a frontend and a global slot.
+///
+/// At the limit, one accepted connection waits here for its slots (while the rest wait in
+/// the kernel backlog): the shard then knows it needs a slot, and asks the control plane
+/// for one that another shard does not use.
 async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listener: TcpListener) {
     let fe_budget = shard.frontend_budgets[frontend].clone();
     let global = shard.global_budget.clone();
     let mut errors_logged = 0u32;
     loop {
-        // Budget first, accept second: at the limit connections wait in the backlog.
+        let accepted = listener.accept().await;
         let fe_slot = fe_budget.acquire().await;
         let global_slot = global.acquire().await;
-        match listener.accept().await {
+        match accepted {
             Ok(client) => match shard.config.frontends[frontend].mode {
                 percore_conf::Mode::Tcp => {
                     tcp::start(&shard, frontend, client, [fe_slot, global_slot])

@@ -12,8 +12,8 @@
 //! batches by the shard's teardown task ([`teardown`]), so that a mass kill does not stop
 //! the shard's other streams for the time it takes to close thousands of sockets.
 //!
-//! Capacity is fixed at construction (the shard's share of `global.maxconn`); the accept
-//! loop takes a connection budget before `accept()`, so a full table is a bug, not a peer
+//! Capacity is fixed at construction (`global.maxconn`: a shard may borrow every global
+//! slot); a stream starts only with a global slot, so a full table is a bug, not a peer
 //! condition, and is refused rather than grown.
 
 use std::cell::RefCell;
