@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use glommio::net::TcpListener;
 use glommio::task::JoinHandle;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
+use percore_conf::logformat::LogFormat;
 use percore_conf::Config;
 
 use self::balance::{Balancer, PickInput};
@@ -158,6 +159,8 @@ pub struct Shard {
     stopping: Cell<bool>,
     /// Refusals seen per warning kind, for rate-limited warnings.
     warnings: account::Warnings,
+    /// HAProxy's httplog and tcplog layouts, parsed once (used without `log_format`).
+    log_formats: (LogFormat, LogFormat),
 }
 
 impl Shard {
@@ -211,6 +214,7 @@ impl Shard {
             accept_tasks: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             warnings: account::Warnings::default(),
+            log_formats: (LogFormat::httplog(), LogFormat::tcplog()),
             config: spec.config.clone(),
         })
     }
