@@ -232,6 +232,9 @@ pub struct Frontend {
     pub timeout: Timeouts,
     /// HTTP routing and rules (empty for mode tcp).
     pub http: crate::http::FrontendHttp,
+    /// Every connection must open with a PROXY protocol header (v1 or v2), whose source
+    /// address then stands for the client everywhere.
+    pub accept_proxy: bool,
 }
 
 /// One backend: servers and how to choose among them.

@@ -171,8 +171,7 @@ pub(crate) struct RawFrontend {
     pub(crate) default_backend: Option<String>,
     pub(crate) use_backend: Option<Vec<RawRoute>>,
     pub(crate) forwardfor: Option<bool>,
-    #[serde(default, rename = "accept_proxy")]
-    _accept_proxy: IgnoredAny,
+    pub(crate) accept_proxy: Option<bool>,
     pub(crate) http_request: Option<Vec<RawRequestRule>>,
     pub(crate) http_response: Option<Vec<RawResponseRule>>,
     pub(crate) errorfiles: Option<Named<String>>,

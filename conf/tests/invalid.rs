@@ -666,11 +666,11 @@ fn mode_http_frontend_needs_http_backend() {
 }
 
 #[test]
-fn frontend_keys_not_supported_yet() {
+fn accept_proxy_is_a_boolean() {
     let text = PROXY.replace("  web: { bind", "  web: { accept_proxy: [], bind");
     assert_eq!(
         error(&text),
-        "test.yaml:2:10: frontends.web.accept_proxy: accept_proxy is not supported yet"
+        "test.yaml:2:24: frontends.web.accept_proxy: expected true or false, found a list"
     );
 }
 

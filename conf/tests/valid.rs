@@ -94,6 +94,7 @@ fn full_tcp_example() {
             default_backend: 0,
             timeout: defaults_timeout.clone(),
             http: Default::default(),
+            accept_proxy: false,
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -152,6 +153,7 @@ fn minimal_example_gets_every_default() {
             default_backend: 0,
             timeout: Timeouts::default(),
             http: Default::default(),
+            accept_proxy: false,
         }],
         backends: vec![Backend {
             name: "app".into(),

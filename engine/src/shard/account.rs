@@ -23,6 +23,7 @@ const WARN_EVERY: u64 = 64;
 pub struct Warnings {
     invalid_request: Cell<u64>,
     invalid_response: Cell<u64>,
+    proxy_header: Cell<u64>,
 }
 
 impl Warnings {
@@ -41,6 +42,20 @@ impl Warnings {
 }
 
 impl Shard {
+    /// A connection refused for its PROXY header: warned about once per [`WARN_EVERY`].
+    pub(super) fn warn_proxy_header(&self, line: &str) {
+        let n = self.warnings.proxy_header.get();
+        self.warnings.proxy_header.set(n + 1);
+        if n.is_multiple_of(WARN_EVERY) {
+            let more = if n > 0 {
+                format!(" ({WARN_EVERY} more of this kind since the last warning)")
+            } else {
+                String::new()
+            };
+            log::warn!("shard {}: {line}{more}", self.id);
+        }
+    }
+
     /// Counts one finished exchange or stream of `frontend` and writes its log line.
     pub fn account(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) {
         self.count(frontend, r);
