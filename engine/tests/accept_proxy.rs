@@ -152,3 +152,40 @@ fn tcp_mode_sends_the_announced_addresses_onwards() {
     s.read_exact(&mut got).expect("echo");
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
 }
+
+/// HTTP mode: a `send_proxy` server gets the announced client in the PROXY header that
+/// opens its connection, ahead of the request.
+#[test]
+fn http_mode_sends_the_announced_addresses_onwards() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let yaml = format!(
+        "global:\n  shards: 1\n\
+         defaults:\n  mode: http\n\
+         frontends:\n  web: {{ bind: \"127.0.0.1:0\", accept_proxy: true, default_backend: app }}\n\
+         backends:\n  app:\n    servers: [{{ name: s1, address: \"{}\", send_proxy: v1 }}]\n",
+        server.local_addr().expect("addr")
+    );
+    let p = Proxy::start("aproxy-http-send", &yaml);
+    let mut c = HttpClient::connect(p.addr("web"));
+    let mut bytes = header(proxy::Version::V1, "1.2.3.4:1111", "5.6.7.8:80");
+    bytes.extend_from_slice(b"GET /sp HTTP/1.1\r\nhost: t\r\n\r\n");
+    c.send(&bytes);
+    let (mut s, _) = server.accept().expect("accept");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Bounded: the header line and one request head are far below 64 KiB.
+    while !got.ends_with(b"\r\n\r\n") && got.len() < 65536 {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("PROXY TCP4 1.2.3.4 5.6.7.8 1111 80\r\nGET /sp HTTP/1.1\r\n"),
+        "{text}"
+    );
+    s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        .expect("write");
+    assert_eq!(c.read_response(false).expect("response").status, 200);
+}

@@ -47,29 +47,32 @@ pub fn start(
                 return;
             };
             guard.with(|e| e.client = a.client);
-            let stream = stream(&shard, frontend, client, a.client, slots, guard);
+            let addrs = (a.client, a.local);
+            let stream = stream(&shard, frontend, client, addrs, slots, guard);
             shell::run(stream.with_preread(a.preread)).await;
         })
         .detach()
     } else {
-        let stream = stream(shard, frontend, client, peer, slots, guard);
+        let local = client.local_addr().unwrap_or(peer);
+        let stream = stream(shard, frontend, client, (peer, local), slots, guard);
         glommio::spawn_local(shell::run(stream)).detach()
     };
     shard.table.borrow_mut().set_kill_handle(slot, task);
 }
 
-/// The stream of a client at `peer`.
+/// The stream of a client at `addrs` (client, address it connected to).
 fn stream(
     shard: &Rc<Shard>,
     frontend: usize,
     client: TcpStream,
-    peer: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
     slots: [BudgetSlot; 2],
     guard: StreamGuard,
 ) -> Stream<HttpMachine> {
     let start = HttpStart {
         frontend,
         peer,
+        local,
         log_requests: shard.access_log.borrow().is_some(),
     };
     let machine = HttpMachine::new(&shard.env(), Instant::now(), start);
