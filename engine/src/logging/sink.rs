@@ -188,6 +188,23 @@ mod tests {
     }
 
     #[test]
+    fn unix_datagram_sink_sends_one_datagram_per_line() {
+        let dir = std::env::temp_dir().join(format!("percore-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let rx = UnixDatagram::bind(&path).expect("bind");
+        let mut sink = Sink::open(&LogTarget::Unix(path.clone())).expect("socket");
+        assert!(sink.send(b"<134>one\n") && sink.send(b"<134>two\n"));
+        let mut buf = [0u8; 64];
+        let n = rx.recv(&mut buf).expect("first");
+        assert_eq!(&buf[..n], b"<134>one\n");
+        let n = rx.recv(&mut buf).expect("second");
+        assert_eq!(&buf[..n], b"<134>two\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn unreachable_datagram_sinks_lose_lines_without_blocking() {
         let mut unix =
             Sink::open(&LogTarget::Unix("/nonexistent/percore.sock".into())).expect("socket");
