@@ -1,7 +1,7 @@
 //! Logs reach a syslog daemon as HAProxy's do: percore runs with `target: udp://…` on an
 //! ephemeral loopback port, this test is the daemon, and each datagram must be one RFC 3164
 //! framed line in HAProxy 2.6's exact httplog layout — for a normal request, a bad request,
-//! a killed stream — or a server state change in HAProxy's wording.
+//! a timed-out head, a killed stream — or a server state change in HAProxy's wording.
 
 mod common;
 
@@ -81,7 +81,7 @@ fn syslog_lines_are_haproxys() {
     let yaml = format!(
         "global:\n  shards: 1\n  admin: {{ socket: ./admin.sock }}\n  \
          log: {{ target: \"udp://{}\", access: true, facility: local0, tag: lb1 }}\n\
-         defaults:\n  mode: http\n\
+         defaults:\n  mode: http\n  timeout: {{ http_request: 300ms }}\n\
          frontends:\n  web: {{ bind: \"127.0.0.1:0\", default_backend: app }}\n\
          backends:\n  app:\n    servers:\n      - {{ name: o1, address: \"{}\" }}\n  \
          dead:\n    check: {{ inter: 100ms, rise: 1, fall: 1, timeout: 100ms }}\n    \
@@ -105,6 +105,13 @@ fn syslog_lines_are_haproxys() {
     let (_, badreq) = split_header(&daemon.wait_for("<BADREQ>"));
     assert_httplog(&badreq, "web web/<NOSRV> ", "400", "PR--", "<BADREQ>");
     assert!(badreq.contains(" -1/-1/-1/-1/"), "{badreq}");
+
+    // A head that never completes: 408 after timeout.http_request, still a full line.
+    let mut slow = connect(web);
+    slow.write_all(b"GET /slow HTTP/1.1\r\n").expect("write");
+    let _ = read_to_close(&mut slow);
+    let (_, timeout) = split_header(&daemon.wait_for(" 408 "));
+    assert_httplog(&timeout, "web web/<NOSRV> ", "408", "cR--", "<BADREQ>");
 
     // A request the origin never answers, killed by the admin.
     c.send(b"GET /hang HTTP/1.1\r\nhost: t\r\n\r\n");
