@@ -263,7 +263,12 @@ impl EventLog {
     /// where the process log already has it).
     pub fn event(&self, severity: Severity, line: &str) {
         if let Some(ring) = self.ring.borrow_mut().as_mut() {
+            let before = ring.dropped();
             ring.push(severity, line);
+            if ring.dropped() > before {
+                // State changes are rare: each one lost is worth a word in the process log.
+                log::warn!("log ring of the control plane full: lost {line:?}");
+            }
         }
     }
 
