@@ -129,6 +129,20 @@ pub struct Log {
     pub target: LogTarget,
     /// Whether to write one access-log line per stream (TCP) or exchange (HTTP); default off.
     pub access: bool,
+    /// How each line is framed: a syslog header or none.
+    pub framing: LogFraming,
+    /// Syslog facility number (`local0` = 16, the default).
+    pub facility: u8,
+    /// Syslog tag (ident), `percore` by default.
+    pub tag: String,
+    /// Keep one access-log line in this many (1: every line); HAProxy's `sample 1:N`.
+    pub sample: u32,
+    /// Access-log lines per second and shard above which lines are dropped and counted
+    /// (`None`: no limit but the ring's).
+    pub rate_max: Option<u32>,
+    /// `log_format`: the operator's template for both modes; `None` gives HAProxy's
+    /// `httplog` / `tcplog` layouts.
+    pub log_format: Option<crate::logformat::LogFormat>,
 }
 
 /// Where log lines go.
@@ -138,6 +152,21 @@ pub enum LogTarget {
     Stderr,
     /// A file, appended to.
     File(PathBuf),
+    /// Syslog over UDP (`udp://IP:PORT`), one datagram per line.
+    Udp(std::net::SocketAddr),
+    /// Syslog over a unix datagram socket (`unix:///dev/log`), one datagram per line.
+    Unix(PathBuf),
+}
+
+/// How each log line is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFraming {
+    /// The line alone (HAProxy's `format raw`).
+    Raw,
+    /// `<PRI>Mmm dd hh:mm:ss tag[pid]: line` (RFC 3164, as HAProxy sends it).
+    Rfc3164,
+    /// `<PRI>1 timestamp - tag pid - - line` (RFC 5424, as HAProxy sends it).
+    Rfc5424,
 }
 
 /// `global.tune`: sizes that bound per-shard memory. Bounds are in [`limits`].
@@ -203,6 +232,9 @@ pub struct Frontend {
     pub timeout: Timeouts,
     /// HTTP routing and rules (empty for mode tcp).
     pub http: crate::http::FrontendHttp,
+    /// Every connection must open with a PROXY protocol header (v1 or v2), whose source
+    /// address then stands for the client everywhere.
+    pub accept_proxy: bool,
 }
 
 /// One backend: servers and how to choose among them.
@@ -354,6 +386,12 @@ impl Default for Log {
     fn default() -> Self {
         Self {
             target: LogTarget::Stderr,
+            framing: LogFraming::Raw,
+            facility: crate::limits::LOG_FACILITY_DEFAULT,
+            tag: crate::limits::LOG_TAG_DEFAULT.to_owned(),
+            sample: 1,
+            rate_max: None,
+            log_format: None,
             access: false,
         }
     }

@@ -21,6 +21,7 @@
 //! - `error`:    [`ConfigError`] and the internal `Fault`
 //! - [`config`]: the validated types
 //! - [`limits`]: every bound and built-in default, with its reason
+//! - [`logformat`]: HAProxy log-format templates (`log_format`, httplog, tcplog)
 //! - [`units`]:  durations and sizes
 //!
 //! Nothing here panics on any input (a property test feeds it arbitrary text), does I/O other
@@ -38,6 +39,7 @@ mod hint;
 pub mod http;
 pub mod limits;
 mod locate;
+pub mod logformat;
 mod not_yet;
 mod path;
 mod raw;
@@ -49,7 +51,7 @@ use std::path::Path;
 
 pub use config::{
     Admin, AdminListener, Backend, Balance, Config, Frontend, Global, HashType, Level, Log,
-    LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
+    LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
 };
 pub use error::ConfigError;
 pub use units::{format_duration, format_size, parse_duration, parse_size};

@@ -39,6 +39,21 @@ pub const WEIGHT_MAX: u32 = 256;
 /// Default server weight, as HAProxy.
 pub const WEIGHT_DEFAULT: u32 = 1;
 
+/// Default syslog facility: `local0`, as most HAProxy configurations use.
+pub const LOG_FACILITY_DEFAULT: u8 = 16;
+
+/// Default syslog tag (ident).
+pub const LOG_TAG_DEFAULT: &str = "percore";
+
+/// Longest syslog tag: RFC 3164 allows 32 characters, RFC 5424's APP-NAME 48.
+pub const LOG_TAG_BYTES_MAX: usize = 32;
+
+/// Largest `global.log.sample` (keep one line in N).
+pub const LOG_SAMPLE_MAX: u32 = 1_000_000;
+
+/// Largest `global.log.rate_max` (lines per second per shard).
+pub const LOG_RATE_MAX: u32 = 10_000_000;
+
 /// Default permission bits of an admin unix socket: owner only.
 pub const ADMIN_MODE_DEFAULT: u32 = 0o600;
 

@@ -16,7 +16,7 @@ use crate::validate::Algorithm;
 
 /// Keys refused wherever they are written: (section pattern, key). In a pattern `*` is every
 /// entry of a mapping and `[*]` every item of a list.
-const KEYS: &[(&str, &str)] = &[("global", "metrics"), ("frontends.*", "accept_proxy")];
+const KEYS: &[(&str, &str)] = &[("global", "metrics")];
 
 /// Values refused: (section pattern, key, value).
 const VALUES: &[(&str, &str, &str)] = &[];
@@ -123,12 +123,11 @@ mod tests {
 
     #[test]
     fn reports_the_first_in_file_order() {
-        let root =
-            tree::build("frontends:\n  w:\n    accept_proxy: true\nglobal:\n  metrics: {}\n")
-                .unwrap()
-                .unwrap();
+        let root = tree::build("frontends:\n  w: {}\nglobal:\n  metrics: {}\n")
+            .unwrap()
+            .unwrap();
         let fault = reject(&root).unwrap_err();
-        assert_eq!(fault.path.to_string(), "frontends.w.accept_proxy");
-        assert_eq!(fault.message, "accept_proxy is not supported yet");
+        assert_eq!(fault.path.to_string(), "global.metrics");
+        assert_eq!(fault.message, "metrics is not supported yet");
     }
 }

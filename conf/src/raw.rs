@@ -73,17 +73,54 @@ pub(crate) struct RawAdminListener {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLog {
     pub(crate) target: Option<String>,
-    /// Read only to refuse formats other than the one there is.
-    #[serde(rename = "format")]
-    _format: Option<LogFormat>,
+    pub(crate) format: Option<LogFormatName>,
     pub(crate) access: Option<bool>,
+    pub(crate) facility: Option<Facility>,
+    pub(crate) tag: Option<String>,
+    pub(crate) sample: Option<Int>,
+    pub(crate) rate_max: Option<Int>,
+    pub(crate) log_format: Option<String>,
 }
 
-/// `global.log.format`: only HAProxy's.
+/// `global.log.format`: `haproxy` (raw on stderr and files, RFC 3164 to syslog), or one
+/// framing named as in HAProxy's `log … format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum LogFormat {
+pub(crate) enum LogFormatName {
     Haproxy,
+    Raw,
+    Rfc3164,
+    Rfc5424,
+}
+
+/// `global.log.facility`: the syslog facility names, in their numeric order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Facility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Auth2,
+    Ftp,
+    Ntp,
+    Audit,
+    Alert,
+    Cron2,
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
 }
 
 /// `global.tune`.
@@ -134,8 +171,7 @@ pub(crate) struct RawFrontend {
     pub(crate) default_backend: Option<String>,
     pub(crate) use_backend: Option<Vec<RawRoute>>,
     pub(crate) forwardfor: Option<bool>,
-    #[serde(default, rename = "accept_proxy")]
-    _accept_proxy: IgnoredAny,
+    pub(crate) accept_proxy: Option<bool>,
     pub(crate) http_request: Option<Vec<RawRequestRule>>,
     pub(crate) http_response: Option<Vec<RawResponseRule>>,
     pub(crate) errorfiles: Option<Named<String>>,

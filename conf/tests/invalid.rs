@@ -210,7 +210,8 @@ fn unknown_enum_values() {
     );
     assert_eq!(
         error("global:\n  log: { format: json }\n"),
-        "test.yaml:2:18: global.log.format: unknown value `json`, expected one of `haproxy`"
+        "test.yaml:2:18: global.log.format: unknown value `json`, expected one of `haproxy`, \
+         `raw`, `rfc3164`, `rfc5424`"
     );
     assert_eq!(
         error(&with_proxy("defaults:\n  mode: tpc\n")),
@@ -665,11 +666,11 @@ fn mode_http_frontend_needs_http_backend() {
 }
 
 #[test]
-fn frontend_keys_not_supported_yet() {
+fn accept_proxy_is_a_boolean() {
     let text = PROXY.replace("  web: { bind", "  web: { accept_proxy: [], bind");
     assert_eq!(
         error(&text),
-        "test.yaml:2:10: frontends.web.accept_proxy: accept_proxy is not supported yet"
+        "test.yaml:2:24: frontends.web.accept_proxy: expected true or false, found a list"
     );
 }
 
@@ -788,5 +789,46 @@ fn error_fields_are_one_based() {
             path: "global.maxconn".into(),
             message: "must be at least 1, found 0".into(),
         }
+    );
+}
+
+#[test]
+fn log_keys_are_checked() {
+    assert_eq!(
+        error("global:\n  log: { target: \"udp://localhost:514\" }\n"),
+        "test.yaml:2:18: global.log.target: expected IP:port, found \"localhost:514\" (host names \
+         are not resolved; use an IP address)"
+    );
+    assert_eq!(
+        error("global:\n  log: { target: \"unix://dev/log\" }\n"),
+        "test.yaml:2:18: global.log.target: expected `stderr`, a file path, `udp://IP:PORT` or \
+         `unix:///path`: the unix socket path must be absolute, found \"unix://dev/log\""
+    );
+    assert_eq!(
+        error("global:\n  log: { target: \"tcp://127.0.0.1:514\" }\n"),
+        "test.yaml:2:18: global.log.target: expected `stderr`, a file path, `udp://IP:PORT` or \
+         `unix:///path`, found \"tcp://127.0.0.1:514\""
+    );
+    assert_eq!(
+        error("global:\n  log: { facility: local9 }\n"),
+        "test.yaml:2:20: global.log.facility: unknown value `local9`, expected one of `kern`, \
+         `user`, `mail`, `daemon`, `auth`, `syslog`, `lpr`, `news`, `uucp`, `cron`, `auth2`, \
+         `ftp`, `ntp`, `audit`, `alert`, `cron2`, `local0`, `local1`, `local2`, `local3`, \
+         `local4`, `local5`, `local6`, `local7`"
+    );
+    assert_eq!(
+        error("global:\n  log: { tag: \"a b\" }\n"),
+        "test.yaml:2:15: global.log.tag: expected 1 to 32 printable ASCII characters without \
+         space, `[`, `]` or `:`, found \"a b\""
+    );
+    assert_eq!(
+        error("global:\n  log: { sample: 0 }\n"),
+        "test.yaml:2:18: global.log.sample: must be at least 1, found 0"
+    );
+    assert_eq!(
+        error("global:\n  log: { log_format: \"%ci %shard\" }\n"),
+        "test.yaml:2:22: global.log.log_format: unknown log-format variable `%shard`; percore \
+         has: %ci %cp %tr %t %ft %f %b %s %TR %Tw %Tc %Tr %Ta %Tt %ST %B %U %CC %CS %ts %tsc %ac \
+         %fc %bc %sc %rc %sq %bq %hr %hs %r %HM %HU %HP %HQ %HV %ID %pid"
     );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use percore_conf::{
     load, parse, Admin, AdminListener, Backend, Balance, Config, Frontend, Global, HostInfo, Level,
-    Log, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
+    Log, LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
 };
 
 fn host() -> HostInfo {
@@ -76,10 +76,7 @@ fn full_tcp_example() {
                     },
                 ],
             }),
-            log: Log {
-                target: LogTarget::Stderr,
-                access: false,
-            },
+            log: Log::default(),
             tune: Tune {
                 bufsize: 16 * 1024,
                 control_ring: 1024,
@@ -97,6 +94,7 @@ fn full_tcp_example() {
             default_backend: 0,
             timeout: defaults_timeout.clone(),
             http: Default::default(),
+            accept_proxy: false,
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -155,6 +153,7 @@ fn minimal_example_gets_every_default() {
             default_backend: 0,
             timeout: Timeouts::default(),
             http: Default::default(),
+            accept_proxy: false,
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -314,4 +313,44 @@ backends:
     assert_eq!(config.frontends[0].timeout.queue, Duration::ZERO);
     assert_eq!(config.backends[0].servers[0].name, "1");
     assert_eq!(config.backends[0].servers[0].weight, 256);
+}
+
+#[test]
+fn syslog_targets_framings_and_limits() {
+    let log = |yaml: &str| {
+        let text = format!(
+            "global:\n  log: {yaml}\nfrontends:\n  web: {{ bind: \"127.0.0.1:8080\", \
+             default_backend: app }}\nbackends:\n  app:\n    servers: [{{ name: s1, \
+             address: \"127.0.0.1:9001\" }}]\n"
+        );
+        percore_conf::parse("t.yaml", &text, &host())
+            .expect("valid")
+            .global
+            .log
+    };
+    let udp = log("{ target: \"udp://127.0.0.1:514\", access: true }");
+    assert_eq!(udp.target, LogTarget::Udp(addr("127.0.0.1:514")));
+    assert_eq!(
+        udp.framing,
+        LogFraming::Rfc3164,
+        "syslog targets get a header"
+    );
+    assert_eq!(
+        (udp.facility, udp.tag.as_str(), udp.sample),
+        (16, "percore", 1)
+    );
+    let unix = log(
+        "{ target: \"unix:///dev/log\", format: rfc5424, facility: local7, tag: lb1, \
+         sample: 10, rate_max: 5000, log_format: \"%ci %ID %{+Q}r\" }",
+    );
+    assert_eq!(unix.target, LogTarget::Unix("/dev/log".into()));
+    assert_eq!(unix.framing, LogFraming::Rfc5424);
+    assert_eq!((unix.facility, unix.tag.as_str()), (23, "lb1"));
+    assert_eq!((unix.sample, unix.rate_max), (10, Some(5000)));
+    assert_eq!(unix.log_format.expect("template").items.len(), 5);
+    assert_eq!(log("{ target: ./a.log }").framing, LogFraming::Raw);
+    assert_eq!(
+        log("{ target: ./a.log, format: rfc3164 }").framing,
+        LogFraming::Rfc3164
+    );
 }

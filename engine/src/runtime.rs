@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
-use crate::logging::{AccessLog, AccessLogWriter};
+use crate::logging::{AccessLog, AccessLogWriter, EventLog};
 use crate::shard::{self, BoundListener, ShardSpec};
 
 /// Why `percore run` could not start or did not stop cleanly.
@@ -114,11 +114,12 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
     let listeners = bind_listeners(&config, cpus.len())?;
     let listening = log_listening(&config, &listeners);
-    let (access_log, shard_logs) = start_access_log(&config, cpus.len())?;
+    let (access_log, shard_logs, events) = start_access_log(&config, cpus.len())?;
     let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();
-    threads.push(control::spawn(config, links, req_rx, status_tx).map_err(RunError::Thread)?);
+    threads
+        .push(control::spawn(config, links, events, req_rx, status_tx).map_err(RunError::Thread)?);
     spawn_signal_forwarder(signals, req_tx.clone())?;
 
     match status_rx.recv() {
@@ -151,18 +152,31 @@ fn log_listening(config: &Config, listeners: &[Vec<BoundListener>]) -> Vec<(Stri
     listening
 }
 
-/// Starts the access-log writer when the access log is on, with one ring end per shard;
-/// every shard gets `None` when it is off.
-fn start_access_log(
-    config: &Config,
-    shards: usize,
-) -> Result<(Option<AccessLogWriter>, Vec<Option<AccessLog>>), RunError> {
+/// The log's pieces at start: the writer, each shard's ring end, the control plane's end.
+type LogParts = (Option<AccessLogWriter>, Vec<Option<AccessLog>>, EventLog);
+
+/// Starts the log writer when there is something to write (DESIGN §10), with one ring
+/// end per shard (every shard gets `None` when the access log is off) and the control
+/// plane's [`EventLog`].
+fn start_access_log(config: &Config, shards: usize) -> Result<LogParts, RunError> {
     let log = &config.global.log;
-    let started = AccessLogWriter::start(log.access, &log.target, shards)
-        .map_err(|e| RunError::Failed(format!("cannot open the access log: {e}")))?;
+    let started = AccessLogWriter::start(log, shards)
+        .map_err(|e| RunError::Failed(format!("cannot open the log target: {e}")))?;
     Ok(match started {
-        Some((writer, logs)) => (Some(writer), logs.into_iter().map(Some).collect()),
-        None => (None, (0..shards).map(|_| None).collect()),
+        Some((writer, ends)) => {
+            let shard_logs = if log.access {
+                ends.shards.into_iter().map(Some).collect()
+            } else {
+                (0..shards).map(|_| None).collect()
+            };
+            let events = EventLog::new(ends.control, ends.sink_drops);
+            (Some(writer), shard_logs, events)
+        }
+        None => (
+            None,
+            (0..shards).map(|_| None).collect(),
+            EventLog::default(),
+        ),
     })
 }
 

@@ -62,13 +62,15 @@ fn every_exchange_is_logged_in_order_and_flushed_at_stop() {
     assert!(p.stop().success());
 
     let text = std::fs::read_to_string(&log).expect("access log");
-    // Per stream: the request numbers in file order, and which client sent them.
+    // Per stream (one keep-alive connection, so one client port): the request numbers in
+    // file order, and which client sent them.
     let mut streams: HashMap<String, (String, Vec<usize>)> = HashMap::new();
     for line in text.lines() {
         let stream = line
-            .split("stream=")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no stream id: {line}"))
+            .split(' ')
+            .next()
+            .filter(|c| c.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no client address: {line}"))
             .to_owned();
         let path = line
             .split("\"GET ")

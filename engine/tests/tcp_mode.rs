@@ -340,6 +340,6 @@ fn access_log_records_flags() {
     let line = text.lines().next().expect("one line");
     assert!(line.contains(" fe app/s1 "), "{line}");
     assert!(line.contains(" 5 -- "), "{line}");
-    assert!(line.contains(" in=5 "), "{line}");
-    assert!(line.contains("stream=0x"), "{line}");
+    // HAProxy's tcplog ends with the queues; nothing is appended.
+    assert!(line.ends_with(" 0/0"), "{line}");
 }

@@ -1,7 +1,7 @@
 //! PROXY protocol headers (HAProxy's `proxy-protocol.txt`), v1 and v2.
 //!
 //! The engine writes one with [`encode`] before any payload when a server has `send_proxy`,
-//! and (later) reads one with [`decode`] when a frontend has `accept_proxy`. This module only
+//! and reads one with [`decode`] when a frontend has `accept_proxy`. This module only
 //! knows the wire format; it never reads or writes a socket. [`decode`] is incremental: it
 //! returns `Ok(None)` while the header is incomplete, so the shell keeps reading.
 

@@ -4,12 +4,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::config::{Admin, AdminListener, Global, Level, Log, LogTarget, Shards, Tune};
+use crate::config::{
+    Admin, AdminListener, Global, Level, Log, LogFraming, LogTarget, Shards, Tune,
+};
 use crate::de::quote;
 use crate::error::Fault;
 use crate::limits;
+use crate::logformat::LogFormat;
 use crate::path::YamlPath;
-use crate::raw::{Int, RawAdmin, RawAdminListener, RawGlobal, RawLog, RawShards, RawTune};
+use crate::raw::{
+    Int, LogFormatName, RawAdmin, RawAdminListener, RawGlobal, RawLog, RawShards, RawTune,
+};
 use crate::validate::field::{self, Port, Zero};
 use crate::HostInfo;
 
@@ -238,26 +243,117 @@ fn mode(text: Option<&str>, path: &YamlPath) -> Result<u32, Fault> {
     }
 }
 
-/// `global.log`: target `stderr` or a file path. The format is HAProxy's, the only one
-/// (checked by the schema).
+/// `global.log`: target `stderr`, a file path, `udp://IP:PORT` or `unix:///path`; the
+/// framing (`format`), facility, tag, sampling, rate limit and an optional `log_format`.
 fn log(raw: Option<&RawLog>, path: &YamlPath) -> Result<Log, Fault> {
     let Some(raw) = raw else {
         return Ok(Log::default());
     };
-    let target = match raw.target.as_deref() {
-        None | Some("stderr") => LogTarget::Stderr,
-        Some("") => {
-            return Err(Fault::value(
-                &path.key("target"),
-                format!("expected `stderr` or a file path, found {}", quote("")),
-            ))
-        }
-        Some(file) => LogTarget::File(PathBuf::from(file)),
+    let target = log_target(raw.target.as_deref(), &path.key("target"))?;
+    let syslog = matches!(target, LogTarget::Udp(_) | LogTarget::Unix(_));
+    let framing = match raw.format {
+        None | Some(LogFormatName::Haproxy) if syslog => LogFraming::Rfc3164,
+        None | Some(LogFormatName::Haproxy) | Some(LogFormatName::Raw) => LogFraming::Raw,
+        Some(LogFormatName::Rfc3164) => LogFraming::Rfc3164,
+        Some(LogFormatName::Rfc5424) => LogFraming::Rfc5424,
+    };
+    let tag = match &raw.tag {
+        Some(tag) => log_tag(tag, &path.key("tag"))?,
+        None => limits::LOG_TAG_DEFAULT.to_owned(),
+    };
+    let sample = match raw.sample {
+        Some(v) => field::int_u32(v, &path.key("sample"), 1, limits::LOG_SAMPLE_MAX)?,
+        None => 1,
+    };
+    let rate_max = match raw.rate_max {
+        Some(v) => Some(field::int_u32(
+            v,
+            &path.key("rate_max"),
+            1,
+            limits::LOG_RATE_MAX,
+        )?),
+        None => None,
+    };
+    let log_format = match &raw.log_format {
+        Some(text) => Some(
+            LogFormat::parse(text)
+                .map_err(|e| Fault::value(&path.key("log_format"), e.to_string()))?,
+        ),
+        None => None,
     };
     Ok(Log {
         target,
         access: raw.access.unwrap_or(false),
+        framing,
+        facility: raw
+            .facility
+            .map_or(limits::LOG_FACILITY_DEFAULT, |f| f as u8),
+        tag,
+        sample,
+        rate_max,
+        log_format,
     })
+}
+
+/// `stderr`, `udp://IP:PORT` (a literal address: no DNS at run time), `unix:///path`, or
+/// else a file path.
+fn log_target(text: Option<&str>, path: &YamlPath) -> Result<LogTarget, Fault> {
+    const EXPECTED: &str = "expected `stderr`, a file path, `udp://IP:PORT` or `unix:///path`";
+    Ok(match text {
+        None | Some("stderr") => LogTarget::Stderr,
+        Some("") => {
+            return Err(Fault::value(
+                path,
+                format!("{EXPECTED}, found {}", quote("")),
+            ))
+        }
+        Some(t) => {
+            if let Some(addr) = t.strip_prefix("udp://") {
+                LogTarget::Udp(field::address(addr, path, Port::NonZero)?)
+            } else if let Some(socket) = t.strip_prefix("unix://") {
+                if !socket.starts_with('/') {
+                    return Err(Fault::value(
+                        path,
+                        format!(
+                            "{EXPECTED}: the unix socket path must be absolute, found {}",
+                            quote(t)
+                        ),
+                    ));
+                }
+                LogTarget::Unix(PathBuf::from(socket))
+            } else if t.contains("://") {
+                return Err(Fault::value(
+                    path,
+                    format!("{EXPECTED}, found {}", quote(t)),
+                ));
+            } else {
+                LogTarget::File(PathBuf::from(t))
+            }
+        }
+    })
+}
+
+/// A syslog tag: 1 to [`limits::LOG_TAG_BYTES_MAX`] printable ASCII characters, no space
+/// nor `[` `]` `:` (they would end the tag in the RFC 3164 header).
+fn log_tag(tag: &str, path: &YamlPath) -> Result<String, Fault> {
+    let ok = !tag.is_empty()
+        && tag.len() <= limits::LOG_TAG_BYTES_MAX
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'[' | b']' | b':'));
+    if ok {
+        Ok(tag.to_owned())
+    } else {
+        Err(Fault::value(
+            path,
+            format!(
+                "expected 1 to {} printable ASCII characters without space, `[`, `]` or `:`, \
+                 found {}",
+                limits::LOG_TAG_BYTES_MAX,
+                quote(tag)
+            ),
+        ))
+    }
 }
 
 /// `global.tune`, each value within its bounds from `limits`; `max_header_size` must also

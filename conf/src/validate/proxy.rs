@@ -277,6 +277,7 @@ pub(crate) fn frontend(
         default_backend,
         timeout,
         http,
+        accept_proxy: raw.accept_proxy.unwrap_or(false),
     })
 }
 

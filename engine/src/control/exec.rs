@@ -33,8 +33,10 @@ pub struct Ctl {
     pub shards: Rc<Shards>,
     /// A graceful stop is in progress.
     pub stopping: Cell<bool>,
-    /// Who owns each server's `maxconn` slots.
+    /// Who owns each limit's slots (server, frontend, global `maxconn`).
     pub lending: RefCell<Lending>,
+    /// Server state changes to the log target; the sink's losses.
+    pub log: crate::logging::EventLog,
 }
 
 fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
@@ -45,8 +47,8 @@ fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
 }
 
 impl Ctl {
-    /// The context over `state` and the rings to the shards.
-    pub fn new(state: State, shards: Rc<Shards>) -> Self {
+    /// The context over `state`, the rings to the shards and the state-change log.
+    pub fn new(state: State, shards: Rc<Shards>, log: crate::logging::EventLog) -> Self {
         let mut limits = vec![(SlotPool::Global, state.config.global.maxconn)];
         for (f, &m) in state.frontend_maxconn.iter().enumerate() {
             limits.push((SlotPool::Frontend(f), m));
@@ -66,6 +68,7 @@ impl Ctl {
             shards,
             stopping: Cell::new(false),
             lending,
+            log,
         }
     }
 
@@ -207,15 +210,20 @@ impl Ctl {
             admin::AdminState::Drain => AdminState::Drain,
             admin::AdminState::Maint => AdminState::Maint,
         };
-        {
+        let old = {
             let mut st = self.state.borrow_mut();
             let s = &mut st.servers[key.backend][key.server];
+            let old = s.admin;
             if s.admin != state {
                 s.admin = state;
                 s.last_change = Instant::now();
             }
-        }
+            old
+        };
         self.log_server(key, &format!("admin state set to {state:?}"));
+        if old != state {
+            self.log_admin_change(key, old, state);
+        }
         self.push_view(key).await?;
         Ok(String::new())
     }
@@ -350,7 +358,8 @@ impl Ctl {
                 cmd_ring_depth: depths.get(i).copied().unwrap_or(0) as u64,
                 evt_ring_depth: s.evt_ring_depth as u64,
                 events_dropped: s.counters.events_dropped,
-                logs_dropped: s.logs_dropped,
+                // Lost in the shard's ring, plus lost by the sink after the ring.
+                logs_dropped: s.logs_dropped + self.log.sink_dropped(i),
                 killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
                 ctl_latency_us_p50: s.ctl_latency_us_p50,
                 ctl_latency_us_max: s.ctl_latency_us_max,
@@ -358,6 +367,24 @@ impl Ctl {
             })
             .collect();
         Ok(admin::render_shards(&rows))
+    }
+
+    /// An admin state change, to the log target in HAProxy's words.
+    fn log_admin_change(&self, key: ServerKey, old: AdminState, state: AdminState) {
+        let line = {
+            let st = self.state.borrow();
+            let b = &st.config.backends[key.backend];
+            let name = format!("{}/{}", b.name, b.servers[key.server].name);
+            match state {
+                AdminState::Maint => format!("Server {name} is going DOWN for maintenance."),
+                AdminState::Drain => format!("Server {name} enters drain state."),
+                AdminState::Ready if old == AdminState::Drain => {
+                    format!("Server {name} is UP (leaving forced drain).")
+                }
+                AdminState::Ready => format!("Server {name} is UP (leaving forced maintenance)."),
+            }
+        };
+        self.log.event(crate::logging::Severity::Notice, &line);
     }
 
     fn log_server(&self, key: ServerKey, what: &str) {
@@ -903,7 +930,11 @@ mod tests {
             .expect("executor");
         ex.run(async move {
             let shards = Rc::new(Shards::new(vec![tx0, tx1]));
-            let ctl = Ctl::new(State::new(config), shards.clone());
+            let ctl = Ctl::new(
+                State::new(config),
+                shards.clone(),
+                crate::logging::EventLog::default(),
+            );
             let id = StreamId::new(ShardId(1), 42);
             let asked = Rc::new(RefCell::new(Vec::new()));
             let shard1 = {

@@ -23,6 +23,7 @@ use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 use super::exec::Ctl;
 use super::state::CheckState;
 use crate::ids::ServerKey;
+use crate::logging::Severity;
 use crate::rings::msg::AdminState;
 
 /// Checks running at the same time, process-wide: bounds sockets and CPU spent on checks.
@@ -306,11 +307,13 @@ async fn on_check(ctl: &Rc<Ctl>, key: ServerKey, outcome: Outcome, took: Duratio
             let be = &st.config.backends[key.backend];
             format!("{}/{}", be.name, be.servers[key.server].name)
         };
-        if nolb {
-            log::warn!("Server {name} is stopping (NOLB: http check got 404), no new streams");
+        let line = if nolb {
+            format!("Server {name} is stopping (NOLB: http check got 404), no new streams")
         } else {
-            log::warn!("Server {name} is back from NOLB");
-        }
+            format!("Server {name} is back from NOLB")
+        };
+        log::warn!("{line}");
+        ctl.log.event(Severity::Notice, &line);
         let _ = ctl.push_view_to_shards(key).await;
     }
     let Some(up) = change else {
@@ -422,12 +425,24 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
             (left.0.len(), left.1.len()),
         )
     };
-    let what = if up { "UP" } else { "DOWN" };
-    log::warn!(
-        "Server {backend_name}/{name} is {what}, {reason}. {} active and {} backup servers left.",
-        left.0,
-        left.1
+    let (what, servers, severity) = if up {
+        ("UP", "online", Severity::Notice)
+    } else {
+        ("DOWN", "left", Severity::Alert)
+    };
+    // HAProxy's wording, so that log tools that know its state lines know these.
+    let line = format!(
+        "Server {backend_name}/{name} is {what}, {reason}. {} active and {} backup servers \
+         {servers}.",
+        left.0, left.1
     );
+    log::warn!("{line}");
+    ctl.log.event(severity, &line);
+    if !up && left == (0, 0) {
+        let line = format!("backend {backend_name} has no server available!");
+        log::error!("{line}");
+        ctl.log.event(Severity::Emergency, &line);
+    }
     announce_slowstart(ctl, key, up);
     if let Err(e) = ctl.push_view_to_shards(key).await {
         log::error!(

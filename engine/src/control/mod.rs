@@ -32,6 +32,7 @@ use self::admin::SocketFile;
 use self::exec::Ctl;
 use self::shards::{BroadcastError, Shards};
 use self::state::State;
+use crate::logging::EventLog;
 use crate::rings::msg::{Op, Reply, ShardCommand, ShardEvent};
 
 /// How long shards get to report `Ready` before start-up is declared failed.
@@ -77,6 +78,7 @@ pub enum ProcessStatus {
 pub fn spawn(
     config: Config,
     links: Vec<ShardLink>,
+    events: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
     status: mpsc::Sender<ProcessStatus>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -92,7 +94,7 @@ pub fn spawn(
                 .io_memory(io_memory)
                 .make()
             {
-                Ok(ex) => ex.run(main(config, links, requests, status)),
+                Ok(ex) => ex.run(main(config, links, events, requests, status)),
                 Err(e) => {
                     let _ = status.send(ProcessStatus::Failed(
                         crate::executor::explain_executor_error(&e, io_memory),
@@ -141,6 +143,7 @@ impl Inputs {
 async fn main(
     config: Config,
     links: Vec<ShardLink>,
+    log: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
     status: mpsc::Sender<ProcessStatus>,
 ) {
@@ -151,7 +154,7 @@ async fn main(
         let _ = status.send(ProcessStatus::Failed(message));
         return;
     }
-    let ctl = Rc::new(Ctl::new(State::new(config.clone()), shards));
+    let ctl = Rc::new(Ctl::new(State::new(config.clone()), shards, log));
     // The admin sockets open only once every shard accepts (DESIGN §3).
     let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
         Ok(v) => v,

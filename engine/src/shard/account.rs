@@ -1,6 +1,6 @@
 //! Accounting in one place: a finished exchange (HTTP) or stream (TCP) [`Record`] becomes
 //! counters, a rate-limited warning when it ended on a peer's protocol error, and an access
-//! log line.
+//! log line (sampled and rate-limited by `global.log`, built by `logging::format`).
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -8,6 +8,8 @@ use std::time::{Instant, SystemTime};
 
 use super::Shard;
 use crate::ids::StreamId;
+use crate::logging::format::LineFacts;
+use crate::logging::Severity;
 use crate::rings::counters::{ExchangeTimes, ProxyCounters};
 use crate::stream::{Fault, Record};
 use crate::termination::Cause;
@@ -21,6 +23,7 @@ const WARN_EVERY: u64 = 64;
 pub struct Warnings {
     invalid_request: Cell<u64>,
     invalid_response: Cell<u64>,
+    proxy_header: Cell<u64>,
 }
 
 impl Warnings {
@@ -39,17 +42,29 @@ impl Warnings {
 }
 
 impl Shard {
+    /// A connection refused for its PROXY header: warned about once per [`WARN_EVERY`].
+    pub(super) fn warn_proxy_header(&self, line: &str) {
+        let n = self.warnings.proxy_header.get();
+        self.warnings.proxy_header.set(n + 1);
+        if n.is_multiple_of(WARN_EVERY) {
+            let more = if n > 0 {
+                format!(" ({WARN_EVERY} more of this kind since the last warning)")
+            } else {
+                String::new()
+            };
+            log::warn!("shard {}: {line}{more}", self.id);
+        }
+    }
+
     /// Counts one finished exchange or stream of `frontend` and writes its log line.
     pub fn account(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) {
         self.count(frontend, r);
         self.warn_on_fault(peer, id, r);
-        if let Some(log) = self.access_log.borrow_mut().as_mut() {
-            let line = if r.http {
-                self.http_line(frontend, peer, id, r)
-            } else {
-                self.tcp_line(frontend, peer, id, r)
-            };
-            log.line(line);
+        let mut log = self.access_log.borrow_mut();
+        if let Some(log) = log.as_mut() {
+            if log.admit(r.ended) {
+                log.push(Severity::Info, &self.log_line(frontend, peer, id, r));
+            }
         }
     }
 
@@ -109,82 +124,37 @@ impl Shard {
         }
     }
 
-    /// httplog-like layout, plus shard and stream id:
-    /// `client [date] frontend backend/server Tq/Tw/Tc/Tr/Ta status bytes_out - - flags--
-    ///  actconn/feconn/beconn/srvconn/retries 0/0 "request" shard=… stream=…`.
-    fn http_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
-        let ms = |a: Option<Instant>, b: Instant| {
-            a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
-        };
-        let tq = ms(r.head_at, r.started);
-        let tw = r.queued_ms.map_or(-1, i64::from);
-        let tc = match (r.connected_at, r.head_at) {
-            (Some(c), Some(h)) => c.saturating_duration_since(h).as_millis() as i64 - tw.max(0),
-            _ => -1,
-        };
-        let tr = match (r.response_at, r.connected_at) {
-            (Some(resp), Some(c)) => resp.saturating_duration_since(c).as_millis() as i64,
-            _ => -1,
-        };
-        let ta = r.ended.saturating_duration_since(r.started).as_millis();
+    /// The line of `r` in the configured layout: `log_format`, else HAProxy's httplog or
+    /// tcplog. An exchange that reached no backend names the frontend in its place.
+    fn log_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
         let cfg = &self.config;
+        let fe = &cfg.frontends[frontend];
         let backend = &cfg.backends[r.backend];
-        let server = r
-            .server
-            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
         let table = self.table.borrow();
-        format!(
-            "{peer} [{}] {} {}/{server} {tq}/{tw}/{tc}/{tr}/{ta} {} {} - - {}-- {}/{}/{}/{}/{} \
-             0/0 \"{}\" shard={} stream={id}",
-            crate::logging::haproxy_date(wall_clock(r.started, r.ended)),
-            cfg.frontends[frontend].name,
-            backend.name,
-            r.status,
-            r.bytes_out,
-            r.termination,
-            table.len(),
-            table.frontend_streams(frontend),
-            table.backend_streams(r.backend),
-            r.server.map_or(0, |k| table.server_streams(k)),
-            r.retries,
-            r.request_line.escape_debug(),
-            self.id,
-        )
-    }
-
-    /// HAProxy `option tcplog` layout, plus bytes from the client, shard and stream id:
-    /// `client [date] frontend backend/server Tw/Tc/Tt bytes_out flags
-    ///  actconn/feconn/beconn/srvconn/retries srv_queue/backend_queue in=… shard=… stream=…`.
-    fn tcp_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
-        let cfg = &self.config;
-        let total = r.ended.saturating_duration_since(r.started);
-        let tc = r.connected_at.map_or(-1, |t| {
-            t.saturating_duration_since(r.started).as_millis() as i64
-        });
-        let tw = r.queued_ms.map_or(0, i64::from);
-        let backend = &cfg.backends[r.backend];
-        let server = r
-            .server
-            .filter(|_| r.connected_at.is_some())
-            .map_or("<NOSRV>", |k| backend.servers[k.server].name.as_str());
-        let table = self.table.borrow();
-        let srvconn = r.server.map_or(0, |k| table.server_streams(k));
-        format!(
-            "{peer} [{}] {} {}/{server} {tw}/{tc}/{} {} {} {}/{}/{}/{srvconn}/{} 0/0 in={} \
-             shard={} stream={id}",
-            crate::logging::haproxy_date(wall_clock(r.started, r.ended)),
-            cfg.frontends[frontend].name,
-            backend.name,
-            total.as_millis(),
-            r.bytes_out,
-            r.termination,
-            table.len(),
-            table.frontend_streams(frontend),
-            table.backend_streams(r.backend),
-            r.retries,
-            r.bytes_in,
-            self.id,
-        )
+        let facts = LineFacts {
+            client: peer,
+            frontend: &fe.name,
+            backend: if r.routed { &backend.name } else { &fe.name },
+            server: r.server.map(|k| backend.servers[k.server].name.as_str()),
+            started: wall_clock(r.started, r.ended),
+            conns: [
+                table.len(),
+                table.frontend_streams(frontend),
+                table.backend_streams(r.backend),
+                r.server.map_or(0, |k| table.server_streams(k)),
+            ],
+            stream: id,
+        };
+        let (http, tcp) = &self.log_formats;
+        let format = cfg
+            .global
+            .log
+            .log_format
+            .as_ref()
+            .unwrap_or(if r.http { http } else { tcp });
+        let mut line = String::with_capacity(256);
+        crate::logging::format::render(&mut line, format, &facts, r);
+        line
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`shell`]: the I/O shell that drives a stream machine (`crate::stream`).
 //! - [`tcp`]: TCP mode: starting a stream.
 //! - [`http`]: HTTP/1.1 mode: starting a stream, pools, error pages.
+//! - [`proxy_header`]: `accept_proxy`, the PROXY header read before a stream's machine.
 //! - `account`: counters and the access log line of a finished exchange or stream.
 //! - [`connect`]: server choice and connection with retries (both modes).
 //! - [`balance`]: server selection (smooth weighted round-robin).
@@ -19,6 +20,7 @@ pub mod budget;
 pub mod connect;
 pub mod control_task;
 pub mod http;
+pub mod proxy_header;
 pub mod queue;
 pub mod shell;
 pub mod table;
@@ -33,6 +35,7 @@ use std::time::{Duration, Instant};
 use glommio::net::TcpListener;
 use glommio::task::JoinHandle;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
+use percore_conf::logformat::LogFormat;
 use percore_conf::Config;
 
 use self::balance::{Balancer, PickInput};
@@ -180,6 +183,8 @@ pub struct Shard {
     stopping: Cell<bool>,
     /// Refusals seen per warning kind, for rate-limited warnings.
     warnings: account::Warnings,
+    /// HAProxy's httplog and tcplog layouts, parsed once (used without `log_format`).
+    log_formats: (LogFormat, LogFormat),
 }
 
 impl Shard {
@@ -242,6 +247,7 @@ impl Shard {
             accept_tasks: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             warnings: account::Warnings::default(),
+            log_formats: (LogFormat::httplog(), LogFormat::tcplog()),
             config: spec.config.clone(),
         })
     }
@@ -628,12 +634,16 @@ async fn main(mut spec: ShardSpec) {
         ..
     } = spec;
     let count = listeners.len();
+    // Each frontend's binds are numbered from 1, as HAProxy names listeners in its logs.
+    let mut listener_ids = vec![0usize; shard.config.frontends.len()];
     for BoundListener { frontend, addr, fd } in listeners {
+        listener_ids[frontend] += 1;
+        let id = listener_ids[frontend];
         // SAFETY: `fd` is an owned TCP socket that `runtime::bind_listeners` created, bound
         // and put in listening state; into_raw_fd() gives up ownership, so the listener is
         // the fd's only owner and closes it exactly once.
         let listener = unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) };
-        let task = glommio::spawn_local(accept_loop(shard.clone(), frontend, addr, listener));
+        let task = glommio::spawn_local(accept_loop(shard.clone(), frontend, id, addr, listener));
         shard.accept_tasks.borrow_mut().push(task.detach());
     }
     let purge = glommio::spawn_local(purge_pool(shard.clone()));
@@ -710,12 +720,19 @@ async fn purge_pool(shard: Rc<Shard>) {
     }
 }
 
-/// Accepts connections of one listener, each once it has a frontend and a global slot.
+/// Accepts connections of one listener (the frontend's `id`-th bind), each once it has a
+/// frontend and a global slot.
 ///
 /// At the limit, one accepted connection waits here for its slots (while the rest wait in
 /// the kernel backlog): the shard then knows it needs a slot, and asks the control plane
 /// for one that another shard does not use.
-async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listener: TcpListener) {
+async fn accept_loop(
+    shard: Rc<Shard>,
+    frontend: usize,
+    id: usize,
+    addr: SocketAddr,
+    listener: TcpListener,
+) {
     let fe_budget = shard.frontend_budgets[frontend].clone();
     let global = shard.global_budget.clone();
     let mut errors_logged = 0u32;
@@ -726,10 +743,10 @@ async fn accept_loop(shard: Rc<Shard>, frontend: usize, addr: SocketAddr, listen
         match accepted {
             Ok(client) => match shard.config.frontends[frontend].mode {
                 percore_conf::Mode::Tcp => {
-                    tcp::start(&shard, frontend, client, [fe_slot, global_slot])
+                    tcp::start(&shard, frontend, id, client, [fe_slot, global_slot])
                 }
                 percore_conf::Mode::Http => {
-                    http::start(&shard, frontend, client, [fe_slot, global_slot])
+                    http::start(&shard, frontend, id, client, [fe_slot, global_slot])
                 }
             },
             Err(e) => {

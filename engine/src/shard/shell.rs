@@ -17,6 +17,7 @@ use glommio::timer::Timer;
 
 use super::budget::BudgetSlot;
 use super::connect::{connect_once, ServerConn};
+use super::proxy_header::Preread;
 use super::table::{StreamGuard, StreamState};
 use super::Shard;
 use crate::rings::msg::AdminState;
@@ -37,6 +38,8 @@ pub struct Stream<M: Machine> {
     _slots: [BudgetSlot; 2],
     frontend: usize,
     peer: SocketAddr,
+    /// Client bytes read before the machine existed (after a PROXY header), served first.
+    preread: Option<Preread>,
     shard: Rc<Shard>,
     guard: StreamGuard,
 }
@@ -60,9 +63,17 @@ impl<M: Machine> Stream<M> {
             _slots: slots,
             frontend,
             peer,
+            preread: None,
             shard: shard.clone(),
             guard,
         }
+    }
+
+    /// Client bytes already read (after a PROXY header): the machine gets them before any
+    /// byte from the socket.
+    pub fn with_preread(mut self, preread: Option<Preread>) -> Self {
+        self.preread = preread;
+        self
     }
 }
 
@@ -258,6 +269,23 @@ fn poll_read_side<M: Machine>(
 ) -> bool {
     if *budget == 0 {
         return false;
+    }
+    if side == Side::Client {
+        if let Some(pre) = s.preread.as_mut() {
+            let Some(space) = s.machine.read_space(env, side) else {
+                return false;
+            };
+            let n = pre.copy_into(space);
+            if pre.is_empty() {
+                s.preread = None;
+            }
+            // 0 would read as end of stream: an empty space takes nothing yet.
+            if n == 0 {
+                return false;
+            }
+            s.machine.handle_read(env, now, side, n);
+            return true;
+        }
     }
     let Some((sock, machine)) = socket_and_machine(s, side) else {
         return false;

@@ -214,6 +214,9 @@ impl Events {
 pub struct Record {
     /// Backend used (the frontend's default when none was routed).
     pub backend: usize,
+    /// The exchange reached a backend (always, in TCP mode); an HTTP exchange refused or
+    /// answered before routing logs the frontend's name as its backend, as HAProxy.
+    pub routed: bool,
     /// Server used, if a connection was made.
     pub server: Option<ServerKey>,
     /// When the exchange started (first byte of its head, or accept).
@@ -255,6 +258,7 @@ impl Record {
     pub fn new(backend: usize, now: Instant, http: bool) -> Self {
         Record {
             backend,
+            routed: !http,
             server: None,
             started: now,
             head_at: None,

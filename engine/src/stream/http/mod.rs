@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use percore_protocols::http1::{
     BodyDecoder, ConnectionHeader, HeadScan, RequestHead, ResponseHead, Version,
 };
+use percore_protocols::proxy;
 
 use super::attempt::{Attempts, Outcome};
 use super::buf::Buf;
@@ -61,6 +62,8 @@ pub struct HttpStart {
     pub frontend: usize,
     /// Client address.
     pub peer: SocketAddr,
+    /// The address the client connected to (for `send_proxy`).
+    pub local: SocketAddr,
     /// Fill the request line of records (the access log is on).
     pub log_requests: bool,
 }
@@ -163,6 +166,8 @@ struct Exchange {
 pub struct HttpMachine {
     frontend: usize,
     peer: SocketAddr,
+    /// The address the client connected to: the destination of `send_proxy` headers.
+    local: SocketAddr,
     log_requests: bool,
     /// Bytes from the client, not yet consumed.
     cin: Buf,
@@ -197,6 +202,7 @@ impl HttpMachine {
         let mut m = HttpMachine {
             frontend: start.frontend,
             peer: start.peer,
+            local: start.local,
             log_requests: start.log_requests,
             cin: Buf::new(),
             sin: Buf::new(),
@@ -297,9 +303,15 @@ impl HttpMachine {
         };
         if let Some(server) = self.server.take() {
             let request_complete = matches!(self.req, Req::Done);
+            // A connection opened with a PROXY header speaks for this client only: it must
+            // not be pooled for another stream's requests.
+            let proxied = env.config.backends[server.key.backend].servers[server.key.server]
+                .send_proxy
+                .is_some();
             let reusable = ex.server_keeps
                 && request_complete
                 && !server.eof
+                && !proxied
                 && self.sin.is_empty()
                 && matches!(self.resp, Resp::Done);
             self.sin.clear();
@@ -755,6 +767,10 @@ impl Machine for HttpMachine {
         };
         match attempts.handle(now, result, &mut self.events) {
             Outcome::Ready { server, reused } => {
+                let srv = &env.config.backends[server.backend].servers[server.server];
+                if let (Some(version), false) = (srv.send_proxy, reused) {
+                    prepend_proxy_header(&mut self.sout, env, version, self.peer, self.local);
+                }
                 ex.record.server = Some(server);
                 ex.record.connected_at = Some(now);
                 ex.record.queued_ms = attempts.queued_ms;
@@ -847,6 +863,26 @@ fn observe_status(server: ServerKey, status: u16) -> Event {
         ok: status_is_healthy(status),
         layer: Layer::L7,
     }
+}
+
+/// Puts a fresh server connection's PROXY header (`send_proxy`) for `client` → `local`
+/// ahead of what waits for the server: nothing was written to this connection yet, so the
+/// header goes first. Only on new connections: a pooled one had it when it was opened.
+fn prepend_proxy_header(
+    sout: &mut Buf,
+    env: &Env<'_>,
+    version: percore_conf::ProxyVersion,
+    client: SocketAddr,
+    local: SocketAddr,
+) {
+    let version = match version {
+        percore_conf::ProxyVersion::V1 => proxy::Version::V1,
+        percore_conf::ProxyVersion::V2 => proxy::Version::V2,
+    };
+    let waiting = sout.bytes().to_vec();
+    sout.clear();
+    sout.append_with(env.pools, |v| proxy::encode(version, client, local, v));
+    sout.extend(env.pools, &waiting);
 }
 
 #[cfg(test)]

@@ -339,6 +339,7 @@ impl HttpMachine {
         let ex = self.ex.as_mut().expect("exchange in progress");
         let head = ex.head.as_ref().expect("head parsed");
         ex.record.backend = backend;
+        ex.record.routed = true;
         ex.server_conn = if be.http.reuse == HttpReuse::Never {
             ConnectionHeader::Close
         } else if head.upgrade().is_some() {

@@ -36,6 +36,7 @@ fn pair_with(web: &str, backend: &str) -> Pair<HttpMachine> {
             HttpStart {
                 frontend: 0,
                 peer: "192.0.2.7:5555".parse().expect("addr"),
+                local: "198.51.100.1:80".parse().expect("addr"),
                 log_requests: true,
             },
         )
@@ -93,6 +94,37 @@ fn get_keep_alive_and_exact_bytes() {
     // Idle between exchanges: no data buffer held.
     p.park();
     assert_eq!(p.pools.buffers_in_use(), 0);
+}
+
+/// `send_proxy` in HTTP mode: each new server connection opens with the client's PROXY
+/// header, and is never pooled (it speaks for this client only).
+#[test]
+fn send_proxy_opens_each_new_server_connection_and_is_not_pooled() {
+    let cfg = config(&yaml("", "").replace("127.0.0.1:9\" }", "127.0.0.1:9\", send_proxy: v1 }"));
+    let mut p = Pair::new(cfg, |env, now| {
+        HttpMachine::new(
+            env,
+            now,
+            HttpStart {
+                frontend: 0,
+                peer: "192.0.2.7:5555".parse().expect("addr"),
+                local: "198.51.100.1:80".parse().expect("addr"),
+                log_requests: false,
+            },
+        )
+    });
+    p.client(GET);
+    assert_eq!(
+        p.take_server(),
+        "PROXY TCP4 192.0.2.7 198.51.100.1 5555 80\r\nGET /a HTTP/1.1\r\nhost: test\r\n\r\n"
+    );
+    p.server(OK);
+    assert_eq!(
+        p.records[0].bytes_in,
+        GET.len() as u64,
+        "the header is not client data"
+    );
+    assert_eq!(releases(&p), vec![false]);
 }
 
 #[test]
@@ -382,6 +414,7 @@ fn local_replies_rules_and_404() {
             HttpStart {
                 frontend: 0,
                 peer: "192.0.2.7:1".parse().expect("addr"),
+                local: "198.51.100.1:80".parse().expect("addr"),
                 log_requests: false,
             },
         )
