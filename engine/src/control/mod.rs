@@ -85,6 +85,10 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("percore-ctl".into())
         .spawn(move || {
+            match crate::executor::raise_control_priority() {
+                Ok(()) => log::debug!("control plane runs at real-time priority 1"),
+                Err(e) => log::debug!("control plane stays at normal priority: {e}"),
+            }
             let placement = match config.global.control_cpu {
                 Some(cpu) => Placement::Fixed(cpu),
                 None => Placement::Unbound,
