@@ -223,15 +223,17 @@ impl Timeout {
 /// stream (so the first read always waited for a poll completion, even with data queued),
 /// and one after every short read.
 ///
-/// Reads try `recv` first unless the last read drained the socket: a short read of a stream
-/// socket empties its receive queue, so the next read waits for the poll's next completion
-/// instead of paying a `recv` that fails with EAGAIN (tokio clears readiness the same way).
-/// Data that arrives after the draining `recv` wakes the socket and so produces a completion;
-/// a completion for data the `recv` already took only costs one EAGAIN `recv`. A FIN is the
-/// exception: when it arrives with the last data, the short `recv` returns the data and the
-/// EOF is still to be read, with no wake-up to come; so the poll also asks for POLLRDHUP, and
-/// once an event reports FIN, hang-up or error, reads never wait for readiness again. Writes always
-/// try `send` first and wait for the output poll only after EAGAIN.
+/// Reads try `recv` first until one fails with EAGAIN; only then do they wait for the poll's
+/// next completion. A short read is *not* taken as "drained" (upstream tokio does, with
+/// epoll): an io_uring poll completion carries the mask of the wake-up that caused it (for
+/// data, `POLLIN` without `POLLRDHUP`), not the socket's state when it is posted, and the
+/// wake-ups of data and of a FIN right behind it can fold into one such completion. The
+/// short `recv` then returns the data, the EOF stays queued, and no completion is left to
+/// come: the stream hung with the peer's FIN unread (`tcp_mode` half-close tests, ~1 run in
+/// 25 under CPU load; a 4 000-connection write-then-FIN loop: 30 stuck). The poll also asks
+/// for `POLLRDHUP`, and once an event reports FIN, hang-up or error, reads never wait for
+/// readiness again. Writes always try `send` first and wait for the output poll only after
+/// EAGAIN.
 ///
 /// Dropping the stream drops its sources: an armed poll is cancelled by its user data
 /// (`Source`'s drop) and leaves the source map on its final completion, so the kernel never
@@ -244,7 +246,7 @@ pub(crate) struct NonBufferedStream<S> {
     source_tx: Option<Source>,
     /// Input readiness: armed after the first EAGAIN `recv`, then kept.
     source_rx: Option<Source>,
-    /// False while the last `recv` drained the socket and no readiness event came since.
+    /// False while the last `recv` failed with EAGAIN and no readiness event came since.
     rx_ready: bool,
     /// An input event reported FIN, hang-up or error: every read tries `recv` from now on.
     rx_closed: bool,
@@ -318,11 +320,10 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             match super::yolo_recv(self.stream.as_raw_fd(), buf) {
                 Some(result) => {
                     self.read_timeout.cancel_timer(reactor);
-                    let result = poll_err!(result);
-                    if result > 0 && result < buf.len() {
-                        self.rx_ready = false;
-                    }
-                    return Poll::Ready(Ok(result));
+                    // A short read does not prove the socket drained of everything: a
+                    // FIN may be queued behind the data with its wake-up already spent
+                    // (see the type's doc), so only EAGAIN clears `rx_ready`.
+                    return Poll::Ready(Ok(poll_err!(result)));
                 }
                 None => self.rx_ready = false,
             }
