@@ -33,7 +33,6 @@ pub(crate) enum KeywordId {
     ShowInfo,
     ShowStat,
     ShowShards,
-    Reload,
 }
 
 /// One command of the table.
@@ -217,13 +216,6 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "report per-shard streams, ring depths and control latency",
         Level::User,
         KeywordId::ShowShards,
-    ),
-    kw(
-        &["reload"],
-        "reload",
-        "validate the configuration file again and apply it",
-        Level::Admin,
-        KeywordId::Reload,
     ),
 ];
 

@@ -8,6 +8,17 @@ fn admin(line: &str) -> Result<Command, ErrorReply> {
     parse(line, Level::Admin)
 }
 
+fn info(format: Format, desc: bool) -> Command {
+    Command::ShowInfo { format, desc }
+}
+
+fn json() -> StatOptions {
+    StatOptions {
+        format: Format::Json,
+        ..Default::default()
+    }
+}
+
 fn sr(backend: &str, server: &str) -> ServerRef {
     ServerRef::new(backend, server)
 }
@@ -30,45 +41,63 @@ fn every_command_parses() {
         ("prompt", Command::Prompt),
         ("quit", Command::Quit),
         ("show cli level", Command::ShowCliLevel),
-        ("show info", Command::ShowInfo { json: false }),
-        ("show info json", Command::ShowInfo { json: true }),
-        ("show info json typed", Command::ShowInfo { json: false }),
-        (
-            "show info desc json float",
-            Command::ShowInfo { json: true },
-        ),
+        ("show info", info(Format::Plain, false)),
+        ("show info json", info(Format::Json, false)),
+        ("show info json typed", info(Format::Typed, false)),
+        ("show info desc json float", info(Format::Json, true)),
+        ("show info typed desc", info(Format::Typed, true)),
         (
             "show stat",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: None,
             },
         ),
         (
             "show stat json",
             Command::ShowStat {
-                json: true,
+                options: json(),
                 filter: None,
             },
         ),
         (
             "show stat -1 4",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: None,
             },
         ),
         (
-            "show stat typed",
+            "show stat -1 4 -1 typed desc up no-maint",
             Command::ShowStat {
-                json: false,
+                options: StatOptions {
+                    format: Format::Typed,
+                    desc: true,
+                    up_only: true,
+                    no_maint: true,
+                },
+                filter: Some(StatFilter {
+                    proxy: "-1".into(),
+                    type_mask: 4,
+                    sid: -1,
+                }),
+            },
+        ),
+        (
+            "show stat typed desc",
+            Command::ShowStat {
+                options: StatOptions {
+                    format: Format::Typed,
+                    desc: true,
+                    ..Default::default()
+                },
                 filter: None,
             },
         ),
         (
             "show stat -1 4 -1",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: Some(StatFilter {
                     proxy: "-1".into(),
                     type_mask: 4,
@@ -79,7 +108,7 @@ fn every_command_parses() {
         (
             "show stat app -1 -1 json",
             Command::ShowStat {
-                json: true,
+                options: json(),
                 filter: Some(StatFilter {
                     proxy: "app".into(),
                     type_mask: -1,
@@ -90,7 +119,7 @@ fn every_command_parses() {
         (
             "show stat domain proxy 3 4 2",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: Some(StatFilter {
                     proxy: "3".into(),
                     type_mask: 4,
@@ -191,7 +220,6 @@ fn every_command_parses() {
         ),
         ("show shards", Command::ShowShards),
         ("show version", Command::ShowVersion),
-        ("reload", Command::Reload),
     ];
     for (line, expected) in cases {
         assert_eq!(admin(line), Ok(expected), "{line}");
@@ -382,7 +410,6 @@ fn permission_denied_for_each_restricted_command() {
         "enable health app/s1",
         "set maxconn server app/s1 20",
         "set maxconn frontend web 200",
-        "reload",
     ];
     for line in operator_only {
         assert_eq!(parse(line, Level::User), Err(PERMISSION_DENIED), "{line}");

@@ -15,6 +15,15 @@ const REFERENCE_DIR: &str = concat!(
     "/../../shared/reference/haproxy-runtime/"
 );
 
+/// More HAProxy 2.6.12 captures (same configuration), kept with the tests: `typed` and
+/// `desc` forms; `INDEX.tsv` there lists level and command line of each.
+const OWN_CAPTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/haproxy-2.6/");
+
+fn own_capture(name: &str) -> String {
+    let path = format!("{OWN_CAPTURES_DIR}{name}");
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn reference(name: &str) -> String {
     let path = format!("{REFERENCE_DIR}{name}");
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -154,15 +163,16 @@ impl FakeEngine {
                     .filter(|r| backend.as_ref().is_none_or(|b| *b == r.be_name))
                     .collect::<Vec<_>>(),
             )),
-            Command::ShowStat { json, filter } => {
+            Command::ShowStat { options, filter } => {
                 let mut rows = stat_rows("show-stat.txt");
                 if let Some(filter) = filter {
                     filter.apply(&mut rows)?;
                 }
-                Ok(if json {
-                    render_stat_json(&rows, self.level)
-                } else {
-                    render_stat_csv(&rows, self.level)
+                options.hide_servers(&mut rows);
+                Ok(match options.format {
+                    Format::Json => render_stat_json(&rows, self.level),
+                    Format::Typed => render_stat_typed(&rows, self.level, options.desc),
+                    Format::Plain => render_stat_csv(&rows, self.level),
                 })
             }
             other => Ok(format!("<{other:?}>\n")),
@@ -532,7 +542,7 @@ fn prompt_mode_single_write() {
     let info = info_from_text(theirs.strip_prefix("\n> ").expect("prompt"));
     let mut w = ReplyWriter::new(false);
     w.toggle_prompt();
-    w.push_reply(&render_info(&info));
+    w.push_reply(&render_info(&info, false));
     w.quit();
     assert_eq!(w.output(), theirs);
 }
@@ -618,7 +628,7 @@ fn show_info_text_matches_capture() {
     let theirs = reference("show-info.txt");
     let info = info_from_text(&theirs);
     let mut w = ReplyWriter::new(false);
-    w.push_reply(&render_info(&info));
+    w.push_reply(&render_info(&info, false));
     assert_eq!(w.output(), theirs);
     // Field names and order.
     let names = |t: &str| {
@@ -628,7 +638,7 @@ fn show_info_text_matches_capture() {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        names(&render_info(&InfoSnapshot::default())),
+        names(&render_info(&InfoSnapshot::default(), false)),
         names(&theirs)
     );
     assert_eq!(names(&theirs).len(), 69);
@@ -816,17 +826,33 @@ fn row_from_csv(line: &str) -> StatRow {
         agg_server_status,
         agg_server_check_status,
         agg_check_status,
+        comp_in,
+        comp_out,
+        comp_byp,
+        comp_rsp,
+        cache_lookups,
+        cache_hits,
     );
+    row.modules = if num("h1_total_connections").is_some() {
+        Modules::All(H1Module {
+            open_connections: num("h1_open_connections").expect("h1"),
+            open_streams: num("h1_open_streams").expect("h1"),
+            total_connections: num("h1_total_connections").expect("h1"),
+            total_streams: num("h1_total_streams").expect("h1"),
+            bytes_in: num("h1_bytes_in").expect("h1"),
+            bytes_out: num("h1_bytes_out").expect("h1"),
+        })
+    } else if num("ssl_sess").is_some() {
+        Modules::SslOnly
+    } else {
+        Modules::Absent
+    };
     row
 }
 
 /// Columns StatRow does not model; percore leaves them empty.
 const UNMODELLED: &[&str] = &[
     "tracked",
-    "comp_in",
-    "comp_out",
-    "comp_byp",
-    "comp_rsp",
     "last_agt",
     "agent_status",
     "agent_code",
@@ -836,8 +862,6 @@ const UNMODELLED: &[&str] = &[
     "agent_fall",
     "agent_health",
     "cookie",
-    "cache_lookups",
-    "cache_hits",
 ];
 
 fn stat_rows(file: &str) -> Vec<StatRow> {
@@ -885,7 +909,9 @@ fn show_stat_rows_reproduce_modelled_columns() {
         for (our_line, their_line) in ours.lines().skip(1).zip(theirs.lines().skip(1)) {
             let (o, t) = (csv_fields(our_line), csv_fields(their_line));
             for (i, name) in names.iter().enumerate() {
-                if i > module_start || UNMODELLED.contains(&name.as_str()) {
+                if i == module_start {
+                    assert_eq!(o[i], "-", "{file}: separator");
+                } else if UNMODELLED.contains(&name.as_str()) {
                     assert_eq!(o[i], "", "{file}: {name} should be empty");
                 } else {
                     assert_eq!(o[i], t[i], "{file}: column {name}");
@@ -1014,7 +1040,7 @@ fn show_stat_json_matches_capture_for_modelled_fields() {
         .iter()
         .filter(|o| {
             let pos: usize = json_str_field(o, "\"pos\":").parse().expect("pos");
-            pos < 103 && !UNMODELLED.contains(&core[pos].as_str())
+            !UNMODELLED.contains(&core[pos].as_str())
         })
         .count();
     assert_eq!(compared, modelled);
@@ -1168,4 +1194,122 @@ fn show_sess_targets_follow_reference() {
         }
     }
     assert!(ours.lines().skip(1).all(|l| l.starts_with("  ")));
+}
+
+/// `show stat typed` capture lines as rows: per object, a CSV line rebuilt from its fields.
+fn rows_from_typed(typed: &str) -> Vec<StatRow> {
+    let names = header_names();
+    let mut objects: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for line in typed.lines().filter(|l| !l.is_empty()) {
+        let (key, rest) = line.split_once(':').expect("key");
+        let mut parts = key.splitn(5, '.');
+        let object: Vec<&str> = (0..3).map(|_| parts.next().expect("id")).collect();
+        let object = object.join(".");
+        let name = parts.nth(1).expect("name");
+        let name = name.rsplit_once('.').expect(".1").0.to_owned();
+        let mut value = rest.splitn(3, ':').nth(2).expect("value");
+        if let Some(at) = value.rfind(":\"").filter(|_| value.ends_with('"')) {
+            value = &value[..at];
+        }
+        let value = value.to_owned();
+        if objects.last().is_none_or(|(o, _)| *o != object) {
+            objects.push((object, BTreeMap::new()));
+        }
+        objects.last_mut().expect("object").1.insert(name, value);
+    }
+    objects
+        .iter()
+        .map(|(_, values)| {
+            let line: String = names
+                .iter()
+                .map(|n| match n.as_str() {
+                    "-" => "-,".to_owned(),
+                    _ => values.get(n).cloned().unwrap_or_default() + ",",
+                })
+                .collect();
+            row_from_csv(&line)
+        })
+        .collect()
+}
+
+/// Lines of a typed capture that percore models (drops those of `UNMODELLED` columns).
+fn modelled_typed_lines(typed: &str) -> Vec<&str> {
+    typed
+        .lines()
+        .filter(|l| {
+            let name = l.split(':').next().and_then(|k| k.split('.').nth(4));
+            !name.is_some_and(|n| UNMODELLED.contains(&n))
+        })
+        .collect()
+}
+
+#[test]
+fn show_stat_typed_and_desc_match_captures() {
+    for (file, desc) in [
+        ("show-stat-typed.txt", false),
+        ("show-stat-typed-desc.txt", true),
+    ] {
+        let theirs = own_capture(file);
+        let rows = rows_from_typed(&theirs);
+        assert_eq!(rows.len(), 10, "{file}");
+        let ours = render_stat_typed(&rows, Level::Admin, desc);
+        let want = modelled_typed_lines(&theirs);
+        let got: Vec<&str> = ours.lines().collect();
+        assert_eq!(got, want[..want.len() - 1], "{file}");
+        assert!(theirs.ends_with("\n\n"));
+    }
+    // `desc` alone leaves the CSV unchanged, as HAProxy.
+    let (level, line) = ("admin".parse().expect("level"), "show stat desc");
+    assert_eq!(run_line(level, line), run_line(level, "show stat"));
+    // The filter applies to typed output too.
+    let ours = run_line(Level::Admin, "show stat 3 4 2 typed");
+    let theirs = own_capture("show-stat-typed-filter.txt");
+    let first = |t: &str| t.lines().next().map(str::to_owned);
+    assert_eq!(first(&ours), first(&theirs));
+    assert!(ours
+        .lines()
+        .all(|l| l.is_empty() || l.starts_with("S.3.2.")));
+}
+
+#[test]
+fn show_info_typed_and_desc_match_captures() {
+    let plain = reference("show-info.txt");
+    let info = info_from_text(&plain);
+    for (file, typed, desc) in [
+        ("show-info-typed.txt", true, false),
+        ("show-info-typed-desc.txt", true, true),
+        ("show-info-desc.txt", false, true),
+    ] {
+        let theirs = own_capture(file);
+        let mut w = ReplyWriter::new(false);
+        let body = if typed {
+            render_info_typed(&info, desc)
+        } else {
+            render_info(&info, desc)
+        };
+        w.push_reply(&body);
+        // Values are run-specific: compare the capture's field, tags and description parts,
+        // and the values of the fields that were identical in both runs.
+        let strip = |l: &str| -> String {
+            let (head, tail) = match l.split_once(if typed { ":str:" } else { ": " }) {
+                Some(p) => p,
+                None => (l, ""),
+            };
+            let d = tail.rfind(":\"").map_or("", |i| &tail[i..]);
+            format!("{head}|{d}")
+        };
+        let ours: Vec<String> = w.output().lines().map(strip).collect();
+        let want: Vec<String> = theirs.lines().map(strip).collect();
+        assert_eq!(ours.len(), want.len(), "{file}");
+        for (o, t) in ours.iter().zip(&want) {
+            let key = |s: &str| {
+                s.split([':', '|'])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            assert_eq!(key(o), key(t), "{file}");
+            assert_eq!(o.rsplit('|').next(), t.rsplit('|').next(), "{file}: {t}");
+        }
+    }
 }

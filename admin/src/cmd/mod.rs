@@ -8,6 +8,7 @@
 //! - `info.rs` — `show info` text/JSON.
 //! - `servers_state.rs` — `show servers state`, `show backend`.
 //! - `sess.rs` — `show sess`, `shutdown session`.
+//! - `descriptions.rs` (generated) — field descriptions of `show stat|info … desc`.
 //! - `check.rs` — HAProxy health-check status codes shared by the stat and state renderers.
 //! - `shards.rs` — percore's own `show shards`, `show version`, and `show cli level`.
 //!
@@ -17,6 +18,7 @@
 //! as [`Command::ArgumentError`], which the engine resolves in the same order.
 
 mod check;
+mod descriptions;
 mod frontend;
 mod info;
 mod server;
@@ -27,7 +29,7 @@ mod stat;
 mod stat_fields;
 
 pub use check::CheckStatus;
-pub use info::{render_info, render_info_json, InfoSnapshot};
+pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
 pub use server::{render_weight, AdminState, ServerRef, WeightSpec};
 pub use servers_state::{
     render_backends, render_servers_state, ServerStateRow, SRV_ADMIN_FORCED_DRAIN,
@@ -37,8 +39,8 @@ pub use servers_state::{
 pub use sess::{render_sess_detail, render_sess_list, SessRow, SessTarget};
 pub use shards::{render_cli_level, render_shards, render_version, ShardRow};
 pub use stat::{
-    render_stat_csv, render_stat_json, Mode, StatFilter, StatKind, StatRow,
-    HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
+    render_stat_csv, render_stat_json, render_stat_typed, Format, H1Module, Mode, Modules,
+    StatFilter, StatKind, StatOptions, StatRow, HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
 };
 
 use crate::error::{ErrorReply, PERMISSION_DENIED};
@@ -58,15 +60,17 @@ pub enum Command {
     Quit,
     /// `show cli level`: reply with `render_cli_level(level)`.
     ShowCliLevel,
-    /// `show info [json]` (`typed`, `desc`, `float` are accepted and ignored).
+    /// `show info [json|typed|desc|float]*` (`float` changes nothing).
     ShowInfo {
-        /// JSON output instead of `Name: value` lines.
-        json: bool,
+        /// Plain lines, JSON or typed.
+        format: Format,
+        /// Append each field's description.
+        desc: bool,
     },
-    /// `show stat [domain proxy] [<proxy> <type> <sid>] [json]`.
+    /// `show stat [domain proxy] [<proxy> <type> <sid>] [json|typed|desc|up|no-maint]*`.
     ShowStat {
-        /// JSON output instead of CSV.
-        json: bool,
+        /// Output form and row options.
+        options: StatOptions,
         /// Row selection when the three positional arguments were given.
         filter: Option<StatFilter>,
     },
@@ -100,8 +104,6 @@ pub enum Command {
     ShowShards,
     /// `show version`, reply with `render_version`.
     ShowVersion,
-    /// percore: `reload` the configuration file.
-    Reload,
     /// Arguments are invalid, but HAProxy reports that only after resolving `target`: look it
     /// up first and reply with the lookup error if it fails, else with `error`.
     ArgumentError {
@@ -144,7 +146,6 @@ impl Command {
             | Command::SetHealth(..)
             | Command::SetMaxconnServer(..)
             | Command::SetMaxconnFrontend(..)
-            | Command::Reload
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -171,7 +172,6 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::ShowCliLevel => Ok(Command::ShowCliLevel),
         KeywordId::ShowVersion => Ok(Command::ShowVersion),
         KeywordId::ShowShards => Ok(Command::ShowShards),
-        KeywordId::Reload => Ok(Command::Reload),
         KeywordId::ShowBackend => Ok(Command::ShowBackend),
         KeywordId::ShowInfo => Ok(info::parse_show_info(args)),
         KeywordId::ShowStat => stat::parse_show_stat(args),
@@ -220,7 +220,6 @@ mod tests {
             ("enable health a/b", Level::Admin),
             ("set maxconn server a/b 1", Level::Admin),
             ("set maxconn frontend f 1", Level::Admin),
-            ("reload", Level::Admin),
         ];
         for (line, level) in samples {
             let cmd = parse(line, Level::Admin).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percore_admin as admin;
 use percore_admin::{
-    Command, ErrorReply, Level, Lookup, ServerRef, SessTarget, StatFilter, StatKind, StatRow,
-    WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
+    Command, ErrorReply, Format, Level, Lookup, ServerRef, SessTarget, StatFilter, StatKind,
+    StatOptions, StatRow, WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
 };
 
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
@@ -20,6 +20,11 @@ use crate::ids::{ServerKey, ShardId, StreamId};
 use crate::rings::counters::{Counters, ProxyCounters};
 use crate::rings::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
 use crate::rings::share;
+
+/// `Release_date` of `show info` (HAProxy's `YYYY/MM/DD` form): the date of this version's
+/// last change, bumped with `version` in engine/Cargo.toml. Tools such as hatop refuse an
+/// empty one.
+pub const RELEASE_DATE: &str = "2026/12/02";
 
 /// Streams one shard lists for `show sess` at most; bounds the reply's memory.
 pub const SESS_LIST_MAX: usize = 100_000;
@@ -123,12 +128,9 @@ impl Ctl {
             Command::ShutdownSessionsServer(r) => self.shutdown_sessions_server(&r).await,
             Command::ShutdownSession(id) => self.shutdown_session(StreamId(id)).await,
             Command::ShowSess(target) => self.show_sess(target).await,
-            Command::ShowStat { json, filter } => self.show_stat(json, filter, level).await,
-            Command::ShowInfo { json } => self.show_info(json).await,
+            Command::ShowStat { options, filter } => self.show_stat(options, filter, level).await,
+            Command::ShowInfo { format, desc } => self.show_info(format, desc).await,
             Command::ShowShards => self.show_shards().await,
-            Command::Reload => Err(admin::reload_failed(
-                "reload is not supported yet; restart the process to apply a new configuration",
-            )),
             Command::ArgumentError { target, error } => {
                 let st = self.state.borrow();
                 match target {
@@ -157,8 +159,10 @@ impl Ctl {
             let mut st = self.state.borrow_mut();
             let s = &mut st.servers[key.backend][key.server];
             if s.admin != state {
+                let now = Instant::now();
                 s.admin = state;
-                s.last_change = Instant::now();
+                s.last_change = now;
+                st.account_change(key, now);
             }
         }
         self.log_server(key, &format!("admin state set to {state:?}"));
@@ -245,7 +249,7 @@ impl Ctl {
     /// optional row `filter`.
     async fn show_stat(
         &self,
-        json: bool,
+        options: StatOptions,
         filter: Option<StatFilter>,
         level: Level,
     ) -> Result<String, ErrorReply> {
@@ -254,21 +258,22 @@ impl Ctl {
         if let Some(f) = filter {
             f.apply(&mut rows)?;
         }
-        Ok(if json {
-            admin::render_stat_json(&rows, level)
-        } else {
-            admin::render_stat_csv(&rows, level)
+        options.hide_servers(&mut rows);
+        Ok(match options.format {
+            Format::Json => admin::render_stat_json(&rows, level),
+            Format::Typed => admin::render_stat_typed(&rows, level, options.desc),
+            Format::Plain => admin::render_stat_csv(&rows, level),
         })
     }
 
-    /// `show info`: process-wide figures from every shard's counters, as text or JSON.
-    async fn show_info(&self, json: bool) -> Result<String, ErrorReply> {
+    /// `show info`: process-wide figures from every shard's counters, as text, JSON or typed.
+    async fn show_info(&self, format: Format, desc: bool) -> Result<String, ErrorReply> {
         let stats = self.collect_stats().await?;
         let info = self.info(&stats);
-        Ok(if json {
-            admin::render_info_json(&info)
-        } else {
-            admin::render_info(&info)
+        Ok(match format {
+            Format::Json => admin::render_info_json(&info),
+            Format::Typed => admin::render_info_typed(&info, desc),
+            Format::Plain => admin::render_info(&info, desc),
         })
     }
 
@@ -321,12 +326,13 @@ impl Ctl {
                     srv_id: i as u32 + 1,
                     srv_name: srv.name.clone(),
                     srv_addr: srv.address.ip().to_string(),
-                    srv_op_state: if s.check.as_ref().is_some_and(|c| c.up && c.nolb) {
-                        admin::SRV_OP_STOPPING
-                    } else if s.check.as_ref().is_none_or(|c| c.up) {
-                        admin::SRV_OP_RUNNING
-                    } else {
+                    // A server in maintenance is stopped for HAProxy (op state 0, health 0).
+                    srv_op_state: if s.stopped() {
                         admin::SRV_OP_STOPPED
+                    } else if s.check.as_ref().is_some_and(|c| c.nolb) {
+                        admin::SRV_OP_STOPPING
+                    } else {
+                        admin::SRV_OP_RUNNING
                     },
                     srv_admin_state: match s.admin {
                         AdminState::Ready => 0,
@@ -343,7 +349,11 @@ impl Ctl {
                         admin::CheckStatus::Initializing | admin::CheckStatus::Unknown => 0,
                         _ => 2,
                     }),
-                    srv_check_health: s.check.as_ref().map_or(0, |c| c.health),
+                    srv_check_health: s
+                        .check
+                        .as_ref()
+                        .filter(|_| s.admin != AdminState::Maint)
+                        .map_or(0, |c| c.health),
                     srv_check_state: match (&s.check, s.health_enabled, s.admin) {
                         (None, _, _) => 0,
                         // HAProxy: 6 running, 2 disabled, 14 paused (maintenance).
@@ -488,6 +498,7 @@ impl Ctl {
         admin::InfoSnapshot {
             name: "percore".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            release_date: RELEASE_DATE.into(),
             nbthread: self.shards.len() as u64,
             pid: u64::from(std::process::id()),
             uptime_sec: uptime.as_secs(),
@@ -563,7 +574,14 @@ impl StatSources<'_> {
             rate_max: Some(u64::from(c.stream_rate.max())),
             req_rate: Some(u64::from(c.request_rate.rate(now))),
             req_rate_max: Some(u64::from(c.request_rate.max())),
-            ..http_columns(fe.mode, &c, StatRow::default())
+            // One stream per accepted connection: the connection rates are the stream rates.
+            conn_rate: Some(u64::from(c.stream_rate.rate(now))),
+            conn_rate_max: Some(u64::from(c.stream_rate.max())),
+            dcon: Some(0),
+            dses: Some(0),
+            req_tot: Some(c.requests),
+            modules: h1_module(fe.mode, self.sum(|s| s.frontend_streams[i]), &c, false),
+            ..proxy_zeros(fe.mode, http_columns(fe.mode, &c, StatRow::default()))
         }
     }
 
@@ -574,6 +592,7 @@ impl StatSources<'_> {
         let srv = &be.servers[i];
         let s = &st.servers[b][i];
         let c = merged(self.stats, now, |x| &x.servers[b][i]);
+        let scur = self.sum(|x| x.server_streams[b][i]);
         StatRow {
             pxname: be.name.clone(),
             svname: srv.name.clone(),
@@ -583,7 +602,7 @@ impl StatSources<'_> {
             mode: mode_of(be.mode),
             qcur: Some(0),
             qmax: Some(0),
-            scur: Some(self.sum(|x| x.server_streams[b][i])),
+            scur: Some(scur),
             smax: Some(c.streams_max),
             slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
             stot: Some(c.streams_total),
@@ -605,6 +624,14 @@ impl StatSources<'_> {
             addr: srv.address.to_string(),
             connect: Some(c.streams_total + c.connect_errors),
             killed: Some(c.killed),
+            wrew: Some(0),
+            reuse: Some(0),
+            srv_icur: Some(0),
+            idle_conn_cur: Some(0),
+            safe_conn_cur: Some(0),
+            used_conn_cur: Some(scur),
+            need_conn_est: Some(scur),
+            modules: admin::Modules::SslOnly,
             ..check_columns(s, now, http_columns(be.mode, &c, outcome_columns(&c, now)))
         }
     }
@@ -615,6 +642,8 @@ impl StatSources<'_> {
         let be = &st.config.backends[b];
         let (active, backups, weight) = self.usable_servers(b);
         let c = merged(self.stats, now, |x| &x.backends[b]);
+        let scur = self.sum(|x| x.backend_streams[b]);
+        let health = &st.backend_health[b];
         StatRow {
             pxname: be.name.clone(),
             svname: "BACKEND".into(),
@@ -624,7 +653,7 @@ impl StatSources<'_> {
             mode: mode_of(be.mode),
             qcur: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.0))),
             qmax: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.1))),
-            scur: Some(self.sum(|x| x.backend_streams[b])),
+            scur: Some(scur),
             smax: Some(c.streams_max),
             slim: Some(u64::from(st.config.global.maxconn)),
             stot: Some(c.streams_total),
@@ -641,12 +670,28 @@ impl StatSources<'_> {
             uweight: Some(weight),
             act: Some(active),
             bck: Some(backups),
-            lastchg: Some(now.duration_since(st.started).as_secs()),
+            lastchg: Some(
+                now.duration_since(health.last_change.unwrap_or(st.started))
+                    .as_secs(),
+            ),
+            chkdown: Some(health.downs),
+            downtime: Some(
+                (health.downtime
+                    + health
+                        .down_since
+                        .map_or(Duration::ZERO, |d| now.saturating_duration_since(d)))
+                .as_secs(),
+            ),
             lbtot: Some(c.streams_total),
             algo: algo_name(&be.balance).into(),
             connect: Some(c.streams_total + c.connect_errors),
             killed: Some(c.killed),
-            ..http_columns(be.mode, &c, outcome_columns(&c, now))
+            reuse: Some(0),
+            agg_server_status: Some(0),
+            agg_server_check_status: Some(0),
+            agg_check_status: Some(0),
+            modules: h1_module(be.mode, scur, &c, true),
+            ..proxy_zeros(be.mode, http_columns(be.mode, &c, outcome_columns(&c, now)))
         }
     }
 
@@ -704,8 +749,63 @@ fn outcome_columns(c: &ProxyCounters, now: Instant) -> StatRow {
         ctime: Some(c.connect_time.average_ms()),
         rtime: Some(c.response_time.average_ms()),
         ttime: Some(c.total_time.average_ms()),
+        qtime_max: Some(u64::from(c.times_max_ms[0])),
+        ctime_max: Some(u64::from(c.times_max_ms[1])),
+        rtime_max: Some(u64::from(c.times_max_ms[2])),
+        ttime_max: Some(u64::from(c.times_max_ms[3])),
+        lastsess: Some(
+            c.last_stream
+                .map_or(-1, |t| now.saturating_duration_since(t).as_secs() as i64),
+        ),
+        wrew: Some(0),
+        eint: Some(0),
         ..StatRow::default()
     }
+}
+
+/// `base` with the columns HAProxy fills with 0 on FRONTEND and BACKEND rows for features
+/// percore does not have: compression (both modes), cache (HTTP), header-rewrite failures
+/// and internal errors.
+fn proxy_zeros(mode: percore_conf::Mode, base: StatRow) -> StatRow {
+    let http = mode == percore_conf::Mode::Http;
+    StatRow {
+        comp_in: Some(0),
+        comp_out: Some(0),
+        comp_byp: Some(0),
+        comp_rsp: Some(0),
+        cache_lookups: http.then_some(0),
+        cache_hits: http.then_some(0),
+        wrew: Some(0),
+        eint: Some(0),
+        ..base
+    }
+}
+
+/// The module columns of a FRONTEND (`backend` false) or BACKEND row: `h1_*` from the
+/// proxy's counters in HTTP mode (a backend's bytes in are what its servers sent), zeros in
+/// TCP mode, as HAProxy's h1 module.
+fn h1_module(
+    mode: percore_conf::Mode,
+    scur: u64,
+    c: &ProxyCounters,
+    backend: bool,
+) -> admin::Modules {
+    if mode != percore_conf::Mode::Http {
+        return admin::Modules::All(admin::H1Module::default());
+    }
+    let (bytes_in, bytes_out) = if backend {
+        (c.bytes_out, c.bytes_in)
+    } else {
+        (c.bytes_in, c.bytes_out)
+    };
+    admin::Modules::All(admin::H1Module {
+        open_connections: scur,
+        open_streams: scur,
+        total_connections: c.streams_total,
+        total_streams: c.requests,
+        bytes_in,
+        bytes_out,
+    })
 }
 
 /// `base` with the HTTP columns of a `show stat` row (left empty in TCP mode, as HAProxy
@@ -727,19 +827,23 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> S
 }
 
 /// `base` with the check columns of a server row: empty without a check; the `check_*` and
-/// `last_chk` columns also while checks are disabled (`disable health`).
+/// `last_chk` columns also while checks are disabled (`disable health`) or paused by
+/// maintenance, as HAProxy shows them only for running checks.
 fn check_columns(s: &super::state::ServerState, now: Instant, base: StatRow) -> StatRow {
-    let checked = s.check.as_ref().filter(|_| s.health_enabled);
+    let checked = s
+        .check
+        .as_ref()
+        .filter(|_| s.health_enabled && s.admin != AdminState::Maint);
     StatRow {
         chkfail: s.check.as_ref().map(|c| c.failures),
-        chkdown: s.check.as_ref().map(|c| c.downs),
-        hanafail: s.check.as_ref().map(|c| c.analysis_failures),
-        downtime: s.check.as_ref().map(|c| {
-            (c.downtime
-                + c.down_since
-                    .map_or(Duration::ZERO, |d| now.duration_since(d)))
-            .as_secs()
-        }),
+        chkdown: s.check.as_ref().map(|_| s.downs),
+        // HAProxy fills hanafail only for servers that observe their traffic.
+        hanafail: s
+            .check
+            .as_ref()
+            .filter(|c| c.config.observe.is_some())
+            .map(|c| c.analysis_failures),
+        downtime: s.check.as_ref().map(|_| s.downtime_at(now)),
         check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
         check_desc: checked.map_or(String::new(), |c| c.status.description().to_string()),
         check_code: checked.and_then(|c| c.code.map(u64::from)),

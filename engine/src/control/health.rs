@@ -293,11 +293,13 @@ async fn on_check(ctl: &Rc<Ctl>, key: ServerKey, outcome: Outcome, took: Duratio
         if outcome.passed {
             c.nolb = outcome.nolb;
         }
-        let change = c.record(outcome.passed, now);
+        let change = c.record(outcome.passed);
+        let nolb = nolb_changed.then_some(c.nolb);
         if change.is_some() || nolb_changed {
             s.last_change = now;
         }
-        (change, nolb_changed.then_some(c.nolb))
+        st.account_change(key, now);
+        (change, nolb)
     };
     let (change, nolb) = change;
     if let Some(nolb) = nolb {
@@ -346,7 +348,7 @@ pub async fn on_passive(ctl: &Rc<Ctl>, key: ServerKey) {
                 c.fast_next = true;
                 None
             }
-            OnError::FailCheck => c.record(false, now),
+            OnError::FailCheck => c.record(false),
             OnError::SuddenDeath => {
                 if c.up {
                     c.health = c.health.min(c.config.rise);
@@ -355,12 +357,13 @@ pub async fn on_passive(ctl: &Rc<Ctl>, key: ServerKey) {
             }
             OnError::MarkDown => {
                 c.health = 1;
-                c.record(false, now)
+                c.record(false)
             }
         };
         if change.is_some() {
             s.last_change = now;
         }
+        st.account_change(key, now);
         change
     };
     if let Some(up) = change {

@@ -33,6 +33,13 @@ pub struct ServerState {
     pub check: Option<CheckState>,
     /// Slow start in progress: since when, and for how long.
     pub ramp: Option<(Instant, std::time::Duration)>,
+    /// Since when the server is stopped (DOWN by its checks or in maintenance); `None`
+    /// while it runs.
+    pub stopped_since: Option<Instant>,
+    /// Time spent stopped in earlier periods (`downtime` adds the current one).
+    pub downtime: std::time::Duration,
+    /// Running → stopped transitions (`chkdown`), maintenance included as HAProxy counts it.
+    pub downs: u64,
 }
 
 impl ServerState {
@@ -50,6 +57,37 @@ impl ServerState {
             }
             _ => self.weight,
         }
+    }
+
+    /// Whether HAProxy would report the server stopped (`srv_op_state` 0): DOWN by its
+    /// checks, or in maintenance.
+    pub fn stopped(&self) -> bool {
+        self.admin == AdminState::Maint || self.check.as_ref().is_some_and(|c| !c.up)
+    }
+
+    /// Opens or closes a stopped period after a change of the admin or check state: one
+    /// `chkdown` per running → stopped transition, and `downtime` for the whole period, as
+    /// HAProxy's `srv_downtime` (which counts maintenance too).
+    pub fn account_stopped(&mut self, now: Instant) {
+        match (self.stopped(), self.stopped_since) {
+            (true, None) => {
+                self.stopped_since = Some(now);
+                self.downs += 1;
+            }
+            (false, Some(since)) => {
+                self.downtime += now.saturating_duration_since(since);
+                self.stopped_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds spent stopped so far, the current period included.
+    pub fn downtime_at(&self, now: Instant) -> u64 {
+        let current = self.stopped_since.map_or(std::time::Duration::ZERO, |s| {
+            now.saturating_duration_since(s)
+        });
+        (self.downtime + current).as_secs()
     }
 
     /// Percentage of the weight in use during a slow start (HAProxy `throttle`).
@@ -79,14 +117,9 @@ pub struct CheckState {
     pub duration_ms: u64,
     /// Detail of the last check (`Connection refused`).
     pub info: String,
-    /// Failed checks.
+    /// Failed checks while the server still had health left (HAProxy `failed_checks`: a
+    /// server already DOWN counts no more failures).
     pub failures: u64,
-    /// UP → DOWN transitions.
-    pub downs: u64,
-    /// Since when the server is DOWN.
-    pub down_since: Option<Instant>,
-    /// Total time spent DOWN before `down_since`.
-    pub downtime: std::time::Duration,
     /// Passive-health triggers (`hanafail`).
     pub analysis_failures: u64,
     /// `on_error: fastinter`: the next check comes at `fastinter`.
@@ -106,16 +139,14 @@ impl CheckState {
             duration_ms: 0,
             info: String::new(),
             failures: 0,
-            downs: 0,
-            down_since: None,
-            downtime: std::time::Duration::ZERO,
             analysis_failures: 0,
             fast_next: false,
         }
     }
 
-    /// Feeds one check result; returns `Some(new_up)` when the operational state changed.
-    pub fn record(&mut self, passed: bool, now: Instant) -> Option<bool> {
+    /// Feeds one check result; returns `Some(new_up)` when the operational state changed
+    /// (the caller then accounts the stopped period with [`ServerState::account_stopped`]).
+    pub fn record(&mut self, passed: bool) -> Option<bool> {
         let full = self.config.rise + self.config.fall - 1;
         if passed {
             if self.health < full {
@@ -124,25 +155,38 @@ impl CheckState {
             if !self.up && self.health >= self.config.rise {
                 self.up = true;
                 self.health = full;
-                if let Some(since) = self.down_since.take() {
-                    self.downtime += now.saturating_duration_since(since);
-                }
                 return Some(true);
             }
-        } else {
+        } else if self.health > 0 {
             self.failures += 1;
-            self.health = self.health.saturating_sub(1);
+            self.health -= 1;
             if self.up && self.health < self.config.rise {
                 self.up = false;
                 self.health = 0;
-                self.downs += 1;
-                self.down_since = Some(now);
                 return Some(false);
             }
         }
         None
     }
 }
+
+/// Whether a backend has a running server, HAProxy's `set_backend_down` bookkeeping: the
+/// BACKEND row's `chkdown`, `downtime` and `lastchg`.
+#[derive(Debug, Clone, Default)]
+pub struct BackendHealth {
+    /// Since when every server of the backend is stopped; `None` while one runs.
+    pub down_since: Option<Instant>,
+    /// Time spent down in earlier periods.
+    pub downtime: std::time::Duration,
+    /// Transitions to down.
+    pub downs: u64,
+    /// Last transition (`lastchg`); `None` before the first.
+    pub last_change: Option<Instant>,
+}
+
+/// Id of the first declared proxy in HAProxy 2.6 (id 1 is its internal CLI proxy, which
+/// `show stat` never lists).
+pub const FIRST_PROXY_IID: u32 = 2;
 
 /// Everything the control plane decides; only its tasks touch it.
 pub struct State {
@@ -152,6 +196,8 @@ pub struct State {
     pub servers: Vec<Vec<ServerState>>,
     /// Current `maxconn` of each frontend, process-wide.
     pub frontend_maxconn: Vec<u32>,
+    /// Per backend: down periods (every server stopped).
+    pub backend_health: Vec<BackendHealth>,
     /// Process start.
     pub started: Instant,
 }
@@ -176,11 +222,15 @@ impl State {
                             last_change: now,
                             check: s.check.clone().map(CheckState::new),
                             ramp: None,
+                            stopped_since: None,
+                            downtime: std::time::Duration::ZERO,
+                            downs: 0,
                         })
                         .collect()
                 })
                 .collect(),
             frontend_maxconn: config.frontends.iter().map(|f| f.maxconn).collect(),
+            backend_health: vec![BackendHealth::default(); config.backends.len()],
             started: now,
             config,
         }
@@ -202,6 +252,27 @@ impl State {
         Ok(ServerKey { backend, server })
     }
 
+    /// After a change of server `key`: accounts its stopped period and its backend's down
+    /// period (a backend is down while every one of its servers is stopped).
+    pub fn account_change(&mut self, key: ServerKey, now: Instant) {
+        self.servers[key.backend][key.server].account_stopped(now);
+        let down = self.servers[key.backend].iter().all(ServerState::stopped);
+        let h = &mut self.backend_health[key.backend];
+        match (down, h.down_since) {
+            (true, None) => {
+                h.down_since = Some(now);
+                h.downs += 1;
+                h.last_change = Some(now);
+            }
+            (false, Some(since)) => {
+                h.downtime += now.saturating_duration_since(since);
+                h.down_since = None;
+                h.last_change = Some(now);
+            }
+            _ => {}
+        }
+    }
+
     /// Resolves a frontend name.
     pub fn lookup_frontend(&self, name: &str) -> Result<usize, ErrorReply> {
         self.config.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
@@ -218,14 +289,16 @@ impl State {
         }
     }
 
-    /// Proxy id of a frontend (HAProxy `iid`): frontends first, in file order, from 1.
+    /// Proxy id of a frontend (HAProxy `iid`), as HAProxy numbers the equivalent
+    /// configuration (the frontends, then the backends, in file order): HAProxy gives id 1 to
+    /// the CLI's own proxy, so the first declared proxy is 2.
     pub fn frontend_iid(&self, frontend: usize) -> u32 {
-        frontend as u32 + 1
+        frontend as u32 + FIRST_PROXY_IID
     }
 
     /// Proxy id of a backend: after all frontends.
     pub fn backend_iid(&self, backend: usize) -> u32 {
-        (self.config.frontends.len() + backend) as u32 + 1
+        (self.config.frontends.len() + backend) as u32 + FIRST_PROXY_IID
     }
 }
 
@@ -256,27 +329,64 @@ mod tests {
 
     #[test]
     fn fall_failures_mark_down_and_rise_successes_mark_up() {
-        let now = Instant::now();
         let mut c = check(2, 3);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), Some(false), "third failure: DOWN");
-        assert_eq!(c.downs, 1);
-        assert_eq!(c.record(false, now), None, "stays DOWN");
-        assert_eq!(c.record(true, now), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), Some(false), "third failure: DOWN");
+        assert_eq!(c.record(false), None, "stays DOWN");
         assert_eq!(
-            c.record(true, now + Duration::from_secs(5)),
-            Some(true),
-            "second success: UP"
+            c.failures, 3,
+            "a DOWN server counts no more failures, as HAProxy"
         );
+        assert_eq!(c.record(true), None);
+        assert_eq!(c.record(true), Some(true), "second success: UP");
         assert_eq!(c.health, 4);
-        assert!(c.downtime >= Duration::from_secs(5));
         // As HAProxy, health is a counter: a success in between only gives one point back.
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(true, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), Some(false));
-        assert_eq!(c.failures, 8);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(true), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), Some(false));
+        assert_eq!(c.failures, 7);
+    }
+
+    fn server(check: Option<CheckState>) -> ServerState {
+        ServerState {
+            admin: AdminState::Ready,
+            weight: 1,
+            weight_initial: 1,
+            maxconn: 0,
+            health_enabled: true,
+            last_change: Instant::now(),
+            check,
+            ramp: None,
+            stopped_since: None,
+            downtime: Duration::ZERO,
+            downs: 0,
+        }
+    }
+
+    #[test]
+    fn maintenance_and_check_down_both_count_as_stopped() {
+        let t0 = Instant::now();
+        let mut s = server(Some(check(2, 3)));
+        s.admin = AdminState::Maint;
+        s.account_stopped(t0);
+        assert!(s.stopped());
+        assert_eq!(
+            (s.downs, s.downtime_at(t0 + Duration::from_secs(7))),
+            (1, 7)
+        );
+        s.admin = AdminState::Ready;
+        s.account_stopped(t0 + Duration::from_secs(10));
+        assert_eq!(s.downtime_at(t0 + Duration::from_secs(60)), 10);
+        for _ in 0..3 {
+            s.check.as_mut().expect("check").record(false);
+        }
+        s.account_stopped(t0 + Duration::from_secs(60));
+        s.admin = AdminState::Maint;
+        s.account_stopped(t0 + Duration::from_secs(61));
+        assert_eq!(s.downs, 2, "DOWN then maintenance is one stopped period");
+        assert_eq!(s.downtime_at(t0 + Duration::from_secs(65)), 15);
     }
 }
