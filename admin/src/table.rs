@@ -33,6 +33,12 @@ pub(crate) enum KeywordId {
     ShowInfo,
     ShowStat,
     ShowShards,
+    ClearCounters,
+    DisableFrontend,
+    EnableFrontend,
+    SetMaxconnGlobal,
+    SetTimeout,
+    ShowServersConn,
 }
 
 /// One command of the table.
@@ -209,6 +215,48 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "report counters for each proxy and server",
         Level::User,
         KeywordId::ShowStat,
+    ),
+    kw(
+        &["clear", "counters"],
+        "clear counters [all]",
+        "clear max statistics counters (or all counters)",
+        Level::Operator,
+        KeywordId::ClearCounters,
+    ),
+    kw(
+        &["disable", "frontend"],
+        "disable frontend <frontend>",
+        "temporarily disable specific frontend",
+        Level::Admin,
+        KeywordId::DisableFrontend,
+    ),
+    kw(
+        &["enable", "frontend"],
+        "enable frontend <frontend>",
+        "re-enable specific frontend",
+        Level::Admin,
+        KeywordId::EnableFrontend,
+    ),
+    kw(
+        &["set", "maxconn", "global"],
+        "set maxconn global <value>",
+        "change the per-process maxconn setting",
+        Level::Admin,
+        KeywordId::SetMaxconnGlobal,
+    ),
+    kw(
+        &["set", "timeout"],
+        "set timeout [cli] <delay>",
+        "change a timeout setting",
+        Level::User,
+        KeywordId::SetTimeout,
+    ),
+    kw(
+        &["show", "servers", "conn"],
+        "show servers conn [<backend>]",
+        "dump server connections status (all or for a single backend)",
+        Level::User,
+        KeywordId::ShowServersConn,
     ),
     kw(
         &["show", "shards"],

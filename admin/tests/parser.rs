@@ -219,6 +219,78 @@ fn every_command_parses() {
             Command::SetMaxconnFrontend("web".into(), 0),
         ),
         ("show shards", Command::ShowShards),
+        ("clear counters", Command::ClearCounters { all: false }),
+        ("clear counters foo", Command::ClearCounters { all: false }),
+        ("clear counters all", Command::ClearCounters { all: true }),
+        (
+            "disable frontend web",
+            Command::SetFrontendEnabled("web".into(), false),
+        ),
+        (
+            "enable frontend web",
+            Command::SetFrontendEnabled("web".into(), true),
+        ),
+        ("set maxconn global 5000", Command::SetMaxconnGlobal(5000)),
+        ("set maxconn global abc", Command::SetMaxconnGlobal(0)),
+        ("set maxconn global -1", Command::SetMaxconnGlobal(-1)),
+        (
+            "set timeout cli 10",
+            Command::SetTimeoutCli(std::time::Duration::from_secs(10)),
+        ),
+        (
+            "set timeout cli 2m",
+            Command::SetTimeoutCli(std::time::Duration::from_secs(120)),
+        ),
+        (
+            "show servers conn",
+            Command::ShowServersConn { backend: None },
+        ),
+        (
+            "show servers conn app",
+            Command::ShowServersConn {
+                backend: Some("app".into()),
+            },
+        ),
+        (
+            "set server app/s1 addr 127.0.0.2 port 19001",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.2".parse().expect("ip"),
+                port: Some(PortArg::Port(19001)),
+            },
+        ),
+        (
+            "set server app/s1 addr ::1 port abc",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "::1".parse().expect("ip"),
+                port: Some(PortArg::Invalid("abc".into())),
+            },
+        ),
+        (
+            "set server app/s1 addr 127.0.0.1 foo 1",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.1".parse().expect("ip"),
+                port: None,
+            },
+        ),
+        (
+            "set server app/s1 health stopping",
+            Command::SetServerHealth(sr("app", "s1"), ForcedHealth::Stopping),
+        ),
+        (
+            "set server app/s1 check-port 0",
+            Command::SetServerCheckPort(sr("app", "s1"), 0),
+        ),
+        (
+            "set server app/s1 check-addr 127.0.0.1 port 19001",
+            Command::SetServerCheckAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.1".parse().expect("ip"),
+                port: Some(19001),
+            },
+        ),
         ("show version", Command::ShowVersion),
     ];
     for (line, expected) in cases {
@@ -307,9 +379,53 @@ fn malformed_forms_of_the_index() {
             deferred_server("app", "s1", SSL_NOT_CONFIGURED),
         ),
         (
-            "set server app/s1 addr 10.0.0.1",
-            deferred_server("app", "s1", set_server_unsupported("addr")),
+            "set server app/s1 addr",
+            deferred_server("app", "s1", ADDR_REQUIRED),
         ),
+        (
+            "set server app/s1 addr nosuch..host",
+            deferred_server("app", "s1", invalid_addr("nosuch..host")),
+        ),
+        (
+            "set server app/s1 health foo",
+            deferred_server("app", "s1", HEALTH_EXPECTED),
+        ),
+        (
+            "set server app/s1 agent-port 1",
+            deferred_server("app", "s1", AGENT_NOT_ENABLED_BARE),
+        ),
+        (
+            "set server app/s1 check-port",
+            deferred_server("app", "s1", CHECK_PORT_REQUIRED),
+        ),
+        (
+            "set server app/s1 check-port abc",
+            deferred_server("app", "s1", PORT_NOT_INTEGER),
+        ),
+        (
+            "set server app/s1 check-port 70000",
+            deferred_server("app", "s1", PORT_INVALID),
+        ),
+        (
+            "set server app/s1 check-addr",
+            deferred_server("app", "s1", CHECK_ADDR_REQUIRED),
+        ),
+        (
+            "set server app/s1 check-addr foo..bar",
+            deferred_server("app", "s1", invalid_check_addr("foo..bar")),
+        ),
+        (
+            "set server app/s1 check-addr 127.0.0.1 port x",
+            deferred_server("app", "s1", PORT_NOT_INTEGER),
+        ),
+        ("set maxconn global", Err(EXPECTS_INTEGER_VALUE)),
+        ("set timeout cli", Err(EXPECTS_INTEGER_VALUE)),
+        ("set timeout cli abc", Err(INVALID_TIMEOUT)),
+        ("set timeout cli 0", Err(INVALID_TIMEOUT)),
+        ("set timeout", Err(SET_TIMEOUT_ONLY_CLI)),
+        ("set timeout foo 10", Err(SET_TIMEOUT_ONLY_CLI)),
+        ("disable frontend", Err(FRONTEND_NAME_EXPECTED)),
+        ("enable frontend", Err(FRONTEND_NAME_EXPECTED)),
         (
             "set maxconn server app/s1",
             deferred_server("app", "s1", MAXCONN_REQUIRED),
@@ -363,7 +479,6 @@ fn unknown_partial_uppercase_and_empty_commands() {
         "GET WEIGHT app/s1",
         "Show info",
         "set maxconn",
-        "set maxconn global 10",
         "shutdown",
         "shutdown sessions",
         "show",

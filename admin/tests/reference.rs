@@ -130,9 +130,21 @@ impl FakeEngine {
             | Command::SetHealth(r, _)
             | Command::SetMaxconnServer(r, _)
             | Command::ShutdownSessionsServer(r) => self.find_server(&r).map(|_| String::new()),
-            Command::SetMaxconnFrontend(name, _) => {
+            Command::SetMaxconnFrontend(name, _) | Command::SetFrontendEnabled(name, _) => {
                 self.find_frontend(&name).map(|()| String::new())
             }
+            Command::SetServerAddr { server: r, .. }
+            | Command::SetServerCheckAddr { server: r, .. }
+            | Command::SetServerHealth(r, _)
+            | Command::SetServerCheckPort(r, _) => self.find_server(&r).map(|_| String::new()),
+            Command::ShowServersConn { backend: Some(b) }
+                if !self.servers.iter().any(|s| s.0 == b) =>
+            {
+                Err(CANT_FIND_BACKEND)
+            }
+            Command::ClearCounters { .. }
+            | Command::SetMaxconnGlobal(_)
+            | Command::SetTimeoutCli(_) => Ok(String::new()),
             Command::ArgumentError { target, error } => {
                 match target {
                     Lookup::Server(r) => self.find_server(&r).map(|_| ())?,
@@ -1302,14 +1314,144 @@ fn show_info_typed_and_desc_match_captures() {
         let want: Vec<String> = theirs.lines().map(strip).collect();
         assert_eq!(ours.len(), want.len(), "{file}");
         for (o, t) in ours.iter().zip(&want) {
-            let key = |s: &str| {
-                s.split([':', '|'])
-                    .next()
-                    .unwrap_or("")
-                    .to_owned()
-            };
+            let key = |s: &str| s.split([':', '|']).next().unwrap_or("").to_owned();
             assert_eq!(key(o), key(t), "{file}");
             assert_eq!(o.rsplit('|').next(), t.rsplit('|').next(), "{file}: {t}");
         }
     }
+}
+
+/// `(level, command line)` of one of the own captures, from its `INDEX.tsv`.
+fn own_index_entry(file: &str) -> (Level, String) {
+    own_capture("INDEX.tsv")
+        .lines()
+        .find_map(|l| {
+            let mut cols = l.splitn(3, '\t');
+            (cols.next() == Some(file)).then(|| {
+                let level = cols.next().expect("level").parse().expect("level");
+                (level, cols.next().expect("line").to_owned())
+            })
+        })
+        .unwrap_or_else(|| panic!("{file} not in haproxy-2.6/INDEX.tsv"))
+}
+
+#[test]
+fn runtime_command_replies_match_captures() {
+    // Replies that depend on no runtime value: argument errors, levels, lookups, and the
+    // empty success replies.
+    for file in [
+        "clear-counters-user.txt",
+        "clear-counters-operator.txt",
+        "clear-counters-all-operator.txt",
+        "clear-counters.txt",
+        "clear-counters-all.txt",
+        "disable-frontend-missing.txt",
+        "disable-frontend-unknown.txt",
+        "disable-frontend-backend.txt",
+        "disable-frontend-operator.txt",
+        "disable-frontend.txt",
+        "enable-frontend-missing.txt",
+        "set-maxconn-global-missing.txt",
+        "set-maxconn-global-operator.txt",
+        "set-maxconn-global.txt",
+        "set-timeout-cli.txt",
+        "set-timeout-cli-user.txt",
+        "set-timeout-cli-missing.txt",
+        "set-timeout-cli-bad.txt",
+        "set-timeout-cli-zero.txt",
+        "set-timeout-missing.txt",
+        "set-timeout-other.txt",
+        "set-timeout-cli-units.txt",
+        "set-server-addr-missing.txt",
+        "set-server-addr-bad.txt",
+        "set-server-addr-unknown.txt",
+        "set-server-health-missing.txt",
+        "set-server-health-bad.txt",
+        "set-server-health-down.txt",
+        "set-server-agent-up.txt",
+        "set-server-check-port-missing.txt",
+        "set-server-check-port-bad.txt",
+        "set-server-check-port-big.txt",
+        "set-server-check-port.txt",
+        "set-server-check-addr-missing.txt",
+        "set-server-check-addr-bad.txt",
+        "set-server-check-addr.txt",
+        "set-server-check-addr-port-bad.txt",
+        "show-servers-conn-unknown.txt",
+    ] {
+        let (level, line) = own_index_entry(file);
+        assert_eq!(run_line(level, &line), own_capture(file), "{file}: {line}");
+    }
+}
+
+#[test]
+fn set_server_addr_messages_match_captures() {
+    // The capture sequence, s1 starting at 127.0.0.1:19001; each step's state is the last.
+    let mut ip: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    let mut port = 19001u16;
+    for file in [
+        "set-server-addr-port-missing.txt",
+        "set-server-addr-port-bad.txt",
+        "set-server-addr-same.txt",
+        "set-server-addr-port.txt",
+        "set-server-addr-back.txt",
+        "set-server-addr-restore.txt",
+        "set-server-addr-extra.txt",
+        "set-server-addr-ipv6.txt",
+    ] {
+        if file == "set-server-addr-port.txt" {
+            port = 0; // set by `port 0` between the captures (set-server-addr-port-zero)
+        }
+        let (level, line) = own_index_entry(file);
+        let Ok(Command::SetServerAddr {
+            addr, port: asked, ..
+        }) = parse(&line, level)
+        else {
+            panic!("{line}");
+        };
+        let reply = render_addr_change(ip, addr, asked.as_ref().map(|p| (port, p)));
+        assert_eq!(format!("{reply}\n"), own_capture(file), "{line}");
+        ip = addr;
+        if let Some(PortArg::Port(p)) = asked {
+            port = p;
+        }
+    }
+}
+
+#[test]
+fn show_servers_conn_layout_matches_capture() {
+    let theirs = own_capture("show-servers-conn.txt");
+    let rows: Vec<ServerConnRow> = theirs
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let (names, ids) = (
+                f[0].split_once('/').expect("/"),
+                f[1].split_once('/').expect("/"),
+            );
+            let n = |i: usize| f[i].parse::<u64>().expect("number");
+            ServerConnRow {
+                be_name: names.0.into(),
+                srv_name: names.1.into(),
+                be_id: ids.0.parse().expect("id"),
+                srv_id: ids.1.parse().expect("id"),
+                addr: f[2].into(),
+                port: f[3].parse().expect("port"),
+                purge_delay_ms: n(5),
+                used_cur: n(6),
+                used_max: n(7),
+                need_est: n(8),
+                unsafe_nb: n(9),
+                safe_nb: n(10),
+                idle_lim: f[11].parse().expect("lim"),
+                idle_cur: n(12),
+                idle_per_shard: f[13..].iter().map(|v| v.parse().expect("n")).collect(),
+            }
+        })
+        .collect();
+    let mut w = ReplyWriter::new(false);
+    w.push_reply(&render_servers_conn(&rows, 2));
+    assert_eq!(w.output(), theirs);
 }

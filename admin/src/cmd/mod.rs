@@ -3,7 +3,9 @@
 //! grammar, snapshot types and renderers:
 //!
 //! - `server.rs` — `<bk>/<srv>` commands: weights, states, health, maxconn, stream kills.
-//! - `frontend.rs` — `set maxconn frontend`.
+//! - `frontend.rs` — `set maxconn frontend`, `disable|enable frontend`.
+//! - `global.rs` — `clear counters`, `set maxconn global`, `set timeout cli`.
+//! - `servers_conn.rs` — `show servers conn`.
 //! - `stat.rs` (+ generated `stat_fields.rs`) — `show stat` CSV/JSON.
 //! - `info.rs` — `show info` text/JSON.
 //! - `servers_state.rs` — `show servers state`, `show backend`.
@@ -20,8 +22,10 @@
 mod check;
 mod descriptions;
 mod frontend;
+mod global;
 mod info;
 mod server;
+mod servers_conn;
 mod servers_state;
 mod sess;
 mod shards;
@@ -30,7 +34,10 @@ mod stat_fields;
 
 pub use check::CheckStatus;
 pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
-pub use server::{render_weight, AdminState, ServerRef, WeightSpec};
+pub use server::{
+    render_addr_change, render_weight, AdminState, ForcedHealth, PortArg, ServerRef, WeightSpec,
+};
+pub use servers_conn::{render_servers_conn, ServerConnRow};
 pub use servers_state::{
     render_backends, render_servers_state, ServerStateRow, SRV_ADMIN_FORCED_DRAIN,
     SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED, SRV_CHECK_STATE_ENABLED,
@@ -100,6 +107,44 @@ pub enum Command {
     SetMaxconnServer(ServerRef, u32),
     /// `set maxconn frontend <fe> <n>`; unknown or backend-only name → `NO_SUCH_FRONTEND`.
     SetMaxconnFrontend(String, u32),
+    /// `clear counters` (maxima only) / `clear counters all` (every counter).
+    ClearCounters {
+        /// `all`: every counter, not only the maxima.
+        all: bool,
+    },
+    /// `disable frontend <fe>` (false) / `enable frontend <fe>` (true).
+    SetFrontendEnabled(String, bool),
+    /// `set maxconn global <n>`: `n` through `atoi`; 0 or less means the hard limit.
+    SetMaxconnGlobal(i32),
+    /// `set timeout cli <delay>`: idle timeout of this admin connection (at least 1 s).
+    SetTimeoutCli(std::time::Duration),
+    /// `set server <bk>/<srv> addr <ip> [port <p>]`: new streams connect there.
+    SetServerAddr {
+        /// The server.
+        server: ServerRef,
+        /// New address.
+        addr: std::net::IpAddr,
+        /// `port <p>` when given.
+        port: Option<PortArg>,
+    },
+    /// `set server <bk>/<srv> health up|stopping|down`.
+    SetServerHealth(ServerRef, ForcedHealth),
+    /// `set server <bk>/<srv> check-port <p>`.
+    SetServerCheckPort(ServerRef, u16),
+    /// `set server <bk>/<srv> check-addr <ip> [port <p>]`.
+    SetServerCheckAddr {
+        /// The server.
+        server: ServerRef,
+        /// Address health checks connect to.
+        addr: std::net::IpAddr,
+        /// Port, when given.
+        port: Option<u16>,
+    },
+    /// `show servers conn [<backend>]`; unknown backend → `CANT_FIND_BACKEND`.
+    ShowServersConn {
+        /// Only this backend's servers.
+        backend: Option<String>,
+    },
     /// percore: `show shards`, reply with `render_shards`.
     ShowShards,
     /// `show version`, reply with `render_version`.
@@ -137,8 +182,10 @@ impl Command {
             | Command::ShowBackend
             | Command::GetWeight(_)
             | Command::ShowShards
-            | Command::ShowVersion => Level::User,
-            Command::ShowSess(_) => Level::Operator,
+            | Command::ShowVersion
+            | Command::SetTimeoutCli(_)
+            | Command::ShowServersConn { .. } => Level::User,
+            Command::ShowSess(_) | Command::ClearCounters { all: false } => Level::Operator,
             Command::ShutdownSession(_)
             | Command::ShutdownSessionsServer(_)
             | Command::SetServerState(..)
@@ -146,6 +193,13 @@ impl Command {
             | Command::SetHealth(..)
             | Command::SetMaxconnServer(..)
             | Command::SetMaxconnFrontend(..)
+            | Command::ClearCounters { all: true }
+            | Command::SetFrontendEnabled(..)
+            | Command::SetMaxconnGlobal(_)
+            | Command::SetServerAddr { .. }
+            | Command::SetServerHealth(..)
+            | Command::SetServerCheckPort(..)
+            | Command::SetServerCheckAddr { .. }
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -188,6 +242,12 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::SetServer => server::parse_set_server(args),
         KeywordId::SetMaxconnServer => server::parse_set_maxconn_server(args),
         KeywordId::SetMaxconnFrontend => frontend::parse_set_maxconn_frontend(args),
+        KeywordId::DisableFrontend => frontend::parse_set_frontend_state(args, false),
+        KeywordId::EnableFrontend => frontend::parse_set_frontend_state(args, true),
+        KeywordId::ClearCounters => global::parse_clear_counters(args, level),
+        KeywordId::SetMaxconnGlobal => global::parse_set_maxconn_global(args),
+        KeywordId::SetTimeout => global::parse_set_timeout(args),
+        KeywordId::ShowServersConn => Ok(servers_conn::parse_show_servers_conn(args)),
     }
 }
 
@@ -220,6 +280,16 @@ mod tests {
             ("enable health a/b", Level::Admin),
             ("set maxconn server a/b 1", Level::Admin),
             ("set maxconn frontend f 1", Level::Admin),
+            ("clear counters", Level::Operator),
+            ("disable frontend f", Level::Admin),
+            ("enable frontend f", Level::Admin),
+            ("set maxconn global 1", Level::Admin),
+            ("set timeout cli 5", Level::User),
+            ("show servers conn", Level::User),
+            ("set server a/b addr 127.0.0.1", Level::Admin),
+            ("set server a/b health down", Level::Admin),
+            ("set server a/b check-port 80", Level::Admin),
+            ("set server a/b check-addr 127.0.0.1", Level::Admin),
         ];
         for (line, level) in samples {
             let cmd = parse(line, Level::Admin).unwrap_or_else(|e| panic!("{line}: {e}"));

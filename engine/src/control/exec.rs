@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percore_admin as admin;
 use percore_admin::{
-    Command, ErrorReply, Format, Level, Lookup, ServerRef, SessTarget, StatFilter, StatKind,
-    StatOptions, StatRow, WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
+    Command, ErrorReply, ForcedHealth, Format, Level, Lookup, ServerRef, SessTarget, StatFilter,
+    StatKind, StatOptions, StatRow, WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION,
+    SESSION_NOT_FOUND,
 };
 
 use super::shards::{BroadcastError, Shards, REPLY_TIMEOUT};
@@ -39,7 +40,8 @@ pub struct Ctl {
     pub stopping: Cell<bool>,
 }
 
-fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
+/// The error reply for a broadcast or unicast that did not complete.
+pub(super) fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
     match e {
         BroadcastError::Timeout(missing) => admin::shards_timed_out(missing.len(), total),
         BroadcastError::Closed(_) => admin::shards_timed_out(1, total),
@@ -52,6 +54,11 @@ impl Ctl {
             .broadcast(op, REPLY_TIMEOUT)
             .await
             .map_err(|e| timed_out(e, self.shards.len()))
+    }
+
+    /// Sends `op` to every shard and waits until each applied it.
+    pub(super) async fn broadcast_op(&self, op: Op) -> Result<(), ErrorReply> {
+        self.broadcast(op).await.map(|_| ())
     }
 
     /// Sends the current view of `key` to every shard and waits for all of them.
@@ -131,6 +138,26 @@ impl Ctl {
             Command::ShowStat { options, filter } => self.show_stat(options, filter, level).await,
             Command::ShowInfo { format, desc } => self.show_info(format, desc).await,
             Command::ShowShards => self.show_shards().await,
+            Command::ClearCounters { all } => self.clear_counters(all).await,
+            Command::SetFrontendEnabled(name, enabled) => {
+                self.set_frontend_enabled(&name, enabled).await
+            }
+            Command::SetMaxconnGlobal(n) => self.set_maxconn_global(n).await,
+            // The connection loop applies it to its own connection.
+            Command::SetTimeoutCli(_) => Ok(String::new()),
+            Command::SetServerAddr { server, addr, port } => {
+                self.set_server_addr(&server, addr, port).await
+            }
+            Command::SetServerHealth(r, forced) => self.set_server_health(&r, forced).await,
+            Command::SetServerCheckPort(r, port) => {
+                self.set_server_check_target(&r, None, Some(port))
+            }
+            Command::SetServerCheckAddr { server, addr, port } => {
+                self.set_server_check_target(&server, Some(addr), port)
+            }
+            Command::ShowServersConn { backend } => {
+                self.show_servers_conn(backend.as_deref()).await
+            }
             Command::ArgumentError { target, error } => {
                 let st = self.state.borrow();
                 match target {
@@ -325,11 +352,11 @@ impl Ctl {
                     be_name: be.name.clone(),
                     srv_id: i as u32 + 1,
                     srv_name: srv.name.clone(),
-                    srv_addr: srv.address.ip().to_string(),
+                    srv_addr: s.address.ip().to_string(),
                     // A server in maintenance is stopped for HAProxy (op state 0, health 0).
                     srv_op_state: if s.stopped() {
                         admin::SRV_OP_STOPPED
-                    } else if s.check.as_ref().is_some_and(|c| c.nolb) {
+                    } else if s.op_nolb() {
                         admin::SRV_OP_STOPPING
                     } else {
                         admin::SRV_OP_RUNNING
@@ -342,7 +369,9 @@ impl Ctl {
                     srv_uweight: s.weight,
                     srv_iweight: s.weight_initial,
                     srv_time_since_last_change: now.duration_since(s.last_change).as_secs(),
-                    srv_port: u32::from(srv.address.port()),
+                    srv_port: u32::from(s.address.port()),
+                    srv_check_port: s.check_port.map_or(0, u32::from),
+                    srv_check_addr: s.check_addr.map_or(String::new(), |a| a.to_string()),
                     srv_check_status: s.check.as_ref().map_or(0, |c| c.status.code()),
                     srv_check_result: s.check.as_ref().map_or(0, |c| match c.status {
                         admin::CheckStatus::Layer4Ok | admin::CheckStatus::Layer7Ok => 3,
@@ -434,7 +463,10 @@ impl Ctl {
                     backend_id: Some(st.backend_iid(s.backend)),
                     server: srv.map(|v| v.name.clone()),
                     server_id: s.server.map(|k| k.server as u32 + 1),
-                    server_addr: srv.map(|v| v.address.to_string()).unwrap_or_default(),
+                    server_addr: s
+                        .server
+                        .map(|k| st.servers[k.backend][k.server].address.to_string())
+                        .unwrap_or_default(),
                     mode: mode_of(fe.mode),
                     age_secs: s.age.as_secs(),
                     accept_unix_us: now_us.saturating_sub(s.age.as_micros() as u64),
@@ -504,7 +536,7 @@ impl Ctl {
             uptime_sec: uptime.as_secs(),
             ulimit_n,
             maxsock: ulimit_n,
-            maxconn: u64::from(st.config.global.maxconn),
+            maxconn: u64::from(st.global_maxconn),
             hard_maxconn: u64::from(st.config.global.maxconn),
             curr_conns: curr,
             cum_conns: cum,
@@ -564,7 +596,14 @@ impl StatSources<'_> {
             dreq: Some(c.denied),
             dresp: Some(0),
             ereq: Some(c.request_errors),
-            status: if stopping { "STOP" } else { "OPEN" }.into(),
+            status: if stopping {
+                "STOP"
+            } else if st.frontend_paused[i] {
+                "PAUSED"
+            } else {
+                "OPEN"
+            }
+            .into(),
             conn_tot: Some(c.streams_total),
             killed: Some(c.killed),
             intercepted: http.then_some(c.intercepted),
@@ -593,6 +632,7 @@ impl StatSources<'_> {
         let s = &st.servers[b][i];
         let c = merged(self.stats, now, |x| &x.servers[b][i]);
         let scur = self.sum(|x| x.server_streams[b][i]);
+        let idle = self.sum(|x| x.idle_conns.get(b).and_then(|v| v.get(i)).map_or(0, |n| *n));
         StatRow {
             pxname: be.name.clone(),
             svname: srv.name.clone(),
@@ -621,14 +661,14 @@ impl StatSources<'_> {
             bck: Some(u64::from(srv.backup)),
             lastchg: Some(now.duration_since(s.last_change).as_secs()),
             lbtot: Some(c.streams_total),
-            addr: srv.address.to_string(),
+            addr: s.address.to_string(),
             connect: Some(c.streams_total + c.connect_errors),
             killed: Some(c.killed),
             wrew: Some(0),
             reuse: Some(0),
-            srv_icur: Some(0),
-            idle_conn_cur: Some(0),
-            safe_conn_cur: Some(0),
+            srv_icur: Some(idle),
+            idle_conn_cur: Some(idle),
+            safe_conn_cur: Some(idle),
             used_conn_cur: Some(scur),
             need_conn_est: Some(scur),
             modules: admin::Modules::SslOnly,
@@ -703,7 +743,7 @@ impl StatSources<'_> {
         let mut weight = 0u64;
         for (i, srv) in self.st.config.backends[b].servers.iter().enumerate() {
             let s = &self.st.servers[b][i];
-            let up = s.check.as_ref().is_none_or(|c| c.up);
+            let up = s.op_up();
             let usable = s.admin == AdminState::Ready && up;
             if usable && !srv.backup {
                 active += 1;
@@ -861,6 +901,8 @@ fn server_status(s: &super::state::ServerState) -> String {
     match (s.admin, &s.check) {
         (AdminState::Maint, _) => "MAINT".into(),
         (AdminState::Drain, _) => "DRAIN".into(),
+        (AdminState::Ready, None) if s.forced == Some(ForcedHealth::Down) => "DOWN".into(),
+        (AdminState::Ready, None) if s.forced == Some(ForcedHealth::Stopping) => "NOLB".into(),
         (AdminState::Ready, None) => "no check".into(),
         (AdminState::Ready, Some(_)) if !s.health_enabled => "no check".into(),
         (AdminState::Ready, Some(c)) => {

@@ -21,7 +21,6 @@ use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 
 use super::exec::Ctl;
-use super::state::CheckState;
 use crate::ids::ServerKey;
 use crate::rings::msg::AdminState;
 
@@ -47,7 +46,7 @@ pub struct Outcome {
 
 /// Starts a checker task for every checked server.
 pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
-    let checked: Vec<(ServerKey, Check, SocketAddr)> = {
+    let checked: Vec<(ServerKey, Check)> = {
         let st = ctl.state.borrow();
         st.config
             .backends
@@ -62,7 +61,6 @@ pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
                                 server: s,
                             },
                             c,
-                            srv.address,
                         )
                     })
                 })
@@ -74,17 +72,9 @@ pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
     checked
         .into_iter()
         .enumerate()
-        .map(|(i, (key, check, addr))| {
+        .map(|(i, (key, check))| {
             let delay = check.inter * i as u32 / n;
-            glommio::spawn_local(checker(
-                ctl.clone(),
-                permits.clone(),
-                key,
-                check,
-                addr,
-                delay,
-            ))
-            .detach()
+            glommio::spawn_local(checker(ctl.clone(), permits.clone(), key, check, delay)).detach()
         })
         .collect()
 }
@@ -94,7 +84,6 @@ async fn checker(
     permits: Rc<Semaphore>,
     key: ServerKey,
     check: Check,
-    addr: SocketAddr,
     delay: Duration,
 ) {
     glommio::timer::sleep(delay).await;
@@ -108,6 +97,8 @@ async fn checker(
             let Ok(permit) = permits.acquire_permit(1).await else {
                 return;
             };
+            // Read each time: `set server … addr|check-addr|check-port` move the checks.
+            let addr = ctl.state.borrow().servers[key.backend][key.server].check_target();
             let t0 = Instant::now();
             let outcome = run_check(&check, addr).await;
             drop(permit);
@@ -413,7 +404,7 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
         let left = (0..be.servers.len())
             .filter(|&i| {
                 let s = &st.servers[key.backend][i];
-                s.admin == AdminState::Ready && s.check.as_ref().is_none_or(|c: &CheckState| c.up)
+                s.admin == AdminState::Ready && s.op_up()
             })
             .partition::<Vec<usize>, _>(|&i| !be.servers[i].backup);
         (

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod exec;
 pub mod health;
+mod runtime;
 pub mod shards;
 pub mod state;
 

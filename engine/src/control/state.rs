@@ -4,10 +4,12 @@
 //! command before the admin reply is written. Names are resolved here, with HAProxy's error
 //! replies for unknown names.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use percore_admin::{
-    CheckStatus, ErrorReply, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND, NO_SUCH_SERVER,
+    CheckStatus, ErrorReply, ForcedHealth, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND,
+    NO_SUCH_SERVER,
 };
 use percore_conf::Config;
 
@@ -40,6 +42,15 @@ pub struct ServerState {
     pub downtime: std::time::Duration,
     /// Running → stopped transitions (`chkdown`), maintenance included as HAProxy counts it.
     pub downs: u64,
+    /// Current address (`set server … addr`); new connections and checks go there.
+    pub address: SocketAddr,
+    /// Address checks connect to instead of `address`'s IP (`set server … check-addr`).
+    pub check_addr: Option<IpAddr>,
+    /// Port checks connect to instead of `address`'s port (`check-port`).
+    pub check_port: Option<u16>,
+    /// Operational state forced by `set server … health` on a server without checks
+    /// (a checked server's forced state lives in its [`CheckState`] until the next check).
+    pub forced: Option<ForcedHealth>,
 }
 
 impl ServerState {
@@ -62,7 +73,49 @@ impl ServerState {
     /// Whether HAProxy would report the server stopped (`srv_op_state` 0): DOWN by its
     /// checks, or in maintenance.
     pub fn stopped(&self) -> bool {
-        self.admin == AdminState::Maint || self.check.as_ref().is_some_and(|c| !c.up)
+        self.admin == AdminState::Maint || !self.op_up()
+    }
+
+    /// Operational state: UP by its checks, or (unchecked) unless forced DOWN.
+    pub fn op_up(&self) -> bool {
+        match &self.check {
+            Some(c) => c.up,
+            None => self.forced != Some(ForcedHealth::Down),
+        }
+    }
+
+    /// UP but taking no new load-balanced streams (NOLB: http check got 404 with
+    /// `disable_on_404`, or `set server … health stopping`).
+    pub fn op_nolb(&self) -> bool {
+        match &self.check {
+            Some(c) => c.up && c.nolb,
+            None => self.forced == Some(ForcedHealth::Stopping),
+        }
+    }
+
+    /// Where health checks connect: `check-addr` / `check-port` over the server address.
+    pub fn check_target(&self) -> SocketAddr {
+        SocketAddr::new(
+            self.check_addr.unwrap_or(self.address.ip()),
+            self.check_port.unwrap_or(self.address.port()),
+        )
+    }
+
+    /// Applies `set server … health`: a checked server gets HAProxy's health values (full
+    /// and UP, full and NOLB, 0 and DOWN) and its next checks go on from there; an
+    /// unchecked one keeps the forced state. Returns `Some(new_up)` when UP/DOWN changed.
+    pub fn force_health(&mut self, forced: ForcedHealth) -> Option<bool> {
+        let was_up = self.op_up();
+        match self.check.as_mut() {
+            Some(c) => {
+                let full = c.config.rise + c.config.fall - 1;
+                c.up = forced != ForcedHealth::Down;
+                c.nolb = forced == ForcedHealth::Stopping;
+                c.health = if c.up { full } else { 0 };
+            }
+            None => self.forced = Some(forced),
+        }
+        (was_up != self.op_up()).then_some(self.op_up())
     }
 
     /// Opens or closes a stopped period after a change of the admin or check state: one
@@ -196,6 +249,11 @@ pub struct State {
     pub servers: Vec<Vec<ServerState>>,
     /// Current `maxconn` of each frontend, process-wide.
     pub frontend_maxconn: Vec<u32>,
+    /// Frontends paused by `disable frontend`.
+    pub frontend_paused: Vec<bool>,
+    /// Current process-wide `maxconn` (`set maxconn global`); the configured one is the
+    /// hard limit.
+    pub global_maxconn: u32,
     /// Per backend: down periods (every server stopped).
     pub backend_health: Vec<BackendHealth>,
     /// Process start.
@@ -225,11 +283,17 @@ impl State {
                             stopped_since: None,
                             downtime: std::time::Duration::ZERO,
                             downs: 0,
+                            address: s.address,
+                            check_addr: None,
+                            check_port: None,
+                            forced: None,
                         })
                         .collect()
                 })
                 .collect(),
             frontend_maxconn: config.frontends.iter().map(|f| f.maxconn).collect(),
+            frontend_paused: vec![false; config.frontends.len()],
+            global_maxconn: config.global.maxconn,
             backend_health: vec![BackendHealth::default(); config.backends.len()],
             started: now,
             config,
@@ -285,7 +349,8 @@ impl State {
             admin: s.admin,
             weight: s.effective_weight(Instant::now()),
             maxconn: s.maxconn,
-            up: s.check.as_ref().is_none_or(|c| c.up && !c.nolb),
+            up: s.op_up() && !s.op_nolb(),
+            address: s.address,
         }
     }
 
@@ -363,6 +428,10 @@ mod tests {
             stopped_since: None,
             downtime: Duration::ZERO,
             downs: 0,
+            address: "127.0.0.1:1".parse().expect("addr"),
+            check_addr: None,
+            check_port: None,
+            forced: None,
         }
     }
 

@@ -163,6 +163,15 @@ impl ProxyCounters {
         self.last_stream = self.last_stream.max(*last_stream);
     }
 
+    /// `clear counters`: the maxima restart from 0 (HAProxy resets `*_max` to 0, not to the
+    /// current value).
+    pub fn clear_maxima(&mut self) {
+        self.streams_max = 0;
+        self.stream_rate.clear_max();
+        self.request_rate.clear_max();
+        self.times_max_ms = [0; 4];
+    }
+
     /// Counts one HTTP response status in its class.
     pub fn count_status(&mut self, status: u16) {
         let class = match status {
@@ -227,6 +236,11 @@ impl RateCounter {
     /// Highest count of one period seen.
     pub fn max(&self) -> u32 {
         self.max
+    }
+
+    /// Forgets the maximum (`clear counters`); the rate itself is kept.
+    pub fn clear_max(&mut self) {
+        self.max = 0;
     }
 
     /// Sums another shard's counter into this one, as read at `now`: the merged value keeps

@@ -34,6 +34,9 @@ pub struct ServerView {
     pub maxconn: u32,
     /// Operational state from health checks: false = DOWN, no new streams.
     pub up: bool,
+    /// Where new connections go (`set server … addr` changes it; connections already open
+    /// keep their peer).
+    pub address: SocketAddr,
 }
 
 /// Control plane → shard.
@@ -88,6 +91,27 @@ pub enum Op {
     /// Reply [`Reply::Streams`] with this one stream, or empty if it is not live here.
     /// Sent only to the stream's own shard (`StreamId::shard`).
     FindStream(StreamId),
+    /// `clear counters [all]`: zero the maxima (or, with `all`, every counter but the
+    /// accepted-connection total); reply [`Reply::Done`].
+    ClearCounters {
+        /// Every counter, not only the maxima.
+        all: bool,
+    },
+    /// `disable|enable frontend`: stop or resume accepting on the frontend's listeners
+    /// (they stay bound; connections wait in the backlog); reply [`Reply::Done`] once no
+    /// accept of that frontend is pending any more (or again).
+    SetFrontendAccepting {
+        /// Frontend index.
+        frontend: usize,
+        /// Accept (true) or pause.
+        accepting: bool,
+    },
+    /// `set maxconn global`: this shard's new share of the process-wide limit; reply
+    /// [`Reply::Done`].
+    SetGlobalMaxconn {
+        /// The shard's new share.
+        maxconn: u32,
+    },
 }
 
 /// Shard → control plane.
@@ -176,6 +200,8 @@ pub struct ShardStats {
     pub ctl_latency_us_max: u64,
     /// Commands handled by the control task.
     pub commands: u64,
+    /// Idle pooled server connections, per backend, per server.
+    pub idle_conns: Vec<Vec<u64>>,
 }
 
 /// One live stream, for `show sess`.
