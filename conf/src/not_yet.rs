@@ -16,7 +16,7 @@ use crate::validate::Algorithm;
 
 /// Keys refused wherever they are written: (section pattern, key). In a pattern `*` is every
 /// entry of a mapping and `[*]` every item of a list.
-const KEYS: &[(&str, &str)] = &[("global", "metrics"), ("frontends.*", "accept_proxy")];
+const KEYS: &[(&str, &str)] = &[("frontends.*", "accept_proxy")];
 
 /// Values refused: (section pattern, key, value).
 const VALUES: &[(&str, &str, &str)] = &[];

@@ -548,6 +548,20 @@ impl InfoSnapshot {
     }
 }
 
+impl InfoSnapshot {
+    /// The numeric value of the field called `name` (as in `show info`), for the Prometheus
+    /// renderer; `None` for text fields and unknown names.
+    pub(crate) fn number(&self, name: &str) -> Option<u64> {
+        self.fields()
+            .into_iter()
+            .find(|f| f.name == name)
+            .and_then(|f| match f.value {
+                Value::Number(n) => Some(n),
+                _ => None,
+            })
+    }
+}
+
 /// Renders `show info`: one `Name: value` line per field, with `desc` followed by
 /// `:"<description>"` (HAProxy `stats_dump_info_fields`). Returns the reply body.
 pub fn render_info(info: &InfoSnapshot, desc: bool) -> String {

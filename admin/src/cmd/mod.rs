@@ -6,6 +6,7 @@
 //! - `frontend.rs` — `set maxconn frontend`, `disable|enable frontend`.
 //! - `global.rs` — `clear counters`, `set maxconn global`, `set timeout cli`.
 //! - `servers_conn.rs` — `show servers conn`.
+//! - `prometheus.rs` (+ generated `prometheus_table.rs`) — `/metrics` in HAProxy's names.
 //! - `stat.rs` (+ generated `stat_fields.rs`) — `show stat` CSV/JSON.
 //! - `info.rs` — `show info` text/JSON.
 //! - `servers_state.rs` — `show servers state`, `show backend`.
@@ -24,6 +25,8 @@ mod descriptions;
 mod frontend;
 mod global;
 mod info;
+mod prometheus;
+mod prometheus_table;
 mod server;
 mod servers_conn;
 mod servers_state;
@@ -34,6 +37,7 @@ mod stat_fields;
 
 pub use check::CheckStatus;
 pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
+pub use prometheus::render_prometheus;
 pub use server::{
     render_addr_change, render_weight, AdminState, ForcedHealth, PortArg, ServerRef, WeightSpec,
 };

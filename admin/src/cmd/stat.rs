@@ -176,6 +176,9 @@ pub struct StatRow {
     pub check_status: String,
     /// HTTP status of the last layer-7 check.
     pub check_code: Option<u64>,
+    /// Last check result (`CheckStatus::info`) also while checks are paused or disabled,
+    /// when `check_status` is empty: what `haproxy_backend_agg_check_status` counts.
+    pub check_last: String,
     /// Duration of the last check in ms.
     pub check_duration: Option<u64>,
     /// HTTP responses 1xx.
@@ -335,7 +338,7 @@ pub(crate) enum Cell<'a> {
 impl StatRow {
     /// All cells in column order (without the `-` separator). `addr` is blanked below
     /// operator level, as HAProxy does without `STAT_SHLGNDS`.
-    fn cells(&self, level: Level) -> [Cell<'_>; COLUMNS] {
+    pub(crate) fn cells(&self, level: Level) -> [Cell<'_>; COLUMNS] {
         fn u(v: Option<u64>) -> Cell<'static> {
             v.map_or(Cell::Empty, Cell::Unsigned)
         }

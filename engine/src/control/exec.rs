@@ -307,8 +307,26 @@ impl Ctl {
     /// `show shards`: one row per shard from its counters and the depth of its cmd ring.
     async fn show_shards(&self) -> Result<String, ErrorReply> {
         let stats = self.collect_stats().await?;
+        Ok(admin::render_shards(&self.shard_rows(&stats)))
+    }
+
+    /// The `/metrics` body: one stats collection from every shard, rendered with HAProxy's
+    /// exporter names plus percore's per-shard series.
+    pub async fn metrics_body(&self) -> Result<String, ErrorReply> {
+        let stats = self.collect_stats().await?;
+        let rows = self.stat_rows(&stats);
+        let info = self.info(&stats);
+        Ok(admin::render_prometheus(
+            &info,
+            &rows,
+            &self.shard_rows(&stats),
+        ))
+    }
+
+    /// One `show shards` row per shard from its counters and the depth of its cmd ring.
+    fn shard_rows(&self, stats: &[ShardStats]) -> Vec<admin::ShardRow> {
         let depths = self.shards.ring_depths();
-        let rows: Vec<admin::ShardRow> = stats
+        stats
             .iter()
             .enumerate()
             .map(|(i, s)| admin::ShardRow {
@@ -325,8 +343,7 @@ impl Ctl {
                 ctl_latency_us_max: s.ctl_latency_us_max,
                 ..Default::default()
             })
-            .collect();
-        Ok(admin::render_shards(&rows))
+            .collect()
     }
 
     fn log_server(&self, key: ServerKey, what: &str) {
@@ -885,6 +902,10 @@ fn check_columns(s: &super::state::ServerState, now: Instant, base: StatRow) -> 
             .map(|c| c.analysis_failures),
         downtime: s.check.as_ref().map(|_| s.downtime_at(now)),
         check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
+        check_last: s
+            .check
+            .as_ref()
+            .map_or(String::new(), |c| c.status.info().to_string()),
         check_desc: checked.map_or(String::new(), |c| c.status.description().to_string()),
         check_code: checked.and_then(|c| c.code.map(u64::from)),
         check_duration: checked.map(|c| c.duration_ms),
