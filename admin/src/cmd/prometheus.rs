@@ -145,8 +145,8 @@ fn proxy_samples(
 ) {
     let check = row.check_status.trim_start_matches("* ");
     match m.source {
-        Source::Column(i) => sample(out, m.name, row, None, &value(&c[i], false)),
-        Source::Seconds(i) => sample(out, m.name, row, None, &value(&c[i], true)),
+        Source::Column(i) => sample(out, m.name, row, None, Val::Cell(&c[i], false)),
+        Source::Seconds(i) => sample(out, m.name, row, None, Val::Cell(&c[i], true)),
         Source::Status => {
             let current = state_of(row);
             let states: &[&str] = match row.kind {
@@ -154,35 +154,37 @@ fn proxy_samples(
                 _ => &PROXY_STATES,
             };
             for s in states {
-                let v = u8::from(*s == current).to_string();
-                sample(out, m.name, row, Some(("state", s)), &v);
+                let v = Val::Count(u64::from(*s == current));
+                sample(out, m.name, row, Some(("state", s)), v);
             }
         }
         Source::CheckStatus if !check.is_empty() => {
             for s in CHECK_STATES {
-                let v = u8::from(s == check).to_string();
-                sample(out, m.name, row, Some(("state", s)), &v);
+                let v = Val::Count(u64::from(s == check));
+                sample(out, m.name, row, Some(("state", s)), v);
             }
         }
         Source::CheckCode if !check.is_empty() => {
-            let code = row.check_code.unwrap_or(0).to_string();
-            sample(out, m.name, row, None, &code);
+            let code = Val::Count(row.check_code.unwrap_or(0));
+            sample(out, m.name, row, None, code);
         }
         Source::CheckStatus | Source::CheckCode => {}
         Source::HttpResponses => {
             for (code, i) in HTTP_CODES {
-                sample(out, m.name, row, Some(("code", code)), &value(&c[i], false));
+                sample(
+                    out,
+                    m.name,
+                    row,
+                    Some(("code", code)),
+                    Val::Cell(&c[i], false),
+                );
             }
         }
         Source::AggServerStatus => {
             let servers = servers_of(row, all);
             for s in SERVER_STATES {
-                let n = servers
-                    .clone()
-                    .filter(|r| state_of(r) == s)
-                    .count()
-                    .to_string();
-                sample(out, m.name, row, Some(("state", s)), &n);
+                let n = servers.clone().filter(|r| state_of(r) == s).count();
+                sample(out, m.name, row, Some(("state", s)), Val::Count(n as u64));
             }
         }
         Source::AggCheckStatus => {
@@ -191,9 +193,8 @@ fn proxy_samples(
                 let n = servers
                     .clone()
                     .filter(|r| r.check_last.trim_start_matches("* ") == s)
-                    .count()
-                    .to_string();
-                sample(out, m.name, row, Some(("state", s)), &n);
+                    .count();
+                sample(out, m.name, row, Some(("state", s)), Val::Count(n as u64));
             }
         }
     }
@@ -226,23 +227,32 @@ fn state_of(row: &StatRow) -> &'static str {
     }
 }
 
-/// A cell as a sample value: `NaN` when empty; ms → s (six decimals) when `seconds`.
-fn value(cell: &Cell<'_>, seconds: bool) -> String {
-    let n = match *cell {
-        Cell::Unsigned(v) => v as f64,
-        Cell::Signed(v) => v as f64,
-        Cell::Empty | Cell::Text(_) => return "NaN".to_owned(),
+/// A sample value before formatting (written straight into the body: a scrape of 1 000
+/// servers writes about 200 000 of them).
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    /// A cell: `NaN` when empty; ms → s (six decimals) when the flag is set.
+    Cell(&'a Cell<'a>, bool),
+    /// A count or a 0/1 state.
+    Count(u64),
+}
+
+/// Appends `v` as the text format writes it.
+fn write_value(out: &mut String, v: Val<'_>) {
+    let _ = match v {
+        Val::Count(n) => write!(out, "{n}"),
+        Val::Cell(cell, seconds) => match (*cell, seconds) {
+            (Cell::Unsigned(n), false) => write!(out, "{n}"),
+            (Cell::Signed(n), false) => write!(out, "{n}"),
+            (Cell::Unsigned(n), true) => write!(out, "{:.6}", n as f64 / 1000.0),
+            (Cell::Signed(n), true) => write!(out, "{:.6}", n as f64 / 1000.0),
+            (Cell::Empty | Cell::Text(_), _) => write!(out, "NaN"),
+        },
     };
-    match (seconds, *cell) {
-        (true, _) => format!("{:.6}", n / 1000.0),
-        (false, Cell::Unsigned(v)) => v.to_string(),
-        (false, Cell::Signed(v)) => v.to_string(),
-        _ => "NaN".to_owned(),
-    }
 }
 
 /// One sample line: `name{proxy="…"[,server="…"][,extra="…"]} value`.
-fn sample(out: &mut String, name: &str, row: &StatRow, extra: Option<(&str, &str)>, v: &str) {
+fn sample(out: &mut String, name: &str, row: &StatRow, extra: Option<(&str, &str)>, v: Val<'_>) {
     out.push_str(name);
     out.push_str("{proxy=\"");
     label_escape(out, &row.pxname);
@@ -255,7 +265,7 @@ fn sample(out: &mut String, name: &str, row: &StatRow, extra: Option<(&str, &str
         let _ = write!(out, ",{k}=\"{val}\"");
     }
     out.push_str("} ");
-    out.push_str(v);
+    write_value(out, v);
     out.push('\n');
 }
 

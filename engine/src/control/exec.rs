@@ -712,7 +712,8 @@ impl StatSources<'_> {
             qmax: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.1))),
             scur: Some(scur),
             smax: Some(c.streams_max),
-            slim: Some(u64::from(st.config.global.maxconn)),
+            // HAProxy shows a backend's fullconn as its limit.
+            slim: Some(u64::from(be.fullconn)),
             stot: Some(c.streams_total),
             bin: Some(c.bytes_in),
             bout: Some(c.bytes_out),
