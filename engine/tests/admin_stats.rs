@@ -216,6 +216,23 @@ fn maintenance_counts_as_down_time_like_haproxy() {
         "0",
         "kept after maintenance"
     );
+    // With checks disabled HAProxy shows no check counters at all (show-stat-servers-s2-nocheck).
+    assert_eq!(admin(&sock(&p), "disable health app/s2"), "\n");
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s2", "status"), "no check");
+    for col in [
+        "chkfail",
+        "chkdown",
+        "downtime",
+        "check_status",
+        "check_health",
+    ] {
+        assert_eq!(
+            stat(&csv, "app", "s2", col),
+            "",
+            "{col} with checks disabled"
+        );
+    }
 }
 
 #[test]

@@ -888,20 +888,17 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> S
 /// `last_chk` columns also while checks are disabled (`disable health`) or paused by
 /// maintenance, as HAProxy shows them only for running checks.
 fn check_columns(s: &super::state::ServerState, now: Instant, base: StatRow) -> StatRow {
-    let checked = s
-        .check
-        .as_ref()
-        .filter(|_| s.health_enabled && s.admin != AdminState::Maint);
+    let enabled = s.check.as_ref().filter(|_| s.health_enabled);
+    let checked = enabled.filter(|_| s.admin != AdminState::Maint);
     StatRow {
-        chkfail: s.check.as_ref().map(|c| c.failures),
-        chkdown: s.check.as_ref().map(|_| s.downs),
+        // HAProxy shows these while checks are enabled (maintenance only pauses them).
+        chkfail: enabled.map(|c| c.failures),
+        chkdown: enabled.map(|_| s.downs),
         // HAProxy fills hanafail only for servers that observe their traffic.
-        hanafail: s
-            .check
-            .as_ref()
+        hanafail: enabled
             .filter(|c| c.config.observe.is_some())
             .map(|c| c.analysis_failures),
-        downtime: s.check.as_ref().map(|_| s.downtime_at(now)),
+        downtime: enabled.map(|_| s.downtime_at(now)),
         check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
         check_last: s
             .check
