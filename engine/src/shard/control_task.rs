@@ -74,21 +74,9 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
-            Op::ClearCounters { all } => {
-                clear_counters(&shard, all);
-                (Reply::Done, false)
-            }
-            Op::SetFrontendAccepting {
-                frontend,
-                accepting,
-            } => {
-                shard.set_frontend_accepting(frontend, accepting).await;
-                (Reply::Done, false)
-            }
-            Op::SetGlobalMaxconn { maxconn } => {
-                shard.global_budget.set_limit(maxconn);
-                (Reply::Done, false)
-            }
+            op @ (Op::ClearCounters { .. }
+            | Op::SetFrontendAccepting { .. }
+            | Op::SetGlobalMaxconn { .. }) => (runtime_op(&shard, op).await, false),
         };
         let event = ShardEvent::Reply {
             shard: shard.id,
@@ -198,6 +186,21 @@ fn idle_conns(shard: &Shard) -> Vec<Vec<u64>> {
                 .collect()
         })
         .collect()
+}
+
+/// The runbook commands (`clear counters`, `disable|enable frontend`, `set maxconn
+/// global`): applied to this shard's own state, then [`Reply::Done`].
+async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
+    match op {
+        Op::ClearCounters { all } => clear_counters(shard, all),
+        Op::SetFrontendAccepting {
+            frontend,
+            accepting,
+        } => shard.set_frontend_accepting(frontend, accepting).await,
+        Op::SetGlobalMaxconn { maxconn } => shard.global_budget.set_limit(maxconn),
+        _ => debug_assert!(false, "not a runbook command: {op:?}"),
+    }
+    Reply::Done
 }
 
 /// `clear counters [all]`, HAProxy's split: without `all` only the maxima (`smax`,
