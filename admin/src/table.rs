@@ -39,6 +39,7 @@ pub(crate) enum KeywordId {
     SetMaxconnGlobal,
     SetTimeout,
     ShowServersConn,
+    ShowErrors,
 }
 
 /// One command of the table.
@@ -257,6 +258,13 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "dump server connections status (all or for a single backend)",
         Level::User,
         KeywordId::ShowServersConn,
+    ),
+    kw(
+        &["show", "errors"],
+        "show errors [<px>] [request|response]",
+        "report last request and/or response errors for each proxy",
+        Level::Operator,
+        KeywordId::ShowErrors,
     ),
     kw(
         &["show", "shards"],

@@ -142,6 +142,14 @@ impl FakeEngine {
             {
                 Err(CANT_FIND_BACKEND)
             }
+            Command::ShowErrors {
+                proxy: ErrorsProxy::Named(name),
+                ..
+            } if !self.servers.iter().any(|s| s.0 == name)
+                && !self.frontends.contains(&name.as_str()) =>
+            {
+                Err(NO_SUCH_PROXY)
+            }
             Command::ClearCounters { .. }
             | Command::SetMaxconnGlobal(_)
             | Command::SetTimeoutCli(_) => Ok(String::new()),
@@ -1379,6 +1387,8 @@ fn runtime_command_replies_match_captures() {
         "set-server-check-addr.txt",
         "set-server-check-addr-port-bad.txt",
         "show-servers-conn-unknown.txt",
+        "show-errors-user.txt",
+        "show-errors-unknown.txt",
     ] {
         let (level, line) = own_index_entry(file);
         assert_eq!(run_line(level, &line), own_capture(file), "{file}: {line}");
@@ -1417,6 +1427,15 @@ fn set_server_addr_messages_match_captures() {
             port = p;
         }
     }
+}
+
+#[test]
+fn show_errors_header_matches_capture() {
+    let theirs = own_capture("show-errors.txt");
+    let ours = render_errors(1_796_182_881_960_000, 0, &[]);
+    let shape =
+        |t: &str| t.split('[').next().unwrap_or("").to_owned() + t.rsplit(']').next().unwrap_or("");
+    assert_eq!(shape(&(ours + "\n")), shape(&theirs));
 }
 
 #[test]

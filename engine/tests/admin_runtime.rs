@@ -304,3 +304,57 @@ fn set_timeout_cli_bounds_this_connection_only() {
         "'set timeout' only supports 'cli'.\n\n"
     );
 }
+
+/// An origin that answers every connection with `reply` and closes.
+fn raw_origin(reply: &'static [u8]) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(reply);
+        }
+    });
+    addr
+}
+
+#[test]
+fn show_errors_keeps_the_last_refused_request_and_response() {
+    let origin = raw_origin(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n");
+    let yaml = format!(
+        "global:\n  shards: 2\n  admin:\n    socket: ./admin.sock\n\
+         defaults:\n  mode: http\n  timeout: {{ connect: 1s, client: 5s, server: 5s }}\n\
+         frontends:\n  web:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\n\
+         backends:\n  app:\n    servers:\n      - {{ name: s1, address: \"{origin}\" }}\n"
+    );
+    let p = Proxy::start("showerrors", &yaml);
+    let a = |line: &str| admin(&sock(&p), line);
+    assert!(a("show errors").starts_with("Total events captured on ["));
+    assert!(a("show errors").ends_with("] : 0\n\n"));
+    let send = |bytes: &[u8]| {
+        let mut c = connect(p.addr("web"));
+        c.write_all(bytes).expect("write");
+        let mut reply = String::new();
+        let _ = c.read_to_string(&mut reply);
+        reply
+    };
+    let bad = b"GET / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\nHost: x\r\n\r\nabcd";
+    assert!(send(bad).starts_with("HTTP/1.1 400 "));
+    assert!(send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 502 "));
+    let all = a("show errors");
+    assert!(all.contains("] : 2\n \n["), "{all}");
+    assert!(all.contains("] frontend web (#2): invalid request\n  backend <NONE> (#-1), server <NONE> (#-1), event #"), "{all}");
+    assert!(all.contains("  len 69, wraps at 16384, error at position 51\n  \n  00000  GET / HTTP/1.1\\r\\n\n  00016  Content-Length: 3\\r\\n\n"), "{all}");
+    assert!(
+        all.contains(
+            "] backend app (#3): invalid response\n  frontend web (#2), server s1 (#1), event #"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("  00000  HTTP/1.1 2x0 OK\\r\\n\n"), "{all}");
+    let responses = a("show errors app response");
+    assert!(!responses.contains("invalid request") && responses.contains("invalid response"));
+    assert!(!a("show errors web response").contains("invalid"));
+    assert_eq!(a("show errors nosuch"), "No such proxy.\n\n");
+}

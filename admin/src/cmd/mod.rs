@@ -6,6 +6,7 @@
 //! - `frontend.rs` — `set maxconn frontend`, `disable|enable frontend`.
 //! - `global.rs` — `clear counters`, `set maxconn global`, `set timeout cli`.
 //! - `servers_conn.rs` — `show servers conn`.
+//! - `errors.rs` — `show errors`.
 //! - `prometheus.rs` (+ generated `prometheus_table.rs`) — `/metrics` in HAProxy's names.
 //! - `stat.rs` (+ generated `stat_fields.rs`) — `show stat` CSV/JSON.
 //! - `info.rs` — `show info` text/JSON.
@@ -22,6 +23,7 @@
 
 mod check;
 mod descriptions;
+mod errors;
 mod frontend;
 mod global;
 mod info;
@@ -36,6 +38,7 @@ mod stat;
 mod stat_fields;
 
 pub use check::CheckStatus;
+pub use errors::{render_errors, ErrorKinds, ErrorRow, ErrorsProxy};
 pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
 pub use prometheus::render_prometheus;
 pub use server::{
@@ -144,6 +147,13 @@ pub enum Command {
         /// Port, when given.
         port: Option<u16>,
     },
+    /// `show errors [<px>] [request|response]` (operator); unknown proxy → `NO_SUCH_PROXY`.
+    ShowErrors {
+        /// Which proxies.
+        proxy: ErrorsProxy,
+        /// Requests, responses or both.
+        kinds: ErrorKinds,
+    },
     /// `show servers conn [<backend>]`; unknown backend → `CANT_FIND_BACKEND`.
     ShowServersConn {
         /// Only this backend's servers.
@@ -189,7 +199,9 @@ impl Command {
             | Command::ShowVersion
             | Command::SetTimeoutCli(_)
             | Command::ShowServersConn { .. } => Level::User,
-            Command::ShowSess(_) | Command::ClearCounters { all: false } => Level::Operator,
+            Command::ShowSess(_)
+            | Command::ClearCounters { all: false }
+            | Command::ShowErrors { .. } => Level::Operator,
             Command::ShutdownSession(_)
             | Command::ShutdownSessionsServer(_)
             | Command::SetServerState(..)
@@ -252,6 +264,7 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::SetMaxconnGlobal => global::parse_set_maxconn_global(args),
         KeywordId::SetTimeout => global::parse_set_timeout(args),
         KeywordId::ShowServersConn => Ok(servers_conn::parse_show_servers_conn(args)),
+        KeywordId::ShowErrors => errors::parse_show_errors(args),
     }
 }
 
@@ -290,6 +303,7 @@ mod tests {
             ("set maxconn global 1", Level::Admin),
             ("set timeout cli 5", Level::User),
             ("show servers conn", Level::User),
+            ("show errors", Level::Operator),
             ("set server a/b addr 127.0.0.1", Level::Admin),
             ("set server a/b health down", Level::Admin),
             ("set server a/b check-port 80", Level::Admin),

@@ -56,6 +56,11 @@ impl Ctl {
             .map_err(|e| timed_out(e, self.shards.len()))
     }
 
+    /// Sends `op` to every shard; returns their replies in shard order.
+    pub(super) async fn broadcast_replies(&self, op: Op) -> Result<Vec<Reply>, ErrorReply> {
+        self.broadcast(op).await
+    }
+
     /// Sends `op` to every shard and waits until each applied it.
     pub(super) async fn broadcast_op(&self, op: Op) -> Result<(), ErrorReply> {
         self.broadcast(op).await.map(|_| ())
@@ -155,6 +160,7 @@ impl Ctl {
             Command::SetServerCheckAddr { server, addr, port } => {
                 self.set_server_check_target(&server, Some(addr), port)
             }
+            Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
             Command::ShowServersConn { backend } => {
                 self.show_servers_conn(backend.as_deref()).await
             }

@@ -1,23 +1,26 @@
 //! Runbook commands of HAProxy 2.6's runtime API beyond states and weights: `clear counters
 //! [all]`, `disable|enable frontend`, `set maxconn global`, `set server … addr|health|
-//! check-port|check-addr` and `show servers conn`. Each changes the authoritative state
+//! check-port|check-addr`, `show servers conn` and `show errors`. Each changes the authoritative state
 //! first, then (where shards hold a copy) sends one command to every shard and answers once
 //! all of them applied it. `set timeout cli` is the admin connection's own (`admin.rs`).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use percore_admin as admin;
 use percore_admin::{
-    ErrorReply, ForcedHealth, PortArg, ServerRef, CANT_FIND_BACKEND, HEALTH_CHECKS_NOT_ENABLED,
-    SOCKETS_ALREADY_DISABLED, SOCKETS_ALREADY_ENABLED, VALUE_OUT_OF_RANGE,
+    ErrorKinds, ErrorReply, ErrorsProxy, ForcedHealth, PortArg, ServerRef, CANT_FIND_BACKEND,
+    HEALTH_CHECKS_NOT_ENABLED, NO_SUCH_PROXY, SOCKETS_ALREADY_DISABLED, SOCKETS_ALREADY_ENABLED,
+    VALUE_OUT_OF_RANGE,
 };
 
 use super::exec::{timed_out, Ctl};
 use super::shards::REPLY_TIMEOUT;
 use crate::ids::{ServerKey, ShardId};
-use crate::rings::msg::{Op, ShardStats};
+use crate::rings::msg::{ErrorEntry, Op, Reply, ShardStats};
 use crate::rings::share;
+use crate::stream::capture::CAPTURE_BYTES_MAX;
 
 impl Ctl {
     /// `clear counters [all]`: every shard clears its counters; `all` also clears the
@@ -199,6 +202,101 @@ impl Ctl {
             }
         }
         Ok(admin::render_servers_conn(&rows, stats.len()))
+    }
+
+    /// `show errors [<px>] [request|response]`: every shard's captures, the newest per
+    /// proxy and direction, in proxy id order (a frontend's request, then a backend's
+    /// response), as HAProxy lists them; the total is summed over shards.
+    pub(super) async fn show_errors(
+        &self,
+        proxy: ErrorsProxy,
+        kinds: ErrorKinds,
+    ) -> Result<String, ErrorReply> {
+        let only = self.errors_proxy_iid(&proxy)?;
+        let mut total = 0;
+        let mut newest: BTreeMap<(u32, bool), ErrorEntry> = BTreeMap::new();
+        for reply in self.broadcast_replies(Op::ShowErrors).await? {
+            let Reply::Errors(n, entries) = reply else {
+                continue;
+            };
+            total += n;
+            for e in entries {
+                let key = (self.error_proxy_iid(&e), e.capture.response);
+                if newest.get(&key).is_none_or(|old| old.unix_us < e.unix_us) {
+                    newest.insert(key, e);
+                }
+            }
+        }
+        let rows: Vec<admin::ErrorRow> = newest
+            .into_iter()
+            .filter(|((iid, response), _)| {
+                only.is_none_or(|o| o == *iid)
+                    && match kinds {
+                        ErrorKinds::Both => true,
+                        ErrorKinds::Requests => !response,
+                        ErrorKinds::Responses => *response,
+                    }
+            })
+            .map(|(_, e)| self.error_row(e))
+            .collect();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Ok(admin::render_errors(now_us, total, &rows))
+    }
+
+    /// The proxy id `show errors <px>` selects (`None`: all): a frontend or backend name,
+    /// else HAProxy's `atoi`; 0 is `No such proxy.`
+    fn errors_proxy_iid(&self, proxy: &ErrorsProxy) -> Result<Option<u32>, ErrorReply> {
+        let ErrorsProxy::Named(name) = proxy else {
+            return Ok(None);
+        };
+        let st = self.state.borrow();
+        if let Some(f) = st.config.frontend_index(name) {
+            return Ok(Some(st.frontend_iid(f)));
+        }
+        if let Some(b) = st.config.backend_index(name) {
+            return Ok(Some(st.backend_iid(b)));
+        }
+        match u32::try_from(proxy.id_fallback()) {
+            Ok(0) | Err(_) => Err(NO_SUCH_PROXY),
+            Ok(id) => Ok(Some(id)),
+        }
+    }
+
+    /// The proxy a capture is listed under: its frontend (requests) or backend (responses).
+    fn error_proxy_iid(&self, e: &ErrorEntry) -> u32 {
+        let st = self.state.borrow();
+        match e.capture.backend.filter(|_| e.capture.response) {
+            Some(b) => st.backend_iid(b),
+            None => st.frontend_iid(e.frontend),
+        }
+    }
+
+    /// One `show errors` entry with names and ids resolved.
+    fn error_row(&self, e: ErrorEntry) -> admin::ErrorRow {
+        let st = self.state.borrow();
+        let fe = &st.config.frontends[e.frontend];
+        let backend = e
+            .capture
+            .backend
+            .map(|b| (st.config.backends[b].name.clone(), st.backend_iid(b)));
+        let server = e.capture.server.map(|k| {
+            let name = st.config.backends[k.backend].servers[k.server].name.clone();
+            (name, k.server as u32 + 1)
+        });
+        admin::ErrorRow {
+            unix_us: e.unix_us,
+            response: e.capture.response,
+            frontend: (fe.name.clone(), st.frontend_iid(e.frontend)),
+            backend,
+            server,
+            event: e.event,
+            src: e.src.to_string(),
+            error_at: e.capture.error_at,
+            buffer_bytes: CAPTURE_BYTES_MAX,
+            bytes: e.capture.bytes,
+        }
     }
 
     /// Logs a server change with its `backend/server` name.

@@ -112,6 +112,8 @@ pub enum Op {
         /// The shard's new share.
         maxconn: u32,
     },
+    /// `show errors`: reply [`Reply::Errors`] with the shard's captures.
+    ShowErrors,
 }
 
 /// Shard → control plane.
@@ -171,6 +173,23 @@ pub enum Reply {
     Stats(Box<ShardStats>),
     /// Live streams.
     Streams(Vec<StreamInfo>),
+    /// `show errors`: heads refused since start, and the last capture per proxy.
+    Errors(u64, Vec<ErrorEntry>),
+}
+
+/// One captured refused head, for `show errors`.
+#[derive(Debug, Clone)]
+pub struct ErrorEntry {
+    /// When, Unix µs.
+    pub unix_us: u64,
+    /// Frontend of the stream.
+    pub frontend: usize,
+    /// Client address.
+    pub src: SocketAddr,
+    /// Event number on its shard (`event #N`).
+    pub event: u64,
+    /// The head and the error offset.
+    pub capture: crate::stream::capture::ErrorCapture,
 }
 
 /// One shard's counters and gauges at the moment of the request.

@@ -74,6 +74,10 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
+            Op::ShowErrors => {
+                let (total, entries) = shard.errors.borrow().snapshot();
+                (Reply::Errors(total, entries), false)
+            }
             op @ (Op::ClearCounters { .. }
             | Op::SetFrontendAccepting { .. }
             | Op::SetGlobalMaxconn { .. }) => (runtime_op(&shard, op).await, false),

@@ -18,6 +18,7 @@ pub mod balance;
 pub mod budget;
 pub mod connect;
 pub mod control_task;
+pub mod errors;
 pub mod http;
 pub mod shell;
 pub mod table;
@@ -164,6 +165,8 @@ pub struct Shard {
     stopping: Cell<bool>,
     /// Refusals seen per warning kind, for rate-limited warnings.
     warnings: account::Warnings,
+    /// The last refused head per proxy, for `show errors`.
+    pub errors: RefCell<errors::ErrorLog>,
 }
 
 impl Shard {
@@ -219,6 +222,10 @@ impl Shard {
             data_queue: Cell::new(None),
             stopping: Cell::new(false),
             warnings: account::Warnings::default(),
+            errors: RefCell::new(errors::ErrorLog::new(
+                cfg.frontends.len(),
+                cfg.backends.len(),
+            )),
             config: spec.config.clone(),
         })
     }
