@@ -31,9 +31,13 @@ pub(crate) enum ProcessSource {
 /// One `haproxy_process_*` metric.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProcessMetric {
+    /// Metric name.
     pub name: &'static str,
+    /// HELP text, HAProxy's.
     pub help: &'static str,
+    /// `counter` (else `gauge`).
     pub counter: bool,
+    /// Where the value comes from.
     pub source: ProcessSource,
 }
 
@@ -61,11 +65,17 @@ pub(crate) enum Source {
 /// One `haproxy_frontend_*`, `haproxy_backend_*` or `haproxy_server_*` metric.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProxyMetric {
+    /// Rows it is written for: FRONTEND, BACKEND or server rows.
     pub kind: StatKind,
+    /// Metric name.
     pub name: &'static str,
+    /// HELP text, HAProxy's.
     pub help: &'static str,
+    /// `counter` (else `gauge`).
     pub counter: bool,
+    /// Where the value comes from.
     pub source: Source,
+    /// Left out for TCP proxies, as promex does.
     pub http_only: bool,
 }
 
