@@ -3,10 +3,11 @@
 //! resolves at run time with the same bytes) and nothing else: sending them is `framing.rs`.
 //!
 //! Almost every HAProxy error text ends with its own `\n`, so with the terminator the reply
-//! ends with an empty line. Four texts have no newline of their own (HAProxy returns them from
-//! `server_parse_weight_change_request` / `server_parse_maxconn_change_request` without one):
-//! [`WEIGHT_GARBAGE`], [`WEIGHT_TRAILING_GARBAGE`], [`MAXCONN_GARBAGE`] and
-//! [`MAXCONN_TRAILING_GARBAGE`]; their replies end with a single LF. Because an [`ErrorReply`]
+//! ends with an empty line. A few texts have no newline of their own, so their replies end
+//! with a single LF: [`WEIGHT_GARBAGE`], [`WEIGHT_TRAILING_GARBAGE`], [`MAXCONN_GARBAGE`],
+//! [`MAXCONN_TRAILING_GARBAGE`] (from `server_parse_weight_change_request` /
+//! `server_parse_maxconn_change_request`), and the `set server … check-port|check-addr|
+//! agent-addr|agent-port` texts ([`PORT_NOT_INTEGER`], [`HEALTH_CHECKS_NOT_ENABLED`], …). Because an [`ErrorReply`]
 //! is always the body and the terminator is always added by the framing, the server cannot get
 //! that difference wrong as long as it never appends a newline itself.
 
@@ -131,6 +132,55 @@ pub const SSL_NOT_CONFIGURED: ErrorReply = ErrorReply::from_static(
     "'set server <srv> ssl' cannot be set.  default-server should define ssl settings\n",
 );
 
+/// `set maxconn global` / `set timeout cli` without a value.
+pub const EXPECTS_INTEGER_VALUE: ErrorReply =
+    ErrorReply::from_static("Expects an integer value.\n");
+/// `set timeout cli` with a value that is not a positive time.
+pub const INVALID_TIMEOUT: ErrorReply = ErrorReply::from_static("Invalid timeout value.\n");
+/// `set timeout <x>` with `<x>` other than `cli`.
+pub const SET_TIMEOUT_ONLY_CLI: ErrorReply =
+    ErrorReply::from_static("'set timeout' only supports 'cli'.\n");
+/// `disable frontend` on a frontend that is already disabled.
+pub const SOCKETS_ALREADY_DISABLED: ErrorReply =
+    ErrorReply::from_static("All sockets are already disabled.\n");
+/// `enable frontend` on a frontend that is not disabled.
+pub const SOCKETS_ALREADY_ENABLED: ErrorReply =
+    ErrorReply::from_static("All sockets are already enabled.\n");
+/// `set server … addr` without an address.
+pub const ADDR_REQUIRED: ErrorReply =
+    ErrorReply::from_static("set server <b>/<s> addr requires an address and optionally a port.\n");
+/// `set server … health` with a value other than up/stopping/down.
+pub const HEALTH_EXPECTED: ErrorReply =
+    ErrorReply::from_static("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n");
+/// `set server … check-port` without a port.
+pub const CHECK_PORT_REQUIRED: ErrorReply =
+    ErrorReply::from_static("set server <b>/<s> check-port requires a port.\n");
+/// `set server … check-port|check-addr … port` with a non-numeric port. No own newline.
+pub const PORT_NOT_INTEGER: ErrorReply = ErrorReply::from_static("provided port is not an integer");
+/// `set server … check-port` with a port above 65535. No own newline.
+pub const PORT_INVALID: ErrorReply = ErrorReply::from_static("provided port is invalid");
+/// `set server … check-addr` without an address.
+pub const CHECK_ADDR_REQUIRED: ErrorReply = ErrorReply::from_static(
+    "set server <b>/<s> check-addr requires an address and optionally a port.\n",
+);
+/// `set server … check-port|check-addr` on a server without health checks. No own newline.
+pub const HEALTH_CHECKS_NOT_ENABLED: ErrorReply =
+    ErrorReply::from_static("health checks are not enabled on this server");
+/// `set server … agent-addr|agent-port`: HAProxy's text for a server without agent (no
+/// period, no own newline, unlike the `agent` one).
+pub const AGENT_NOT_ENABLED_BARE: ErrorReply =
+    ErrorReply::from_static("agent checks are not enabled on this server");
+
+/// `set server … addr <x>` with `<x>` not an IP address (percore has no resolvers).
+pub fn invalid_addr(text: &str) -> ErrorReply {
+    ErrorReply::from_string(format!("Invalid addr '{text}' by 'stats socket command'\n"))
+}
+
+/// `set server … check-addr <x>` with `<x>` not an IP address. No own newline.
+pub fn invalid_check_addr(text: &str) -> ErrorReply {
+    ErrorReply::from_string(format!("invalid addr '{text}'"))
+}
+
 /// Reply for an HAProxy `set server` sub-command that percore does not implement.
 pub fn set_server_unsupported(sub_command: &str) -> ErrorReply {
     ErrorReply::from_string(format!(
@@ -178,6 +228,14 @@ pub(crate) const ERROR_PREFIXES: &[&str] = &[
     "Health check was not configured",
     "agent checks are not enabled",
     "set server <b>/<s> ",
+    "Expects an integer value.",
+    "Invalid timeout value.",
+    "'set timeout' only",
+    "All sockets are already",
+    "Invalid addr '",
+    "invalid addr '",
+    "provided port is ",
+    "health checks are not enabled",
     "Line too long",
     "Reload failed: ",
     "Timeout: ",
@@ -231,6 +289,21 @@ mod tests {
             FQDN_NO_RESOLUTION,
             SSL_NOT_CONFIGURED,
             set_server_unsupported("addr"),
+            EXPECTS_INTEGER_VALUE,
+            INVALID_TIMEOUT,
+            SET_TIMEOUT_ONLY_CLI,
+            SOCKETS_ALREADY_DISABLED,
+            SOCKETS_ALREADY_ENABLED,
+            ADDR_REQUIRED,
+            HEALTH_EXPECTED,
+            CHECK_PORT_REQUIRED,
+            PORT_NOT_INTEGER,
+            PORT_INVALID,
+            CHECK_ADDR_REQUIRED,
+            HEALTH_CHECKS_NOT_ENABLED,
+            AGENT_NOT_ENABLED_BARE,
+            invalid_addr("x"),
+            invalid_check_addr("x"),
             reload_failed("conf.yaml:3:5: unknown key"),
             shards_timed_out(1, 4),
             crate::framing::LINE_TOO_LONG,

@@ -28,13 +28,16 @@ pub use client::{
     render_stat_table, reply_is_error, Client, Endpoint, DEFAULT_TIMEOUT, REPLY_BYTES_MAX,
 };
 pub use cmd::{
-    parse, render_backends, render_cli_level, render_info, render_info_json, render_servers_state,
-    render_sess_detail, render_sess_list, render_shards, render_stat_csv, render_stat_json,
-    render_version, render_weight, AdminState, CheckStatus, Command, InfoSnapshot, Lookup, Mode,
-    ServerRef, ServerStateRow, SessRow, SessTarget, ShardRow, StatFilter, StatKind, StatRow,
-    WeightSpec, HAPROXY_STAT_CSV_HEADER, SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT,
-    SRV_CHECK_STATE_CONFIGURED, SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING,
-    SRV_OP_STARTING, SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
+    parse, render_addr_change, render_backends, render_cli_level, render_errors, render_info,
+    render_info_json, render_info_typed, render_prometheus, render_servers_conn,
+    render_servers_state, render_sess_detail, render_sess_list, render_shards, render_stat_csv,
+    render_stat_json, render_stat_typed, render_version, render_weight, AdminState, CheckStatus,
+    Command, ErrorKinds, ErrorRow, ErrorsProxy, ForcedHealth, Format, H1Module, InfoSnapshot,
+    Lookup, Mode, Modules, PortArg, ServerConnRow, ServerRef, ServerStateRow, SessRow, SessTarget,
+    ShardRow, StatFilter, StatKind, StatOptions, StatRow, WeightSpec, HAPROXY_STAT_CSV_HEADER,
+    SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED,
+    SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
+    SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
 };
 pub use error::*;
 pub use framing::{terminator, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG};

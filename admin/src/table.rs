@@ -33,7 +33,13 @@ pub(crate) enum KeywordId {
     ShowInfo,
     ShowStat,
     ShowShards,
-    Reload,
+    ClearCounters,
+    DisableFrontend,
+    EnableFrontend,
+    SetMaxconnGlobal,
+    SetTimeout,
+    ShowServersConn,
+    ShowErrors,
 }
 
 /// One command of the table.
@@ -212,18 +218,60 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         KeywordId::ShowStat,
     ),
     kw(
+        &["clear", "counters"],
+        "clear counters [all]",
+        "clear max statistics counters (or all counters)",
+        Level::Operator,
+        KeywordId::ClearCounters,
+    ),
+    kw(
+        &["disable", "frontend"],
+        "disable frontend <frontend>",
+        "temporarily disable specific frontend",
+        Level::Admin,
+        KeywordId::DisableFrontend,
+    ),
+    kw(
+        &["enable", "frontend"],
+        "enable frontend <frontend>",
+        "re-enable specific frontend",
+        Level::Admin,
+        KeywordId::EnableFrontend,
+    ),
+    kw(
+        &["set", "maxconn", "global"],
+        "set maxconn global <value>",
+        "change the per-process maxconn setting",
+        Level::Admin,
+        KeywordId::SetMaxconnGlobal,
+    ),
+    kw(
+        &["set", "timeout"],
+        "set timeout [cli] <delay>",
+        "change a timeout setting",
+        Level::User,
+        KeywordId::SetTimeout,
+    ),
+    kw(
+        &["show", "servers", "conn"],
+        "show servers conn [<backend>]",
+        "dump server connections status (all or for a single backend)",
+        Level::User,
+        KeywordId::ShowServersConn,
+    ),
+    kw(
+        &["show", "errors"],
+        "show errors [<px>] [request|response]",
+        "report last request and/or response errors for each proxy",
+        Level::Operator,
+        KeywordId::ShowErrors,
+    ),
+    kw(
         &["show", "shards"],
         "show shards",
         "report per-shard streams, ring depths and control latency",
         Level::User,
         KeywordId::ShowShards,
-    ),
-    kw(
-        &["reload"],
-        "reload",
-        "validate the configuration file again and apply it",
-        Level::Admin,
-        KeywordId::Reload,
     ),
 ];
 

@@ -8,6 +8,17 @@ fn admin(line: &str) -> Result<Command, ErrorReply> {
     parse(line, Level::Admin)
 }
 
+fn info(format: Format, desc: bool) -> Command {
+    Command::ShowInfo { format, desc }
+}
+
+fn json() -> StatOptions {
+    StatOptions {
+        format: Format::Json,
+        ..Default::default()
+    }
+}
+
 fn sr(backend: &str, server: &str) -> ServerRef {
     ServerRef::new(backend, server)
 }
@@ -30,45 +41,63 @@ fn every_command_parses() {
         ("prompt", Command::Prompt),
         ("quit", Command::Quit),
         ("show cli level", Command::ShowCliLevel),
-        ("show info", Command::ShowInfo { json: false }),
-        ("show info json", Command::ShowInfo { json: true }),
-        ("show info json typed", Command::ShowInfo { json: false }),
-        (
-            "show info desc json float",
-            Command::ShowInfo { json: true },
-        ),
+        ("show info", info(Format::Plain, false)),
+        ("show info json", info(Format::Json, false)),
+        ("show info json typed", info(Format::Typed, false)),
+        ("show info desc json float", info(Format::Json, true)),
+        ("show info typed desc", info(Format::Typed, true)),
         (
             "show stat",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: None,
             },
         ),
         (
             "show stat json",
             Command::ShowStat {
-                json: true,
+                options: json(),
                 filter: None,
             },
         ),
         (
             "show stat -1 4",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: None,
             },
         ),
         (
-            "show stat typed",
+            "show stat -1 4 -1 typed desc up no-maint",
             Command::ShowStat {
-                json: false,
+                options: StatOptions {
+                    format: Format::Typed,
+                    desc: true,
+                    up_only: true,
+                    no_maint: true,
+                },
+                filter: Some(StatFilter {
+                    proxy: "-1".into(),
+                    type_mask: 4,
+                    sid: -1,
+                }),
+            },
+        ),
+        (
+            "show stat typed desc",
+            Command::ShowStat {
+                options: StatOptions {
+                    format: Format::Typed,
+                    desc: true,
+                    ..Default::default()
+                },
                 filter: None,
             },
         ),
         (
             "show stat -1 4 -1",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: Some(StatFilter {
                     proxy: "-1".into(),
                     type_mask: 4,
@@ -79,7 +108,7 @@ fn every_command_parses() {
         (
             "show stat app -1 -1 json",
             Command::ShowStat {
-                json: true,
+                options: json(),
                 filter: Some(StatFilter {
                     proxy: "app".into(),
                     type_mask: -1,
@@ -90,7 +119,7 @@ fn every_command_parses() {
         (
             "show stat domain proxy 3 4 2",
             Command::ShowStat {
-                json: false,
+                options: StatOptions::default(),
                 filter: Some(StatFilter {
                     proxy: "3".into(),
                     type_mask: 4,
@@ -190,8 +219,79 @@ fn every_command_parses() {
             Command::SetMaxconnFrontend("web".into(), 0),
         ),
         ("show shards", Command::ShowShards),
+        ("clear counters", Command::ClearCounters { all: false }),
+        ("clear counters foo", Command::ClearCounters { all: false }),
+        ("clear counters all", Command::ClearCounters { all: true }),
+        (
+            "disable frontend web",
+            Command::SetFrontendEnabled("web".into(), false),
+        ),
+        (
+            "enable frontend web",
+            Command::SetFrontendEnabled("web".into(), true),
+        ),
+        ("set maxconn global 5000", Command::SetMaxconnGlobal(5000)),
+        ("set maxconn global abc", Command::SetMaxconnGlobal(0)),
+        ("set maxconn global -1", Command::SetMaxconnGlobal(-1)),
+        (
+            "set timeout cli 10",
+            Command::SetTimeoutCli(std::time::Duration::from_secs(10)),
+        ),
+        (
+            "set timeout cli 2m",
+            Command::SetTimeoutCli(std::time::Duration::from_secs(120)),
+        ),
+        (
+            "show servers conn",
+            Command::ShowServersConn { backend: None },
+        ),
+        (
+            "show servers conn app",
+            Command::ShowServersConn {
+                backend: Some("app".into()),
+            },
+        ),
+        (
+            "set server app/s1 addr 127.0.0.2 port 19001",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.2".parse().expect("ip"),
+                port: Some(PortArg::Port(19001)),
+            },
+        ),
+        (
+            "set server app/s1 addr ::1 port abc",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "::1".parse().expect("ip"),
+                port: Some(PortArg::Invalid("abc".into())),
+            },
+        ),
+        (
+            "set server app/s1 addr 127.0.0.1 foo 1",
+            Command::SetServerAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.1".parse().expect("ip"),
+                port: None,
+            },
+        ),
+        (
+            "set server app/s1 health stopping",
+            Command::SetServerHealth(sr("app", "s1"), ForcedHealth::Stopping),
+        ),
+        (
+            "set server app/s1 check-port 0",
+            Command::SetServerCheckPort(sr("app", "s1"), 0),
+        ),
+        (
+            "set server app/s1 check-addr 127.0.0.1 port 19001",
+            Command::SetServerCheckAddr {
+                server: sr("app", "s1"),
+                addr: "127.0.0.1".parse().expect("ip"),
+                port: Some(19001),
+            },
+        ),
         ("show version", Command::ShowVersion),
-        ("reload", Command::Reload),
     ];
     for (line, expected) in cases {
         assert_eq!(admin(line), Ok(expected), "{line}");
@@ -279,9 +379,53 @@ fn malformed_forms_of_the_index() {
             deferred_server("app", "s1", SSL_NOT_CONFIGURED),
         ),
         (
-            "set server app/s1 addr 10.0.0.1",
-            deferred_server("app", "s1", set_server_unsupported("addr")),
+            "set server app/s1 addr",
+            deferred_server("app", "s1", ADDR_REQUIRED),
         ),
+        (
+            "set server app/s1 addr nosuch..host",
+            deferred_server("app", "s1", invalid_addr("nosuch..host")),
+        ),
+        (
+            "set server app/s1 health foo",
+            deferred_server("app", "s1", HEALTH_EXPECTED),
+        ),
+        (
+            "set server app/s1 agent-port 1",
+            deferred_server("app", "s1", AGENT_NOT_ENABLED_BARE),
+        ),
+        (
+            "set server app/s1 check-port",
+            deferred_server("app", "s1", CHECK_PORT_REQUIRED),
+        ),
+        (
+            "set server app/s1 check-port abc",
+            deferred_server("app", "s1", PORT_NOT_INTEGER),
+        ),
+        (
+            "set server app/s1 check-port 70000",
+            deferred_server("app", "s1", PORT_INVALID),
+        ),
+        (
+            "set server app/s1 check-addr",
+            deferred_server("app", "s1", CHECK_ADDR_REQUIRED),
+        ),
+        (
+            "set server app/s1 check-addr foo..bar",
+            deferred_server("app", "s1", invalid_check_addr("foo..bar")),
+        ),
+        (
+            "set server app/s1 check-addr 127.0.0.1 port x",
+            deferred_server("app", "s1", PORT_NOT_INTEGER),
+        ),
+        ("set maxconn global", Err(EXPECTS_INTEGER_VALUE)),
+        ("set timeout cli", Err(EXPECTS_INTEGER_VALUE)),
+        ("set timeout cli abc", Err(INVALID_TIMEOUT)),
+        ("set timeout cli 0", Err(INVALID_TIMEOUT)),
+        ("set timeout", Err(SET_TIMEOUT_ONLY_CLI)),
+        ("set timeout foo 10", Err(SET_TIMEOUT_ONLY_CLI)),
+        ("disable frontend", Err(FRONTEND_NAME_EXPECTED)),
+        ("enable frontend", Err(FRONTEND_NAME_EXPECTED)),
         (
             "set maxconn server app/s1",
             deferred_server("app", "s1", MAXCONN_REQUIRED),
@@ -335,7 +479,6 @@ fn unknown_partial_uppercase_and_empty_commands() {
         "GET WEIGHT app/s1",
         "Show info",
         "set maxconn",
-        "set maxconn global 10",
         "shutdown",
         "shutdown sessions",
         "show",
@@ -382,7 +525,6 @@ fn permission_denied_for_each_restricted_command() {
         "enable health app/s1",
         "set maxconn server app/s1 20",
         "set maxconn frontend web 200",
-        "reload",
     ];
     for line in operator_only {
         assert_eq!(parse(line, Level::User), Err(PERMISSION_DENIED), "{line}");

@@ -42,6 +42,8 @@ impl Config {
 /// The `global` section: shards, process limits, admin API, logging, tuning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Global {
+    /// The Prometheus endpoint (`global.metrics`); `None` when not configured.
+    pub metrics: Option<Metrics>,
     /// The shard set as written.
     pub shards: Shards,
     /// The CPU of each shard, resolved against the host: `auto` → every CPU of the affinity
@@ -84,6 +86,15 @@ pub struct Admin {
     pub level: Level,
     /// More listeners, usually with lower levels; in file order.
     pub extra: Vec<AdminListener>,
+}
+
+/// `global.metrics`: where `/metrics` is served (HTTP, by the control plane).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    /// Address to bind (default `127.0.0.1:9101`); loopback unless `allow_remote`.
+    pub bind: SocketAddr,
+    /// Whether a non-loopback address was explicitly allowed.
+    pub allow_remote: bool,
 }
 
 /// One extra admin listener.

@@ -22,6 +22,9 @@ pub const GLOBAL_MAXCONN_DEFAULT: u32 = 10_000;
 /// Default `global.grace`, as DESIGN §3.
 pub const GRACE_DEFAULT: Duration = Duration::from_secs(10);
 
+/// Default `global.metrics.bind`: loopback only, port 9101 (HAProxy exporters use 9101).
+pub const METRICS_BIND_DEFAULT: &str = "127.0.0.1:9101";
+
 /// Longest accepted duration: HAProxy's timer range (2^31 - 1 ms, about 24.8 days), which also
 /// keeps `Instant + timeout` far from overflowing.
 pub const DURATION_MAX: Duration = Duration::from_millis(2_147_483_647);

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::config::{Level, Mode, ProxyVersion};
@@ -35,8 +35,15 @@ pub(crate) struct RawGlobal {
     pub(crate) admin: Option<RawAdmin>,
     pub(crate) log: Option<RawLog>,
     pub(crate) tune: Option<RawTune>,
-    #[serde(default, rename = "metrics")]
-    _metrics: IgnoredAny,
+    pub(crate) metrics: Option<RawMetrics>,
+}
+
+/// `global.metrics`: the Prometheus endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) bind: Option<String>,
+    pub(crate) allow_remote: Option<bool>,
 }
 
 /// `global.shards`: `auto`, a count, or a list of CPU ids.

@@ -709,13 +709,25 @@ fn backend_keys_not_supported_yet() {
 }
 
 #[test]
-fn global_metrics_not_supported_yet() {
+fn global_metrics_refuses_remote_bad_and_unknown_values() {
     assert_eq!(
         error(&format!(
-            "global:\n  metrics: {{ bind: \"127.0.0.1:9100\" }}\n{PROXY}"
+            "global:\n  metrics: {{ bind: \"0.0.0.0:9101\" }}\n{PROXY}"
         )),
-        "test.yaml:2:3: global.metrics: metrics is not supported yet"
+        "test.yaml:2:20: global.metrics.bind: 0.0.0.0:9101 is not a loopback address; set \
+         `allow_remote: true` to serve the metrics to the network"
     );
+    let bad = error(&format!(
+        "global:\n  metrics:\n    bind: \"localhost:x\"\n{PROXY}"
+    ));
+    assert!(
+        bad.starts_with("test.yaml:3:11: global.metrics.bind: "),
+        "{bad}"
+    );
+    let unknown = error(&format!(
+        "global:\n  metrics:\n    bnd: \"127.0.0.1:9101\"\n{PROXY}"
+    ));
+    assert!(unknown.starts_with("test.yaml:3:5: "), "{unknown}");
 }
 
 #[test]

@@ -54,6 +54,7 @@ fn full_tcp_example() {
     };
     let expected = Config {
         global: Global {
+            metrics: None,
             shards: Shards::Auto,
             shard_cpus: vec![0, 1, 2, 3],
             maxconn: 100_000,
@@ -136,6 +137,7 @@ fn minimal_example_gets_every_default() {
     let config = load(&example("minimal.yaml"), &host()).expect("example is valid");
     let expected = Config {
         global: Global {
+            metrics: None,
             shards: Shards::Auto,
             shard_cpus: vec![0, 1, 2, 3],
             maxconn: 10_000,
@@ -353,4 +355,25 @@ fn syslog_targets_framings_and_limits() {
         log("{ target: ./a.log, format: rfc3164 }").framing,
         LogFraming::Rfc3164
     );
+}
+
+#[test]
+fn global_metrics_defaults_to_loopback_and_allows_remote_when_told() {
+    let base = "frontends:\n  web: { bind: \"127.0.0.1:8080\", default_backend: app }\n\
+                backends:\n  app:\n    servers: [{ name: s1, address: \"127.0.0.1:9001\" }]\n";
+    let metrics = |global: &str| {
+        percore_conf::parse("t.yaml", &format!("{global}{base}"), &host())
+            .expect("valid")
+            .global
+            .metrics
+    };
+    assert_eq!(metrics(""), None);
+    let m = metrics("global:\n  metrics: {}\n").expect("metrics");
+    assert_eq!(m.bind.to_string(), "127.0.0.1:9101");
+    assert!(!m.allow_remote);
+    let m = metrics("global:\n  metrics: { bind: \"[::1]:9200\" }\n").expect("metrics");
+    assert_eq!(m.bind.to_string(), "[::1]:9200");
+    let m = metrics("global:\n  metrics: { bind: \"0.0.0.0:9101\", allow_remote: true }\n")
+        .expect("metrics");
+    assert!(m.allow_remote && m.bind.ip().is_unspecified());
 }

@@ -1,4 +1,4 @@
-//! `show info [json]`: the process snapshot ([`InfoSnapshot`]) and its HAProxy 2.6 renderers.
+//! `show info [json|typed] [desc]`: the process snapshot ([`InfoSnapshot`]) and its HAProxy 2.6 renderers.
 //! Field names, order, JSON positions, types and tags are HAProxy's (`stats_fill_info`);
 //! `ZlibMemUsage`, `MaxZlibMemUsage` (no zlib) and `description` (not configurable) are skipped
 //! exactly as HAProxy skips fields without a value, so positions 45, 46 and 51 are absent.
@@ -6,7 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::stat::{write_json_tags_and_value, Cell, FieldMeta, JsonType};
+use super::descriptions::info_description;
+use super::stat::{
+    write_json_tags_and_value, write_typed_value, Cell, FieldMeta, JsonType, StatOptions,
+};
 use super::Command;
 use crate::grammar::Args;
 
@@ -545,17 +548,72 @@ impl InfoSnapshot {
     }
 }
 
-/// Renders `show info`: one `Name: value` line per field. Returns the reply body.
-pub fn render_info(info: &InfoSnapshot) -> String {
-    let mut out = String::with_capacity(1400);
+impl InfoSnapshot {
+    /// The numeric value of the field called `name` (as in `show info`), for the Prometheus
+    /// renderer; `None` for text fields and unknown names.
+    pub(crate) fn number(&self, name: &str) -> Option<u64> {
+        self.fields()
+            .into_iter()
+            .find(|f| f.name == name)
+            .and_then(|f| match f.value {
+                Value::Number(n) => Some(n),
+                _ => None,
+            })
+    }
+}
+
+/// Renders `show info`: one `Name: value` line per field, with `desc` followed by
+/// `:"<description>"` (HAProxy `stats_dump_info_fields`). Returns the reply body.
+pub fn render_info(info: &InfoSnapshot, desc: bool) -> String {
+    let mut out = String::with_capacity(if desc { 6000 } else { 1400 });
     for field in info.fields() {
         let _ = match &field.value {
-            Value::Number(n) => writeln!(out, "{}: {n}", field.name),
-            Value::Text(s) => writeln!(out, "{}: {s}", field.name),
-            Value::Owned(s) => writeln!(out, "{}: {s}", field.name),
+            Value::Number(n) => write!(out, "{}: {n}", field.name),
+            Value::Text(s) => write!(out, "{}: {s}", field.name),
+            Value::Owned(s) => write!(out, "{}: {s}", field.name),
         };
+        push_description(&mut out, desc, field.pos);
     }
     out
+}
+
+/// Renders `show info typed` (HAProxy `stats_dump_typed_info_fields`): one
+/// `<pos>.<name>.1:<tags>:<type>:<value>` line per field, `:"<description>"` appended with
+/// `desc`. Returns the reply body.
+pub fn render_info_typed(info: &InfoSnapshot, desc: bool) -> String {
+    let mut out = String::with_capacity(if desc { 8000 } else { 2500 });
+    for field in info.fields() {
+        let _ = write!(
+            out,
+            "{}.{}.1:{}:",
+            field.pos,
+            field.name,
+            field.meta.letters()
+        );
+        let cell = field.cell();
+        write_typed_value(&mut out, &field.meta, &cell);
+        push_description(&mut out, desc, field.pos);
+    }
+    out
+}
+
+/// Ends one field's line, with its description first when `desc`.
+fn push_description(out: &mut String, desc: bool, pos: usize) {
+    if desc {
+        let _ = write!(out, ":\"{}\"", info_description(pos));
+    }
+    out.push('\n');
+}
+
+impl InfoField<'_> {
+    /// The value as a stat cell, for the JSON and typed encoders.
+    fn cell(&self) -> Cell<'_> {
+        match &self.value {
+            Value::Number(n) => Cell::Unsigned(*n),
+            Value::Text(s) => Cell::Text(s),
+            Value::Owned(s) => Cell::Text(s),
+        }
+    }
 }
 
 /// Renders `show info json`: the whole array on one line, then `\n`. Returns the reply body.
@@ -570,11 +628,7 @@ pub fn render_info_json(info: &InfoSnapshot) -> String {
             "{{\"field\":{{\"pos\":{},\"name\":\"{}\"}},\"processNum\":1,",
             field.pos, field.name
         );
-        let cell = match &field.value {
-            Value::Number(n) => Cell::Unsigned(*n),
-            Value::Text(s) => Cell::Text(s),
-            Value::Owned(s) => Cell::Text(s),
-        };
+        let cell = field.cell();
         write_json_tags_and_value(&mut out, &field.meta, &cell);
         out.push('}');
     }
@@ -582,20 +636,14 @@ pub fn render_info_json(info: &InfoSnapshot) -> String {
     out
 }
 
-/// `show info [json|typed|desc|float]*`: the last of `json`/`typed` wins; `typed`, `desc` and
-/// `float` are accepted and ignored (percore renders the plain format for them).
+/// `show info [json|typed|desc|float]*`: the last of `json`/`typed` wins; `desc` appends the
+/// descriptions; `float` changes nothing (percore has no float fields).
 pub(super) fn parse_show_info(args: Args<'_>) -> Command {
-    let mut json = false;
-    let mut i = 2;
-    while !args.get(i).is_empty() {
-        match args.get(i) {
-            "json" => json = true,
-            "typed" => json = false,
-            _ => {}
-        }
-        i += 1;
+    let o = StatOptions::parse(args, 2);
+    Command::ShowInfo {
+        format: o.format,
+        desc: o.desc,
     }
-    Command::ShowInfo { json }
 }
 
 #[cfg(test)]
@@ -609,7 +657,7 @@ mod tests {
             tainted: 0,
             ..Default::default()
         };
-        let text = render_info(&info);
+        let text = render_info(&info, false);
         assert!(text.contains("\nUptime: 0d 0h01m44s\n"));
         assert!(text.contains("\nTainted: 0\n"));
         let info = InfoSnapshot {
@@ -617,14 +665,14 @@ mod tests {
             tainted: 0x12,
             ..Default::default()
         };
-        let text = render_info(&info);
+        let text = render_info(&info, false);
         assert!(text.contains("\nUptime: 1d 1h01m01s\n"));
         assert!(text.contains("\nTainted: 0x12\n"));
     }
 
     #[test]
     fn empty_strings_are_kept() {
-        let text = render_info(&InfoSnapshot::default());
+        let text = render_info(&InfoSnapshot::default(), false);
         assert!(text.starts_with("Name: percore\nVersion: \n"));
         assert!(text.contains("\nnode: \n"));
     }

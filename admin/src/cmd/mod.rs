@@ -3,11 +3,16 @@
 //! grammar, snapshot types and renderers:
 //!
 //! - `server.rs` — `<bk>/<srv>` commands: weights, states, health, maxconn, stream kills.
-//! - `frontend.rs` — `set maxconn frontend`.
+//! - `frontend.rs` — `set maxconn frontend`, `disable|enable frontend`.
+//! - `global.rs` — `clear counters`, `set maxconn global`, `set timeout cli`.
+//! - `servers_conn.rs` — `show servers conn`.
+//! - `errors.rs` — `show errors`.
+//! - `prometheus.rs` (+ generated `prometheus_table.rs`) — `/metrics` in HAProxy's names.
 //! - `stat.rs` (+ generated `stat_fields.rs`) — `show stat` CSV/JSON.
 //! - `info.rs` — `show info` text/JSON.
 //! - `servers_state.rs` — `show servers state`, `show backend`.
 //! - `sess.rs` — `show sess`, `shutdown session`.
+//! - `descriptions.rs` (generated) — field descriptions of `show stat|info … desc`.
 //! - `check.rs` — HAProxy health-check status codes shared by the stat and state renderers.
 //! - `shards.rs` — percore's own `show shards`, `show version`, and `show cli level`.
 //!
@@ -17,9 +22,15 @@
 //! as [`Command::ArgumentError`], which the engine resolves in the same order.
 
 mod check;
+mod descriptions;
+mod errors;
 mod frontend;
+mod global;
 mod info;
+mod prometheus;
+mod prometheus_table;
 mod server;
+mod servers_conn;
 mod servers_state;
 mod sess;
 mod shards;
@@ -27,8 +38,13 @@ mod stat;
 mod stat_fields;
 
 pub use check::CheckStatus;
-pub use info::{render_info, render_info_json, InfoSnapshot};
-pub use server::{render_weight, AdminState, ServerRef, WeightSpec};
+pub use errors::{render_errors, ErrorKinds, ErrorRow, ErrorsProxy};
+pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
+pub use prometheus::render_prometheus;
+pub use server::{
+    render_addr_change, render_weight, AdminState, ForcedHealth, PortArg, ServerRef, WeightSpec,
+};
+pub use servers_conn::{render_servers_conn, ServerConnRow};
 pub use servers_state::{
     render_backends, render_servers_state, ServerStateRow, SRV_ADMIN_FORCED_DRAIN,
     SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED, SRV_CHECK_STATE_ENABLED,
@@ -37,8 +53,8 @@ pub use servers_state::{
 pub use sess::{render_sess_detail, render_sess_list, SessRow, SessTarget};
 pub use shards::{render_cli_level, render_shards, render_version, ShardRow};
 pub use stat::{
-    render_stat_csv, render_stat_json, Mode, StatFilter, StatKind, StatRow,
-    HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
+    render_stat_csv, render_stat_json, render_stat_typed, Format, H1Module, Mode, Modules,
+    StatFilter, StatKind, StatOptions, StatRow, HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
 };
 
 use crate::error::{ErrorReply, PERMISSION_DENIED};
@@ -58,15 +74,17 @@ pub enum Command {
     Quit,
     /// `show cli level`: reply with `render_cli_level(level)`.
     ShowCliLevel,
-    /// `show info [json]` (`typed`, `desc`, `float` are accepted and ignored).
+    /// `show info [json|typed|desc|float]*` (`float` changes nothing).
     ShowInfo {
-        /// JSON output instead of `Name: value` lines.
-        json: bool,
+        /// Plain lines, JSON or typed.
+        format: Format,
+        /// Append each field's description.
+        desc: bool,
     },
-    /// `show stat [domain proxy] [<proxy> <type> <sid>] [json]`.
+    /// `show stat [domain proxy] [<proxy> <type> <sid>] [json|typed|desc|up|no-maint]*`.
     ShowStat {
-        /// JSON output instead of CSV.
-        json: bool,
+        /// Output form and row options.
+        options: StatOptions,
         /// Row selection when the three positional arguments were given.
         filter: Option<StatFilter>,
     },
@@ -96,12 +114,55 @@ pub enum Command {
     SetMaxconnServer(ServerRef, u32),
     /// `set maxconn frontend <fe> <n>`; unknown or backend-only name → `NO_SUCH_FRONTEND`.
     SetMaxconnFrontend(String, u32),
+    /// `clear counters` (maxima only) / `clear counters all` (every counter).
+    ClearCounters {
+        /// `all`: every counter, not only the maxima.
+        all: bool,
+    },
+    /// `disable frontend <fe>` (false) / `enable frontend <fe>` (true).
+    SetFrontendEnabled(String, bool),
+    /// `set maxconn global <n>`: `n` through `atoi`; 0 or less means the hard limit.
+    SetMaxconnGlobal(i32),
+    /// `set timeout cli <delay>`: idle timeout of this admin connection (at least 1 s).
+    SetTimeoutCli(std::time::Duration),
+    /// `set server <bk>/<srv> addr <ip> [port <p>]`: new streams connect there.
+    SetServerAddr {
+        /// The server.
+        server: ServerRef,
+        /// New address.
+        addr: std::net::IpAddr,
+        /// `port <p>` when given.
+        port: Option<PortArg>,
+    },
+    /// `set server <bk>/<srv> health up|stopping|down`.
+    SetServerHealth(ServerRef, ForcedHealth),
+    /// `set server <bk>/<srv> check-port <p>`.
+    SetServerCheckPort(ServerRef, u16),
+    /// `set server <bk>/<srv> check-addr <ip> [port <p>]`.
+    SetServerCheckAddr {
+        /// The server.
+        server: ServerRef,
+        /// Address health checks connect to.
+        addr: std::net::IpAddr,
+        /// Port, when given.
+        port: Option<u16>,
+    },
+    /// `show errors [<px>] [request|response]` (operator); unknown proxy → `NO_SUCH_PROXY`.
+    ShowErrors {
+        /// Which proxies.
+        proxy: ErrorsProxy,
+        /// Requests, responses or both.
+        kinds: ErrorKinds,
+    },
+    /// `show servers conn [<backend>]`; unknown backend → `CANT_FIND_BACKEND`.
+    ShowServersConn {
+        /// Only this backend's servers.
+        backend: Option<String>,
+    },
     /// percore: `show shards`, reply with `render_shards`.
     ShowShards,
     /// `show version`, reply with `render_version`.
     ShowVersion,
-    /// percore: `reload` the configuration file.
-    Reload,
     /// Arguments are invalid, but HAProxy reports that only after resolving `target`: look it
     /// up first and reply with the lookup error if it fails, else with `error`.
     ArgumentError {
@@ -135,8 +196,12 @@ impl Command {
             | Command::ShowBackend
             | Command::GetWeight(_)
             | Command::ShowShards
-            | Command::ShowVersion => Level::User,
-            Command::ShowSess(_) => Level::Operator,
+            | Command::ShowVersion
+            | Command::SetTimeoutCli(_)
+            | Command::ShowServersConn { .. } => Level::User,
+            Command::ShowSess(_)
+            | Command::ClearCounters { all: false }
+            | Command::ShowErrors { .. } => Level::Operator,
             Command::ShutdownSession(_)
             | Command::ShutdownSessionsServer(_)
             | Command::SetServerState(..)
@@ -144,7 +209,13 @@ impl Command {
             | Command::SetHealth(..)
             | Command::SetMaxconnServer(..)
             | Command::SetMaxconnFrontend(..)
-            | Command::Reload
+            | Command::ClearCounters { all: true }
+            | Command::SetFrontendEnabled(..)
+            | Command::SetMaxconnGlobal(_)
+            | Command::SetServerAddr { .. }
+            | Command::SetServerHealth(..)
+            | Command::SetServerCheckPort(..)
+            | Command::SetServerCheckAddr { .. }
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -171,7 +242,6 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::ShowCliLevel => Ok(Command::ShowCliLevel),
         KeywordId::ShowVersion => Ok(Command::ShowVersion),
         KeywordId::ShowShards => Ok(Command::ShowShards),
-        KeywordId::Reload => Ok(Command::Reload),
         KeywordId::ShowBackend => Ok(Command::ShowBackend),
         KeywordId::ShowInfo => Ok(info::parse_show_info(args)),
         KeywordId::ShowStat => stat::parse_show_stat(args),
@@ -188,6 +258,13 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::SetServer => server::parse_set_server(args),
         KeywordId::SetMaxconnServer => server::parse_set_maxconn_server(args),
         KeywordId::SetMaxconnFrontend => frontend::parse_set_maxconn_frontend(args),
+        KeywordId::DisableFrontend => frontend::parse_set_frontend_state(args, false),
+        KeywordId::EnableFrontend => frontend::parse_set_frontend_state(args, true),
+        KeywordId::ClearCounters => global::parse_clear_counters(args, level),
+        KeywordId::SetMaxconnGlobal => global::parse_set_maxconn_global(args),
+        KeywordId::SetTimeout => global::parse_set_timeout(args),
+        KeywordId::ShowServersConn => Ok(servers_conn::parse_show_servers_conn(args)),
+        KeywordId::ShowErrors => errors::parse_show_errors(args),
     }
 }
 
@@ -220,7 +297,17 @@ mod tests {
             ("enable health a/b", Level::Admin),
             ("set maxconn server a/b 1", Level::Admin),
             ("set maxconn frontend f 1", Level::Admin),
-            ("reload", Level::Admin),
+            ("clear counters", Level::Operator),
+            ("disable frontend f", Level::Admin),
+            ("enable frontend f", Level::Admin),
+            ("set maxconn global 1", Level::Admin),
+            ("set timeout cli 5", Level::User),
+            ("show servers conn", Level::User),
+            ("show errors", Level::Operator),
+            ("set server a/b addr 127.0.0.1", Level::Admin),
+            ("set server a/b health down", Level::Admin),
+            ("set server a/b check-port 80", Level::Admin),
+            ("set server a/b check-addr 127.0.0.1", Level::Admin),
         ];
         for (line, level) in samples {
             let cmd = parse(line, Level::Admin).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -1,5 +1,5 @@
 //! Commands that name one server as `<bk>/<srv>`: `get weight`, `set weight`, `set server …
-//! state|weight`, `disable|enable server`, `disable|enable health`, `set maxconn server`,
+//! state|weight|addr|health|check-port|check-addr`, `disable|enable server`, `disable|enable health`, `set maxconn server`,
 //! `shutdown sessions server`. Argument rules ported from HAProxy 2.6 `server.c`
 //! (`cli_find_server`, `server_parse_weight_change_request`,
 //! `server_parse_maxconn_change_request`); the runtime lookups are the engine's.
@@ -8,11 +8,12 @@ use std::fmt;
 
 use super::{Command, Lookup};
 use crate::error::{
-    set_server_unsupported, ErrorReply, AGENT_NOT_ENABLED, FQDN_NO_RESOLUTION, FQDN_REQUIRED,
-    MAXCONN_GARBAGE, MAXCONN_REQUIRED, MAXCONN_TRAILING_GARBAGE, REQUIRE_BACKEND_SERVER,
-    SERVER_STATE_EXPECTED, SET_SERVER_USAGE, SSL_NOT_CONFIGURED, WEIGHT_GARBAGE,
-    WEIGHT_OUT_OF_RANGE, WEIGHT_RELATIVE_NEGATIVE, WEIGHT_REQUIRED, WEIGHT_STATIC_LB,
-    WEIGHT_TRAILING_GARBAGE,
+    invalid_addr, invalid_check_addr, ErrorReply, ADDR_REQUIRED, AGENT_NOT_ENABLED,
+    AGENT_NOT_ENABLED_BARE, CHECK_ADDR_REQUIRED, CHECK_PORT_REQUIRED, FQDN_NO_RESOLUTION,
+    FQDN_REQUIRED, HEALTH_EXPECTED, MAXCONN_GARBAGE, MAXCONN_REQUIRED, MAXCONN_TRAILING_GARBAGE,
+    PORT_INVALID, PORT_NOT_INTEGER, REQUIRE_BACKEND_SERVER, SERVER_STATE_EXPECTED,
+    SET_SERVER_USAGE, SSL_NOT_CONFIGURED, WEIGHT_GARBAGE, WEIGHT_OUT_OF_RANGE,
+    WEIGHT_RELATIVE_NEGATIVE, WEIGHT_REQUIRED, WEIGHT_STATIC_LB, WEIGHT_TRAILING_GARBAGE,
 };
 use crate::grammar::{atoi, strtol, Args};
 
@@ -68,6 +69,104 @@ impl AdminState {
             AdminState::Maint => "maint",
         }
     }
+}
+
+/// Operational state forced by `set server <bk>/<srv> health up|stopping|down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForcedHealth {
+    /// Full health, UP.
+    Up,
+    /// Full health, but no new load-balanced traffic (NOLB).
+    Stopping,
+    /// Health 0, DOWN.
+    Down,
+}
+
+/// The optional `port <p>` of `set server … addr`, as typed: HAProxy reports a bad one in the
+/// middle of its change message, after applying the address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortArg {
+    /// A port 0..=65535.
+    Port(u16),
+    /// Text that is not a port (reported as `problem converting port '<text>' to an int`).
+    Invalid(String),
+}
+
+/// The reply of `set server … addr` (HAProxy `srv_update_addr_port`): what changed, in
+/// HAProxy's words, e.g. `IP changed from '127.0.0.1' to '127.0.0.2', no need to change the
+/// port by 'stats socket command'`. `port` is `(old, requested)`.
+pub fn render_addr_change(
+    old_ip: std::net::IpAddr,
+    new_ip: std::net::IpAddr,
+    port: Option<(u16, &PortArg)>,
+) -> String {
+    let mut out = if old_ip == new_ip {
+        "no need to change the addr".to_owned()
+    } else {
+        format!("IP changed from '{old_ip}' to '{new_ip}'")
+    };
+    match port {
+        None => {}
+        Some((old, PortArg::Port(new))) if old == *new => {
+            out.push_str(", no need to change the port");
+        }
+        Some((old, PortArg::Port(new))) => {
+            out.push_str(&format!(", port changed from '{old}' to '{new}'"));
+        }
+        Some((_, PortArg::Invalid(text))) => {
+            out.push_str(&format!(", problem converting port '{text}' to an int"));
+        }
+    }
+    out.push_str(" by 'stats socket command'\n");
+    out
+}
+
+/// A port argument of `check-port` / `check-addr … port` (HAProxy `strl2irc` + range check).
+fn parse_check_port(text: &str) -> Result<u16, ErrorReply> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PORT_NOT_INTEGER);
+    }
+    text.parse::<u16>().map_err(|_| PORT_INVALID)
+}
+
+/// `set server … addr <ip> [port <p>]` (words from 4 on): words after the address other than
+/// `port` are ignored, as HAProxy does.
+fn parse_addr(args: Args<'_>, server: &ServerRef) -> Result<Command, ErrorReply> {
+    let text = args.get(4);
+    if text.is_empty() {
+        return Err(ADDR_REQUIRED);
+    }
+    let addr = text.parse().map_err(|_| invalid_addr(text))?;
+    let port = (args.get(5) == "port").then(|| {
+        let p = args.get(6);
+        match p.parse::<u16>() {
+            Ok(n) if p.bytes().all(|b| b.is_ascii_digit()) => PortArg::Port(n),
+            _ => PortArg::Invalid(p.to_owned()),
+        }
+    });
+    Ok(Command::SetServerAddr {
+        server: server.clone(),
+        addr,
+        port,
+    })
+}
+
+/// `set server … check-addr <ip> [port <p>]`.
+fn parse_check_addr(args: Args<'_>, server: &ServerRef) -> Result<Command, ErrorReply> {
+    let text = args.get(4);
+    if text.is_empty() {
+        return Err(CHECK_ADDR_REQUIRED);
+    }
+    let addr = text.parse().map_err(|_| invalid_check_addr(text))?;
+    let port = match args.get(5) {
+        "port" => Some(parse_check_port(args.get(6))?),
+        _ => None,
+    };
+    Ok(Command::SetServerCheckAddr {
+        server: server.clone(),
+        addr,
+        port,
+    })
 }
 
 /// Largest absolute weight (HAProxy `SRV_UWGHT_MAX`).
@@ -226,9 +325,10 @@ pub(super) fn parse_set_maxconn_server(args: Args<'_>) -> Result<Command, ErrorR
     })
 }
 
-/// `set server <bk>/<srv> <sub-command> …`: `state` and `weight` are implemented; HAProxy's
-/// other sub-commands answer what HAProxy answers for a server without agent, resolvers or
-/// TLS, or a percore "not supported" text; anything else gets HAProxy's usage line.
+/// `set server <bk>/<srv> <sub-command> …`: `state`, `weight`, `addr`, `health`,
+/// `check-port` and `check-addr` are implemented; `agent*`, `fqdn` and `ssl` answer what
+/// HAProxy answers for a server without agent, resolvers or TLS; anything else gets
+/// HAProxy's usage line. Argument errors are reported once the server resolved.
 pub(super) fn parse_set_server(args: Args<'_>) -> Result<Command, ErrorReply> {
     let server = server_ref(args.get(2))?;
     let value = args.get(4);
@@ -241,12 +341,25 @@ pub(super) fn parse_set_server(args: Args<'_>) -> Result<Command, ErrorReply> {
             _ => Err(SERVER_STATE_EXPECTED),
         },
         "agent" | "agent-send" => Err(AGENT_NOT_ENABLED),
+        "agent-addr" | "agent-port" => Err(AGENT_NOT_ENABLED_BARE),
+        "addr" => parse_addr(args, &server),
+        "health" => match value {
+            "up" => Ok(Command::SetServerHealth(server.clone(), ForcedHealth::Up)),
+            "stopping" => Ok(Command::SetServerHealth(
+                server.clone(),
+                ForcedHealth::Stopping,
+            )),
+            "down" => Ok(Command::SetServerHealth(server.clone(), ForcedHealth::Down)),
+            _ => Err(HEALTH_EXPECTED),
+        },
+        "check-port" if value.is_empty() => Err(CHECK_PORT_REQUIRED),
+        "check-port" => {
+            parse_check_port(value).map(|port| Command::SetServerCheckPort(server.clone(), port))
+        }
+        "check-addr" => parse_check_addr(args, &server),
         "fqdn" if value.is_empty() => Err(FQDN_REQUIRED),
         "fqdn" => Err(FQDN_NO_RESOLUTION),
         "ssl" => Err(SSL_NOT_CONFIGURED),
-        sub @ ("addr" | "agent-addr" | "agent-port" | "check-addr" | "check-port" | "health") => {
-            Err(set_server_unsupported(sub))
-        }
         _ => Err(SET_SERVER_USAGE),
     };
     Ok(outcome.unwrap_or_else(|error| deferred(server, error)))

@@ -200,7 +200,7 @@ const MONTHS: [&str; 12] = [
 
 /// `24/Nov/2026:11:31:58.655602` in UTC (HAProxy prints local time; a pure crate has no
 /// time zone database).
-fn accept_date(unix_us: u64) -> String {
+pub(super) fn accept_date(unix_us: u64) -> String {
     let secs = unix_us / 1_000_000;
     let micros = unix_us % 1_000_000;
     let days = secs / 86_400;

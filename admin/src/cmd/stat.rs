@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::descriptions::STAT_DESCRIPTIONS;
 use super::stat_fields::{self as col, StatColumn, COLUMNS, CORE_COLUMNS, STAT_COLUMNS};
 use super::Command;
 use crate::error::{ErrorReply, INVALID_STAT_DOMAIN, NO_SUCH_PROXY};
@@ -175,6 +176,9 @@ pub struct StatRow {
     pub check_status: String,
     /// HTTP status of the last layer-7 check.
     pub check_code: Option<u64>,
+    /// Last check result (`CheckStatus::info`) also while checks are paused or disabled,
+    /// when `check_status` is empty: what `haproxy_backend_agg_check_status` counts.
+    pub check_last: String,
     /// Duration of the last check in ms.
     pub check_duration: Option<u64>,
     /// HTTP responses 1xx.
@@ -201,6 +205,14 @@ pub struct StatRow {
     pub cli_abrt: Option<u64>,
     /// Transfers aborted by the server.
     pub srv_abrt: Option<u64>,
+    /// Bytes fed to the HTTP compressor (percore does not compress: 0 where HAProxy shows it).
+    pub comp_in: Option<u64>,
+    /// Bytes out of the HTTP compressor.
+    pub comp_out: Option<u64>,
+    /// Bytes that bypassed the compressor.
+    pub comp_byp: Option<u64>,
+    /// Responses compressed.
+    pub comp_rsp: Option<u64>,
     /// Seconds since the last stream was assigned (-1 = never).
     pub lastsess: Option<i64>,
     /// Last check's detail text (e.g. `Connection refused`).
@@ -243,6 +255,10 @@ pub struct StatRow {
     pub connect: Option<u64>,
     /// Reuses of pooled server connections.
     pub reuse: Option<u64>,
+    /// HTTP cache lookups (percore has no cache: 0 on HTTP proxies, as HAProxy).
+    pub cache_lookups: Option<u64>,
+    /// HTTP cache hits.
+    pub cache_hits: Option<u64>,
     /// Idle pooled connections now.
     pub srv_icur: Option<u64>,
     /// Idle pool limit.
@@ -273,8 +289,41 @@ pub struct StatRow {
     pub agg_server_check_status: Option<u64>,
     /// Aggregated check status (BACKEND).
     pub agg_check_status: Option<u64>,
+    /// HAProxy's module columns after the `-` separator (ssl, h2, h1).
+    pub modules: Modules,
     /// percore: streams killed by the admin socket or a stop (`percore_killed` column).
     pub killed: Option<u64>,
+}
+
+/// Which of HAProxy's module columns (`ssl_*`, `h2_*`, `h1_*`) a row fills. HAProxy fills
+/// every module column of FRONTEND and BACKEND rows (0 where the module saw nothing) and only
+/// the `ssl_*` ones on server rows; percore has no TLS or HTTP/2 yet, so those are 0.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Modules {
+    /// Every module column empty.
+    #[default]
+    Absent,
+    /// Server rows: the three `ssl_*` columns, 0.
+    SslOnly,
+    /// FRONTEND/BACKEND rows: every module column, `h1_*` from these figures.
+    All(H1Module),
+}
+
+/// The `h1_*` module columns of a FRONTEND or BACKEND row (all 0 in TCP mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct H1Module {
+    /// HTTP/1 connections open now (`h1_open_connections`).
+    pub open_connections: u64,
+    /// HTTP/1 exchanges in progress (`h1_open_streams`).
+    pub open_streams: u64,
+    /// HTTP/1 connections since start (`h1_total_connections`).
+    pub total_connections: u64,
+    /// HTTP/1 exchanges since start (`h1_total_streams`).
+    pub total_streams: u64,
+    /// Bytes received on HTTP/1 connections (`h1_bytes_in`).
+    pub bytes_in: u64,
+    /// Bytes sent on HTTP/1 connections (`h1_bytes_out`).
+    pub bytes_out: u64,
 }
 
 /// One cell of a row, before encoding.
@@ -289,7 +338,7 @@ pub(crate) enum Cell<'a> {
 impl StatRow {
     /// All cells in column order (without the `-` separator). `addr` is blanked below
     /// operator level, as HAProxy does without `STAT_SHLGNDS`.
-    fn cells(&self, level: Level) -> [Cell<'_>; COLUMNS] {
+    pub(crate) fn cells(&self, level: Level) -> [Cell<'_>; COLUMNS] {
         fn u(v: Option<u64>) -> Cell<'static> {
             v.map_or(Cell::Empty, Cell::Unsigned)
         }
@@ -351,6 +400,10 @@ impl StatRow {
         c[col::REQ_TOT] = u(self.req_tot);
         c[col::CLI_ABRT] = u(self.cli_abrt);
         c[col::SRV_ABRT] = u(self.srv_abrt);
+        c[col::COMP_IN] = u(self.comp_in);
+        c[col::COMP_OUT] = u(self.comp_out);
+        c[col::COMP_BYP] = u(self.comp_byp);
+        c[col::COMP_RSP] = u(self.comp_rsp);
         c[col::LASTSESS] = self.lastsess.map_or(Cell::Empty, Cell::Signed);
         // HAProxy emits last_chk (possibly empty) whenever check_status is shown, so JSON
         // carries an empty string there rather than omitting the field.
@@ -381,6 +434,8 @@ impl StatRow {
         c[col::WREW] = u(self.wrew);
         c[col::CONNECT] = u(self.connect);
         c[col::REUSE] = u(self.reuse);
+        c[col::CACHE_LOOKUPS] = u(self.cache_lookups);
+        c[col::CACHE_HITS] = u(self.cache_hits);
         c[col::SRV_ICUR] = u(self.srv_icur);
         c[col::SRC_ILIM] = u(self.src_ilim);
         c[col::QTIME_MAX] = u(self.qtime_max);
@@ -396,7 +451,27 @@ impl StatRow {
         c[col::AGG_SERVER_STATUS] = u(self.agg_server_status);
         c[col::AGG_SERVER_CHECK_STATUS] = u(self.agg_server_check_status);
         c[col::AGG_CHECK_STATUS] = u(self.agg_check_status);
+        self.module_cells(&mut c);
         c
+    }
+
+    /// Fills the module columns (`col::SSL_SESS` onwards) as [`Modules`] says.
+    fn module_cells(&self, c: &mut [Cell<'_>; COLUMNS]) {
+        let h1 = match &self.modules {
+            Modules::Absent => return,
+            Modules::SslOnly => {
+                c[col::SSL_SESS..=col::SSL_FAILED_HANDSHAKE].fill(Cell::Unsigned(0));
+                return;
+            }
+            Modules::All(h1) => h1,
+        };
+        c[col::SSL_SESS..COLUMNS].fill(Cell::Unsigned(0));
+        c[col::H1_OPEN_CONNECTIONS] = Cell::Unsigned(h1.open_connections);
+        c[col::H1_OPEN_STREAMS] = Cell::Unsigned(h1.open_streams);
+        c[col::H1_TOTAL_CONNECTIONS] = Cell::Unsigned(h1.total_connections);
+        c[col::H1_TOTAL_STREAMS] = Cell::Unsigned(h1.total_streams);
+        c[col::H1_BYTES_IN] = Cell::Unsigned(h1.bytes_in);
+        c[col::H1_BYTES_OUT] = Cell::Unsigned(h1.bytes_out);
     }
 }
 
@@ -470,6 +545,69 @@ pub fn render_stat_json(rows: &[StatRow], level: Level) -> String {
     out
 }
 
+/// Renders `show stat typed` like HAProxy 2.6 (`stats_dump_fields_typed`): one line per
+/// non-empty field, `<T>.<iid>.<sid>.<pos>.<name>.1:<tags>:<type>:<value>` with `T` one of
+/// `F`/`B`/`S` and the three tag letters of [`FieldMeta::letters`]; with `desc`, each line
+/// ends with `:"<description>"`. No header, no blank line between objects. Returns the body.
+pub fn render_stat_typed(rows: &[StatRow], level: Level, desc: bool) -> String {
+    let mut out = String::with_capacity(rows.len() * 4096);
+    for row in rows {
+        let kind = match row.kind {
+            StatKind::Frontend => 'F',
+            StatKind::Backend => 'B',
+            StatKind::Server => 'S',
+        };
+        for (pos, cell) in row.cells(level).iter().enumerate() {
+            if *cell == Cell::Empty {
+                continue;
+            }
+            let column = &STAT_COLUMNS[pos];
+            let meta = column_meta(column, row.kind, cell);
+            let _ = write!(
+                out,
+                "{kind}.{}.{}.{pos}.{}.1:{}:",
+                row.iid,
+                row.sid,
+                column.name,
+                meta.letters()
+            );
+            write_typed_value(&mut out, &meta, cell);
+            if desc {
+                let _ = write!(out, ":\"{}\"", STAT_DESCRIPTIONS[pos]);
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Appends `<type>:<value>` of one typed field (HAProxy `stats_emit_typed_data_field`).
+pub(crate) fn write_typed_value(out: &mut String, meta: &FieldMeta, cell: &Cell<'_>) {
+    match *cell {
+        Cell::Text(s) => {
+            out.push_str("str:");
+            csv_encode(out, s);
+        }
+        Cell::Unsigned(v) => {
+            let ty = if meta.ty == JsonType::Str {
+                JsonType::U64
+            } else {
+                meta.ty
+            };
+            let _ = write!(out, "{}:{v}", ty.as_str());
+        }
+        Cell::Signed(v) => {
+            let ty = if meta.ty == JsonType::Str {
+                JsonType::S64
+            } else {
+                meta.ty
+            };
+            let _ = write!(out, "{}:{v}", ty.as_str());
+        }
+        Cell::Empty => {}
+    }
+}
+
 /// JSON value type of a field, as HAProxy names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JsonType {
@@ -502,6 +640,42 @@ pub(crate) struct FieldMeta {
 }
 
 impl FieldMeta {
+    /// The three tag letters of `typed` output: origin, nature, scope (HAProxy
+    /// `stats_emit_field_tags`), `?` for a word HAProxy does not know.
+    pub(crate) fn letters(&self) -> String {
+        let origin = match self.origin {
+            "Metric" => 'M',
+            "Status" => 'S',
+            "Key" => 'K',
+            "Config" => 'C',
+            "Product" => 'P',
+            _ => '?',
+        };
+        let nature = match self.nature {
+            "Gauge" => 'G',
+            "Limit" => 'L',
+            "Min" => 'm',
+            "Max" => 'M',
+            "Rate" => 'R',
+            "Counter" => 'C',
+            "Duration" => 'D',
+            "Age" => 'A',
+            "Time" => 'T',
+            "Name" => 'N',
+            "Output" => 'O',
+            "Avg" => 'a',
+            _ => '?',
+        };
+        let scope = match self.scope {
+            "Process" => 'P',
+            "Service" => 'S',
+            "System" => 's',
+            "Cluster" => 'C',
+            _ => '?',
+        };
+        [origin, nature, scope].iter().collect()
+    }
+
     pub(crate) const fn new(
         ty: JsonType,
         origin: &'static str,
@@ -650,9 +824,64 @@ impl StatFilter {
     }
 }
 
+/// Output form of `show stat` and `show info`: the last of `json` / `typed` given wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// CSV (`show stat`) or `Name: value` lines (`show info`).
+    #[default]
+    Plain,
+    /// One JSON array on one line.
+    Json,
+    /// One `typed` line per field.
+    Typed,
+}
+
+/// The trailing words of `show stat` / `show info`: format, `desc`, `up`, `no-maint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatOptions {
+    /// Output form.
+    pub format: Format,
+    /// `desc`: append each field's description (typed output, `show info` lines).
+    pub desc: bool,
+    /// `up`: list only servers that are UP (hides DOWN and MAINT ones).
+    pub up_only: bool,
+    /// `no-maint`: hide servers in maintenance.
+    pub no_maint: bool,
+}
+
+impl StatOptions {
+    /// Reads the option words from word `i` on; unknown words are ignored, as HAProxy does.
+    pub(crate) fn parse(args: Args<'_>, mut i: usize) -> Self {
+        let mut o = StatOptions::default();
+        while !args.get(i).is_empty() {
+            match args.get(i) {
+                "json" => o.format = Format::Json,
+                "typed" => o.format = Format::Typed,
+                "desc" => o.desc = true,
+                "up" => o.up_only = true,
+                "no-maint" => o.no_maint = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        o
+    }
+
+    /// Drops the server rows `up` / `no-maint` hide (HAProxy `STAT_HIDE_DOWN`,
+    /// `STAT_HIDE_MAINT`), judged by their status column.
+    pub fn hide_servers(&self, rows: &mut Vec<StatRow>) {
+        let (up_only, no_maint) = (self.up_only, self.no_maint);
+        rows.retain(|r| {
+            let maint = r.status == "MAINT";
+            let down = r.status.starts_with("DOWN");
+            r.kind != StatKind::Server || !((no_maint && maint) || (up_only && (maint || down)))
+        });
+    }
+}
+
 /// `show stat [domain proxy] [<proxy> <type> <sid>] [json|typed|desc|no-maint|up]*`: the three
 /// positional arguments count only when all three are non-empty (fewer are ignored, as are
-/// unknown words); the last of `json`/`typed` wins, and `typed` yields CSV here.
+/// unknown words); then the options of [`StatOptions`].
 pub(super) fn parse_show_stat(args: Args<'_>) -> Result<Command, ErrorReply> {
     let mut i = 2;
     if args.get(i) == "domain" {
@@ -671,16 +900,10 @@ pub(super) fn parse_show_stat(args: Args<'_>) -> Result<Command, ErrorReply> {
         });
         i += 3;
     }
-    let mut json = false;
-    while !args.get(i).is_empty() {
-        match args.get(i) {
-            "json" => json = true,
-            "typed" => json = false,
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(Command::ShowStat { json, filter })
+    Ok(Command::ShowStat {
+        options: StatOptions::parse(args, i),
+        filter,
+    })
 }
 
 #[cfg(test)]

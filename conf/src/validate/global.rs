@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::config::{
-    Admin, AdminListener, Global, Level, Log, LogFraming, LogTarget, Shards, Tune,
+    Admin, AdminListener, Global, Level, Log, LogFraming, LogTarget, Metrics, Shards, Tune,
 };
 use crate::de::quote;
 use crate::error::Fault;
@@ -13,7 +13,8 @@ use crate::limits;
 use crate::logformat::LogFormat;
 use crate::path::YamlPath;
 use crate::raw::{
-    Int, LogFormatName, RawAdmin, RawAdminListener, RawGlobal, RawLog, RawShards, RawTune,
+    Int, LogFormatName, RawAdmin, RawAdminListener, RawGlobal, RawLog, RawMetrics, RawShards,
+    RawTune,
 };
 use crate::validate::field::{self, Port, Zero};
 use crate::HostInfo;
@@ -42,7 +43,12 @@ pub(crate) fn global(raw: Option<&RawGlobal>, host: &HostInfo) -> Result<Global,
     };
     let log = log(raw.log.as_ref(), &path.key("log"))?;
     let tune = tune(raw.tune.as_ref(), &path.key("tune"))?;
+    let metrics = match &raw.metrics {
+        Some(m) => Some(metrics(m, &path.key("metrics"))?),
+        None => None,
+    };
     Ok(Global {
+        metrics,
         shards,
         shard_cpus,
         maxconn,
@@ -201,6 +207,29 @@ fn listener(raw: &RawAdminListener, path: &YamlPath) -> Result<AdminListener, Fa
             })
         }
     }
+}
+
+/// `global.metrics`: `bind` defaults to [`limits::METRICS_BIND_DEFAULT`]; like the admin TCP
+/// listeners it stays on loopback unless `allow_remote: true` (the metrics name every
+/// backend and server, which is not for the network by default).
+fn metrics(raw: &RawMetrics, path: &YamlPath) -> Result<Metrics, Fault> {
+    let bind = match &raw.bind {
+        Some(text) => field::address(text, &path.key("bind"), Port::ZeroAllowed)?,
+        None => limits::METRICS_BIND_DEFAULT
+            .parse()
+            .expect("the default metrics address is valid"),
+    };
+    let allow_remote = raw.allow_remote.unwrap_or(false);
+    if !is_loopback(bind) && !allow_remote {
+        return Err(Fault::value(
+            &path.key("bind"),
+            format!(
+                "{bind} is not a loopback address; set `allow_remote: true` to serve the \
+                 metrics to the network"
+            ),
+        ));
+    }
+    Ok(Metrics { bind, allow_remote })
 }
 
 /// Whether two listeners would bind the same thing (port 0 never clashes: each is new).

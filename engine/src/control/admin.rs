@@ -164,6 +164,8 @@ where
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut writer = ReplyWriter::new(false);
+    // `set timeout cli` changes it for this connection only, as HAProxy's.
+    let mut idle_timeout = ADMIN_IDLE_TIMEOUT;
     loop {
         while let Some(lf) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=lf).collect();
@@ -173,7 +175,7 @@ where
                 let _ = send(&mut stream, &mut writer).await;
                 return;
             }
-            run_line(ctl, &line, level, &mut writer).await;
+            run_line(ctl, &line, level, &mut writer, &mut idle_timeout).await;
             if send(&mut stream, &mut writer).await.is_err() {
                 return;
             }
@@ -186,7 +188,7 @@ where
             let _ = send(&mut stream, &mut writer).await;
             return;
         }
-        let read = glommio::timer::timeout(ADMIN_IDLE_TIMEOUT, async {
+        let read = glommio::timer::timeout(idle_timeout, async {
             stream
                 .read(&mut chunk)
                 .await
@@ -201,7 +203,13 @@ where
     }
 }
 
-async fn run_line(ctl: &Ctl, line: &str, level: Level, writer: &mut ReplyWriter) {
+async fn run_line(
+    ctl: &Ctl,
+    line: &str,
+    level: Level,
+    writer: &mut ReplyWriter,
+    idle_timeout: &mut Duration,
+) {
     for part in split_commands(line) {
         if writer.is_closed() {
             break;
@@ -209,6 +217,10 @@ async fn run_line(ctl: &Ctl, line: &str, level: Level, writer: &mut ReplyWriter)
         match parse(&part, level) {
             Ok(Command::Prompt) => writer.toggle_prompt(),
             Ok(Command::Quit) => writer.quit(),
+            Ok(Command::SetTimeoutCli(t)) => {
+                *idle_timeout = t;
+                writer.push_result(&Ok(String::new()));
+            }
             Ok(cmd) => {
                 let result = ctl.execute(cmd, level).await;
                 writer.push_result(&result);

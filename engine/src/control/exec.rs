@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percore_admin as admin;
 use percore_admin::{
-    Command, ErrorReply, Level, Lookup, ServerRef, SessTarget, StatFilter, StatKind, StatRow,
-    WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION, SESSION_NOT_FOUND,
+    Command, ErrorReply, ForcedHealth, Format, Level, Lookup, ServerRef, SessTarget, StatFilter,
+    StatKind, StatOptions, StatRow, WeightSpec, CANT_FIND_BACKEND, NO_SUCH_SESSION,
+    SESSION_NOT_FOUND,
 };
 
 use super::lend::{Action, Lending};
@@ -21,6 +22,11 @@ use crate::ids::{ServerKey, ShardId, SlotPool, StreamId};
 use crate::rings::counters::{Counters, ProxyCounters};
 use crate::rings::msg::{AdminState, Op, Reply, ShardStats, StreamInfo};
 use crate::rings::share;
+
+/// `Release_date` of `show info` (HAProxy's `YYYY/MM/DD` form): the date of this version's
+/// last change, bumped with `version` in engine/Cargo.toml. Tools such as hatop refuse an
+/// empty one.
+pub const RELEASE_DATE: &str = "2026/12/02";
 
 /// Streams one shard lists for `show sess` at most; bounds the reply's memory.
 pub const SESS_LIST_MAX: usize = 100_000;
@@ -39,7 +45,8 @@ pub struct Ctl {
     pub log: crate::logging::EventLog,
 }
 
-fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
+/// The error reply for a broadcast or unicast that did not complete.
+pub(super) fn timed_out(e: BroadcastError, total: usize) -> ErrorReply {
     match e {
         BroadcastError::Timeout(missing) => admin::shards_timed_out(missing.len(), total),
         BroadcastError::Closed(_) => admin::shards_timed_out(1, total),
@@ -95,6 +102,16 @@ impl Ctl {
             .broadcast(op, REPLY_TIMEOUT)
             .await
             .map_err(|e| timed_out(e, self.shards.len()))
+    }
+
+    /// Sends `op` to every shard; returns their replies in shard order.
+    pub(super) async fn broadcast_replies(&self, op: Op) -> Result<Vec<Reply>, ErrorReply> {
+        self.broadcast(op).await
+    }
+
+    /// Sends `op` to every shard and waits until each applied it.
+    pub(super) async fn broadcast_op(&self, op: Op) -> Result<(), ErrorReply> {
+        self.broadcast(op).await.map(|_| ())
     }
 
     /// Sends the current view of `key` to every shard and waits for all of them.
@@ -180,12 +197,30 @@ impl Ctl {
             Command::ShutdownSessionsServer(r) => self.shutdown_sessions_server(&r).await,
             Command::ShutdownSession(id) => self.shutdown_session(StreamId(id)).await,
             Command::ShowSess(target) => self.show_sess(target).await,
-            Command::ShowStat { json, filter } => self.show_stat(json, filter, level).await,
-            Command::ShowInfo { json } => self.show_info(json).await,
+            Command::ShowStat { options, filter } => self.show_stat(options, filter, level).await,
+            Command::ShowInfo { format, desc } => self.show_info(format, desc).await,
             Command::ShowShards => self.show_shards().await,
-            Command::Reload => Err(admin::reload_failed(
-                "reload is not supported yet; restart the process to apply a new configuration",
-            )),
+            Command::ClearCounters { all } => self.clear_counters(all).await,
+            Command::SetFrontendEnabled(name, enabled) => {
+                self.set_frontend_enabled(&name, enabled).await
+            }
+            Command::SetMaxconnGlobal(n) => self.set_maxconn_global(n).await,
+            // The connection loop applies it to its own connection.
+            Command::SetTimeoutCli(_) => Ok(String::new()),
+            Command::SetServerAddr { server, addr, port } => {
+                self.set_server_addr(&server, addr, port).await
+            }
+            Command::SetServerHealth(r, forced) => self.set_server_health(&r, forced).await,
+            Command::SetServerCheckPort(r, port) => {
+                self.set_server_check_target(&r, None, Some(port))
+            }
+            Command::SetServerCheckAddr { server, addr, port } => {
+                self.set_server_check_target(&server, Some(addr), port)
+            }
+            Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
+            Command::ShowServersConn { backend } => {
+                self.show_servers_conn(backend.as_deref()).await
+            }
             Command::ArgumentError { target, error } => {
                 let st = self.state.borrow();
                 match target {
@@ -215,8 +250,10 @@ impl Ctl {
             let s = &mut st.servers[key.backend][key.server];
             let old = s.admin;
             if s.admin != state {
+                let now = Instant::now();
                 s.admin = state;
-                s.last_change = Instant::now();
+                s.last_change = now;
+                st.account_change(key, now);
             }
             old
         };
@@ -316,7 +353,7 @@ impl Ctl {
     /// optional row `filter`.
     async fn show_stat(
         &self,
-        json: bool,
+        options: StatOptions,
         filter: Option<StatFilter>,
         level: Level,
     ) -> Result<String, ErrorReply> {
@@ -325,29 +362,48 @@ impl Ctl {
         if let Some(f) = filter {
             f.apply(&mut rows)?;
         }
-        Ok(if json {
-            admin::render_stat_json(&rows, level)
-        } else {
-            admin::render_stat_csv(&rows, level)
+        options.hide_servers(&mut rows);
+        Ok(match options.format {
+            Format::Json => admin::render_stat_json(&rows, level),
+            Format::Typed => admin::render_stat_typed(&rows, level, options.desc),
+            Format::Plain => admin::render_stat_csv(&rows, level),
         })
     }
 
-    /// `show info`: process-wide figures from every shard's counters, as text or JSON.
-    async fn show_info(&self, json: bool) -> Result<String, ErrorReply> {
+    /// `show info`: process-wide figures from every shard's counters, as text, JSON or typed.
+    async fn show_info(&self, format: Format, desc: bool) -> Result<String, ErrorReply> {
         let stats = self.collect_stats().await?;
         let info = self.info(&stats);
-        Ok(if json {
-            admin::render_info_json(&info)
-        } else {
-            admin::render_info(&info)
+        Ok(match format {
+            Format::Json => admin::render_info_json(&info),
+            Format::Typed => admin::render_info_typed(&info, desc),
+            Format::Plain => admin::render_info(&info, desc),
         })
     }
 
     /// `show shards`: one row per shard from its counters and the depth of its cmd ring.
     async fn show_shards(&self) -> Result<String, ErrorReply> {
         let stats = self.collect_stats().await?;
+        Ok(admin::render_shards(&self.shard_rows(&stats)))
+    }
+
+    /// The `/metrics` body: one stats collection from every shard, rendered with HAProxy's
+    /// exporter names plus percore's per-shard series.
+    pub async fn metrics_body(&self) -> Result<String, ErrorReply> {
+        let stats = self.collect_stats().await?;
+        let rows = self.stat_rows(&stats);
+        let info = self.info(&stats);
+        Ok(admin::render_prometheus(
+            &info,
+            &rows,
+            &self.shard_rows(&stats),
+        ))
+    }
+
+    /// One `show shards` row per shard from its counters and the depth of its cmd ring.
+    fn shard_rows(&self, stats: &[ShardStats]) -> Vec<admin::ShardRow> {
         let depths = self.shards.ring_depths();
-        let rows: Vec<admin::ShardRow> = stats
+        stats
             .iter()
             .enumerate()
             .map(|(i, s)| admin::ShardRow {
@@ -365,8 +421,7 @@ impl Ctl {
                 ctl_latency_us_max: s.ctl_latency_us_max,
                 ..Default::default()
             })
-            .collect();
-        Ok(admin::render_shards(&rows))
+            .collect()
     }
 
     /// An admin state change, to the log target in HAProxy's words.
@@ -410,13 +465,14 @@ impl Ctl {
                     be_name: be.name.clone(),
                     srv_id: i as u32 + 1,
                     srv_name: srv.name.clone(),
-                    srv_addr: srv.address.ip().to_string(),
-                    srv_op_state: if s.check.as_ref().is_some_and(|c| c.up && c.nolb) {
-                        admin::SRV_OP_STOPPING
-                    } else if s.check.as_ref().is_none_or(|c| c.up) {
-                        admin::SRV_OP_RUNNING
-                    } else {
+                    srv_addr: s.address.ip().to_string(),
+                    // A server in maintenance is stopped for HAProxy (op state 0, health 0).
+                    srv_op_state: if s.stopped() {
                         admin::SRV_OP_STOPPED
+                    } else if s.op_nolb() {
+                        admin::SRV_OP_STOPPING
+                    } else {
+                        admin::SRV_OP_RUNNING
                     },
                     srv_admin_state: match s.admin {
                         AdminState::Ready => 0,
@@ -426,14 +482,20 @@ impl Ctl {
                     srv_uweight: s.weight,
                     srv_iweight: s.weight_initial,
                     srv_time_since_last_change: now.duration_since(s.last_change).as_secs(),
-                    srv_port: u32::from(srv.address.port()),
+                    srv_port: u32::from(s.address.port()),
+                    srv_check_port: s.check_port.map_or(0, u32::from),
+                    srv_check_addr: s.check_addr.map_or(String::new(), |a| a.to_string()),
                     srv_check_status: s.check.as_ref().map_or(0, |c| c.status.code()),
                     srv_check_result: s.check.as_ref().map_or(0, |c| match c.status {
                         admin::CheckStatus::Layer4Ok | admin::CheckStatus::Layer7Ok => 3,
                         admin::CheckStatus::Initializing | admin::CheckStatus::Unknown => 0,
                         _ => 2,
                     }),
-                    srv_check_health: s.check.as_ref().map_or(0, |c| c.health),
+                    srv_check_health: s
+                        .check
+                        .as_ref()
+                        .filter(|_| s.admin != AdminState::Maint)
+                        .map_or(0, |c| c.health),
                     srv_check_state: match (&s.check, s.health_enabled, s.admin) {
                         (None, _, _) => 0,
                         // HAProxy: 6 running, 2 disabled, 14 paused (maintenance).
@@ -514,7 +576,10 @@ impl Ctl {
                     backend_id: Some(st.backend_iid(s.backend)),
                     server: srv.map(|v| v.name.clone()),
                     server_id: s.server.map(|k| k.server as u32 + 1),
-                    server_addr: srv.map(|v| v.address.to_string()).unwrap_or_default(),
+                    server_addr: s
+                        .server
+                        .map(|k| st.servers[k.backend][k.server].address.to_string())
+                        .unwrap_or_default(),
                     mode: mode_of(fe.mode),
                     age_secs: s.age.as_secs(),
                     accept_unix_us: now_us.saturating_sub(s.age.as_micros() as u64),
@@ -578,12 +643,13 @@ impl Ctl {
         admin::InfoSnapshot {
             name: "percore".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            release_date: RELEASE_DATE.into(),
             nbthread: self.shards.len() as u64,
             pid: u64::from(std::process::id()),
             uptime_sec: uptime.as_secs(),
             ulimit_n,
             maxsock: ulimit_n,
-            maxconn: u64::from(st.config.global.maxconn),
+            maxconn: u64::from(st.global_maxconn),
             hard_maxconn: u64::from(st.config.global.maxconn),
             curr_conns: curr,
             cum_conns: cum,
@@ -643,7 +709,14 @@ impl StatSources<'_> {
             dreq: Some(c.denied),
             dresp: Some(0),
             ereq: Some(c.request_errors),
-            status: if stopping { "STOP" } else { "OPEN" }.into(),
+            status: if stopping {
+                "STOP"
+            } else if st.frontend_paused[i] {
+                "PAUSED"
+            } else {
+                "OPEN"
+            }
+            .into(),
             conn_tot: Some(c.streams_total),
             killed: Some(c.killed),
             intercepted: http.then_some(c.intercepted),
@@ -653,7 +726,14 @@ impl StatSources<'_> {
             rate_max: Some(u64::from(c.stream_rate.max())),
             req_rate: Some(u64::from(c.request_rate.rate(now))),
             req_rate_max: Some(u64::from(c.request_rate.max())),
-            ..http_columns(fe.mode, &c, StatRow::default())
+            // One stream per accepted connection: the connection rates are the stream rates.
+            conn_rate: Some(u64::from(c.stream_rate.rate(now))),
+            conn_rate_max: Some(u64::from(c.stream_rate.max())),
+            dcon: Some(0),
+            dses: Some(0),
+            req_tot: Some(c.requests),
+            modules: h1_module(fe.mode, self.sum(|s| s.frontend_streams[i]), &c, false),
+            ..proxy_zeros(fe.mode, http_columns(fe.mode, &c, StatRow::default()))
         }
     }
 
@@ -664,6 +744,8 @@ impl StatSources<'_> {
         let srv = &be.servers[i];
         let s = &st.servers[b][i];
         let c = merged(self.stats, now, |x| &x.servers[b][i]);
+        let scur = self.sum(|x| x.server_streams[b][i]);
+        let idle = self.sum(|x| x.idle_conns.get(b).and_then(|v| v.get(i)).map_or(0, |n| *n));
         StatRow {
             pxname: be.name.clone(),
             svname: srv.name.clone(),
@@ -673,7 +755,7 @@ impl StatSources<'_> {
             mode: mode_of(be.mode),
             qcur: Some(0),
             qmax: Some(0),
-            scur: Some(self.sum(|x| x.server_streams[b][i])),
+            scur: Some(scur),
             smax: Some(c.streams_max),
             slim: (s.maxconn > 0).then_some(u64::from(s.maxconn)),
             stot: Some(c.streams_total),
@@ -692,9 +774,17 @@ impl StatSources<'_> {
             bck: Some(u64::from(srv.backup)),
             lastchg: Some(now.duration_since(s.last_change).as_secs()),
             lbtot: Some(c.streams_total),
-            addr: srv.address.to_string(),
+            addr: s.address.to_string(),
             connect: Some(c.streams_total + c.connect_errors),
             killed: Some(c.killed),
+            wrew: Some(0),
+            reuse: Some(0),
+            srv_icur: Some(idle),
+            idle_conn_cur: Some(idle),
+            safe_conn_cur: Some(idle),
+            used_conn_cur: Some(scur),
+            need_conn_est: Some(scur),
+            modules: admin::Modules::SslOnly,
             ..check_columns(s, now, http_columns(be.mode, &c, outcome_columns(&c, now)))
         }
     }
@@ -705,6 +795,8 @@ impl StatSources<'_> {
         let be = &st.config.backends[b];
         let (active, backups, weight) = self.usable_servers(b);
         let c = merged(self.stats, now, |x| &x.backends[b]);
+        let scur = self.sum(|x| x.backend_streams[b]);
+        let health = &st.backend_health[b];
         StatRow {
             pxname: be.name.clone(),
             svname: "BACKEND".into(),
@@ -714,9 +806,10 @@ impl StatSources<'_> {
             mode: mode_of(be.mode),
             qcur: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.0))),
             qmax: Some(self.sum(|x| x.queued.get(b).map_or(0, |q| q.1))),
-            scur: Some(self.sum(|x| x.backend_streams[b])),
+            scur: Some(scur),
             smax: Some(c.streams_max),
-            slim: Some(u64::from(st.config.global.maxconn)),
+            // HAProxy shows a backend's fullconn as its limit.
+            slim: Some(u64::from(be.fullconn)),
             stot: Some(c.streams_total),
             bin: Some(c.bytes_in),
             bout: Some(c.bytes_out),
@@ -731,12 +824,28 @@ impl StatSources<'_> {
             uweight: Some(weight),
             act: Some(active),
             bck: Some(backups),
-            lastchg: Some(now.duration_since(st.started).as_secs()),
+            lastchg: Some(
+                now.duration_since(health.last_change.unwrap_or(st.started))
+                    .as_secs(),
+            ),
+            chkdown: Some(health.downs),
+            downtime: Some(
+                (health.downtime
+                    + health
+                        .down_since
+                        .map_or(Duration::ZERO, |d| now.saturating_duration_since(d)))
+                .as_secs(),
+            ),
             lbtot: Some(c.streams_total),
             algo: algo_name(&be.balance).into(),
             connect: Some(c.streams_total + c.connect_errors),
             killed: Some(c.killed),
-            ..http_columns(be.mode, &c, outcome_columns(&c, now))
+            reuse: Some(0),
+            agg_server_status: Some(0),
+            agg_server_check_status: Some(0),
+            agg_check_status: Some(0),
+            modules: h1_module(be.mode, scur, &c, true),
+            ..proxy_zeros(be.mode, http_columns(be.mode, &c, outcome_columns(&c, now)))
         }
     }
 
@@ -748,7 +857,7 @@ impl StatSources<'_> {
         let mut weight = 0u64;
         for (i, srv) in self.st.config.backends[b].servers.iter().enumerate() {
             let s = &self.st.servers[b][i];
-            let up = s.check.as_ref().is_none_or(|c| c.up);
+            let up = s.op_up();
             let usable = s.admin == AdminState::Ready && up;
             if usable && !srv.backup {
                 active += 1;
@@ -794,8 +903,63 @@ fn outcome_columns(c: &ProxyCounters, now: Instant) -> StatRow {
         ctime: Some(c.connect_time.average_ms()),
         rtime: Some(c.response_time.average_ms()),
         ttime: Some(c.total_time.average_ms()),
+        qtime_max: Some(u64::from(c.times_max_ms[0])),
+        ctime_max: Some(u64::from(c.times_max_ms[1])),
+        rtime_max: Some(u64::from(c.times_max_ms[2])),
+        ttime_max: Some(u64::from(c.times_max_ms[3])),
+        lastsess: Some(
+            c.last_stream
+                .map_or(-1, |t| now.saturating_duration_since(t).as_secs() as i64),
+        ),
+        wrew: Some(0),
+        eint: Some(0),
         ..StatRow::default()
     }
+}
+
+/// `base` with the columns HAProxy fills with 0 on FRONTEND and BACKEND rows for features
+/// percore does not have: compression (both modes), cache (HTTP), header-rewrite failures
+/// and internal errors.
+fn proxy_zeros(mode: percore_conf::Mode, base: StatRow) -> StatRow {
+    let http = mode == percore_conf::Mode::Http;
+    StatRow {
+        comp_in: Some(0),
+        comp_out: Some(0),
+        comp_byp: Some(0),
+        comp_rsp: Some(0),
+        cache_lookups: http.then_some(0),
+        cache_hits: http.then_some(0),
+        wrew: Some(0),
+        eint: Some(0),
+        ..base
+    }
+}
+
+/// The module columns of a FRONTEND (`backend` false) or BACKEND row: `h1_*` from the
+/// proxy's counters in HTTP mode (a backend's bytes in are what its servers sent), zeros in
+/// TCP mode, as HAProxy's h1 module.
+fn h1_module(
+    mode: percore_conf::Mode,
+    scur: u64,
+    c: &ProxyCounters,
+    backend: bool,
+) -> admin::Modules {
+    if mode != percore_conf::Mode::Http {
+        return admin::Modules::All(admin::H1Module::default());
+    }
+    let (bytes_in, bytes_out) = if backend {
+        (c.bytes_out, c.bytes_in)
+    } else {
+        (c.bytes_in, c.bytes_out)
+    };
+    admin::Modules::All(admin::H1Module {
+        open_connections: scur,
+        open_streams: scur,
+        total_connections: c.streams_total,
+        total_streams: c.requests,
+        bytes_in,
+        bytes_out,
+    })
 }
 
 /// `base` with the HTTP columns of a `show stat` row (left empty in TCP mode, as HAProxy
@@ -817,20 +981,25 @@ fn http_columns(mode: percore_conf::Mode, c: &ProxyCounters, base: StatRow) -> S
 }
 
 /// `base` with the check columns of a server row: empty without a check; the `check_*` and
-/// `last_chk` columns also while checks are disabled (`disable health`).
+/// `last_chk` columns also while checks are disabled (`disable health`) or paused by
+/// maintenance, as HAProxy shows them only for running checks.
 fn check_columns(s: &super::state::ServerState, now: Instant, base: StatRow) -> StatRow {
-    let checked = s.check.as_ref().filter(|_| s.health_enabled);
+    let enabled = s.check.as_ref().filter(|_| s.health_enabled);
+    let checked = enabled.filter(|_| s.admin != AdminState::Maint);
     StatRow {
-        chkfail: s.check.as_ref().map(|c| c.failures),
-        chkdown: s.check.as_ref().map(|c| c.downs),
-        hanafail: s.check.as_ref().map(|c| c.analysis_failures),
-        downtime: s.check.as_ref().map(|c| {
-            (c.downtime
-                + c.down_since
-                    .map_or(Duration::ZERO, |d| now.duration_since(d)))
-            .as_secs()
-        }),
+        // HAProxy shows these while checks are enabled (maintenance only pauses them).
+        chkfail: enabled.map(|c| c.failures),
+        chkdown: enabled.map(|_| s.downs),
+        // HAProxy fills hanafail only for servers that observe their traffic.
+        hanafail: enabled
+            .filter(|c| c.config.observe.is_some())
+            .map(|c| c.analysis_failures),
+        downtime: enabled.map(|_| s.downtime_at(now)),
         check_status: checked.map_or(String::new(), |c| c.status.info().to_string()),
+        check_last: s
+            .check
+            .as_ref()
+            .map_or(String::new(), |c| c.status.info().to_string()),
         check_desc: checked.map_or(String::new(), |c| c.status.description().to_string()),
         check_code: checked.and_then(|c| c.code.map(u64::from)),
         check_duration: checked.map(|c| c.duration_ms),
@@ -847,6 +1016,8 @@ fn server_status(s: &super::state::ServerState) -> String {
     match (s.admin, &s.check) {
         (AdminState::Maint, _) => "MAINT".into(),
         (AdminState::Drain, _) => "DRAIN".into(),
+        (AdminState::Ready, None) if s.forced == Some(ForcedHealth::Down) => "DOWN".into(),
+        (AdminState::Ready, None) if s.forced == Some(ForcedHealth::Stopping) => "NOLB".into(),
         (AdminState::Ready, None) => "no check".into(),
         (AdminState::Ready, Some(_)) if !s.health_enabled => "no check".into(),
         (AdminState::Ready, Some(c)) => {

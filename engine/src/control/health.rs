@@ -21,7 +21,6 @@ use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 
 use super::exec::Ctl;
-use super::state::CheckState;
 use crate::ids::ServerKey;
 use crate::logging::Severity;
 use crate::rings::msg::AdminState;
@@ -48,7 +47,7 @@ pub struct Outcome {
 
 /// Starts a checker task for every checked server.
 pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
-    let checked: Vec<(ServerKey, Check, SocketAddr)> = {
+    let checked: Vec<(ServerKey, Check)> = {
         let st = ctl.state.borrow();
         st.config
             .backends
@@ -63,7 +62,6 @@ pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
                                 server: s,
                             },
                             c,
-                            srv.address,
                         )
                     })
                 })
@@ -75,17 +73,9 @@ pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
     checked
         .into_iter()
         .enumerate()
-        .map(|(i, (key, check, addr))| {
+        .map(|(i, (key, check))| {
             let delay = check.inter * i as u32 / n;
-            glommio::spawn_local(checker(
-                ctl.clone(),
-                permits.clone(),
-                key,
-                check,
-                addr,
-                delay,
-            ))
-            .detach()
+            glommio::spawn_local(checker(ctl.clone(), permits.clone(), key, check, delay)).detach()
         })
         .collect()
 }
@@ -95,7 +85,6 @@ async fn checker(
     permits: Rc<Semaphore>,
     key: ServerKey,
     check: Check,
-    addr: SocketAddr,
     delay: Duration,
 ) {
     glommio::timer::sleep(delay).await;
@@ -109,6 +98,8 @@ async fn checker(
             let Ok(permit) = permits.acquire_permit(1).await else {
                 return;
             };
+            // Read each time: `set server … addr|check-addr|check-port` move the checks.
+            let addr = ctl.state.borrow().servers[key.backend][key.server].check_target();
             let t0 = Instant::now();
             let outcome = run_check(&check, addr).await;
             drop(permit);
@@ -294,11 +285,13 @@ async fn on_check(ctl: &Rc<Ctl>, key: ServerKey, outcome: Outcome, took: Duratio
         if outcome.passed {
             c.nolb = outcome.nolb;
         }
-        let change = c.record(outcome.passed, now);
+        let change = c.record(outcome.passed);
+        let nolb = nolb_changed.then_some(c.nolb);
         if change.is_some() || nolb_changed {
             s.last_change = now;
         }
-        (change, nolb_changed.then_some(c.nolb))
+        st.account_change(key, now);
+        (change, nolb)
     };
     let (change, nolb) = change;
     if let Some(nolb) = nolb {
@@ -349,7 +342,7 @@ pub async fn on_passive(ctl: &Rc<Ctl>, key: ServerKey) {
                 c.fast_next = true;
                 None
             }
-            OnError::FailCheck => c.record(false, now),
+            OnError::FailCheck => c.record(false),
             OnError::SuddenDeath => {
                 if c.up {
                     c.health = c.health.min(c.config.rise);
@@ -358,12 +351,13 @@ pub async fn on_passive(ctl: &Rc<Ctl>, key: ServerKey) {
             }
             OnError::MarkDown => {
                 c.health = 1;
-                c.record(false, now)
+                c.record(false)
             }
         };
         if change.is_some() {
             s.last_change = now;
         }
+        st.account_change(key, now);
         change
     };
     if let Some(up) = change {
@@ -413,7 +407,7 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
         let left = (0..be.servers.len())
             .filter(|&i| {
                 let s = &st.servers[key.backend][i];
-                s.admin == AdminState::Ready && s.check.as_ref().is_none_or(|c: &CheckState| c.up)
+                s.admin == AdminState::Ready && s.op_up()
             })
             .partition::<Vec<usize>, _>(|&i| !be.servers[i].backup);
         (

@@ -16,6 +16,8 @@ pub mod admin;
 pub mod exec;
 pub mod health;
 pub mod lend;
+pub mod metrics;
+mod runtime;
 pub mod shards;
 pub mod state;
 
@@ -167,6 +169,16 @@ async fn main(
             return;
         }
     };
+    let metrics_task = match open_metrics(&ctl, &config) {
+        Ok(t) => t,
+        Err(message) => {
+            for f in &socket_files {
+                f.remove_file();
+            }
+            let _ = status.send(ProcessStatus::Failed(message));
+            return;
+        }
+    };
     let checkers = health::spawn_all(&ctl);
     let _ = status.send(ProcessStatus::Ready);
     if let Err(message) = serve_until_stop(&inputs, &ctl).await {
@@ -175,6 +187,10 @@ async fn main(
     }
 
     ctl.stopping.set(true);
+    // No scrape during the stop: it would wait on shards that are draining.
+    if let Some(t) = metrics_task {
+        t.cancel();
+    }
     let grace = config.global.grace;
     log::info!("stopping: no new connections, live streams get up to {grace:?}");
     let outcome = ctl
@@ -331,6 +347,22 @@ fn stop_status(outcome: Result<Vec<Reply>, BroadcastError>) -> ProcessStatus {
         }
         Err(e) => ProcessStatus::Failed(format!("stop: {e}")),
     }
+}
+
+/// Binds the Prometheus endpoint when `global.metrics` is set and starts serving it.
+fn open_metrics(
+    ctl: &Rc<Ctl>,
+    config: &Config,
+) -> Result<Option<glommio::task::JoinHandle<()>>, String> {
+    let Some(m) = &config.global.metrics else {
+        return Ok(None);
+    };
+    let listener = metrics::bind(m.bind)?;
+    let shown = listener.local_addr().map_or(m.bind, |a| a);
+    log::info!("metrics on http://{shown}/metrics");
+    Ok(Some(
+        glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach(),
+    ))
 }
 
 /// Binds every configured admin listener and starts serving them.

@@ -4,10 +4,12 @@
 //! command before the admin reply is written. Names are resolved here, with HAProxy's error
 //! replies for unknown names.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use percore_admin::{
-    CheckStatus, ErrorReply, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND, NO_SUCH_SERVER,
+    CheckStatus, ErrorReply, ForcedHealth, ServerRef, NO_SUCH_BACKEND, NO_SUCH_FRONTEND,
+    NO_SUCH_SERVER,
 };
 use percore_conf::Config;
 
@@ -35,6 +37,22 @@ pub struct ServerState {
     pub check: Option<CheckState>,
     /// Slow start in progress: since when, and for how long.
     pub ramp: Option<(Instant, std::time::Duration)>,
+    /// Since when the server is stopped (DOWN by its checks or in maintenance); `None`
+    /// while it runs.
+    pub stopped_since: Option<Instant>,
+    /// Time spent stopped in earlier periods (`downtime` adds the current one).
+    pub downtime: std::time::Duration,
+    /// Running → stopped transitions (`chkdown`), maintenance included as HAProxy counts it.
+    pub downs: u64,
+    /// Current address (`set server … addr`); new connections and checks go there.
+    pub address: SocketAddr,
+    /// Address checks connect to instead of `address`'s IP (`set server … check-addr`).
+    pub check_addr: Option<IpAddr>,
+    /// Port checks connect to instead of `address`'s port (`check-port`).
+    pub check_port: Option<u16>,
+    /// Operational state forced by `set server … health` on a server without checks
+    /// (a checked server's forced state lives in its [`CheckState`] until the next check).
+    pub forced: Option<ForcedHealth>,
 }
 
 impl ServerState {
@@ -52,6 +70,79 @@ impl ServerState {
             }
             _ => self.weight,
         }
+    }
+
+    /// Whether HAProxy would report the server stopped (`srv_op_state` 0): DOWN by its
+    /// checks, or in maintenance.
+    pub fn stopped(&self) -> bool {
+        self.admin == AdminState::Maint || !self.op_up()
+    }
+
+    /// Operational state: UP by its checks, or (unchecked) unless forced DOWN.
+    pub fn op_up(&self) -> bool {
+        match &self.check {
+            Some(c) => c.up,
+            None => self.forced != Some(ForcedHealth::Down),
+        }
+    }
+
+    /// UP but taking no new load-balanced streams (NOLB: http check got 404 with
+    /// `disable_on_404`, or `set server … health stopping`).
+    pub fn op_nolb(&self) -> bool {
+        match &self.check {
+            Some(c) => c.up && c.nolb,
+            None => self.forced == Some(ForcedHealth::Stopping),
+        }
+    }
+
+    /// Where health checks connect: `check-addr` / `check-port` over the server address.
+    pub fn check_target(&self) -> SocketAddr {
+        SocketAddr::new(
+            self.check_addr.unwrap_or(self.address.ip()),
+            self.check_port.unwrap_or(self.address.port()),
+        )
+    }
+
+    /// Applies `set server … health`: a checked server gets HAProxy's health values (full
+    /// and UP, full and NOLB, 0 and DOWN) and its next checks go on from there; an
+    /// unchecked one keeps the forced state. Returns `Some(new_up)` when UP/DOWN changed.
+    pub fn force_health(&mut self, forced: ForcedHealth) -> Option<bool> {
+        let was_up = self.op_up();
+        match self.check.as_mut() {
+            Some(c) => {
+                let full = c.config.rise + c.config.fall - 1;
+                c.up = forced != ForcedHealth::Down;
+                c.nolb = forced == ForcedHealth::Stopping;
+                c.health = if c.up { full } else { 0 };
+            }
+            None => self.forced = Some(forced),
+        }
+        (was_up != self.op_up()).then_some(self.op_up())
+    }
+
+    /// Opens or closes a stopped period after a change of the admin or check state: one
+    /// `chkdown` per running → stopped transition, and `downtime` for the whole period, as
+    /// HAProxy's `srv_downtime` (which counts maintenance too).
+    pub fn account_stopped(&mut self, now: Instant) {
+        match (self.stopped(), self.stopped_since) {
+            (true, None) => {
+                self.stopped_since = Some(now);
+                self.downs += 1;
+            }
+            (false, Some(since)) => {
+                self.downtime += now.saturating_duration_since(since);
+                self.stopped_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds spent stopped so far, the current period included.
+    pub fn downtime_at(&self, now: Instant) -> u64 {
+        let current = self.stopped_since.map_or(std::time::Duration::ZERO, |s| {
+            now.saturating_duration_since(s)
+        });
+        (self.downtime + current).as_secs()
     }
 
     /// Percentage of the weight in use during a slow start (HAProxy `throttle`).
@@ -81,14 +172,9 @@ pub struct CheckState {
     pub duration_ms: u64,
     /// Detail of the last check (`Connection refused`).
     pub info: String,
-    /// Failed checks.
+    /// Failed checks while the server still had health left (HAProxy `failed_checks`: a
+    /// server already DOWN counts no more failures).
     pub failures: u64,
-    /// UP → DOWN transitions.
-    pub downs: u64,
-    /// Since when the server is DOWN.
-    pub down_since: Option<Instant>,
-    /// Total time spent DOWN before `down_since`.
-    pub downtime: std::time::Duration,
     /// Passive-health triggers (`hanafail`).
     pub analysis_failures: u64,
     /// `on_error: fastinter`: the next check comes at `fastinter`.
@@ -108,16 +194,14 @@ impl CheckState {
             duration_ms: 0,
             info: String::new(),
             failures: 0,
-            downs: 0,
-            down_since: None,
-            downtime: std::time::Duration::ZERO,
             analysis_failures: 0,
             fast_next: false,
         }
     }
 
-    /// Feeds one check result; returns `Some(new_up)` when the operational state changed.
-    pub fn record(&mut self, passed: bool, now: Instant) -> Option<bool> {
+    /// Feeds one check result; returns `Some(new_up)` when the operational state changed
+    /// (the caller then accounts the stopped period with [`ServerState::account_stopped`]).
+    pub fn record(&mut self, passed: bool) -> Option<bool> {
         let full = self.config.rise + self.config.fall - 1;
         if passed {
             if self.health < full {
@@ -126,25 +210,38 @@ impl CheckState {
             if !self.up && self.health >= self.config.rise {
                 self.up = true;
                 self.health = full;
-                if let Some(since) = self.down_since.take() {
-                    self.downtime += now.saturating_duration_since(since);
-                }
                 return Some(true);
             }
-        } else {
+        } else if self.health > 0 {
             self.failures += 1;
-            self.health = self.health.saturating_sub(1);
+            self.health -= 1;
             if self.up && self.health < self.config.rise {
                 self.up = false;
                 self.health = 0;
-                self.downs += 1;
-                self.down_since = Some(now);
                 return Some(false);
             }
         }
         None
     }
 }
+
+/// Whether a backend has a running server, HAProxy's `set_backend_down` bookkeeping: the
+/// BACKEND row's `chkdown`, `downtime` and `lastchg`.
+#[derive(Debug, Clone, Default)]
+pub struct BackendHealth {
+    /// Since when every server of the backend is stopped; `None` while one runs.
+    pub down_since: Option<Instant>,
+    /// Time spent down in earlier periods.
+    pub downtime: std::time::Duration,
+    /// Transitions to down.
+    pub downs: u64,
+    /// Last transition (`lastchg`); `None` before the first.
+    pub last_change: Option<Instant>,
+}
+
+/// Id of the first declared proxy in HAProxy 2.6 (id 1 is its internal CLI proxy, which
+/// `show stat` never lists).
+pub const FIRST_PROXY_IID: u32 = 2;
 
 /// Everything the control plane decides; only its tasks touch it.
 pub struct State {
@@ -156,6 +253,15 @@ pub struct State {
     pub frontend_maxconn: Vec<u32>,
     /// Generation of each frontend's `maxconn` split between shards.
     pub frontend_epoch: Vec<u32>,
+    /// Frontends paused by `disable frontend`.
+    pub frontend_paused: Vec<bool>,
+    /// Current process-wide `maxconn` (`set maxconn global`); the configured one is the
+    /// hard limit.
+    pub global_maxconn: u32,
+    /// Generation of the global `maxconn` split between shards.
+    pub global_epoch: u32,
+    /// Per backend: down periods (every server stopped).
+    pub backend_health: Vec<BackendHealth>,
     /// Process start.
     pub started: Instant,
 }
@@ -181,12 +287,23 @@ impl State {
                             last_change: now,
                             check: s.check.clone().map(CheckState::new),
                             ramp: None,
+                            stopped_since: None,
+                            downtime: std::time::Duration::ZERO,
+                            downs: 0,
+                            address: s.address,
+                            check_addr: None,
+                            check_port: None,
+                            forced: None,
                         })
                         .collect()
                 })
                 .collect(),
             frontend_maxconn: config.frontends.iter().map(|f| f.maxconn).collect(),
             frontend_epoch: vec![0; config.frontends.len()],
+            frontend_paused: vec![false; config.frontends.len()],
+            global_maxconn: config.global.maxconn,
+            global_epoch: 0,
+            backend_health: vec![BackendHealth::default(); config.backends.len()],
             started: now,
             config,
         }
@@ -208,6 +325,27 @@ impl State {
         Ok(ServerKey { backend, server })
     }
 
+    /// After a change of server `key`: accounts its stopped period and its backend's down
+    /// period (a backend is down while every one of its servers is stopped).
+    pub fn account_change(&mut self, key: ServerKey, now: Instant) {
+        self.servers[key.backend][key.server].account_stopped(now);
+        let down = self.servers[key.backend].iter().all(ServerState::stopped);
+        let h = &mut self.backend_health[key.backend];
+        match (down, h.down_since) {
+            (true, None) => {
+                h.down_since = Some(now);
+                h.downs += 1;
+                h.last_change = Some(now);
+            }
+            (false, Some(since)) => {
+                h.downtime += now.saturating_duration_since(since);
+                h.down_since = None;
+                h.last_change = Some(now);
+            }
+            _ => {}
+        }
+    }
+
     /// Resolves a frontend name.
     pub fn lookup_frontend(&self, name: &str) -> Result<usize, ErrorReply> {
         self.config.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
@@ -220,19 +358,22 @@ impl State {
             admin: s.admin,
             weight: s.effective_weight(Instant::now()),
             maxconn: s.maxconn,
-            up: s.check.as_ref().is_none_or(|c| c.up && !c.nolb),
+            up: s.op_up() && !s.op_nolb(),
             split_epoch: s.split_epoch,
+            address: s.address,
         }
     }
 
-    /// Proxy id of a frontend (HAProxy `iid`): frontends first, in file order, from 1.
+    /// Proxy id of a frontend (HAProxy `iid`), as HAProxy numbers the equivalent
+    /// configuration (the frontends, then the backends, in file order): HAProxy gives id 1 to
+    /// the CLI's own proxy, so the first declared proxy is 2.
     pub fn frontend_iid(&self, frontend: usize) -> u32 {
-        frontend as u32 + 1
+        frontend as u32 + FIRST_PROXY_IID
     }
 
     /// Proxy id of a backend: after all frontends.
     pub fn backend_iid(&self, backend: usize) -> u32 {
-        (self.config.frontends.len() + backend) as u32 + 1
+        (self.config.frontends.len() + backend) as u32 + FIRST_PROXY_IID
     }
 }
 
@@ -263,27 +404,69 @@ mod tests {
 
     #[test]
     fn fall_failures_mark_down_and_rise_successes_mark_up() {
-        let now = Instant::now();
         let mut c = check(2, 3);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), Some(false), "third failure: DOWN");
-        assert_eq!(c.downs, 1);
-        assert_eq!(c.record(false, now), None, "stays DOWN");
-        assert_eq!(c.record(true, now), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), Some(false), "third failure: DOWN");
+        assert_eq!(c.record(false), None, "stays DOWN");
         assert_eq!(
-            c.record(true, now + Duration::from_secs(5)),
-            Some(true),
-            "second success: UP"
+            c.failures, 3,
+            "a DOWN server counts no more failures, as HAProxy"
         );
+        assert_eq!(c.record(true), None);
+        assert_eq!(c.record(true), Some(true), "second success: UP");
         assert_eq!(c.health, 4);
-        assert!(c.downtime >= Duration::from_secs(5));
         // As HAProxy, health is a counter: a success in between only gives one point back.
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(true, now), None);
-        assert_eq!(c.record(false, now), None);
-        assert_eq!(c.record(false, now), Some(false));
-        assert_eq!(c.failures, 8);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(true), None);
+        assert_eq!(c.record(false), None);
+        assert_eq!(c.record(false), Some(false));
+        assert_eq!(c.failures, 7);
+    }
+
+    fn server(check: Option<CheckState>) -> ServerState {
+        ServerState {
+            admin: AdminState::Ready,
+            weight: 1,
+            weight_initial: 1,
+            maxconn: 0,
+            split_epoch: 0,
+            health_enabled: true,
+            last_change: Instant::now(),
+            check,
+            ramp: None,
+            stopped_since: None,
+            downtime: Duration::ZERO,
+            downs: 0,
+            address: "127.0.0.1:1".parse().expect("addr"),
+            check_addr: None,
+            check_port: None,
+            forced: None,
+        }
+    }
+
+    #[test]
+    fn maintenance_and_check_down_both_count_as_stopped() {
+        let t0 = Instant::now();
+        let mut s = server(Some(check(2, 3)));
+        s.admin = AdminState::Maint;
+        s.account_stopped(t0);
+        assert!(s.stopped());
+        assert_eq!(
+            (s.downs, s.downtime_at(t0 + Duration::from_secs(7))),
+            (1, 7)
+        );
+        s.admin = AdminState::Ready;
+        s.account_stopped(t0 + Duration::from_secs(10));
+        assert_eq!(s.downtime_at(t0 + Duration::from_secs(60)), 10);
+        for _ in 0..3 {
+            s.check.as_mut().expect("check").record(false);
+        }
+        s.account_stopped(t0 + Duration::from_secs(60));
+        s.admin = AdminState::Maint;
+        s.account_stopped(t0 + Duration::from_secs(61));
+        assert_eq!(s.downs, 2, "DOWN then maintenance is one stopped period");
+        assert_eq!(s.downtime_at(t0 + Duration::from_secs(65)), 15);
     }
 }

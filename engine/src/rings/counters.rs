@@ -59,6 +59,11 @@ pub struct ProxyCounters {
     pub response_time: TimeAverage,
     /// Average total time (`ttime`).
     pub total_time: TimeAverage,
+    /// Longest queue, connect, response and total time of one exchange, ms (`qtime_max`,
+    /// `ctime_max`, `rtime_max`, `ttime_max`); merged as the maximum over shards.
+    pub times_max_ms: [u32; 4],
+    /// When the last stream started (`lastsess`); merged as the latest over shards.
+    pub last_stream: Option<Instant>,
 }
 
 impl ProxyCounters {
@@ -66,6 +71,7 @@ impl ProxyCounters {
     pub fn count_stream(&mut self, now: Instant) {
         self.streams_total += 1;
         self.stream_rate.add(now);
+        self.last_stream = Some(now);
     }
 
     /// Counts an HTTP request (`req_tot`) and its rate (`req_rate`, `req_rate_max`).
@@ -82,10 +88,18 @@ impl ProxyCounters {
         let (Some(connect), Some(response)) = (t.connect_ms, t.response_ms) else {
             return;
         };
-        self.queue_time.add(t.queue_ms.unwrap_or(0));
+        let queue = t.queue_ms.unwrap_or(0);
+        self.queue_time.add(queue);
         self.connect_time.add(connect);
         self.response_time.add(response);
         self.total_time.add(t.total_ms);
+        for (max, ms) in self
+            .times_max_ms
+            .iter_mut()
+            .zip([queue, connect, response, t.total_ms])
+        {
+            *max = (*max).max(ms);
+        }
     }
 
     /// Adds another shard's counters, rates as read at `now` (`streams_max` and the rate
@@ -116,6 +130,8 @@ impl ProxyCounters {
             connect_time,
             response_time,
             total_time,
+            times_max_ms,
+            last_stream,
         } = o;
         self.streams_total += streams_total;
         self.streams_max += streams_max;
@@ -141,6 +157,19 @@ impl ProxyCounters {
         self.connect_time.merge(connect_time);
         self.response_time.merge(response_time);
         self.total_time.merge(total_time);
+        for (a, b) in self.times_max_ms.iter_mut().zip(times_max_ms) {
+            *a = (*a).max(*b);
+        }
+        self.last_stream = self.last_stream.max(*last_stream);
+    }
+
+    /// `clear counters`: the maxima restart from 0 (HAProxy resets `*_max` to 0, not to the
+    /// current value).
+    pub fn clear_maxima(&mut self) {
+        self.streams_max = 0;
+        self.stream_rate.clear_max();
+        self.request_rate.clear_max();
+        self.times_max_ms = [0; 4];
     }
 
     /// Counts one HTTP response status in its class.
@@ -207,6 +236,11 @@ impl RateCounter {
     /// Highest count of one period seen.
     pub fn max(&self) -> u32 {
         self.max
+    }
+
+    /// Forgets the maximum (`clear counters`); the rate itself is kept.
+    pub fn clear_max(&mut self) {
+        self.max = 0;
     }
 
     /// Sums another shard's counter into this one, as read at `now`: the merged value keeps

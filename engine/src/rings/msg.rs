@@ -37,6 +37,9 @@ pub struct ServerView {
     /// Generation of the split of `maxconn` between shards; a new one (after a `maxconn`
     /// change) restarts every shard from its plain share.
     pub split_epoch: u32,
+    /// Where new connections go (`set server … addr` changes it; connections already open
+    /// keep their peer).
+    pub address: SocketAddr,
 }
 
 /// Control plane → shard.
@@ -110,6 +113,31 @@ pub enum Op {
         /// Split generation the request belongs to.
         epoch: u32,
     },
+    /// `clear counters [all]`: zero the maxima (or, with `all`, every counter but the
+    /// accepted-connection total); reply [`Reply::Done`].
+    ClearCounters {
+        /// Every counter, not only the maxima.
+        all: bool,
+    },
+    /// `disable|enable frontend`: stop or resume accepting on the frontend's listeners
+    /// (they stay bound; connections wait in the backlog); reply [`Reply::Done`] once no
+    /// accept of that frontend is pending any more (or again).
+    SetFrontendAccepting {
+        /// Frontend index.
+        frontend: usize,
+        /// Accept (true) or pause.
+        accepting: bool,
+    },
+    /// `set maxconn global`: this shard's new share of the process-wide limit; reply
+    /// [`Reply::Done`].
+    SetGlobalMaxconn {
+        /// The shard's new share.
+        maxconn: u32,
+        /// The new split's generation.
+        epoch: u32,
+    },
+    /// `show errors`: reply [`Reply::Errors`] with the shard's captures.
+    ShowErrors,
 }
 
 /// Shard → control plane.
@@ -192,6 +220,23 @@ pub enum Reply {
     Stats(Box<ShardStats>),
     /// Live streams.
     Streams(Vec<StreamInfo>),
+    /// `show errors`: heads refused since start, and the last capture per proxy.
+    Errors(u64, Vec<ErrorEntry>),
+}
+
+/// One captured refused head, for `show errors`.
+#[derive(Debug, Clone)]
+pub struct ErrorEntry {
+    /// When, Unix µs.
+    pub unix_us: u64,
+    /// Frontend of the stream.
+    pub frontend: usize,
+    /// Client address.
+    pub src: SocketAddr,
+    /// Event number on its shard (`event #N`).
+    pub event: u64,
+    /// The head and the error offset.
+    pub capture: crate::stream::capture::ErrorCapture,
 }
 
 /// One shard's counters and gauges at the moment of the request.
@@ -221,6 +266,8 @@ pub struct ShardStats {
     pub ctl_latency_us_max: u64,
     /// Commands handled by the control task.
     pub commands: u64,
+    /// Idle pooled server connections, per backend, per server.
+    pub idle_conns: Vec<Vec<u64>>,
 }
 
 /// One live stream, for `show sess`.

@@ -123,7 +123,9 @@ pub async fn connect_once(
         }
     }
     let server = &be.servers[server_idx];
-    match TcpStream::connect_timeout(server.address, be.timeout.connect).await {
+    // The view's address, not the configured one: `set server … addr` moves new connects.
+    let address = shard.views.borrow()[backend][server_idx].address;
+    match TcpStream::connect_timeout(address, be.timeout.connect).await {
         Ok(stream) => {
             // Nagle would add up to 40 ms to small exchanges through the proxy.
             let _ = stream.set_nodelay(true);
@@ -136,7 +138,7 @@ pub async fn connect_once(
                 guard.slot().id(),
                 be.name,
                 server.name,
-                server.address
+                address
             );
             shard.on_connect_error(key);
             (Connected::Failed { server: key }, None)

@@ -86,6 +86,13 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
+            Op::ShowErrors => {
+                let (total, entries) = shard.errors.borrow().snapshot();
+                (Reply::Errors(total, entries), false)
+            }
+            op @ (Op::ClearCounters { .. }
+            | Op::SetFrontendAccepting { .. }
+            | Op::SetGlobalMaxconn { .. }) => (runtime_op(&shard, op).await, false),
         };
         let event = ShardEvent::Reply {
             shard: shard.id,
@@ -180,6 +187,61 @@ fn collect_stats(
         ctl_latency_us_p50: latency.p50_us(),
         ctl_latency_us_max: latency.max_us(),
         commands,
+        idle_conns: idle_conns(shard),
+    }
+}
+
+/// Idle pooled connections of every server, for `show servers conn` and `srv_icur`.
+fn idle_conns(shard: &Shard) -> Vec<Vec<u64>> {
+    let pool = shard.pool.borrow();
+    shard
+        .config
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(backend, be)| {
+            (0..be.servers.len())
+                .map(|server| pool.idle(ServerKey { backend, server }) as u64)
+                .collect()
+        })
+        .collect()
+}
+
+/// The runbook commands (`clear counters`, `disable|enable frontend`, `set maxconn
+/// global`): applied to this shard's own state, then [`Reply::Done`].
+async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
+    match op {
+        Op::ClearCounters { all } => clear_counters(shard, all),
+        Op::SetFrontendAccepting {
+            frontend,
+            accepting,
+        } => shard.set_frontend_accepting(frontend, accepting).await,
+        Op::SetGlobalMaxconn { maxconn, epoch } => shard.global_budget.reset_split(maxconn, epoch),
+        _ => debug_assert!(false, "not a runbook command: {op:?}"),
+    }
+    Reply::Done
+}
+
+/// `clear counters [all]`, HAProxy's split: without `all` only the maxima (`smax`,
+/// `rate_max`, `*_time_max`, `qmax`) restart from 0; with `all` every counter does, except
+/// the connections accepted over the shard's life (`CumConns` in `show info`).
+fn clear_counters(shard: &Shard, all: bool) {
+    let mut counters = shard.counters.borrow_mut();
+    let c = &mut *counters;
+    let every = c
+        .frontends
+        .iter_mut()
+        .chain(c.backends.iter_mut())
+        .chain(c.servers.iter_mut().flatten());
+    for p in every {
+        if all {
+            *p = Default::default();
+        } else {
+            p.clear_maxima();
+        }
+    }
+    for q in shard.queued.borrow_mut().iter_mut() {
+        q.1 = q.0;
     }
 }
 

@@ -19,6 +19,7 @@ pub mod balance;
 pub mod budget;
 pub mod connect;
 pub mod control_task;
+pub mod errors;
 pub mod http;
 pub mod proxy_header;
 pub mod queue;
@@ -179,12 +180,20 @@ pub struct Shard {
     pub limits: percore_protocols::http1::Limits,
     /// Accept loops, cancelled when the shard stops (which closes the listeners).
     accept_tasks: RefCell<Vec<JoinHandle<()>>>,
+    /// Each listener with its accept loop (`None` while `disable frontend` pauses it; the
+    /// socket stays bound, so connections wait in the backlog). Emptied by a stop.
+    listeners: RefCell<Vec<ShardListener>>,
+    /// Task queue of the data path, where resumed accept loops are spawned (the control
+    /// task that resumes them runs in its own latency queue).
+    data_queue: Cell<Option<glommio::TaskQueueHandle>>,
     /// Set once a stop began.
     stopping: Cell<bool>,
     /// Refusals seen per warning kind, for rate-limited warnings.
     warnings: account::Warnings,
     /// HAProxy's httplog and tcplog layouts, parsed once (used without `log_format`).
     log_formats: (LogFormat, LogFormat),
+    /// The last refused head per proxy, for `show errors`.
+    pub errors: RefCell<errors::ErrorLog>,
 }
 
 impl Shard {
@@ -245,9 +254,15 @@ impl Shard {
                 max_headers: cfg.global.tune.max_headers,
             },
             accept_tasks: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
+            data_queue: Cell::new(None),
             stopping: Cell::new(false),
             warnings: account::Warnings::default(),
             log_formats: (LogFormat::httplog(), LogFormat::tcplog()),
+            errors: RefCell::new(errors::ErrorLog::new(
+                cfg.frontends.len(),
+                cfg.backends.len(),
+            )),
             config: spec.config.clone(),
         })
     }
@@ -278,6 +293,7 @@ impl Shard {
                 b.servers
                     .iter()
                     .map(|s| ServerView {
+                        address: s.address,
                         admin: AdminState::Ready,
                         weight: s.weight,
                         maxconn: s.maxconn,
@@ -468,7 +484,7 @@ impl Shard {
         }
         let new_split = slot.maxconn != view.maxconn || slot.split_epoch != view.split_epoch;
         let usable = view.admin == AdminState::Ready && view.up && view.weight > 0;
-        if view.admin != AdminState::Ready || !view.up {
+        if view.admin != AdminState::Ready || !view.up || view.address != slot.address {
             // Pooled connections would otherwise keep sending it new requests.
             self.pool.borrow_mut().clear_server(key);
         }
@@ -596,6 +612,40 @@ impl Shard {
         for t in self.accept_tasks.borrow_mut().drain(..) {
             t.cancel();
         }
+        for l in self.listeners.borrow_mut().drain(..) {
+            if let Some(t) = l.task {
+                t.cancel();
+            }
+        }
+    }
+
+    /// `disable|enable frontend` on this shard: pausing cancels the frontend's accept loops
+    /// and returns once their futures are dropped (no accept of it is pending any more);
+    /// resuming starts them again on the same, still bound, sockets. Idempotent.
+    pub async fn set_frontend_accepting(self: &Rc<Self>, frontend: usize, accepting: bool) {
+        if accepting {
+            let Some(tq) = self.data_queue.get() else {
+                return;
+            };
+            for l in self.listeners.borrow_mut().iter_mut() {
+                if l.frontend == frontend && l.task.is_none() && !self.is_stopping() {
+                    let run = accept_loop(self.clone(), frontend, l.id, l.addr, l.socket.clone());
+                    l.task = glommio::spawn_local_into(run, tq).ok().map(|t| t.detach());
+                }
+            }
+            return;
+        }
+        let paused: Vec<JoinHandle<()>> = self
+            .listeners
+            .borrow_mut()
+            .iter_mut()
+            .filter(|l| l.frontend == frontend)
+            .filter_map(|l| l.task.take())
+            .collect();
+        for t in paused {
+            t.cancel();
+            t.await;
+        }
     }
 
     /// True once a stop began.
@@ -636,15 +686,25 @@ async fn main(mut spec: ShardSpec) {
     let count = listeners.len();
     // Each frontend's binds are numbered from 1, as HAProxy names listeners in its logs.
     let mut listener_ids = vec![0usize; shard.config.frontends.len()];
+    shard
+        .data_queue
+        .set(Some(glommio::executor().current_task_queue()));
     for BoundListener { frontend, addr, fd } in listeners {
         listener_ids[frontend] += 1;
         let id = listener_ids[frontend];
         // SAFETY: `fd` is an owned TCP socket that `runtime::bind_listeners` created, bound
         // and put in listening state; into_raw_fd() gives up ownership, so the listener is
-        // the fd's only owner and closes it exactly once.
-        let listener = unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) };
-        let task = glommio::spawn_local(accept_loop(shard.clone(), frontend, id, addr, listener));
-        shard.accept_tasks.borrow_mut().push(task.detach());
+        // the fd's only owner and closes it exactly once (when the last Rc drops).
+        let socket = Rc::new(unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) });
+        let run = accept_loop(shard.clone(), frontend, id, addr, socket.clone());
+        let task = Some(glommio::spawn_local(run).detach());
+        shard.listeners.borrow_mut().push(ShardListener {
+            frontend,
+            id,
+            addr,
+            socket,
+            task,
+        });
     }
     let purge = glommio::spawn_local(purge_pool(shard.clone()));
     shard.accept_tasks.borrow_mut().push(purge.detach());
@@ -720,6 +780,20 @@ async fn purge_pool(shard: Rc<Shard>) {
     }
 }
 
+/// One listening socket of this shard and its accept loop.
+struct ShardListener {
+    /// Frontend index.
+    frontend: usize,
+    /// Which bind of the frontend (from 1).
+    id: usize,
+    /// Bound address.
+    addr: SocketAddr,
+    /// The socket, shared with its accept loop; closed when both let go.
+    socket: Rc<TcpListener>,
+    /// The accept loop; `None` while the frontend is paused.
+    task: Option<JoinHandle<()>>,
+}
+
 /// Accepts connections of one listener (the frontend's `id`-th bind), each once it has a
 /// frontend and a global slot.
 ///
@@ -731,7 +805,7 @@ async fn accept_loop(
     frontend: usize,
     id: usize,
     addr: SocketAddr,
-    listener: TcpListener,
+    listener: Rc<TcpListener>,
 ) {
     let fe_budget = shard.frontend_budgets[frontend].clone();
     let global = shard.global_budget.clone();

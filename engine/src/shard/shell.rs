@@ -178,6 +178,12 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
             s.server = None;
             s.guard.set_server(None);
         }
+        Event::CaptureError(capture) => {
+            shard
+                .errors
+                .borrow_mut()
+                .record(s.frontend, s.peer, *capture);
+        }
         Event::Record(record) => {
             shard.account(s.frontend, s.peer, s.guard.slot().id(), &record);
             // The exchange's bytes are in the counters now: the entry must not show them

@@ -39,6 +39,7 @@
 
 pub mod attempt;
 pub mod buf;
+pub mod capture;
 pub mod fault;
 pub mod hash;
 pub mod http;
@@ -171,6 +172,8 @@ pub enum Event {
     CloseServer,
     /// A finished exchange (HTTP) or stream (TCP), to count and log.
     Record(Box<Record>),
+    /// A refused request or response head, for `show errors`.
+    CaptureError(Box<capture::ErrorCapture>),
 }
 
 /// Events waiting for the shell, oldest first (a machine queues a handful at most).

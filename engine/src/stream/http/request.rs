@@ -15,6 +15,7 @@ use super::body::{pump, Pumped};
 use super::route::{self, RequestView};
 use super::{Close, Exchange, HttpMachine, Req, Resp};
 use crate::stream::attempt::Attempts;
+use crate::stream::capture::ErrorCapture;
 use crate::stream::http::errors;
 use crate::stream::{Env, Event, Fault, Record};
 use crate::termination::{Cause, Phase, Termination};
@@ -191,7 +192,11 @@ impl HttpMachine {
             }
             Ok(None) if self.client_eof => refuse_head(self, env, now, Fault::ClientAbortedRequest),
             Ok(None) => {}
-            Err(e) => refuse_head(self, env, now, Fault::InvalidRequest(e)),
+            Err(e) => {
+                let capture = ErrorCapture::request(self.cin.bytes(), &e);
+                self.events.push(Event::CaptureError(Box::new(capture)));
+                refuse_head(self, env, now, Fault::InvalidRequest(e))
+            }
         }
     }
 

@@ -14,7 +14,8 @@ use percore_protocols::http1::{
 use super::body::{pump, Pumped};
 use super::request::{edit_headers, View};
 use super::{observe_status, Close, HttpMachine, Req, Resp};
-use crate::stream::{Env, Fault};
+use crate::stream::capture::ErrorCapture;
+use crate::stream::{Env, Event, Fault};
 
 impl HttpMachine {
     /// Response-side progress: heads, bodies and tunnel bytes.
@@ -84,7 +85,12 @@ impl HttpMachine {
                 }
             }
             Ok(None) => {}
-            Err(e) => self.fail(env, now, Fault::InvalidResponse(e)),
+            Err(e) => {
+                let server = self.server.map(|s| s.key);
+                let capture = ErrorCapture::response(self.sin.bytes(), &e, server);
+                self.events.push(Event::CaptureError(Box::new(capture)));
+                self.fail(env, now, Fault::InvalidResponse(e))
+            }
         }
     }
 
