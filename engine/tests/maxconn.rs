@@ -54,7 +54,7 @@ fn exact_on_two_shards(maxconn: u32) {
         statuses.iter().all(|&s| s == 200),
         "every request is served: {statuses:?}"
     );
-    let most = origin.seen.max_in_flight.load(Ordering::SeqCst);
+    let most = origin.seen.max_serving.load(Ordering::SeqCst);
     assert!(
         most <= maxconn as usize,
         "maxconn {maxconn}: {most} requests in flight at the origin at once"
@@ -159,7 +159,7 @@ fn accept_limit_is_exact(tag: &str, global_maxconn: u32, frontend_maxconn: u32) 
         statuses.iter().all(|&s| s == 200),
         "every connection is served by one shard or the other: {statuses:?}"
     );
-    let most = origin.seen.max_in_flight.load(Ordering::SeqCst);
+    let most = origin.seen.max_serving.load(Ordering::SeqCst);
     assert!(
         most <= limit,
         "limit {limit}: {most} streams at the origin at once"

@@ -222,7 +222,7 @@ fn maxconn_queues_then_503_after_queue_timeout() {
         "6 requests, 2 slots, 150 ms queue: some must time out: {statuses:?}"
     );
     assert!(
-        slow.seen.max_in_flight.load(Ordering::SeqCst) <= 2,
+        slow.seen.max_serving.load(Ordering::SeqCst) <= 2,
         "maxconn exceeded"
     );
     let csv = admin(&sock(&p), "show stat");
@@ -240,7 +240,7 @@ fn maxconn_queues_then_503_after_queue_timeout() {
     let p2 = Proxy::start("mc-queue", &http_maxconn_config(slow2.addr, "10s"));
     let statuses = concurrent_statuses(p2.addr("web"), 8);
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-    assert!(slow2.seen.max_in_flight.load(Ordering::SeqCst) <= 2);
+    assert!(slow2.seen.max_serving.load(Ordering::SeqCst) <= 2);
     // Lowered at run time to 0 (unlimited) through the admin socket.
     assert_eq!(admin(&sock(&p2), "set maxconn server app/s1 0"), "\n");
     let statuses = concurrent_statuses(p2.addr("web"), 8);
@@ -370,7 +370,7 @@ fn minconn_and_fullconn_scale_the_limit_with_backend_load() {
         let p = Proxy::start("mc-minconn", &yaml);
         let statuses = concurrent_statuses(p.addr("web"), 8);
         assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-        slow.seen.max_in_flight.load(Ordering::SeqCst)
+        slow.seen.max_serving.load(Ordering::SeqCst)
     };
     // Far below fullconn: the limit stays at minconn (1 per shard).
     let low = run(1000);

@@ -37,6 +37,12 @@ pub struct Seen {
     pub in_flight: AtomicUsize,
     /// Most requests answered at once.
     pub max_in_flight: AtomicUsize,
+    /// Requests between their head and the end of the origin's delay, before any response
+    /// byte: what a proxy's `maxconn` bounds exactly. (`in_flight` also spans writing the
+    /// response, whose end the proxy may see before this thread counts it.)
+    pub serving: AtomicUsize,
+    /// Most requests in `serving` at once.
+    pub max_serving: AtomicUsize,
 }
 
 /// A running HTTP origin; stops accepting when dropped.
@@ -128,9 +134,12 @@ fn serve(conn: TcpStream, name: &str, seen: &Seen, delay: Duration) -> std::io::
         }
         let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let serving = seen.serving.fetch_add(1, Ordering::SeqCst) + 1;
+        seen.max_serving.fetch_max(serving, Ordering::SeqCst);
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
+        seen.serving.fetch_sub(1, Ordering::SeqCst);
         seen.requests.fetch_add(1, Ordering::Relaxed);
         seen.heads.lock().expect("heads").push(head.clone());
         let lower = head.to_ascii_lowercase();
