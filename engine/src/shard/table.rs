@@ -357,14 +357,30 @@ impl StreamTable {
         else {
             return 0;
         };
-        let refs: Vec<SlotRef> = list
-            .iter()
-            .map(|&slot| SlotRef {
-                slot,
-                id: self.slots[slot as usize].as_ref().expect("indexed").id,
-            })
-            .collect();
-        refs.into_iter().filter(|&r| self.kill(r)).count()
+        // One pass over the server's entries, no intermediate list: this runs before the
+        // reply, so its cost per stream is the kill's latency.
+        self.teardown.reserve(list.len());
+        let mut killed = 0;
+        for &slot in list {
+            let Some(e) = self.slots[slot as usize].as_mut() else {
+                continue;
+            };
+            if e.killed {
+                continue;
+            }
+            e.killed = true;
+            if let Some(h) = e.kill.take() {
+                self.teardown.push_back(h);
+            }
+            killed += 1;
+        }
+        self.kills_pending += killed;
+        if killed > 0 {
+            if let Some(w) = self.teardown_waiter.take() {
+                w.wake();
+            }
+        }
+        killed
     }
 
     /// Kills every live stream (end of the stop grace period); returns how many.
