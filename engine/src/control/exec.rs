@@ -300,22 +300,35 @@ impl Ctl {
             st.frontend_epoch[fe] = st.frontend_epoch[fe].wrapping_add(1);
             st.frontend_epoch[fe]
         };
-        self.lending
-            .borrow_mut()
-            .reset(SlotPool::Frontend(fe), n, epoch);
+        self.split_limit(SlotPool::Frontend(fe), n, epoch, |maxconn| {
+            Op::SetFrontendMaxconn {
+                frontend: fe,
+                maxconn,
+                epoch,
+            }
+        })
+        .await?;
+        Ok(String::new())
+    }
+
+    /// A new split of `pool`'s `n` slots (generation `epoch`): the book starts over and
+    /// each shard, one after the other, gets its plain share through `op(share)`.
+    pub(super) async fn split_limit(
+        &self,
+        pool: SlotPool,
+        n: u32,
+        epoch: u32,
+        op: impl Fn(u32) -> Op,
+    ) -> Result<(), ErrorReply> {
+        self.lending.borrow_mut().reset(pool, n, epoch);
         let shards = self.shards.len();
         for i in 0..shards {
-            let op = Op::SetFrontendMaxconn {
-                frontend: fe,
-                maxconn: share(n, shards, i),
-                epoch,
-            };
             self.shards
-                .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)
+                .unicast(ShardId(i as u16), op(share(n, shards, i)), REPLY_TIMEOUT)
                 .await
                 .map_err(|e| timed_out(e, shards))?;
         }
-        Ok(String::new())
+        Ok(())
     }
 
     /// `shutdown sessions server`: kills the server's streams on every shard and logs how

@@ -15,11 +15,9 @@ use percore_admin::{
     VALUE_OUT_OF_RANGE,
 };
 
-use super::exec::{timed_out, Ctl};
-use super::shards::REPLY_TIMEOUT;
-use crate::ids::{ServerKey, ShardId, SlotPool};
+use super::exec::Ctl;
+use crate::ids::{ServerKey, SlotPool};
 use crate::rings::msg::{ErrorEntry, Op, Reply, ShardStats};
-use crate::rings::share;
 use crate::stream::capture::CAPTURE_BYTES_MAX;
 
 impl Ctl {
@@ -87,18 +85,11 @@ impl Ctl {
             st.global_epoch = st.global_epoch.wrapping_add(1);
             st.global_epoch
         };
-        self.lending.borrow_mut().reset(SlotPool::Global, n, epoch);
-        let shards = self.shards.len();
-        for i in 0..shards {
-            let op = Op::SetGlobalMaxconn {
-                maxconn: share(n, shards, i),
-                epoch,
-            };
-            self.shards
-                .unicast(ShardId(i as u16), op, REPLY_TIMEOUT)
-                .await
-                .map_err(|e| timed_out(e, shards))?;
-        }
+        self.split_limit(SlotPool::Global, n, epoch, |maxconn| Op::SetGlobalMaxconn {
+            maxconn,
+            epoch,
+        })
+        .await?;
         Ok(String::new())
     }
 

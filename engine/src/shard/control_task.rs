@@ -58,28 +58,10 @@ pub async fn run(
                 shard.set_server_view(server, view);
                 (Reply::Done, false)
             }
-            Op::SetFrontendMaxconn {
-                frontend,
-                maxconn,
-                epoch,
-            } => {
-                if let Some(b) = shard.frontend_budgets.get(frontend) {
-                    b.reset_split(maxconn, epoch);
-                }
-                (Reply::Done, false)
-            }
-            Op::GrantSlots { pool, epoch, n } => {
-                if let Some(b) = shard.pool_budget(pool) {
-                    b.grant(n, epoch);
-                }
-                (Reply::Done, false)
-            }
-            Op::ReclaimSlot { pool, epoch } => {
-                if let Some(b) = shard.pool_budget(pool) {
-                    b.reclaim(epoch);
-                }
-                (Reply::Done, false)
-            }
+            op @ (Op::SetFrontendMaxconn { .. }
+            | Op::SetGlobalMaxconn { .. }
+            | Op::GrantSlots { .. }
+            | Op::ReclaimSlot { .. }) => (slot_op(&shard, op), false),
             Op::CollectStats => {
                 let stats = collect_stats(&shard, &evt_tx, &latency, commands);
                 (Reply::Stats(Box::new(stats)), false)
@@ -90,9 +72,9 @@ pub async fn run(
                 let (total, entries) = shard.errors.borrow().snapshot();
                 (Reply::Errors(total, entries), false)
             }
-            op @ (Op::ClearCounters { .. }
-            | Op::SetFrontendAccepting { .. }
-            | Op::SetGlobalMaxconn { .. }) => (runtime_op(&shard, op).await, false),
+            op @ (Op::ClearCounters { .. } | Op::SetFrontendAccepting { .. }) => {
+                (runtime_op(&shard, op).await, false)
+            }
         };
         let event = ShardEvent::Reply {
             shard: shard.id,
@@ -209,6 +191,35 @@ fn idle_conns(shard: &Shard) -> Vec<Vec<u64>> {
 
 /// The runbook commands (`clear counters`, `disable|enable frontend`, `set maxconn
 /// global`): applied to this shard's own state, then [`Reply::Done`].
+/// The commands that move `maxconn` slots: a new split of a limit, and the control plane's
+/// grants and reclaims (see `shard::budget`).
+fn slot_op(shard: &Shard, op: Op) -> Reply {
+    match op {
+        Op::SetFrontendMaxconn {
+            frontend,
+            maxconn,
+            epoch,
+        } => {
+            if let Some(b) = shard.frontend_budgets.get(frontend) {
+                b.reset_split(maxconn, epoch);
+            }
+        }
+        Op::SetGlobalMaxconn { maxconn, epoch } => shard.global_budget.reset_split(maxconn, epoch),
+        Op::GrantSlots { pool, epoch, n } => {
+            if let Some(b) = shard.pool_budget(pool) {
+                b.grant(n, epoch);
+            }
+        }
+        Op::ReclaimSlot { pool, epoch } => {
+            if let Some(b) = shard.pool_budget(pool) {
+                b.reclaim(epoch);
+            }
+        }
+        _ => debug_assert!(false, "not a slot command: {op:?}"),
+    }
+    Reply::Done
+}
+
 async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
     match op {
         Op::ClearCounters { all } => clear_counters(shard, all),
@@ -216,7 +227,6 @@ async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
             frontend,
             accepting,
         } => shard.set_frontend_accepting(frontend, accepting).await,
-        Op::SetGlobalMaxconn { maxconn, epoch } => shard.global_budget.reset_split(maxconn, epoch),
         _ => debug_assert!(false, "not a runbook command: {op:?}"),
     }
     Reply::Done

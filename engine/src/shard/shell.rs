@@ -18,7 +18,7 @@ use glommio::timer::Timer;
 use super::budget::BudgetSlot;
 use super::connect::{connect_once, ServerConn};
 use super::proxy_header::Preread;
-use super::table::{StreamGuard, StreamState};
+use super::table::{Fenced, StreamGuard, StreamState};
 use super::Shard;
 use crate::rings::msg::AdminState;
 use crate::stream::{Connected, Event, Layer, Machine, ServerRequest, Side, Transmit};
@@ -96,6 +96,62 @@ impl<M: Machine> Drop for Stream<M> {
         self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
         self.machine.park(&self.shard.env());
     }
+}
+
+/// Builds the stream of an accepted client: `(client, address it connected to)` are the
+/// announced ones when the frontend accepts a PROXY header.
+pub type BuildStream<M> = fn(
+    &Rc<Shard>,
+    usize,
+    TcpStream,
+    (SocketAddr, SocketAddr),
+    [BudgetSlot; 2],
+    StreamGuard,
+) -> Stream<M>;
+
+/// Registers a freshly accepted client of `frontend` (on its `listener`-th bind) and spawns
+/// its fenced stream task, which reads the PROXY header first with `accept_proxy`. A
+/// stream that is not `on_backend` until routed (HTTP) leaves its backend's count at once.
+pub fn spawn_stream<M: Machine + 'static>(
+    shard: &Rc<Shard>,
+    (frontend, listener): (usize, usize),
+    mut client: TcpStream,
+    slots: [BudgetSlot; 2],
+    on_backend: bool,
+    build: BuildStream<M>,
+) {
+    let Ok(peer) = client.peer_addr() else {
+        // The client already went away (ENOTCONN); nothing to serve or log.
+        return;
+    };
+    let local = client.local_addr().unwrap_or(peer);
+    let Some(slot) = shard.register_stream(frontend, peer) else {
+        return;
+    };
+    let guard = StreamGuard::new(shard.table.clone(), slot);
+    if !on_backend {
+        guard.leave_backend();
+    }
+    let table = shard.table.clone();
+    let task = if shard.config.frontends[frontend].accept_proxy {
+        let shard = shard.clone();
+        glommio::spawn_local(Fenced::new(table, slot, async move {
+            let Some(a) = shard
+                .read_proxy_header(frontend, listener, &mut client, peer, local)
+                .await
+            else {
+                return;
+            };
+            guard.with(|e| e.client = a.client);
+            let stream = build(&shard, frontend, client, (a.client, a.local), slots, guard);
+            run(stream.with_preread(a.preread)).await;
+        }))
+        .detach()
+    } else {
+        let stream = build(shard, frontend, client, (peer, local), slots, guard);
+        glommio::spawn_local(Fenced::new(table, slot, run(stream))).detach()
+    };
+    shard.table.borrow_mut().set_kill_handle(slot, task);
 }
 
 /// Runs a stream to its end.

@@ -9,7 +9,7 @@ use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
-use super::table::{Fenced, StreamGuard};
+use super::table::StreamGuard;
 use super::Shard;
 use crate::stream::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 
@@ -19,37 +19,10 @@ pub fn start(
     shard: &Rc<Shard>,
     frontend: usize,
     listener: usize,
-    mut client: TcpStream,
+    client: TcpStream,
     slots: [BudgetSlot; 2],
 ) {
-    let (Ok(peer), Ok(local)) = (client.peer_addr(), client.local_addr()) else {
-        // The client already went away (ENOTCONN); nothing to serve or log.
-        return;
-    };
-    let Some(slot) = shard.register_stream(frontend, peer) else {
-        return;
-    };
-    let guard = StreamGuard::new(shard.table.clone(), slot);
-    let table = shard.table.clone();
-    let task = if shard.config.frontends[frontend].accept_proxy {
-        let shard = shard.clone();
-        glommio::spawn_local(Fenced::new(table, slot, async move {
-            let Some(a) = shard
-                .read_proxy_header(frontend, listener, &mut client, peer, local)
-                .await
-            else {
-                return;
-            };
-            guard.with(|e| e.client = a.client);
-            let stream = stream(&shard, frontend, client, (a.client, a.local), slots, guard);
-            shell::run(stream.with_preread(a.preread)).await;
-        }))
-        .detach()
-    } else {
-        let stream = stream(shard, frontend, client, (peer, local), slots, guard);
-        glommio::spawn_local(Fenced::new(table, slot, shell::run(stream))).detach()
-    };
-    shard.table.borrow_mut().set_kill_handle(slot, task);
+    shell::spawn_stream(shard, (frontend, listener), client, slots, true, stream);
 }
 
 /// The stream of a client at `addrs` (client, address it connected to).

@@ -167,17 +167,9 @@ impl Fault {
         );
         let counters = FaultCounters {
             request_error: request_side,
-            response_error: matches!(
-                self,
-                InvalidResponse(_)
-                    | InvalidResponseBody(_)
-                    | ResponseTimeout
-                    | ServerTimeout
-                    | ServerAbortedHead
-                    | ServerAbortedBody
-                    | ServerWriteFailed
-                    | ResponseHeadTooLarge
-            ),
+            // A server fault once connected (HAProxy's `eresp`); failing to connect is `econ`.
+            response_error: self.class() == FaultClass::Server
+                && !matches!(self, ConnectFailed | NoServer),
             client_abort: matches!(self, ClientAbortedResponse | ClientTimeout),
             server_abort: matches!(self, ServerAbortedBody | ServerTimeout),
         };

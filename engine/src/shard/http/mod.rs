@@ -13,7 +13,7 @@ use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
-use super::table::{Fenced, StreamGuard};
+use super::table::StreamGuard;
 use super::Shard;
 use crate::stream::http::{HttpMachine, HttpStart};
 
@@ -24,41 +24,11 @@ pub fn start(
     shard: &Rc<Shard>,
     frontend: usize,
     listener: usize,
-    mut client: TcpStream,
+    client: TcpStream,
     slots: [BudgetSlot; 2],
 ) {
-    let Ok(peer) = client.peer_addr() else {
-        return;
-    };
-    let Some(slot) = shard.register_stream(frontend, peer) else {
-        return;
-    };
-    let guard = StreamGuard::new(shard.table.clone(), slot);
     // Between exchanges a client connection is on no backend.
-    guard.leave_backend();
-    let table = shard.table.clone();
-    let task = if shard.config.frontends[frontend].accept_proxy {
-        let shard = shard.clone();
-        glommio::spawn_local(Fenced::new(table, slot, async move {
-            let local = client.local_addr().unwrap_or(peer);
-            let Some(a) = shard
-                .read_proxy_header(frontend, listener, &mut client, peer, local)
-                .await
-            else {
-                return;
-            };
-            guard.with(|e| e.client = a.client);
-            let addrs = (a.client, a.local);
-            let stream = stream(&shard, frontend, client, addrs, slots, guard);
-            shell::run(stream.with_preread(a.preread)).await;
-        }))
-        .detach()
-    } else {
-        let local = client.local_addr().unwrap_or(peer);
-        let stream = stream(shard, frontend, client, (peer, local), slots, guard);
-        glommio::spawn_local(Fenced::new(table, slot, shell::run(stream))).detach()
-    };
-    shard.table.borrow_mut().set_kill_handle(slot, task);
+    shell::spawn_stream(shard, (frontend, listener), client, slots, false, stream);
 }
 
 /// The stream of a client at `addrs` (client, address it connected to).
