@@ -173,6 +173,11 @@ pub(crate) struct Reactor {
     /// refcell) every time. Acquire during initialization
     preempt_ptr_head: *const u32,
     preempt_ptr_tail: *const AtomicU32,
+    /// percore patch: the main ring's CQ head and tail, and how many pending completions
+    /// make `need_preempt` true (upstream armed a count timer each turn for this).
+    main_cq_head: *const AtomicU32,
+    main_cq_tail: *const AtomicU32,
+    main_cq_preempt: u32,
 }
 
 impl Reactor {
@@ -185,6 +190,8 @@ impl Reactor {
     ) -> io::Result<Reactor> {
         let sys = sys::Reactor::new(notifier, io_memory, ring_depth, blocking_thread)?;
         let (preempt_ptr_head, preempt_ptr_tail) = sys.preempt_pointers();
+        let (main_cq_head, main_cq_tail) = sys.main_cq_pointers();
+        let main_cq_preempt = ring_depth as u32;
         Ok(Reactor {
             sys,
             timers: RefCell::new(Timers::new()),
@@ -193,6 +200,9 @@ impl Reactor {
             record_io_latencies,
             preempt_ptr_head,
             preempt_ptr_tail: preempt_ptr_tail as _,
+            main_cq_head: main_cq_head as _,
+            main_cq_tail: main_cq_tail as _,
+            main_cq_preempt,
         })
     }
 
@@ -204,9 +214,22 @@ impl Reactor {
         self.sys.task_queue_io_stats(handle)
     }
 
+    /// True when the latency ring has a completion (a preemption or user timer fired, a
+    /// foreign wake-up, latency-sensitive I/O), or when the main ring holds `ring_depth`
+    /// unconsumed completions (percore patch; upstream armed a main-ring count timeout with
+    /// a linked eventfd write every reactor turn to get the same signal).
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
-        unsafe { *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire) }
+        // SAFETY: the pointers point into the rings' shared memory, mapped for the whole
+        // life of `self.sys`, which `self` owns; the kernel writes the tails, this thread
+        // the heads.
+        unsafe {
+            *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire)
+                || (*self.main_cq_tail)
+                    .load(Ordering::Acquire)
+                    .wrapping_sub((*self.main_cq_head).load(Ordering::Relaxed))
+                    >= self.main_cq_preempt
+        }
     }
 
     pub(crate) fn id(&self) -> usize {

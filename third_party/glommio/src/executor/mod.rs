@@ -1325,6 +1325,11 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
+                // percore patch: a preemption can come before any queue ran (a kept reactor
+                // timer that was about to fire, a latency-ring event right after `poll_io`).
+                // Reporting "nothing ran" then would make the caller park with runnable
+                // tasks, which nothing may wake (PATCHES.md, patch 4).
+                ran = ran || !self.queues.borrow().active_executors.is_empty();
                 break;
             }
             if !self.run_one_task_queue() {

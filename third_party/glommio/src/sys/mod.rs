@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // percore patch: pairs with the SeqCst fence the sleeper issues between setting
+        // `should_notify` and its last look at the queues (`Reactor::wait`); upstream used a
+        // process-wide membarrier there instead.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)

@@ -37,9 +37,8 @@ use crate::{
         self,
         blocking::{BlockingThreadOp, BlockingThreadPool},
         dma_buffer::{BufferStorage, DmaBuffer},
-        membarrier,
-        source::{RecvMsg, SendMsg},
         DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
+        source::{RecvMsg, SendMsg},
         PollableStatus, Source, SourceType, Statx, TimeSpec64,
     },
     uring_sys::{self, IoRingOp},
@@ -1110,12 +1109,29 @@ impl SleepableRing {
         }
     }
 
+    /// Waits for a completion on this ring, first arming `link` (a poll on the other
+    /// sleepable ring's fd) if it is not armed yet.
+    ///
+    /// percore patch: the link poll is kept across sleeps (`Reactor::link_rings_src`): it
+    /// stays armed until the other ring posts a completion, which in a busy proxy is rare
+    /// (preemption timer, foreign wake-up, accept), so most sleeps submit nothing and cancel
+    /// nothing. Upstream armed a new poll for every sleep and cancelled it after waking.
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
             0,
             "sleeping with pending SQEs"
         );
+        if link.is_armed() {
+            return self
+                .ring
+                .cq()
+                .wait(1)
+                .map(|_| 1)
+                .or_else(Reactor::busy_ok)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok);
+        }
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1290,7 +1306,11 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
-    throughput_preemption_timeout_src: Cell<Option<Source>>,
+    /// percore patch: when the armed latency-ring timer fires (see `Reactor::wait`).
+    latency_preemption_deadline: Cell<Option<Instant>>,
+    /// percore patch: the poll on the latency ring's fd that wakes a sleep on the main
+    /// ring, kept armed across sleeps (see `SleepableRing::sleep`).
+    link_rings_src: Source,
 
     link_fd: RawFd,
 
@@ -1430,7 +1450,14 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
-            throughput_preemption_timeout_src: Cell::new(None),
+            latency_preemption_deadline: Cell::new(None),
+            link_rings_src: Source::new(
+                IoRequirements::default(),
+                link_fd,
+                SourceType::LinkRings,
+                None,
+                None,
+            ),
             blocking_thread,
             link_fd,
             notifier,
@@ -1833,14 +1860,9 @@ impl Reactor {
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
-        let link_rings = Source::new(
-            IoRequirements::default(),
-            self.link_fd,
-            SourceType::LinkRings,
-            None,
-            None,
-        );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        ring.sleep(&self.link_rings_src)
+            .or_else(Self::busy_ok)
+            .map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1921,22 +1943,21 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
-        //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
-
-        // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // percore patch: no per-turn timer churn. Upstream dropped (cancelled) and re-armed
+        // the latency-ring preemption timer and a main-ring count timer with a linked
+        // eventfd write on every turn: ~5 SQEs and 2-3 io_uring_enter per turn. The count
+        // timer is replaced by a user-space check in `need_preempt` (main ring CQ depth);
+        // the latency-ring timer is kept while it is still armed and fires no later than
+        // the one this turn wants (see `latency_timer_keep`).
+        let now = Instant::now();
+        let armed = self
+            .latency_preemption_timeout_src
+            .take()
+            .filter(|src| src.is_armed());
+        self.latency_preemption_timeout_src.set(armed);
+        if !self.latency_timer_armed() {
+            self.latency_preemption_deadline.set(None);
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1957,39 +1978,33 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                assert!(flush_rings!(lat_ring)? > 0);
-            }
-            // From this moment on the remote executors are aware that we are sleeping
-            // We have to sweep the remote channels function once more because since
-            // last time until now it could be that something happened in a remote executor
-            // that opened up room. If it did we bail on sleep and go process it.
-            self.notifier.prepare_to_sleep();
-            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
-            // details. This translates to `sys_membarrier()` /
-            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
-            let events = process_remote_channels() + self.flush_syscall_thread();
-            if events == 0 {
-                if self.eventfd_src.is_installed().unwrap() {
-                    self.link_rings_and_sleep(&mut main_ring)
-                        .expect("some error");
-                    // May have new cancellations related to the link ring fd.
-                    flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);
-                    flush_rings!(lat_ring, poll_ring, main_ring)?;
-                    consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
-                }
-                // Woke up, so no need to notify us anymore.
-                self.notifier.wake_up();
+            // A still-armed preemption timer that fires before the user timer may stay (one
+            // early wake-up at most); with no user timer, none may stay.
+            let woke_before = woke;
+            self.latency_timer_keep(&mut lat_ring, user_timer.map(|d| now + d), &mut woke)?;
+            // A timer armed just now for a user timer that is already due has fired, and its
+            // completion went with the cancellation's: nothing would wake this sleep.
+            let fired = user_timer.is_some() && !self.latency_timer_armed();
+            if woke == woke_before && !fired {
+                self.sleep_until_woken(
+                    &mut main_ring,
+                    &mut lat_ring,
+                    &mut poll_ring,
+                    &process_remote_channels,
+                )?;
             }
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-            flush_rings!(lat_ring, main_ring)?;
+            self.latency_timer_keep(&mut lat_ring, Some(Instant::now() + preempt), &mut woke)?;
+            flush_rings!(main_ring)?;
+        }
+
+        // A foreign wake-up whose eventfd completion was taken in this call (with a timer's
+        // cancellation) no longer makes `need_preempt` true: its wakers run now instead of at
+        // the next preemption.
+        if !self.eventfd_src.is_installed().unwrap() {
+            process_remote_channels();
         }
 
         // A Note about `need_preempt`:
@@ -2002,10 +2017,102 @@ impl Reactor {
         Ok(should_sleep)
     }
 
+    /// The last part of going to sleep (see `wait`): tell remote executors, look at their
+    /// channels one last time, sleep on the main ring.
+    fn sleep_until_woken<F: Fn() -> usize>(
+        &self,
+        main_ring: &mut SleepableRing,
+        lat_ring: &mut SleepableRing,
+        poll_ring: &mut PollRing,
+        process_remote_channels: &F,
+    ) -> io::Result<()> {
+        // From this moment on the remote executors are aware that we are sleeping.
+            // We have to sweep the remote channels function once more because since
+            // last time until now it could be that something happened in a remote executor
+            // that opened up room. If it did we bail on sleep and go process it.
+            self.notifier.prepare_to_sleep();
+            // percore patch: a SeqCst fence here pairs with the one in
+            // `SleepNotifier::notify` (store flag; fence; load queue — store queue; fence;
+            // load flag): one of the two sides sees the other's store. Upstream used
+            // `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` here, one syscall plus an IPI to
+            // every CPU running a thread of the process, for every sleep.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            let events = process_remote_channels() + self.flush_syscall_thread();
+            if events == 0 {
+                if self.eventfd_src.is_installed().unwrap() {
+                    self.link_rings_and_sleep(main_ring)
+                        .expect("some error");
+                    flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);
+                    flush_rings!(lat_ring, poll_ring, main_ring)?;
+                    consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
+                }
+                // Woke up, so no need to notify us anymore.
+                self.notifier.wake_up();
+            }
+        Ok(())
+    }
+
+    /// percore patch: whether a latency-ring timer is queued or in the kernel.
+    fn latency_timer_armed(&self) -> bool {
+        let src = self.latency_preemption_timeout_src.take();
+        let armed = src.as_ref().is_some_and(|s| s.is_armed());
+        self.latency_preemption_timeout_src.set(src);
+        armed
+    }
+
+    /// percore patch: makes the latency-ring timer fire at `wanted` at the latest (none if
+    /// `None`). An armed timer is kept when it fires no later than `wanted` — a preemption
+    /// that comes early only costs a turn, and a sleep that ends early only a loop — and
+    /// is otherwise cancelled and replaced. Cancel and new timer go out in one submission.
+    /// Going to sleep with no user timer cancels the preemption timer, as upstream did, so
+    /// that an idle executor is not woken by it.
+    fn latency_timer_keep(
+        &self,
+        lat_ring: &mut SleepableRing,
+        wanted: Option<Instant>,
+        woke: &mut usize,
+    ) -> io::Result<()> {
+        let armed = self.latency_timer_armed();
+        let deadline = self.latency_preemption_deadline.get();
+        let keep = match (armed, deadline, wanted) {
+            (true, Some(d), Some(w)) => d <= w,
+            _ => false,
+        };
+        if keep {
+            return Ok(());
+        }
+        if armed {
+            drop(self.latency_preemption_timeout_src.take());
+            self.latency_preemption_deadline.set(None);
+            lat_ring.flush_cancellations(woke);
+        }
+        if let Some(w) = wanted {
+            let now = Instant::now();
+            let dur = w.saturating_duration_since(now);
+            self.latency_preemption_timeout_src
+                .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+            self.latency_preemption_deadline.set(Some(now + dur));
+        }
+        flush_rings!(lat_ring)?;
+        // The cancellation completes inside that submission: take its completions (and the
+        // timer's ECANCELED) now, or the link poll of a sleep that follows would fire on
+        // them at once and turn every sleep into a spin.
+        lat_ring.consume_completion_queue(woke);
+        Ok(())
+    }
+
     pub(crate) fn flush_syscall_thread(&self) -> usize {
         self.blocking_thread.flush()
     }
 
+    /// percore patch: head and tail of the main ring's completion queue, for the
+    /// user-space throughput preemption check in `need_preempt` (replaces upstream's
+    /// count timer).
+    pub(crate) fn main_cq_pointers(&self) -> (*const u32, *const u32) {
+        let mut main_ring = self.main_ring.borrow_mut();
+        let cq = unsafe { &main_ring.ring.raw_mut().cq };
+        (cq.khead, cq.ktail)
+    }
 
     pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32) {
         let mut lat_ring = self.latency_ring.borrow_mut();
@@ -2347,3 +2454,4 @@ mod tests {
         ring.submit_one_event(&mut queue.submissions);
     }
 }
+
