@@ -71,8 +71,7 @@ fn one_shot(args: &CtlArgs, line: &str) -> u8 {
             } else {
                 reply.clone()
             };
-            print!("{shown}");
-            let _ = io::stdout().flush();
+            emit(&shown);
             u8::from(reply_is_error(line, &reply))
         }
         Err(e) => {
@@ -100,8 +99,7 @@ fn interactive(socket: &str) -> u8 {
     }
     let stdin = io::stdin();
     loop {
-        print!("> ");
-        let _ = io::stdout().flush();
+        emit("> ");
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
             Ok(0) | Err(_) => return 0,
@@ -115,7 +113,7 @@ fn interactive(socket: &str) -> u8 {
             return 2;
         }
         match read_prompt(&mut conn) {
-            Ok(reply) => print!("{reply}"),
+            Ok(reply) => emit(&reply),
             Err(_) => {
                 eprintln!("percore ctl: connection closed");
                 return 2;
@@ -181,4 +179,11 @@ mod tests {
         );
         assert_eq!(add_json("show stat json"), "show stat json");
     }
+}
+
+/// Writes `text` to stdout and flushes it. A closed stdout (`percore ctl … | head`) is not an
+/// error worth a panic, which `print!` would raise: the output is simply not wanted any more.
+pub fn emit(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

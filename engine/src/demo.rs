@@ -56,7 +56,7 @@ pub fn run(port: Option<u16>) -> Result<(), RunError> {
         })
         .unwrap_or_else(|| "percore".into());
     let ctl = format!("{exe} ctl -s {DEMO_SOCKET}");
-    println!(
+    crate::ctl::emit(&format!(
         "\npercore demo is running.\n\
          \n  proxy         http://{addr}/   (HTTP mode: / round-robins alpha and beta, /api/ goes to beta)\n  \
          origins       alpha at {} and beta at {}\n  \
@@ -71,6 +71,6 @@ pub fn run(port: Option<u16>) -> Result<(), RunError> {
          \nCtrl-C stops gracefully. The embedded configuration is engine/src/demo.yaml; \
          `percore run -c FILE` runs yours.\n",
         alpha.addr, beta.addr
-    );
+    ));
     running.wait()
 }

@@ -1,5 +1,6 @@
 //! The `percore` command line.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -109,8 +110,10 @@ fn check(path: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    println!("{}: configuration is valid", path.display());
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: configuration is valid", path.display());
+    let _ = writeln!(
+        out,
         "shards: {} on cpu {:?}; maxconn {}; grace {:?}",
         config.global.shard_cpus.len(),
         config.global.shard_cpus,
@@ -119,7 +122,8 @@ fn check(path: PathBuf) -> ExitCode {
     );
     for fe in &config.frontends {
         let binds: Vec<String> = fe.bind.iter().map(|a| a.to_string()).collect();
-        println!(
+        let _ = writeln!(
+            out,
             "frontend {}: mode {}, bind {}, maxconn {}, default_backend {}",
             fe.name,
             mode_name(fe.mode),
@@ -129,7 +133,8 @@ fn check(path: PathBuf) -> ExitCode {
         );
     }
     for be in &config.backends {
-        println!(
+        let _ = writeln!(
+            out,
             "backend {}: mode {}, balance {}, {} server(s)",
             be.name,
             mode_name(be.mode),
@@ -137,7 +142,8 @@ fn check(path: PathBuf) -> ExitCode {
             be.servers.len()
         );
         for s in &be.servers {
-            println!(
+            let _ = writeln!(
+                out,
                 "  server {} {} weight {}{}{}",
                 s.name,
                 s.address,
@@ -147,6 +153,7 @@ fn check(path: PathBuf) -> ExitCode {
             );
         }
     }
+    percore::ctl::emit(&out);
     ExitCode::SUCCESS
 }
 

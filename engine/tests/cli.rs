@@ -21,6 +21,26 @@ fn check_valid_config_exits_zero_with_summary() {
 }
 
 #[test]
+fn check_into_a_closed_pipe_exits_zero_without_a_panic() {
+    let dir = temp_dir("check-pipe");
+    std::fs::write(dir.join("ok.yaml"), VALID).expect("write");
+    let mut child = std::process::Command::new(binary())
+        .args(["check", "-c", "ok.yaml"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn percore check");
+    // Close the read end before the child has parsed its file: its first write then fails
+    // with EPIPE, as under `percore check -c big.yaml | head -1`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn check_invalid_config_exits_two_with_position() {
     let dir = temp_dir("check-bad");
     let bad = VALID.replace("default_backend: app", "default_backend: ap");
