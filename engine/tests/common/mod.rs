@@ -516,6 +516,20 @@ pub fn admin(socket: &std::path::Path, line: &str) -> String {
         .unwrap_or_else(|e| panic!("admin {line:?}: {e}"))
 }
 
+/// The admin socket of a proxy whose configuration names it `./admin.sock`.
+pub fn sock(p: &Proxy) -> PathBuf {
+    p.dir.join("admin.sock")
+}
+
+/// Connects through the proxy and reads the origin's greeting (its server name).
+pub fn open_greeted(addr: SocketAddr) -> (TcpStream, String) {
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut name = String::new();
+    r.read_line(&mut name).expect("greeting");
+    (s, name.trim().to_string())
+}
+
 /// Value of `column` in the `show stat` row `pxname/svname`.
 pub fn stat(csv: &str, pxname: &str, svname: &str, column: &str) -> String {
     let mut lines = csv.lines();
