@@ -8,6 +8,7 @@
 //! - `table` — command table, `help`, unknown-command suggestions ([`render_help`]).
 //! - `cmd` — [`Command`], [`parse`], and one file per command family with its snapshot
 //!   types and renderers (`show stat`, `show info`, servers, sessions, shards).
+//! - `date` — [`civil_from_days`], [`MONTHS`]: UTC dates for `show sess` and the engine's logs.
 //! - `error` — [`ErrorReply`] and every error text as a constant.
 //! - `framing` — [`terminator`], [`ReplyWriter`]: prompt mode, `quit`, line bound.
 //! - `client` — [`Client`], [`reply_is_error`], [`render_stat_table`].
@@ -18,6 +19,7 @@
 
 mod client;
 mod cmd;
+mod date;
 mod error;
 mod framing;
 mod grammar;
@@ -39,6 +41,7 @@ pub use cmd::{
     SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
     SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
 };
+pub use date::{civil_from_days, MONTHS};
 pub use error::*;
 pub use framing::{terminator, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG};
 pub use grammar::{split_commands, tokenize, ARGS_MAX};

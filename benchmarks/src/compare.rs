@@ -333,29 +333,17 @@ fn execute(
     };
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report).expect("plain data serializes");
-        match std::fs::write(path, text + "\n") {
-            Ok(()) => eprintln!("wrote {}", path.display()),
-            Err(e) => {
-                eprintln!(
-                    "percore-bench compare: cannot write {}: {e}",
-                    path.display()
-                );
-                code = ExitCode::FAILURE;
-            }
+        if !write_output(path, text + "\n") {
+            code = ExitCode::FAILURE;
         }
     }
     if let Some(path) = &args.svg {
         match svg::render(&report.scenarios) {
-            Some(text) => match std::fs::write(path, text) {
-                Ok(()) => eprintln!("wrote {}", path.display()),
-                Err(e) => {
-                    eprintln!(
-                        "percore-bench compare: cannot write {}: {e}",
-                        path.display()
-                    );
+            Some(text) => {
+                if !write_output(path, text) {
                     code = ExitCode::FAILURE;
                 }
-            },
+            }
             None => eprintln!(
                 "no open-loop results to plot; {} not written",
                 path.display()
@@ -363,6 +351,24 @@ fn execute(
         }
     }
     code
+}
+
+/// Writes one of the run's output files and says so; false, with the reason on stderr, when
+/// it cannot (the run's exit code then says failure).
+fn write_output(path: &Path, text: String) -> bool {
+    match std::fs::write(path, text) {
+        Ok(()) => {
+            eprintln!("wrote {}", path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "percore-bench compare: cannot write {}: {e}",
+                path.display()
+            );
+            false
+        }
+    }
 }
 
 /// CPUs this process may run on.

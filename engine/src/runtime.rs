@@ -43,13 +43,13 @@ pub enum RunError {
     Failed(String),
 }
 
-/// CPUs the process may run on (its affinity mask).
+/// CPUs the process may run on (its affinity mask), which `shards: auto` takes one shard
+/// each. `core_affinity` reads the calling thread's mask (`sched_getaffinity(0)`); called
+/// on the main thread before any thread is pinned, that is the process's, as `taskset` set it.
 pub fn host_info() -> HostInfo {
-    let cpus = match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count())
-            .filter(|&i| set.is_set(i).unwrap_or(false))
-            .collect(),
-        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    let cpus = match core_affinity::get_core_ids() {
+        Some(ids) => ids.into_iter().map(|core| core.id).collect(),
+        None => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
     };
     HostInfo { cpus }
 }

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,19 +27,6 @@ fn config(servers: &[(&str, SocketAddr)], extra_admin: &str) -> String {
         ));
     }
     s
-}
-
-fn sock(p: &Proxy) -> PathBuf {
-    p.dir.join("admin.sock")
-}
-
-/// Connects through the proxy and reads the origin's greeting (its server name).
-fn open_greeted(addr: SocketAddr) -> (TcpStream, String) {
-    let s = connect(addr);
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut name = String::new();
-    r.read_line(&mut name).expect("greeting");
-    (s, name.trim().to_string())
 }
 
 #[test]

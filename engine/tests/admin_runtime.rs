@@ -7,9 +7,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
 use common::*;
 
@@ -32,19 +31,6 @@ fn config(servers: &[(&str, SocketAddr)], check: bool) -> String {
         ));
     }
     s
-}
-
-fn sock(p: &Proxy) -> PathBuf {
-    p.dir.join("admin.sock")
-}
-
-/// Connects through the proxy and reads the origin's greeting (its name).
-fn open_greeted(addr: SocketAddr) -> (TcpStream, String) {
-    let s = connect(addr);
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut name = String::new();
-    r.read_line(&mut name).expect("greeting");
-    (s, name.trim().to_string())
 }
 
 #[test]

@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use common::*;
 
@@ -40,10 +39,6 @@ fn config(addrs: &[SocketAddr; 5], inter: &str) -> String {
          \x20     - {{ name: t1, address: \"{}\" }}\n",
         addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
     )
-}
-
-fn sock(p: &Proxy) -> PathBuf {
-    p.dir.join("admin.sock")
 }
 
 /// `(pxname, svname)` → set of non-empty column names, percore's own column left out.

@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -20,10 +19,6 @@ fn config(shards: usize, origin: SocketAddr, maxconn: u32) -> String {
          backends:\n  app:\n    servers:\n\
          \x20     - {{ name: s1, address: \"{origin}\", maxconn: {maxconn} }}\n"
     )
-}
-
-fn sock(p: &Proxy) -> PathBuf {
-    p.dir.join("admin.sock")
 }
 
 /// `clients` concurrent keep-alive clients sending `each` requests; returns every status.

@@ -4,17 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::http_origin::HttpOrigin;
 use common::*;
-
-fn sock(p: &Proxy) -> PathBuf {
-    p.dir.join("admin.sock")
-}
 
 fn config(backend_extra: &str, servers: &[(&str, SocketAddr, &str)]) -> String {
     let mut s = String::from(
@@ -31,14 +25,6 @@ fn config(backend_extra: &str, servers: &[(&str, SocketAddr, &str)]) -> String {
         ));
     }
     s
-}
-
-fn greeted(addr: SocketAddr) -> (TcpStream, String) {
-    let s = connect(addr);
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut name = String::new();
-    r.read_line(&mut name).expect("greeting");
-    (s, name.trim().to_string())
 }
 
 /// Waits until `show stat` says `status` for app/`server`; returns how long it took.
@@ -73,7 +59,7 @@ fn dead_server_goes_down_streams_killed_then_up_again() {
     let mut on_s1 = Vec::new();
     let mut on_s2 = Vec::new();
     while on_s1.len() < 3 || on_s2.len() < 3 {
-        let (s, name) = greeted(addr);
+        let (s, name) = open_greeted(addr);
         if name == "s1" {
             on_s1.push(s)
         } else {
@@ -95,7 +81,11 @@ fn dead_server_goes_down_streams_killed_then_up_again() {
         assert_eq!(echo_round_trip(s, b"ok"), b"ok", "s2 streams untouched");
     }
     for _ in 0..20 {
-        assert_eq!(greeted(addr).1, "s2", "no new traffic to a DOWN server");
+        assert_eq!(
+            open_greeted(addr).1,
+            "s2",
+            "no new traffic to a DOWN server"
+        );
     }
     let csv = admin(&sock(&p), "show stat");
     assert_eq!(stat(&csv, "app", "s1", "check_status"), "L4CON");
@@ -112,7 +102,7 @@ fn dead_server_goes_down_streams_killed_then_up_again() {
     // Back on the same port: UP after `rise` good checks, traffic returns.
     let _o1 = Origin::start_on(s1_addr, Behaviour::GreetEcho("s1"));
     let to_up = wait_status(&p, "s1", "UP");
-    let names: Vec<String> = (0..20).map(|_| greeted(addr).1).collect();
+    let names: Vec<String> = (0..20).map(|_| open_greeted(addr).1).collect();
     assert!(names.iter().any(|n| n == "s1"), "{names:?}");
     eprintln!(
         "death -> DOWN {:?}, death -> streams killed {:?}, restart -> UP {:?}",
@@ -166,11 +156,15 @@ fn backup_takes_over_only_when_all_primaries_are_down() {
     let addr = p.addr("fe");
     wait_status(&p, "p1", "UP");
     for _ in 0..20 {
-        assert_eq!(greeted(addr).1, "p1", "backup unused while a primary is up");
+        assert_eq!(
+            open_greeted(addr).1,
+            "p1",
+            "backup unused while a primary is up"
+        );
     }
     drop(p1);
     wait_status(&p, "p1", "DOWN");
-    let (mut on_backup, name) = greeted(addr);
+    let (mut on_backup, name) = open_greeted(addr);
     assert_eq!(name, "b1");
     assert_eq!(echo_round_trip(&mut on_backup, b"x"), b"x");
     let _p1 = Origin::start_on(p1_addr, Behaviour::GreetEcho("p1"));
@@ -178,7 +172,7 @@ fn backup_takes_over_only_when_all_primaries_are_down() {
     // on_marked_up: shutdown-backup-sessions ended the stream on the backup (EOF or reset;
     // still open after the read timeout fails the test).
     wait_closed(&mut on_backup);
-    assert_eq!(greeted(addr).1, "p1");
+    assert_eq!(open_greeted(addr).1, "p1");
 }
 
 fn http_maxconn_config(origin: SocketAddr, queue: &str) -> String {
@@ -264,7 +258,7 @@ fn passive_layer4_errors_mark_a_server_down() {
     let p = Proxy::start("hc-passive", &yaml);
     let addr = p.addr("fe");
     for _ in 0..40 {
-        assert_eq!(greeted(addr).1, "live", "retried on the live server");
+        assert_eq!(open_greeted(addr).1, "live", "retried on the live server");
     }
     wait_status(&p, "dead", "DOWN");
     let csv = admin(&sock(&p), "show stat");
@@ -284,7 +278,7 @@ fn passive_layer4_errors_mark_a_server_down() {
         "wretr {wretr} wredis {wredis}"
     );
     for _ in 0..20 {
-        assert_eq!(greeted(addr).1, "live");
+        assert_eq!(open_greeted(addr).1, "live");
     }
     let csv = admin(&sock(&p), "show stat");
     assert_eq!(
@@ -332,7 +326,7 @@ fn slowstart_ramps_the_weight_after_up() {
         w0 < 100 && t0.is_some_and(|t| t < 100),
         "just back UP, s1 ramps: weight {w0} throttle {t0:?}%"
     );
-    let early: Vec<String> = (0..100).map(|_| greeted(addr).1).collect();
+    let early: Vec<String> = (0..100).map(|_| open_greeted(addr).1).collect();
     let s1_early = early.iter().filter(|n| *n == "s1").count() as u64;
     // The weight only grew during those requests: its value now bounds s1's fair share
     // (s2 weighs 100), whatever the time they took.

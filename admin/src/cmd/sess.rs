@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use super::stat::Mode;
 use super::Command;
+use crate::date::{civil_from_days, MONTHS};
 use crate::error::{ErrorReply, SESSION_POINTER_EXPECTED};
 use crate::grammar::{strtoul0, Args};
 
@@ -194,10 +195,6 @@ fn human_time(t: u64) -> String {
     out
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// `24/Nov/2026:11:31:58.655602` in UTC (HAProxy prints local time; a pure crate has no
 /// time zone database).
 pub(super) fn accept_date(unix_us: u64) -> String {
@@ -216,20 +213,6 @@ pub(super) fn accept_date(unix_us: u64) -> String {
         rem % 60,
         micros
     )
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), Howard Hinnant's algorithm.
-fn civil_from_days(days: u64) -> (u64, u8, u8) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `show sess [<id>|all]` (operator level, checked by the caller).

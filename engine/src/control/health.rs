@@ -19,6 +19,7 @@ use glommio::sync::Semaphore;
 use glommio::task::JoinHandle;
 use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
+use percore_protocols::http1::status_line_code;
 
 use super::exec::Ctl;
 use crate::ids::ServerKey;
@@ -214,7 +215,7 @@ async fn http_check_exchange(
 /// Judges an HTTP check response by its status line: an expected status passes, a 404
 /// with `disable_on_404` passes as NOLB, anything else fails.
 fn http_check_verdict(check: &Check, bytes: &[u8]) -> Outcome {
-    let code = status_code(bytes);
+    let code = status_line_code(bytes);
     match code {
         Some(404) if check.disable_on_404 => Outcome {
             passed: true,
@@ -245,22 +246,6 @@ fn http_check_verdict(check: &Check, bytes: &[u8]) -> Outcome {
             nolb: false,
         },
     }
-}
-
-/// `HTTP/1.x NNN …` → NNN.
-fn status_code(bytes: &[u8]) -> Option<u16> {
-    let line = bytes.split(|&b| b == b'\r').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split(' ');
-    let version = parts.next()?;
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return None;
-    }
-    let code = parts.next()?;
-    if code.len() != 3 {
-        return None;
-    }
-    code.parse().ok().filter(|c| (100..=599).contains(c))
 }
 
 /// `Connection refused (os error 111)` → `Connection refused`.
@@ -507,11 +492,11 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status_code(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(status_code(b"HTTP/1.0 503 Busy\r\n"), Some(503));
-        assert_eq!(status_code(b"HTTP/1.1 20 OK\r\n"), None);
-        assert_eq!(status_code(b"SSH-2.0-OpenSSH\r\n"), None);
-        assert_eq!(status_code(b""), None);
+        assert_eq!(status_line_code(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(status_line_code(b"HTTP/1.0 503 Busy\r\n"), Some(503));
+        assert_eq!(status_line_code(b"HTTP/1.1 20 OK\r\n"), None);
+        assert_eq!(status_line_code(b"SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(status_line_code(b""), None);
         assert_eq!(
             short_error("Connection refused (os error 111)"),
             "Connection refused"

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use percore_admin::{civil_from_days, MONTHS};
 use percore_conf::{Log, LogTarget};
 use thingbuf::mpsc;
 use thingbuf::recycling::Recycle;
@@ -506,37 +507,30 @@ pub fn iso_time(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
-/// Month abbreviations of HAProxy's dates and of RFC 3164 headers.
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// HAProxy's accept date: `24/Nov/2026:20:30:00.123`.
 pub fn haproxy_date(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, ms) = civil(t);
     format!(
         "{d:02}/{}/{y:04}:{h:02}:{mi:02}:{s:02}.{ms:03}",
-        MONTHS[(mo - 1) as usize]
+        MONTHS[usize::from(mo - 1)]
     )
 }
 
-/// UTC calendar fields of `t` (Howard Hinnant's days-to-civil algorithm).
-fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
+/// UTC calendar fields of `t`: year, month, day, hour, minute, second, millisecond.
+fn civil(t: SystemTime) -> (u64, u8, u8, u64, u64, u64, u32) {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let ms = since.subsec_millis();
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60, ms)
+    let secs = since.as_secs();
+    let (y, m, d) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    (
+        y,
+        m,
+        d,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_millis(),
+    )
 }
 
 #[cfg(test)]

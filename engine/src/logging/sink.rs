@@ -15,6 +15,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use percore_admin::MONTHS;
 use percore_conf::{Log, LogFraming, LogTarget};
 
 use super::civil;
@@ -66,7 +67,7 @@ impl Framer {
             LogFraming::Rfc3164 => write!(
                 out,
                 "<{pri}>{} {d:>2} {h:02}:{mi:02}:{s:02} {}[{}]: ",
-                super::MONTHS[(mo - 1) as usize],
+                MONTHS[usize::from(mo - 1)],
                 self.tag,
                 self.pid
             ),

@@ -45,7 +45,7 @@ impl ErrorCapture {
     pub fn response(bytes: &[u8], e: &ResponseError, server: Option<ServerKey>) -> Self {
         let error_at = match e {
             ResponseError::Field(f) => field_offset(bytes, f),
-            _ => first_line_end(bytes),
+            _ => line_end_from(bytes, 0),
         };
         ErrorCapture {
             response: true,
@@ -74,7 +74,7 @@ fn request_offset(bytes: &[u8], e: &RequestError) -> usize {
 /// Where a head breaks the field-line rule `f`.
 fn field_offset(bytes: &[u8], f: &FieldError) -> usize {
     use FieldError as F;
-    let fields = first_line_end(bytes);
+    let fields = line_end_from(bytes, 0);
     match f {
         F::BareLf => (0..bytes.len())
             .find(|&i| bytes[i] == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
@@ -97,12 +97,13 @@ fn find_byte(bytes: &[u8], byte: u8, from: usize) -> usize {
         .map_or(bytes.len(), |i| from + i)
 }
 
-/// Offset just after the first line's LF (where the field lines start).
-fn first_line_end(bytes: &[u8]) -> usize {
-    bytes
+/// Offset just after the LF of the line starting at `at` (the end of the bytes when the line
+/// is not complete); at 0, where the field lines start.
+fn line_end_from(bytes: &[u8], at: usize) -> usize {
+    bytes[at..]
         .iter()
         .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |i| i + 1)
+        .map_or(bytes.len(), |i| at + i + 1)
 }
 
 /// Offset of the empty line ending the head (the end of the bytes when not there yet).
@@ -116,13 +117,9 @@ fn head_end(bytes: &[u8]) -> usize {
 /// Start of the `n`th (1-based) field line named `name` (case-insensitive).
 fn nth_field(bytes: &[u8], name: &[u8], n: usize) -> usize {
     let mut seen = 0;
-    let mut at = first_line_end(bytes);
+    let mut at = line_end_from(bytes, 0);
     while at < bytes.len() {
         let line = &bytes[at..];
-        let end = line
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(line.len(), |i| i + 1);
         let named = line.len() > name.len()
             && line[..name.len()].eq_ignore_ascii_case(name)
             && line[name.len()] == b':';
@@ -132,7 +129,7 @@ fn nth_field(bytes: &[u8], name: &[u8], n: usize) -> usize {
                 return at;
             }
         }
-        at += end;
+        at = line_end_from(bytes, at);
     }
     head_end(bytes)
 }
@@ -157,12 +154,9 @@ fn value_start(bytes: &[u8], line: usize) -> usize {
 fn bad_field_line(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while at < bytes.len() {
-        let line = &bytes[at..];
-        let end = line
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(line.len(), |i| i + 1);
-        let text = line[..end].strip_suffix(b"\n").unwrap_or(&line[..end]);
+        let end = line_end_from(bytes, at);
+        let text = &bytes[at..end];
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         if text.is_empty() {
             break;
@@ -173,7 +167,7 @@ fn bad_field_line(bytes: &[u8], from: usize) -> usize {
         if !name_ok {
             return at;
         }
-        at += end;
+        at = end;
     }
     at.min(bytes.len())
 }

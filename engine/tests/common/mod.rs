@@ -53,9 +53,22 @@ impl Proxy {
 
     /// Same as [`Proxy::start`] in a given directory.
     pub fn start_in(dir: PathBuf, yaml: &str) -> Proxy {
+        Self::launch(dir, yaml, &[])
+    }
+
+    /// Same as [`Proxy::start`], with the binary run by `launcher` (e.g. `taskset -c 0`),
+    /// which must exec it so that the child's pid stays percore's.
+    pub fn start_under(tag: &str, yaml: &str, launcher: &[&str]) -> Proxy {
+        Self::launch(temp_dir(tag), yaml, launcher)
+    }
+
+    fn launch(dir: PathBuf, yaml: &str, launcher: &[&str]) -> Proxy {
         let path = dir.join("percore.yaml");
         std::fs::write(&path, yaml).expect("write config");
-        let mut child = Command::new(binary())
+        let mut words = launcher.to_vec();
+        words.push(binary());
+        let mut child = Command::new(words[0])
+            .args(&words[1..])
             .arg("run")
             .arg("-c")
             .arg(&path)
@@ -150,9 +163,14 @@ impl Proxy {
             .expect("percore did not exit after SIGTERM")
     }
 
+    /// The process id of the running proxy.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Resident memory of the process in KiB (VmRSS).
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.child.as_ref().expect("running").id();
+        let pid = self.pid();
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
@@ -514,6 +532,20 @@ pub fn admin(socket: &std::path::Path, line: &str) -> String {
         .with_timeout(WAIT)
         .send(line)
         .unwrap_or_else(|e| panic!("admin {line:?}: {e}"))
+}
+
+/// The admin socket of a proxy whose configuration names it `./admin.sock`.
+pub fn sock(p: &Proxy) -> PathBuf {
+    p.dir.join("admin.sock")
+}
+
+/// Connects through the proxy and reads the origin's greeting (its server name).
+pub fn open_greeted(addr: SocketAddr) -> (TcpStream, String) {
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut name = String::new();
+    r.read_line(&mut name).expect("greeting");
+    (s, name.trim().to_string())
 }
 
 /// Value of `column` in the `show stat` row `pxname/svname`.

@@ -123,7 +123,7 @@ pub use chunked::ChunkedDecoder;
 pub use error::{BodyError, EditError, FieldError, RequestError, ResponseError, Side};
 pub use fields::{HeadBuf, Headers};
 pub use request::{parse_request, RequestHead};
-pub use response::{parse_response, ResponseHead};
+pub use response::{parse_response, status_line_code, ResponseHead};
 pub use scan::HeadScan;
 
 /// Largest `max_headers` the codec accepts: the size of the parser's on-stack slot array

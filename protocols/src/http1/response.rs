@@ -14,7 +14,7 @@ use crate::http1::fields::{
     Headers, Span,
 };
 use crate::http1::scan::HeadScan;
-use crate::http1::syntax::diagnose_response;
+use crate::http1::syntax::{check_status_code, diagnose_response};
 use crate::http1::{BodyFraming, ConnectionFlags, ConnectionHeader, Limits, Version, HEADERS_MAX};
 
 /// A parsed, validated response head. Owns one copy of the head bytes.
@@ -45,6 +45,20 @@ pub fn parse_response(
     request_method_is_head: bool,
 ) -> Result<Option<(ResponseHead, usize)>, ResponseError> {
     HeadScan::new().handle_response(buf, limits, request_method_is_head, &mut HeadBuf::new())
+}
+
+/// The status code at the start of `bytes` (`HTTP/1.x SP 3DIGIT`, then SP, CR or the end of
+/// `bytes`) if it is in 100..=599, else `None`. For health checks, which read no more than
+/// the status line and judge only its code.
+pub fn status_line_code(bytes: &[u8]) -> Option<u16> {
+    let at = check_status_code(bytes).ok()?;
+    if !matches!(bytes.get(at), None | Some(b' ' | b'\r')) {
+        return None;
+    }
+    let code = bytes[at - 3..at]
+        .iter()
+        .fold(0, |n, d| n * 10 + u16::from(d - b'0'));
+    (100..=599).contains(&code).then_some(code)
 }
 
 /// Parses a complete head (`head` starts at the status line and ends after the empty line).
@@ -389,6 +403,23 @@ mod tests {
             ok(b"HTTP/1.1 200 OK\r\n\r\n", true).0.keep_alive(),
             "HEAD has no body"
         );
+    }
+
+    #[test]
+    fn status_line_codes_for_checks() {
+        assert_eq!(status_line_code(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(status_line_code(b"HTTP/1.0 503 Busy\r\n"), Some(503));
+        assert_eq!(status_line_code(b"HTTP/1.1 204"), Some(204));
+        assert_eq!(status_line_code(b"HTTP/1.1 200\r\n"), Some(200));
+        assert_eq!(status_line_code(b"HTTP/1.1 20 OK\r\n"), None);
+        assert_eq!(status_line_code(b"HTTP/1.1 2000 OK\r\n"), None);
+        assert_eq!(status_line_code(b"HTTP/1.1 099 OK\r\n"), None);
+        assert_eq!(status_line_code(b"HTTP/1.1 600 OK\r\n"), None);
+        assert_eq!(status_line_code(b"HTTP/1.1 200\n"), None);
+        assert_eq!(status_line_code(b"HTTP/1.1  200 OK\r\n"), None);
+        assert_eq!(status_line_code(b"HTTP/2.0 200 OK\r\n"), None);
+        assert_eq!(status_line_code(b"SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(status_line_code(b""), None);
     }
 
     #[test]

@@ -364,9 +364,9 @@ pub(crate) fn diagnose_request(head: &[u8], max_headers: usize) -> Option<Reques
     }
 }
 
-/// Checks a status line (`version SP 3DIGIT [SP reason] CRLF`; the space before an empty
-/// reason may be missing, as many servers omit it) and returns the offset after its CRLF.
-pub(crate) fn check_status_line(head: &[u8]) -> Result<usize, ResponseError> {
+/// Checks the start of a status line (`version SP 3DIGIT`) and returns the offset after the
+/// code, where the reason or the line end begins.
+pub(crate) fn check_status_code(head: &[u8]) -> Result<usize, ResponseError> {
     let version_end = head
         .iter()
         .position(|&b| matches!(b, b' ' | b'\r' | b'\n'))
@@ -384,7 +384,13 @@ pub(crate) fn check_status_line(head: &[u8]) -> Result<usize, ResponseError> {
     if !code_ok {
         return Err(ResponseError::StatusCodeMalformed);
     }
-    let mut at = version_end + 4;
+    Ok(version_end + 4)
+}
+
+/// Checks a status line (`version SP 3DIGIT [SP reason] CRLF`; the space before an empty
+/// reason may be missing, as many servers omit it) and returns the offset after its CRLF.
+pub(crate) fn check_status_line(head: &[u8]) -> Result<usize, ResponseError> {
+    let mut at = check_status_code(head)?;
     match head.get(at) {
         Some(b' ') => {
             at += 1;
