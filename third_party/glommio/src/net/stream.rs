@@ -223,17 +223,17 @@ impl Timeout {
 /// stream (so the first read always waited for a poll completion, even with data queued),
 /// and one after every short read.
 ///
-/// Reads try `recv` first until one fails with EAGAIN; only then do they wait for the poll's
-/// next completion. A short read is *not* taken as "drained" (upstream tokio does, with
-/// epoll): an io_uring poll completion carries the mask of the wake-up that caused it (for
-/// data, `POLLIN` without `POLLRDHUP`), not the socket's state when it is posted, and the
-/// wake-ups of data and of a FIN right behind it can fold into one such completion. The
-/// short `recv` then returns the data, the EOF stays queued, and no completion is left to
-/// come: the stream hung with the peer's FIN unread (`tcp_mode` half-close tests, ~1 run in
-/// 25 under CPU load; a 4 000-connection write-then-FIN loop: 30 stuck). The poll also asks
-/// for `POLLRDHUP`, and once an event reports FIN, hang-up or error, reads never wait for
-/// readiness again. Writes always try `send` first and wait for the output poll only after
-/// EAGAIN.
+/// Reads try `recv` first; after EAGAIN, or after a short read (the receive queue was
+/// drained), they wait for the poll's next completion. An io_uring poll completion carries
+/// the mask of the wake-up that caused it, not the socket's state when it is posted: a FIN
+/// right behind data wakes the socket twice, `POLLIN | POLLRDHUP` for the state change and
+/// plain `POLLIN` for the data. The reactor ORs the masks of the completions a waiter has
+/// not looked at yet (`merge_poll_events`); with only the last one kept, the FIN was
+/// missed, the short `recv` returned the data and the EOF stayed queued with no completion
+/// to come (`tcp_mode` half-close tests, ~1 run in 25 under CPU load; a 2 000-connection
+/// write-then-FIN loop: 8-17 stuck). The poll asks for `POLLRDHUP`, and once an event
+/// reports FIN, hang-up or error, reads never wait for readiness again. Writes always try
+/// `send` first and wait for the output poll only after EAGAIN.
 ///
 /// Dropping the stream drops its sources: an armed poll is cancelled by its user data
 /// (`Source`'s drop) and leaves the source map on its final completion, so the kernel never
@@ -320,10 +320,14 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             match super::yolo_recv(self.stream.as_raw_fd(), buf) {
                 Some(result) => {
                     self.read_timeout.cancel_timer(reactor);
-                    // A short read does not prove the socket drained of everything: a
-                    // FIN may be queued behind the data with its wake-up already spent
-                    // (see the type's doc), so only EAGAIN clears `rx_ready`.
-                    return Poll::Ready(Ok(poll_err!(result)));
+                    let n = poll_err!(result);
+                    // A short read drained the socket: anything arriving later, a FIN
+                    // included, posts a completion after it, and a FIN that came before
+                    // it is in the merged mask already (see the type's doc).
+                    if n > 0 && n < buf.len() && !self.rx_closed {
+                        self.rx_ready = false;
+                    }
+                    return Poll::Ready(Ok(n));
                 }
                 None => self.rx_ready = false,
             }

@@ -572,35 +572,60 @@ where
         }
 
         let id = from_user_data(value.user_data());
-        let src = if last {
-            source_map.borrow_mut().consume_source(id)
-        } else {
-            let src = source_map.borrow()[id].clone();
-            let dropped = matches!(
-                src.borrow().enqueued,
-                Some(EnqueuedSource {
-                    status: EnqueuedStatus::Canceled,
-                    ..
-                })
-            );
-            if dropped {
-                return Some((false, last));
-            }
-            src
-        };
+        let src = source_map.borrow()[id].clone();
+        let dropped = matches!(
+            src.borrow().enqueued,
+            Some(EnqueuedSource {
+                status: EnqueuedStatus::Canceled,
+                ..
+            })
+        );
+        if !last && dropped {
+            return Some((false, last));
+        }
+        if last {
+            source_map.borrow_mut().consume_source(id);
+        }
 
         let result = value.result();
+        if dropped {
+            close_orphan_fd(&src.borrow(), &result);
+        }
 
         let mut woke = false;
         if try_process(src.borrow()).is_none() {
-            let res = Some(post_process(src.borrow_mut(), transmute_error(result)));
+            let res = post_process(src.borrow_mut(), transmute_error(result));
             let mut inner_source = src.borrow_mut();
-            inner_source.wakers.result = res;
+            let res = merge_poll_events(&inner_source, res);
+            inner_source.wakers.result = Some(res);
             woke = inner_source.wakers.wake_waiters();
         }
         return Some((woke, last));
     }
     None
+}
+
+/// percore patch: an accept whose future was dropped while the kernel completed it (a
+/// paused or removed listener) returns a connection nobody will take. Upstream stored its
+/// descriptor in the orphaned source and leaked it, with the client left hanging; closing
+/// it tells the client at once.
+fn close_orphan_fd(source: &InnerSource, result: &io::Result<u32>) {
+    if let (SourceType::Accept(_), Ok(fd)) = (&source.source_type, result) {
+        // SAFETY: a successful accept's result is a new descriptor that only this
+        // completion knows of; the dropped source will never read it.
+        unsafe { libc::close(*fd as i32) };
+    }
+}
+
+/// percore patch: a multishot poll's events since its waiter last looked, OR-ed together.
+/// Each completion carries the mask of the wake-up that caused it, not the socket's state:
+/// a FIN's state-change wake-up reports `POLLIN | POLLRDHUP`, and the data wake-up right
+/// after it plain `POLLIN`. Keeping only the last mask lost the FIN (net/stream.rs).
+fn merge_poll_events(source: &InnerSource, new: io::Result<usize>) -> io::Result<usize> {
+    match (&source.source_type, &source.wakers.result, new) {
+        (SourceType::PollAdd, Some(Ok(before)), Ok(now)) => Ok(before | now),
+        (_, _, new) => new,
+    }
 }
 
 type SourceMap = FreeList<Pin<Rc<RefCell<InnerSource>>>>;
