@@ -39,6 +39,10 @@ pub use cmd::{
     SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
     SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
 };
+pub use cmd::{
+    AddServer, ADD_SERVER_USAGE, BACKEND_NOT_DYNAMIC, DELETE_HAS_CONNECTIONS, DELETE_NEEDS_MAINT,
+    NEW_SERVER_REGISTERED, SERVER_DELETED, SERVER_EXISTS,
+};
 pub use error::*;
 pub use framing::{terminator, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG};
 pub use grammar::{split_commands, tokenize, ARGS_MAX};

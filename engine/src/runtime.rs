@@ -108,8 +108,13 @@ pub fn block_signals() -> SigSet {
     set
 }
 
-/// Starts shards and the control plane; returns once every shard is accepting.
-pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
+/// Starts shards and the control plane; returns once every shard is accepting. `path` is
+/// the file `reload` and SIGHUP read again (`None`: an embedded configuration).
+pub fn start(
+    config: Config,
+    path: Option<std::path::PathBuf>,
+    signals: SigSet,
+) -> Result<Running, RunError> {
     let cpus = config.global.shard_cpus.clone();
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
     let listeners = bind_listeners(&config, cpus.len())?;
@@ -118,8 +123,9 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
     let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();
-    threads
-        .push(control::spawn(config, links, events, req_rx, status_tx).map_err(RunError::Thread)?);
+    threads.push(
+        control::spawn(config, path, links, events, req_rx, status_tx).map_err(RunError::Thread)?,
+    );
     spawn_signal_forwarder(signals, req_tx.clone())?;
 
     match status_rx.recv() {

@@ -43,6 +43,12 @@ pub struct Ctl {
     pub lending: RefCell<Lending>,
     /// Server state changes to the log target; the sink's losses.
     pub log: crate::logging::EventLog,
+    /// The checker task of each checked server (restarted when a reload changes it).
+    pub checkers: RefCell<std::collections::HashMap<ServerKey, glommio::task::JoinHandle<()>>>,
+    /// Bounds the checks running at once (`health::CHECKS_CONCURRENT_MAX`).
+    pub check_permits: Rc<glommio::sync::Semaphore>,
+    /// A reload, `add server` or `del server` is being applied (they run one at a time).
+    pub changing: Cell<bool>,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -76,6 +82,11 @@ impl Ctl {
             stopping: Cell::new(false),
             lending,
             log,
+            checkers: RefCell::new(std::collections::HashMap::new()),
+            check_permits: Rc::new(glommio::sync::Semaphore::new(
+                super::health::CHECKS_CONCURRENT_MAX,
+            )),
+            changing: Cell::new(false),
         }
     }
 
@@ -152,7 +163,11 @@ impl Ctl {
 
     /// Runs one command at `level` (the parser already checked the level); each arm that
     /// does more than render hands the command to its own function below.
-    pub async fn execute(&self, cmd: Command, level: Level) -> Result<String, ErrorReply> {
+    pub async fn execute(
+        self: &Rc<Self>,
+        cmd: Command,
+        level: Level,
+    ) -> Result<String, ErrorReply> {
         match cmd {
             Command::Help(words) => Ok(admin::render_help(level, &words)),
             // Prompt and Quit are framing, handled by the connection loop.
@@ -218,6 +233,9 @@ impl Ctl {
                 self.set_server_check_target(&server, Some(addr), port)
             }
             Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
+            Command::Reload(path) => self.reload(path.map(Into::into)).await,
+            Command::AddServer(add) => self.add_server(add).await,
+            Command::DelServer(r) => self.del_server(&r).await,
             Command::ShowServersConn { backend } => {
                 self.show_servers_conn(backend.as_deref()).await
             }
@@ -473,6 +491,9 @@ impl Ctl {
             let be = &st.config.backends[b];
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
+                if s.removed {
+                    continue;
+                }
                 rows.push(admin::ServerStateRow {
                     be_id: st.backend_iid(b),
                     be_name: be.name.clone(),
@@ -621,7 +642,9 @@ impl Ctl {
             rows.push(sources.frontend_row(i, stopping));
         }
         for (b, be) in st.config.backends.iter().enumerate() {
-            for i in 0..be.servers.len() {
+            // Stats gathered before an `add server` finished have no row for it yet.
+            let counted = stats_servers(stats, b);
+            for i in (0..be.servers.len().min(counted)).filter(|&i| !st.servers[b][i].removed) {
                 rows.push(sources.server_row(b, i));
             }
             rows.push(sources.backend_row(b));
@@ -884,6 +907,20 @@ impl StatSources<'_> {
     }
 }
 
+/// Server slots of backend `b` that every shard's stats cover.
+pub(super) fn stats_servers(stats: &[ShardStats], b: usize) -> usize {
+    stats
+        .iter()
+        .map(|x| {
+            let counters = x.counters.servers.get(b).map_or(0, Vec::len);
+            let streams = x.server_streams.get(b).map_or(0, Vec::len);
+            let idle = x.idle_conns.get(b).map_or(0, Vec::len);
+            counters.min(streams).min(idle)
+        })
+        .min()
+        .unwrap_or(0)
+}
+
 fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
     match mode {
         percore_conf::Mode::Tcp => admin::Mode::Tcp,
@@ -1114,11 +1151,11 @@ mod tests {
             .expect("executor");
         ex.run(async move {
             let shards = Rc::new(Shards::new(vec![tx0, tx1]));
-            let ctl = Ctl::new(
+            let ctl = Rc::new(Ctl::new(
                 State::new(config),
                 shards.clone(),
                 crate::logging::EventLog::default(),
-            );
+            ));
             let id = StreamId::new(ShardId(1), 42);
             let asked = Rc::new(RefCell::new(Vec::new()));
             let shard1 = {

@@ -188,7 +188,10 @@ impl Ctl {
         let st = self.state.borrow();
         let mut rows = Vec::new();
         for b in selected {
-            for i in 0..st.config.backends[b].servers.len() {
+            let counted = super::exec::stats_servers(&stats, b);
+            let live = (0..st.config.backends[b].servers.len().min(counted))
+                .filter(|&i| !st.servers[b][i].removed);
+            for i in live {
                 rows.push(conn_row(
                     &st,
                     &stats,

@@ -359,6 +359,25 @@ impl Counters {
             events_dropped: 0,
         }
     }
+
+    /// Room for a layout with `servers[b]` server slots in backend `b`; the counters of
+    /// `fresh` slots (a new server in a removed one's slot) start again from zero.
+    pub fn grow_servers(&mut self, servers: &[usize], fresh: &[crate::ids::ServerKey]) {
+        for (list, &n) in self.servers.iter_mut().zip(servers) {
+            if list.len() < n {
+                list.resize(n, ProxyCounters::default());
+            }
+        }
+        for k in fresh {
+            if let Some(c) = self
+                .servers
+                .get_mut(k.backend)
+                .and_then(|b| b.get_mut(k.server))
+            {
+                *c = ProxyCounters::default();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

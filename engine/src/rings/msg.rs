@@ -138,6 +138,24 @@ pub enum Op {
     },
     /// `show errors`: reply [`Reply::Errors`] with the shard's captures.
     ShowErrors,
+    /// A new configuration generation (reload, `add|del server`): new streams use it,
+    /// streams in flight keep theirs; reply [`Reply::Done`] once applied.
+    ApplyConfig(Box<ApplyConfig>),
+}
+
+/// A configuration generation as every shard applies it.
+#[derive(Debug, Clone)]
+pub struct ApplyConfig {
+    /// Its number (the control plane counts reloads and server additions/removals).
+    pub generation: u64,
+    /// The layout: the previous one's server slots in the same places (removed servers
+    /// keep theirs, in maintenance), new servers appended; frontends and backends as before.
+    pub config: percore_conf::Config,
+    /// The view of every server slot, `views[backend][server]`.
+    pub views: Vec<Vec<ServerView>>,
+    /// Slots that hold a new server (appended, or a removed server's slot used again):
+    /// their counters start from zero.
+    pub fresh: Vec<ServerKey>,
 }
 
 /// Shard → control plane.

@@ -68,6 +68,10 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
+            Op::ApplyConfig(a) => {
+                super::apply::apply(&shard, *a);
+                (Reply::Done, false)
+            }
             Op::ShowErrors => {
                 let (total, entries) = shard.errors.borrow().snapshot();
                 (Reply::Errors(total, entries), false)
@@ -94,11 +98,12 @@ fn kill_server(shard: &Shard, key: ServerKey) -> usize {
     shard.pool.borrow_mut().clear_server(key);
     let killed = shard.table.borrow_mut().kill_server(key);
     if killed > 0 {
+        let gen = shard.current();
         log::info!(
             "shard {}: fenced {killed} stream(s) of server {}/{} in {} us",
             shard.id,
-            shard.config.backends[key.backend].name,
-            shard.config.backends[key.backend].servers[key.server].name,
+            gen.config.backends[key.backend].name,
+            gen.config.backends[key.backend].servers[key.server].name,
             t0.elapsed().as_micros()
         );
     }
@@ -118,7 +123,8 @@ fn collect_stats(
     commands: u64,
 ) -> ShardStats {
     let t = shard.table.borrow();
-    let cfg = &shard.config;
+    let gen = shard.current();
+    let cfg = &gen.config;
     let server_streams: Vec<Vec<u64>> = cfg
         .backends
         .iter()
@@ -177,6 +183,7 @@ fn collect_stats(
 fn idle_conns(shard: &Shard) -> Vec<Vec<u64>> {
     let pool = shard.pool.borrow();
     shard
+        .current()
         .config
         .backends
         .iter()

@@ -424,6 +424,16 @@ impl StreamTable {
         self.per_backend.get(backend).copied().unwrap_or(0)
     }
 
+    /// Makes room in the per-server index for a layout with `servers[b]` server slots in
+    /// backend `b` (a reload or `add server` appended some); slots are never taken away.
+    pub fn grow_servers(&mut self, servers: &[usize]) {
+        for (list, &n) in self.by_server.iter_mut().zip(servers) {
+            if list.len() < n {
+                list.resize(n, Vec::new());
+            }
+        }
+    }
+
     /// Number of streams attached to `key`.
     pub fn server_streams(&self, key: ServerKey) -> usize {
         self.by_server

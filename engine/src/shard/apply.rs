@@ -1,0 +1,151 @@
+//! Applying a new configuration generation on this shard ([`Op::ApplyConfig`]).
+//!
+//! The control plane sends a layout in which every server keeps its slot (see
+//! `shard::generation`), so applying it only grows the per-server tables, rebuilds the
+//! balancers whose server set or algorithm changed, swaps the current generation and hands
+//! each server its view. Streams in flight keep their own generation; nothing they hold is
+//! moved or invalidated, so no stream is touched here.
+//!
+//! [`Op::ApplyConfig`]: crate::rings::msg::Op::ApplyConfig
+
+use std::time::Duration;
+
+use super::balance::Balancer;
+use super::generation::Generation;
+use super::{server_budget, Shard};
+use crate::ids::ServerKey;
+use crate::rings::msg::ApplyConfig;
+
+/// Applies generation `a`: afterwards new streams use its routes, rules and timeouts, and
+/// every server is as its view says. Ignores a generation older than the current one, and
+/// refuses (logs, changes nothing) a layout that would shrink the shard's tables, which the
+/// control plane never sends.
+pub fn apply(shard: &Shard, a: ApplyConfig) {
+    let ApplyConfig {
+        generation,
+        config,
+        views,
+        fresh,
+    } = a;
+    let old = shard.current();
+    if generation <= old.number {
+        // Two changes raced on a full ring: the newer layout is already here.
+        log::debug!("shard {}: stale generation {generation} ignored", shard.id);
+        return;
+    }
+    let fits = config.backends.len() == old.config.backends.len()
+        && config.frontends.len() == old.config.frontends.len()
+        && config
+            .backends
+            .iter()
+            .zip(&old.config.backends)
+            .zip(&views)
+            .all(|((new, was), v)| {
+                new.servers.len() >= was.servers.len() && v.len() == new.servers.len()
+            });
+    if !fits {
+        log::error!(
+            "shard {}: generation {generation} does not extend generation {}; ignored",
+            shard.id,
+            old.number
+        );
+        return;
+    }
+    let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
+    shard.table.borrow_mut().grow_servers(&servers);
+    shard.counters.borrow_mut().grow_servers(&servers, &fresh);
+    grow_passive_errors(shard, &servers, &fresh);
+    grow_budgets(shard, &config, &views);
+    let pool_limits: Vec<(usize, u32, Duration)> = config
+        .backends
+        .iter()
+        .map(|b| {
+            (
+                b.servers.len(),
+                b.http.pool_max_idle,
+                b.http.pool_idle_timeout,
+            )
+        })
+        .collect();
+    shard.pool.borrow_mut().resize(&pool_limits);
+    rebuild_balancers(shard, &old.config, &config, &views);
+    let gen = Generation::new(generation, config);
+    shard.generations.borrow_mut().push(&gen);
+    *shard.gen.borrow_mut() = gen;
+    drop(old);
+    for (backend, list) in views.into_iter().enumerate() {
+        for (server, view) in list.into_iter().enumerate() {
+            shard.set_server_view(ServerKey { backend, server }, view);
+        }
+    }
+}
+
+/// Passive-health error counts: room for new slots, fresh ones from zero.
+fn grow_passive_errors(shard: &Shard, servers: &[usize], fresh: &[ServerKey]) {
+    let mut errors = shard.passive_errors.borrow_mut();
+    for (list, &n) in errors.iter_mut().zip(servers) {
+        if list.len() < n {
+            list.resize(n, 0);
+        }
+    }
+    for k in fresh {
+        if let Some(c) = errors.get_mut(k.backend).and_then(|b| b.get_mut(k.server)) {
+            *c = 0;
+        }
+    }
+}
+
+/// A `maxconn` budget and a view for every appended slot, from its view (whose split
+/// generation the budget starts in); existing slots keep theirs (streams hold their slots).
+fn grow_budgets(
+    shard: &Shard,
+    config: &percore_conf::Config,
+    views: &[Vec<crate::rings::msg::ServerView>],
+) {
+    let mut budgets = shard.server_budgets.borrow_mut();
+    let mut current = shard.views.borrow_mut();
+    for backend in 0..config.backends.len() {
+        let queue = &shard.queues[backend];
+        let first_new = budgets[backend].len();
+        for (server, &view) in views[backend].iter().enumerate().skip(first_new) {
+            let key = ServerKey { backend, server };
+            let budget = server_budget(
+                (shard.id, shard.shards),
+                &shard.evt_tx,
+                queue,
+                key,
+                view.maxconn,
+            );
+            let owned = super::slot_share(view.maxconn, shard.shards, shard.id.0 as usize);
+            budget.reset_split(owned, view.split_epoch);
+            budgets[backend].push(budget);
+            current[backend].push(view);
+        }
+    }
+}
+
+/// A new balancer for every backend whose servers were appended or whose algorithm
+/// changed (its round-robin position restarts); weights come from the new views.
+fn rebuild_balancers(
+    shard: &Shard,
+    old: &percore_conf::Config,
+    new: &percore_conf::Config,
+    views: &[Vec<crate::rings::msg::ServerView>],
+) {
+    let mut balancers = shard.balancers.borrow_mut();
+    for (b, (be, was)) in new.backends.iter().zip(&old.backends).enumerate() {
+        let same = be.servers.len() == was.servers.len()
+            && be.balance == was.balance
+            && be.hash_type == was.hash_type;
+        if same {
+            continue;
+        }
+        balancers[b] = Balancer::new(
+            &be.balance,
+            be.hash_type,
+            be.servers.iter().map(|s| s.name.clone()).collect(),
+            views[b].iter().map(|v| v.weight).collect(),
+            0x9e37_79b9_7f4a_7c15 ^ u64::from(shard.id.0),
+        );
+    }
+}

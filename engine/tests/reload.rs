@@ -1,0 +1,357 @@
+//! Live reload and dynamic servers through the real binary: the configuration file is
+//! rewritten and `reload` (or SIGHUP) applied while real clients hold streams to real
+//! origins; `add server` / `del server` on the admin socket. Assertions are on admin replies,
+//! on which origin a stream reaches (greeting origins name themselves) and on the order of
+//! events, never on elapsed time.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use common::http_origin::{HttpClient, HttpOrigin};
+use common::*;
+
+fn sock(p: &Proxy) -> PathBuf {
+    p.dir.join("admin.sock")
+}
+
+/// A TCP-mode configuration: backend `app` with `servers` (name, address, extra keys).
+fn tcp_config(timeouts: &str, servers: &[(&str, SocketAddr, &str)]) -> String {
+    let mut s = format!(
+        "global:\n  shards: 2\n  grace: 1s\n  admin: {{ socket: ./admin.sock }}\n\
+         defaults:\n  mode: tcp\n  timeout: {{ connect: 1s, {timeouts} }}\n  retries: 1\n\
+         frontends:\n  fe: {{ bind: \"127.0.0.1:0\", default_backend: app }}\n\
+         backends:\n  app:\n    servers:\n"
+    );
+    for (name, addr, extra) in servers {
+        s.push_str(&format!(
+            "      - {{ name: {name}, address: \"{addr}\"{extra} }}\n"
+        ));
+    }
+    s
+}
+
+fn rewrite(p: &Proxy, yaml: &str) {
+    std::fs::write(p.dir.join("percore.yaml"), yaml).expect("rewrite config");
+}
+
+/// A stream through the proxy and the name its origin greeted it with.
+fn greeted(addr: SocketAddr) -> (TcpStream, String) {
+    let s = connect(addr);
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut name = String::new();
+    r.read_line(&mut name).expect("greeting");
+    (s, name.trim().to_string())
+}
+
+fn names(addr: SocketAddr, n: usize) -> Vec<String> {
+    (0..n).map(|_| greeted(addr).1).collect()
+}
+
+fn has_row(csv: &str, px: &str, sv: &str) -> bool {
+    csv.lines().any(|l| l.starts_with(&format!("{px},{sv},")))
+}
+
+#[test]
+fn reload_adds_a_server_and_removes_one_whose_streams_finish() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let timeouts = "client: 30s, server: 30s";
+    let p = Proxy::start(
+        "reload-servers",
+        &tcp_config(timeouts, &[("s1", o1.addr, "")]),
+    );
+    let addr = p.addr("fe");
+    let (mut held, name) = greeted(addr);
+    assert_eq!(name, "s1");
+    rewrite(&p, &tcp_config(timeouts, &[("s2", o2.addr, "")]));
+    let reply = admin(&sock(&p), "reload");
+    assert!(
+        reply.contains("1 server(s) added, 1 removed, 0 changed"),
+        "{reply}"
+    );
+    // From the reply on, every shard runs the new layout: no new stream reaches s1.
+    assert!(names(addr, 20).iter().all(|n| n == "s2"));
+    assert_eq!(
+        echo_round_trip(&mut held, b"still here"),
+        b"still here",
+        "a removed server's stream goes on"
+    );
+    let csv = admin(&sock(&p), "show stat");
+    assert!(
+        has_row(&csv, "app", "s2") && !has_row(&csv, "app", "s1"),
+        "{csv}"
+    );
+    let state = admin(&sock(&p), "show servers state app");
+    assert!(!state.contains(" s1 "), "{state}");
+    assert_eq!(
+        admin(&sock(&p), "disable server app/s1"),
+        "No such server.\n\n"
+    );
+    drop(held);
+    // Adding it back by name takes its old slot again, as a new server.
+    rewrite(
+        &p,
+        &tcp_config(timeouts, &[("s2", o2.addr, ""), ("s1", o1.addr, "")]),
+    );
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.contains("1 server(s) added, 0 removed"), "{reply}");
+    let seen = names(addr, 20);
+    assert!(seen.iter().any(|n| n == "s1") && seen.iter().any(|n| n == "s2"));
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s1", "sid"), "1", "same slot, same id");
+}
+
+#[test]
+fn reload_changes_a_timeout_for_new_streams_only() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let servers = [("s1", o1.addr, "")];
+    let p = Proxy::start(
+        "reload-timeout",
+        &tcp_config("client: 1h, server: 1h, tunnel: 1h", &servers),
+    );
+    let addr = p.addr("fe");
+    let (mut old, _) = greeted(addr);
+    rewrite(
+        &p,
+        &tcp_config("client: 200ms, server: 200ms, tunnel: 200ms", &servers),
+    );
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.contains("as generation 1"), "{reply}");
+    let (mut new, _) = greeted(addr);
+    // The new stream is idle on the client side: the new client timeout ends it.
+    wait_closed(&mut new);
+    // The old stream, idle as long, keeps its generation's timeout.
+    assert_eq!(echo_round_trip(&mut old, b"ping"), b"ping");
+}
+
+#[test]
+fn a_bad_file_is_refused_with_its_position_and_the_old_one_keeps_serving() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let timeouts = "client: 30s, server: 30s";
+    let good = tcp_config(timeouts, &[("s1", o1.addr, "")]);
+    let p = Proxy::start("reload-bad", &good);
+    let addr = p.addr("fe");
+    // Line 14 is the server entry, `wieght` (unknown) its first key at column 21.
+    let bad = good.replace("address:", "wieght: 3, address:");
+    rewrite(&p, &bad);
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.starts_with("Reload failed: "), "{reply}");
+    let at = format!("{}:14:21: ", p.dir.join("percore.yaml").display());
+    assert!(reply.contains(&at), "position {at} in {reply}");
+    assert!(reply.contains("wieght"), "{reply}");
+    p.wait_log("reload refused");
+    assert_eq!(
+        greeted(addr).1,
+        "s1",
+        "the running configuration still serves"
+    );
+    // A change reload cannot apply live is refused the same way, naming it.
+    rewrite(&p, &good.replace("grace: 1s", "grace: 2s"));
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.contains("global.grace changed"), "{reply}");
+    let info = admin(&sock(&p), "show stat");
+    assert!(has_row(&info, "app", "s1"));
+}
+
+#[test]
+fn operator_state_is_kept_across_a_reload() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let o3 = Origin::start(Behaviour::GreetEcho("s3"));
+    let timeouts = "client: 30s, server: 30s";
+    let yaml = tcp_config(timeouts, &[("s1", o1.addr, ""), ("s2", o2.addr, "")]);
+    let p = Proxy::start("reload-maint", &yaml);
+    let addr = p.addr("fe");
+    assert_eq!(admin(&sock(&p), "set server app/s1 state maint"), "\n");
+    assert_eq!(admin(&sock(&p), "set server app/s2 weight 7"), "\n");
+    // s1 changes (weight), s2 is unchanged, s3 is new.
+    rewrite(
+        &p,
+        &tcp_config(
+            timeouts,
+            &[
+                ("s1", o1.addr, ", weight: 5"),
+                ("s2", o2.addr, ""),
+                ("s3", o3.addr, ""),
+            ],
+        ),
+    );
+    let reply = admin(&sock(&p), "reload");
+    assert!(
+        reply.contains("1 server(s) added, 0 removed, 1 changed"),
+        "{reply}"
+    );
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s1", "status"), "MAINT");
+    assert_eq!(
+        stat(&csv, "app", "s2", "weight"),
+        "7",
+        "operator weight kept"
+    );
+    assert_eq!(admin(&sock(&p), "get weight app/s1"), "5 (initial 5)\n\n");
+    let seen = names(addr, 30);
+    assert!(!seen.iter().any(|n| n == "s1"), "{seen:?}");
+    assert!(seen.iter().any(|n| n == "s3"), "{seen:?}");
+}
+
+#[test]
+fn sighup_reloads_like_the_command() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let timeouts = "client: 30s, server: 30s";
+    let p = Proxy::start("reload-hup", &tcp_config(timeouts, &[("s1", o1.addr, "")]));
+    let addr = p.addr("fe");
+    rewrite(&p, &tcp_config(timeouts, &[("s2", o2.addr, "")]));
+    p.signal(nix::sys::signal::Signal::SIGHUP);
+    p.wait_log("as generation 1: 1 server(s) added, 1 removed");
+    assert!(names(addr, 10).iter().all(|n| n == "s2"));
+    // A bad file on SIGHUP: logged with its position, nothing changes.
+    rewrite(&p, "frontends: [");
+    p.signal(nix::sys::signal::Signal::SIGHUP);
+    p.wait_log("reload refused");
+    assert!(names(addr, 5).iter().all(|n| n == "s2"));
+}
+
+#[test]
+fn reload_changes_a_route_for_new_requests() {
+    let app = HttpOrigin::start("app");
+    let api = HttpOrigin::start("api");
+    let yaml = |prefix: &str| {
+        format!(
+            "global:\n  shards: 2\n  admin: {{ socket: ./admin.sock }}\n\
+             defaults:\n  mode: http\n\
+             frontends:\n  web:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\n\
+             \x20   use_backend:\n      - {{ backend: api, when: {{ path_prefix: {prefix} }} }}\n\
+             backends:\n\
+             \x20 app: {{ servers: [ {{ name: a1, address: \"{}\" }} ] }}\n\
+             \x20 api: {{ servers: [ {{ name: p1, address: \"{}\" }} ] }}\n",
+            app.addr, api.addr
+        )
+    };
+    let p = Proxy::start("reload-route", &yaml("/api/"));
+    let addr = p.addr("web");
+    assert_eq!(http_get(addr, "/api/x").trim_end(), "api");
+    let mut kept = HttpClient::connect(addr);
+    assert_eq!(kept.get("/api/x").text().trim_end(), "api");
+    rewrite(&p, &yaml("/v2/"));
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.contains("0 server(s) added"), "{reply}");
+    assert_eq!(http_get(addr, "/v2/x").trim_end(), "api");
+    assert_eq!(http_get(addr, "/api/x").trim_end(), "app");
+    // A keep-alive connection opened before the reload keeps the routes it started with.
+    assert_eq!(kept.get("/api/x").text().trim_end(), "api");
+    assert_eq!(kept.get("/v2/x").text().trim_end(), "app");
+}
+
+#[test]
+fn add_server_and_del_server_follow_haproxy() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let timeouts = "client: 30s, server: 30s";
+    let yaml = tcp_config(timeouts, &[("s1", o1.addr, "")]);
+    let p = Proxy::start("dyn-servers", &yaml);
+    let (addr, s) = (p.addr("fe"), sock(&p));
+    let add = format!("add server app/s2 {} weight 3", o2.addr);
+    assert_eq!(admin(&s, &add), "New server registered.\n\n");
+    assert_eq!(
+        admin(&s, &add),
+        "Already exists a server with the same name in backend.\n\n"
+    );
+    assert_eq!(
+        admin(&s, "add server nope/s2 127.0.0.1:1"),
+        "No such backend.\n\n"
+    );
+    let csv = admin(&s, "show stat");
+    assert_eq!(
+        stat(&csv, "app", "s2", "status"),
+        "MAINT",
+        "new servers start in maintenance"
+    );
+    assert!(names(addr, 10).iter().all(|n| n == "s1"));
+    assert_eq!(admin(&s, "set server app/s2 state ready"), "\n");
+    let (mut on_s2, _) = poll_until("a stream on s2", || match greeted(addr) {
+        (st, n) if n == "s2" => Ok((st, n)),
+        (_, n) => Err(n),
+    });
+    assert_eq!(
+        admin(&s, "del server app/s2"),
+        "Only a server in maintenance mode can be deleted.\n\n"
+    );
+    assert_eq!(admin(&s, "set server app/s2 state maint"), "\n");
+    assert_eq!(
+        admin(&s, "del server app/s2"),
+        "Server still has connections attached to it, cannot remove it.\n\n"
+    );
+    assert_eq!(echo_round_trip(&mut on_s2, b"x"), b"x");
+    drop(on_s2);
+    poll_until("del server once its stream ended", || {
+        match admin(&s, "del server app/s2").as_str() {
+            "Server deleted.\n\n" => Ok(()),
+            other => Err(other.to_string()),
+        }
+    });
+    assert!(!has_row(&admin(&s, "show stat"), "app", "s2"));
+    // A server added at run time is kept by a reload that does not name it (percore's
+    // choice; HAProxy loses it).
+    assert_eq!(
+        admin(&s, &format!("add server app/s3 {}", o2.addr)),
+        "New server registered.\n\n"
+    );
+    let reply = admin(&s, "reload");
+    assert!(reply.contains("0 server(s) added, 0 removed"), "{reply}");
+    assert!(has_row(&admin(&s, "show stat"), "app", "s3"));
+    let metrics_like = admin(&s, "show servers state app");
+    assert!(metrics_like.contains(" s3 "), "{metrics_like}");
+}
+
+#[test]
+fn add_server_is_refused_on_a_static_algorithm() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let yaml = tcp_config("client: 30s, server: 30s", &[("s1", o1.addr, "")])
+        .replace("  app:\n", "  app:\n    balance: static-rr\n");
+    let p = Proxy::start("dyn-static", &yaml);
+    assert_eq!(
+        admin(&sock(&p), "add server app/s2 127.0.0.1:1"),
+        "Backend must use a dynamic load balancing to support dynamic servers.\n\n"
+    );
+}
+
+/// Reply time of `reload` with N servers (prints, asserts nothing about time): run with
+/// `cargo test --release -p percore --test reload -- --ignored --nocapture reply_time`.
+#[test]
+#[ignore]
+fn reload_reply_time_by_server_count() {
+    let o1 = Origin::start(Behaviour::Echo);
+    for n in [10usize, 100, 1000] {
+        let servers: Vec<(String, SocketAddr)> =
+            (0..n).map(|i| (format!("s{i}"), o1.addr)).collect();
+        let list = |weight: u32| -> String {
+            let refs: Vec<(&str, SocketAddr, String)> = servers
+                .iter()
+                .map(|(name, a)| (name.as_str(), *a, format!(", weight: {weight}")))
+                .collect();
+            let refs: Vec<(&str, SocketAddr, &str)> =
+                refs.iter().map(|(n, a, e)| (*n, *a, e.as_str())).collect();
+            tcp_config("client: 30s, server: 30s", &refs)
+        };
+        let p = Proxy::start("reload-time", &list(1));
+        let mut best = u128::MAX;
+        for round in 0..5u32 {
+            rewrite(&p, &list(2 + round));
+            let t0 = Instant::now();
+            let reply = admin(&sock(&p), "reload");
+            let us = t0.elapsed().as_micros();
+            assert!(reply.contains(&format!("{n} changed")), "{reply}");
+            best = best.min(us);
+            eprintln!(
+                "servers={n} round={round} client_us={us} reply={}",
+                reply.trim_end()
+            );
+        }
+        eprintln!("servers={n} best_client_us={best}");
+    }
+}
