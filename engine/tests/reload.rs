@@ -126,6 +126,27 @@ fn reload_changes_a_timeout_for_new_streams_only() {
     wait_closed(&mut new);
     // The old stream, idle as long, keeps its generation's timeout.
     assert_eq!(echo_round_trip(&mut old, b"ping"), b"ping");
+    // Its shard keeps generation 0 alive for it, and frees it once it ends.
+    assert_eq!(
+        generations_alive(&p),
+        2 + 1,
+        "{}",
+        admin(&sock(&p), "show shards")
+    );
+    drop(old);
+    poll_until("generation 0 freed", || match generations_alive(&p) {
+        2 => Ok(()),
+        n => Err(n),
+    });
+}
+
+/// `gens_alive` of `show shards`, summed over the shards.
+fn generations_alive(p: &Proxy) -> u64 {
+    admin(&sock(p), "show shards")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
 }
 
 #[test]

@@ -450,6 +450,8 @@ impl Ctl {
                 killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
                 ctl_latency_us_p50: s.ctl_latency_us_p50,
                 ctl_latency_us_max: s.ctl_latency_us_max,
+                generation: s.generation,
+                generations_alive: s.generations_alive as u64,
                 ..Default::default()
             })
             .collect()

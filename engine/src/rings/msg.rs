@@ -286,6 +286,10 @@ pub struct ShardStats {
     pub commands: u64,
     /// Idle pooled server connections, per backend, per server.
     pub idle_conns: Vec<Vec<u64>>,
+    /// Configuration generation new streams start with.
+    pub generation: u64,
+    /// Generations alive on the shard (the current one and those streams still hold).
+    pub generations_alive: usize,
 }
 
 /// One live stream, for `show sess`.

@@ -176,6 +176,8 @@ fn collect_stats(
         ctl_latency_us_max: latency.max_us(),
         commands,
         idle_conns: idle_conns(shard),
+        generation: gen.number,
+        generations_alive: shard.generations.borrow().alive(),
     }
 }
 
