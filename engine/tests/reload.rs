@@ -376,3 +376,47 @@ fn reload_reply_time_by_server_count() {
         eprintln!("servers={n} best_client_us={best}");
     }
 }
+
+#[test]
+fn reload_moves_the_metrics_endpoint_and_changes_the_log_format() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let (a, b) = (free_port(), free_port());
+    let yaml = |port: u16, tag: &str| {
+        tcp_config("client: 30s, server: 30s", &[("s1", o1.addr, "")]).replace(
+            "  grace: 1s\n",
+            &format!(
+                "  grace: 1s\n  metrics: {{ bind: \"127.0.0.1:{port}\" }}\n  log: {{ target: \
+                 ./access.log, access: true, log_format: \"{tag} %b/%s\" }}\n"
+            ),
+        )
+    };
+    let p = Proxy::start("reload-metrics", &yaml(a, "first"));
+    let addr = p.addr("fe");
+    let scrape = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")?;
+        let mut head = String::new();
+        BufReader::new(s).read_line(&mut head)?;
+        Ok::<String, std::io::Error>(head)
+    };
+    assert!(scrape(a).expect("scrape a").starts_with("HTTP/1.1 200"));
+    drop(greeted(addr));
+    let log = p.dir.join("access.log");
+    poll_until("first line", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("first app/s1").then_some(()).ok_or(text)
+    });
+    rewrite(&p, &yaml(b, "second"));
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.starts_with("Reloaded "), "{reply}");
+    assert!(scrape(b).expect("scrape b").starts_with("HTTP/1.1 200"));
+    poll_until("the old endpoint closed", || match scrape(a) {
+        Err(_) => Ok(()),
+        Ok(head) => Err(head),
+    });
+    drop(greeted(addr));
+    poll_until("a line in the new format", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("second app/s1").then_some(()).ok_or(text)
+    });
+}

@@ -49,6 +49,8 @@ pub struct Ctl {
     pub check_permits: Rc<glommio::sync::Semaphore>,
     /// A reload, `add server` or `del server` is being applied (they run one at a time).
     pub changing: Cell<bool>,
+    /// The `/metrics` responder, when `global.metrics` is set (a reload may move it).
+    pub metrics: RefCell<Option<glommio::task::JoinHandle<()>>>,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -87,6 +89,7 @@ impl Ctl {
                 super::health::CHECKS_CONCURRENT_MAX,
             )),
             changing: Cell::new(false),
+            metrics: RefCell::new(None),
         }
     }
 

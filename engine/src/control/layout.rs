@@ -63,8 +63,11 @@ impl Ctl {
     pub async fn reload(self: &Rc<Self>, path: Option<PathBuf>) -> Result<String, ErrorReply> {
         let _changing = self.begin_change()?;
         let t0 = Instant::now();
-        let planned = self.plan_reload(path);
-        let (path, plan) = match planned {
+        let planned = self.plan_reload(path).and_then(|(path, plan)| {
+            let metrics = self.rebind_metrics(&plan)?;
+            Ok((path, plan, metrics))
+        });
+        let (path, plan, metrics) = match planned {
             Ok(v) => v,
             Err(e) => {
                 self.state.borrow_mut().reloads.1 += 1;
@@ -75,6 +78,13 @@ impl Ctl {
         let (added, removed, changed) = plan.counts();
         let followups = self.state.borrow_mut().apply_plan(plan, Instant::now());
         let generation = self.apply_layout(followups).await?;
+        if let Some(moved) = metrics {
+            if let Some(old) = self.metrics.borrow_mut().take() {
+                old.cancel();
+            }
+            *self.metrics.borrow_mut() =
+                moved.map(|(listener, bind)| super::serve_metrics(self, listener, bind));
+        }
         self.state.borrow_mut().reloads.0 += 1;
         let line = format!(
             "Reloaded {} as generation {generation}: {added} server(s) added, {removed} \
@@ -107,6 +117,32 @@ impl Ctl {
         Ok((path, plan))
     }
 
+    /// The metrics endpoint of the plan when it moves: `Some(None)` to close it,
+    /// `Some(Some(..))` with the new listener, already bound so that a bind error refuses
+    /// the reload before anything changed; `None` when it stays where it is.
+    #[allow(clippy::type_complexity)] // one use, spelled out above
+    fn rebind_metrics(
+        &self,
+        plan: &Plan,
+    ) -> Result<Option<Option<(glommio::net::TcpListener, std::net::SocketAddr)>>, String> {
+        let running = self
+            .state
+            .borrow()
+            .config
+            .global
+            .metrics
+            .as_ref()
+            .map(|m| m.bind);
+        let wanted = plan.layout.global.metrics.as_ref().map(|m| m.bind);
+        if running == wanted {
+            return Ok(None);
+        }
+        match wanted {
+            Some(bind) => Ok(Some(Some((super::metrics::bind(bind)?, bind)))),
+            None => Ok(Some(None)),
+        }
+    }
+
     /// `add server`: a new server in maintenance (HAProxy's rule), in the slot of a removed
     /// server of that name or appended, on every shard before the reply.
     pub async fn add_server(self: &Rc<Self>, add: AddServer) -> Result<String, ErrorReply> {
@@ -121,8 +157,8 @@ impl Ctl {
         Ok(NEW_SERVER_REGISTERED.into())
     }
 
-    /// `del server`: only a server in maintenance without streams, idle or queued
-    /// connections on any shard (HAProxy's rules and texts); its slot is marked removed.
+    /// `del server`: only a server in maintenance without streams or idle connections on
+    /// any shard (HAProxy's rules and texts); its slot is marked removed.
     pub async fn del_server(self: &Rc<Self>, r: &ServerRef) -> Result<String, ErrorReply> {
         let _changing = self.begin_change()?;
         let key = {

@@ -176,8 +176,8 @@ async fn main(
             return;
         }
     };
-    let metrics_task = match open_metrics(&ctl, &config) {
-        Ok(t) => t,
+    match open_metrics(&ctl, &config) {
+        Ok(t) => *ctl.metrics.borrow_mut() = t,
         Err(message) => {
             for f in &socket_files {
                 f.remove_file();
@@ -195,7 +195,7 @@ async fn main(
 
     ctl.stopping.set(true);
     // No scrape during the stop: it would wait on shards that are draining.
-    if let Some(t) = metrics_task {
+    if let Some(t) = ctl.metrics.borrow_mut().take() {
         t.cancel();
     }
     let grace = config.global.grace;
@@ -373,11 +373,18 @@ fn open_metrics(
         return Ok(None);
     };
     let listener = metrics::bind(m.bind)?;
-    let shown = listener.local_addr().map_or(m.bind, |a| a);
+    Ok(Some(serve_metrics(ctl, listener, m.bind)))
+}
+
+/// Serves `/metrics` on `listener` (bound for `bind`) until the task is cancelled.
+pub(crate) fn serve_metrics(
+    ctl: &Rc<Ctl>,
+    listener: glommio::net::TcpListener,
+    bind: std::net::SocketAddr,
+) -> glommio::task::JoinHandle<()> {
+    let shown = listener.local_addr().map_or(bind, |a| a);
     log::info!("metrics on http://{shown}/metrics");
-    Ok(Some(
-        glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach(),
-    ))
+    glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach()
 }
 
 /// Binds every configured admin listener and starts serving them.

@@ -8,10 +8,11 @@
 //! name or is appended. Layouts only grow, bounded by [`SERVER_SLOTS_MAX`].
 //!
 //! Applied live: servers, backend settings (balance, hash, timeouts, retries, pools,
-//! checks), frontend routes, rules, error pages, `forwardfor`, timeouts and `maxconn`.
-//! Refused with the reason (nothing changes): frontends or backends added, removed,
-//! renamed or reordered, a frontend's binds, mode or `accept_proxy`, and `global` settings;
-//! they need a restart for now.
+//! checks), frontend routes, rules, error pages, `forwardfor`, timeouts and `maxconn`,
+//! `global.log` thinning and format (`sample`, `rate_max`, `log_format`) and
+//! `global.metrics`. Refused with the reason (nothing changes): frontends or backends
+//! added, removed, renamed or reordered, a frontend's binds, mode or `accept_proxy`, and
+//! the other `global` settings; they need a restart for now.
 
 use percore_conf::{Backend, Config, Frontend, Global};
 
@@ -121,9 +122,18 @@ fn merge_servers(
     (servers, fates)
 }
 
-/// `global` must not change: shards, limits, admin sockets, logging, metrics and tuning
-/// are set up once at start.
+/// `global` must not change but for the log's thinning and format and the metrics
+/// endpoint: shards, limits, admin sockets, the log sink and tuning are set up once at
+/// start.
 fn refuse_global(running: &Global, file: &Global) -> Result<(), String> {
+    let (r, f) = (&running.log, &file.log);
+    let log = [
+        ("log.target", r.target == f.target),
+        ("log.access", r.access == f.access),
+        ("log.format", r.framing == f.framing),
+        ("log.facility", r.facility == f.facility),
+        ("log.tag", r.tag == f.tag),
+    ];
     let fields = [
         (
             "shards",
@@ -133,11 +143,9 @@ fn refuse_global(running: &Global, file: &Global) -> Result<(), String> {
         ("grace", running.grace == file.grace),
         ("control_cpu", running.control_cpu == file.control_cpu),
         ("admin", running.admin == file.admin),
-        ("log", running.log == file.log),
-        ("metrics", running.metrics == file.metrics),
         ("tune", running.tune == file.tune),
     ];
-    match fields.iter().find(|(_, same)| !same) {
+    match fields.iter().chain(&log).find(|(_, same)| !same) {
         Some((name, _)) => Err(format!(
             "global.{name} changed: reload cannot apply it yet, restart to change it"
         )),
@@ -252,6 +260,14 @@ mod tests {
     fn what_cannot_be_applied_live_is_refused_with_the_reason() {
         let running = config(&[("a", 1)], "");
         let flags = vec![vec![(false, false)]];
+        let mut file = config(&[("a", 1)], "");
+        file.global.log.sample = 10;
+        file.global.metrics = None;
+        assert!(plan(&running, &flags, file).is_ok(), "applied live");
+        let mut file = config(&[("a", 1)], "");
+        file.global.log.access = !file.global.log.access;
+        let e = plan(&running, &flags, file).expect_err("log sink");
+        assert!(e.starts_with("global.log.access changed"), "{e}");
         let mut file = config(&[("a", 1)], "");
         file.global.maxconn += 1;
         let e = plan(&running, &flags, file).expect_err("global");

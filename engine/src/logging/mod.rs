@@ -140,6 +140,12 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
+    /// New `global.log.sample` and `rate_max` (a reload); the current window goes on.
+    pub fn set_thinning(&mut self, sample: u32, rate_max: Option<u32>) {
+        self.sample = sample;
+        self.rate_max = rate_max;
+    }
+
     /// Whether the next access-log line is to be built at `now`: false for lines sampling
     /// skips (not counted) and lines over `rate_max` (counted as dropped). Lets the shard
     /// skip building lines that would not be written.

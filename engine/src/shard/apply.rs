@@ -69,6 +69,9 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
         .collect();
     shard.pool.borrow_mut().resize(&pool_limits);
     rebuild_balancers(shard, &old.config, &config, &views);
+    if let Some(log) = shard.access_log.borrow_mut().as_mut() {
+        log.set_thinning(config.global.log.sample, config.global.log.rate_max);
+    }
     let gen = Generation::new(generation, config);
     shard.generations.borrow_mut().push(&gen);
     *shard.gen.borrow_mut() = gen;
