@@ -247,28 +247,42 @@ fn bind_listeners(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListene
     let backlog = config.global.tune.backlog as i32;
     for (fe_idx, fe) in config.frontends.iter().enumerate() {
         for &configured in &fe.bind {
-            let mut addr = configured;
-            for shard_out in out.iter_mut() {
-                let err = |source| RunError::Bind {
+            let sockets =
+                bind_address(configured, backlog, shards).map_err(|source| RunError::Bind {
                     frontend: fe.name.clone(),
                     address: configured,
                     source,
-                };
-                let sock = listen_socket(addr, backlog).map_err(err)?;
-                // The first socket resolves an ephemeral port; the others join its group.
-                let local = sock
-                    .local_addr()
-                    .ok()
-                    .and_then(|a| a.as_socket())
-                    .unwrap_or(addr);
-                addr = local;
+                })?;
+            for (shard_out, (addr, fd)) in out.iter_mut().zip(sockets) {
                 shard_out.push(BoundListener {
                     frontend: fe_idx,
-                    addr: local,
-                    fd: OwnedFd::from(sock),
+                    configured,
+                    addr,
+                    fd,
                 });
             }
         }
+    }
+    Ok(out)
+}
+
+/// `shards` listening sockets on `configured`, one SO_REUSEPORT group: the first resolves an
+/// ephemeral port, the others join it. Each comes with its bound address.
+pub fn bind_address(
+    configured: SocketAddr,
+    backlog: i32,
+    shards: usize,
+) -> std::io::Result<Vec<(SocketAddr, OwnedFd)>> {
+    let mut addr = configured;
+    let mut out = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let sock = listen_socket(addr, backlog)?;
+        addr = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(addr);
+        out.push((addr, OwnedFd::from(sock)));
     }
     Ok(out)
 }

@@ -420,3 +420,40 @@ fn reload_moves_the_metrics_endpoint_and_changes_the_log_format() {
         text.contains("second app/s1").then_some(()).ok_or(text)
     });
 }
+
+#[test]
+fn reload_adds_and_removes_binds_and_a_removed_one_serves_its_queue_first() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let (a, b) = (free_port(), free_port());
+    let yaml = |binds: &str| {
+        tcp_config("client: 30s, server: 30s", &[("s1", o1.addr, "")])
+            .replace("bind: \"127.0.0.1:0\"", &format!("bind: [{binds}]"))
+    };
+    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let p = Proxy::start("reload-binds", &yaml(&format!("\"127.0.0.1:{a}\"")));
+    let (mut old, _) = greeted(at(a));
+    rewrite(&p, &yaml(&format!("\"127.0.0.1:{a}\", \"127.0.0.1:{b}\"")));
+    assert!(admin(&sock(&p), "reload").starts_with("Reloaded "));
+    assert_eq!(greeted(at(b)).1, "s1", "the new bind accepts");
+    assert_eq!(greeted(at(a)).1, "s1", "the kept bind was never closed");
+    // With the frontend paused, a connection to `a` waits in the kernel's accept queue.
+    assert_eq!(admin(&sock(&p), "disable frontend fe"), "\n");
+    let queued = connect(at(a));
+    rewrite(&p, &yaml(&format!("\"127.0.0.1:{b}\"")));
+    assert!(admin(&sock(&p), "reload").starts_with("Reloaded "));
+    // The removed listener took it before closing: it is served like any other.
+    let mut r = BufReader::new(queued);
+    let mut name = String::new();
+    r.read_line(&mut name)
+        .expect("the queued connection is served");
+    assert_eq!(name.trim(), "s1");
+    poll_until("the removed bind refuses", || {
+        match TcpStream::connect(at(a)) {
+            Err(_) => Ok(()),
+            Ok(_) => Err("still accepting"),
+        }
+    });
+    assert_eq!(echo_round_trip(&mut old, b"on"), b"on", "its streams go on");
+    assert_eq!(admin(&sock(&p), "enable frontend fe"), "\n");
+    assert_eq!(greeted(at(b)).1, "s1");
+}

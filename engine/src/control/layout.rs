@@ -7,6 +7,7 @@
 //! health-check state is kept for servers whose address and check settings are unchanged.
 //! They run one at a time ([`Ctl::changing`]).
 
+use std::os::fd::{IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -19,6 +20,7 @@ use percore_conf::Balance;
 
 use super::exec::Ctl;
 use super::reload::{self, Fate, Plan, SERVER_SLOTS_MAX};
+use super::shards::REPLY_TIMEOUT;
 use super::state::{CheckState, ServerState, State};
 use crate::ids::{ServerKey, SlotPool};
 use crate::rings::msg::{AdminState, ApplyConfig, Op};
@@ -34,6 +36,18 @@ pub struct Followups {
     pub splits: Vec<(ServerKey, u32, u32)>,
     /// New frontend `maxconn` splits: (frontend, maxconn, split generation).
     pub frontends: Vec<(usize, u32, u32)>,
+}
+
+/// One bound socket per shard for a new bind, with the address each is bound to.
+type BoundSockets = Vec<(std::net::SocketAddr, OwnedFd)>;
+
+/// Listener changes of a reload.
+#[derive(Default)]
+struct BindChanges {
+    /// (frontend, configured address, its sockets).
+    added: Vec<(usize, std::net::SocketAddr, BoundSockets)>,
+    /// (frontend, configured address) of the binds to drop.
+    removed: Vec<(usize, std::net::SocketAddr)>,
 }
 
 /// Clears [`Ctl::changing`] when the change ends, whatever way it ends.
@@ -65,9 +79,10 @@ impl Ctl {
         let t0 = Instant::now();
         let planned = self.plan_reload(path).and_then(|(path, plan)| {
             let metrics = self.rebind_metrics(&plan)?;
-            Ok((path, plan, metrics))
+            let binds = self.bind_new_listeners(&plan)?;
+            Ok((path, plan, metrics, binds))
         });
-        let (path, plan, metrics) = match planned {
+        let (path, plan, metrics, binds) = match planned {
             Ok(v) => v,
             Err(e) => {
                 self.state.borrow_mut().reloads.1 += 1;
@@ -78,6 +93,7 @@ impl Ctl {
         let (added, removed, changed) = plan.counts();
         let followups = self.state.borrow_mut().apply_plan(plan, Instant::now());
         let generation = self.apply_layout(followups).await?;
+        self.apply_binds(binds).await?;
         if let Some(moved) = metrics {
             if let Some(old) = self.metrics.borrow_mut().take() {
                 old.cancel();
@@ -141,6 +157,69 @@ impl Ctl {
             Some(bind) => Ok(Some(Some((super::metrics::bind(bind)?, bind)))),
             None => Ok(Some(None)),
         }
+    }
+
+    /// The binds the plan adds, already bound (one socket per shard, so that a bind error
+    /// refuses the reload before anything changed), and the binds it drops.
+    fn bind_new_listeners(&self, plan: &Plan) -> Result<BindChanges, String> {
+        let st = self.state.borrow();
+        let backlog = st.config.global.tune.backlog as i32;
+        let mut changes = BindChanges::default();
+        for (f, (was, fe)) in st
+            .config
+            .frontends
+            .iter()
+            .zip(&plan.layout.frontends)
+            .enumerate()
+        {
+            for &configured in fe.bind.iter().filter(|a| !was.bind.contains(a)) {
+                let sockets = crate::runtime::bind_address(configured, backlog, self.shards.len())
+                    .map_err(|e| format!("frontend {}: cannot bind {configured}: {e}", fe.name))?;
+                changes.added.push((f, configured, sockets));
+            }
+            for &configured in was.bind.iter().filter(|a| !fe.bind.contains(a)) {
+                changes.removed.push((f, configured));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Hands each new listener's sockets to their shards, then removes the dropped binds
+    /// (each shard serves what their accept queues hold before closing them).
+    async fn apply_binds(&self, changes: BindChanges) -> Result<(), ErrorReply> {
+        for (frontend, configured, sockets) in changes.added {
+            let (name, accepting) = {
+                let st = self.state.borrow();
+                let name = st.config.frontends[frontend].name.clone();
+                (name, !st.frontend_paused[frontend])
+            };
+            if let Some((addr, _)) = sockets.first() {
+                log::info!("frontend {name} listening on {addr}");
+            }
+            for (i, (addr, fd)) in sockets.into_iter().enumerate() {
+                let op = Op::AddListener {
+                    frontend,
+                    configured,
+                    addr,
+                    fd: fd.into_raw_fd(),
+                    accepting,
+                };
+                self.shards
+                    .unicast(crate::ids::ShardId(i as u16), op, REPLY_TIMEOUT)
+                    .await
+                    .map_err(|e| super::exec::timed_out(e, self.shards.len()))?;
+            }
+        }
+        for (frontend, configured) in changes.removed {
+            self.broadcast_op(Op::RemoveListener {
+                frontend,
+                configured,
+            })
+            .await?;
+            let name = self.state.borrow().config.frontends[frontend].name.clone();
+            log::info!("frontend {name}: bind {configured} removed");
+        }
+        Ok(())
     }
 
     /// `add server`: a new server in maintenance (HAProxy's rule), in the slot of a removed

@@ -11,8 +11,8 @@
 //! checks), frontend routes, rules, error pages, `forwardfor`, timeouts and `maxconn`,
 //! `global.log` thinning and format (`sample`, `rate_max`, `log_format`) and
 //! `global.metrics`. Refused with the reason (nothing changes): frontends or backends
-//! added, removed, renamed or reordered, a frontend's binds, mode or `accept_proxy`, and
-//! the other `global` settings; they need a restart for now.
+//! added, removed, renamed or reordered, a frontend's mode or `accept_proxy`, and the
+//! other `global` settings; they need a restart for now. Binds are diffed by `layout`.
 
 use percore_conf::{Backend, Config, Frontend, Global};
 
@@ -153,8 +153,8 @@ fn refuse_global(running: &Global, file: &Global) -> Result<(), String> {
     }
 }
 
-/// Frontends and backends must be the same ones, in the same order, with the same binds
-/// and modes: listeners and per-proxy tables are not added or removed live yet.
+/// Frontends and backends must be the same ones, in the same order, with the same modes:
+/// per-proxy tables are not added or removed live yet (binds may change).
 fn refuse_proxies(running: &Config, file: &Config) -> Result<(), String> {
     let names = |v: &[Frontend]| v.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
     if names(&running.frontends) != names(&file.frontends) {
@@ -165,10 +165,10 @@ fn refuse_proxies(running: &Config, file: &Config) -> Result<(), String> {
         );
     }
     for (r, f) in running.frontends.iter().zip(&file.frontends) {
-        if r.bind != f.bind || r.mode != f.mode || r.accept_proxy != f.accept_proxy {
+        if r.mode != f.mode || r.accept_proxy != f.accept_proxy {
             return Err(format!(
-                "frontend {}: bind, mode or accept_proxy changed: reload cannot apply it \
-                 yet, restart to change them",
+                "frontend {}: mode or accept_proxy changed: reload cannot apply it yet, \
+                 restart to change them",
                 r.name
             ));
         }
@@ -273,9 +273,9 @@ mod tests {
         let e = plan(&running, &flags, file).expect_err("global");
         assert!(e.starts_with("global.maxconn changed"), "{e}");
         let mut file = config(&[("a", 1)], "");
-        file.frontends[0].bind[0].set_port(1);
-        let e = plan(&running, &flags, file).expect_err("bind");
-        assert!(e.starts_with("frontend f: bind"), "{e}");
+        file.frontends[0].accept_proxy = true;
+        let e = plan(&running, &flags, file).expect_err("accept_proxy");
+        assert!(e.starts_with("frontend f: mode or accept_proxy"), "{e}");
         let mut file = config(&[("a", 1)], "");
         file.backends[0].name = "other".into();
         assert!(plan(&running, &flags, file).is_err());

@@ -141,6 +141,29 @@ pub enum Op {
     /// A new configuration generation (reload, `add|del server`): new streams use it,
     /// streams in flight keep theirs; reply [`Reply::Done`] once applied.
     ApplyConfig(Box<ApplyConfig>),
+    /// A reload added bind `configured` of `frontend`: accept on `fd`, a listening socket
+    /// of its SO_REUSEPORT group that the control plane bound for this shard (bound to
+    /// `addr`), whose ownership the message carries; reply [`Reply::Done`].
+    AddListener {
+        /// Frontend index.
+        frontend: usize,
+        /// The address as configured.
+        configured: SocketAddr,
+        /// The address bound.
+        addr: SocketAddr,
+        /// The socket (owned by the shard from now on).
+        fd: i32,
+        /// Start accepting (false while the frontend is paused).
+        accepting: bool,
+    },
+    /// A reload dropped bind `configured` of `frontend`: stop accepting on it, serve what
+    /// its accept queue holds, close it; reply [`Reply::Done`] once it accepts no more.
+    RemoveListener {
+        /// Frontend index.
+        frontend: usize,
+        /// The address as configured.
+        configured: SocketAddr,
+    },
 }
 
 /// A configuration generation as every shard applies it.

@@ -10,6 +10,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::FromRawFd;
+
 use futures_lite::future;
 
 use super::Shard;
@@ -68,6 +70,26 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
+            Op::AddListener {
+                frontend,
+                configured,
+                addr,
+                fd,
+                accepting,
+            } => {
+                // SAFETY: the control plane bound this socket for this shard alone and gave
+                // up its descriptor (into_raw_fd) when it sent this command, once.
+                let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+                super::listeners::add(&shard, (frontend, configured, addr), fd, accepting);
+                (Reply::Done, false)
+            }
+            Op::RemoveListener {
+                frontend,
+                configured,
+            } => {
+                super::listeners::remove(&shard, frontend, configured).await;
+                (Reply::Done, false)
+            }
             Op::ApplyConfig(a) => {
                 super::apply::apply(&shard, *a);
                 (Reply::Done, false)

@@ -12,6 +12,7 @@
 //! - [`control_task`]: executes control-plane commands on this shard.
 //! - [`generation`]: configuration generations (the shard's newest, each stream's own).
 //! - [`apply`]: a new generation from the control plane (reload, `add|del server`).
+//! - [`listeners`]: listeners added and removed at run time (reload), and their draining.
 //!
 //! Single-threaded by construction: `Rc`, `Cell`, `RefCell`, never `Arc`, locks or atomics.
 //! Nothing here is reachable from another thread except through the two rings.
@@ -25,6 +26,7 @@ pub mod control_task;
 pub mod errors;
 pub mod generation;
 pub mod http;
+pub mod listeners;
 pub mod proxy_header;
 pub mod queue;
 pub mod shell;
@@ -33,7 +35,7 @@ pub mod tcp;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +99,8 @@ pub struct ShardSpec {
 pub struct BoundListener {
     /// Frontend index.
     pub frontend: usize,
+    /// The address as configured (port 0 for an ephemeral one); a reload names it so.
+    pub configured: SocketAddr,
     /// Bound address (ephemeral ports resolved).
     pub addr: SocketAddr,
     /// The socket, bound and listening.
@@ -725,22 +729,10 @@ async fn main(mut spec: ShardSpec) {
     shard
         .data_queue
         .set(Some(glommio::executor().current_task_queue()));
-    for BoundListener { frontend, addr, fd } in listeners {
-        listener_ids[frontend] += 1;
-        let id = listener_ids[frontend];
-        // SAFETY: `fd` is an owned TCP socket that `runtime::bind_listeners` created, bound
-        // and put in listening state; into_raw_fd() gives up ownership, so the listener is
-        // the fd's only owner and closes it exactly once (when the last Rc drops).
-        let socket = Rc::new(unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) });
-        let run = accept_loop(shard.clone(), frontend, id, addr, socket.clone());
-        let task = Some(glommio::spawn_local(run).detach());
-        shard.listeners.borrow_mut().push(ShardListener {
-            frontend,
-            id,
-            addr,
-            socket,
-            task,
-        });
+    for l in listeners {
+        listener_ids[l.frontend] += 1;
+        let id = listener_ids[l.frontend];
+        listeners::start(&shard, l, id, true);
     }
     let purge = glommio::spawn_local(purge_pool(shard.clone()));
     shard.accept_tasks.borrow_mut().push(purge.detach());
@@ -822,8 +814,13 @@ struct ShardListener {
     frontend: usize,
     /// Which bind of the frontend (from 1).
     id: usize,
+    /// The address as configured (what a reload compares).
+    configured: SocketAddr,
     /// Bound address.
     addr: SocketAddr,
+    /// A second descriptor of the socket, through which a removed listener's queued
+    /// connections are taken (glommio's listener exposes none).
+    drain: OwnedFd,
     /// The socket, shared with its accept loop; closed when both let go.
     socket: Rc<TcpListener>,
     /// The accept loop; `None` while the frontend is paused.
