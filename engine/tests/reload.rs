@@ -341,39 +341,60 @@ fn add_server_is_refused_on_a_static_algorithm() {
     );
 }
 
-/// Reply time of `reload` with N servers (prints, asserts nothing about time): run with
+/// Reply time of `reload` with N servers, and what it costs each shard next to one `show
+/// stat` (prints, asserts nothing about time): run with
 /// `cargo test --release -p percore --test reload -- --ignored --nocapture reply_time`.
 #[test]
 #[ignore]
 fn reload_reply_time_by_server_count() {
+    // The shards log how long each command took at debug level.
+    std::env::set_var("PERCORE_LOG", "debug");
     let o1 = Origin::start(Behaviour::Echo);
     for n in [10usize, 100, 1000] {
-        let servers: Vec<(String, SocketAddr)> =
-            (0..n).map(|i| (format!("s{i}"), o1.addr)).collect();
         let list = |weight: u32| -> String {
-            let refs: Vec<(&str, SocketAddr, String)> = servers
+            let extra = format!(", weight: {weight}");
+            let servers: Vec<(String, SocketAddr)> =
+                (0..n).map(|i| (format!("s{i}"), o1.addr)).collect();
+            let refs: Vec<(&str, SocketAddr, &str)> = servers
                 .iter()
-                .map(|(name, a)| (name.as_str(), *a, format!(", weight: {weight}")))
+                .map(|(name, a)| (name.as_str(), *a, extra.as_str()))
                 .collect();
-            let refs: Vec<(&str, SocketAddr, &str)> =
-                refs.iter().map(|(n, a, e)| (*n, *a, e.as_str())).collect();
             tcp_config("client: 30s, server: 30s", &refs)
         };
         let p = Proxy::start("reload-time", &list(1));
-        let mut best = u128::MAX;
+        let (mut reload_us, mut stat_us) = (Vec::new(), Vec::new());
         for round in 0..5u32 {
             rewrite(&p, &list(2 + round));
             let t0 = Instant::now();
             let reply = admin(&sock(&p), "reload");
-            let us = t0.elapsed().as_micros();
+            reload_us.push(t0.elapsed().as_micros());
             assert!(reply.contains(&format!("{n} changed")), "{reply}");
-            best = best.min(us);
-            eprintln!(
-                "servers={n} round={round} client_us={us} reply={}",
-                reply.trim_end()
-            );
+            let t0 = Instant::now();
+            admin(&sock(&p), "show stat");
+            stat_us.push(t0.elapsed().as_micros());
         }
-        eprintln!("servers={n} best_client_us={best}");
+        let shard_us = |what: &str| -> Vec<u64> {
+            p.lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .filter_map(|l| l.split(&format!("{what}: ")).nth(1))
+                .filter_map(|rest| rest.strip_suffix(" us")?.parse().ok())
+                .collect()
+        };
+        let median = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0)
+        };
+        let med = |v: &Vec<u128>| median(v.iter().map(|&x| x as u64).collect());
+        eprintln!(
+            "servers={n}: reload reply median {} us (all {reload_us:?}); show stat reply \
+             median {} us; per shard: apply median {} us, collect stats median {} us",
+            med(&reload_us),
+            med(&stat_us),
+            median(shard_us("apply a configuration generation")),
+            median(shard_us("collect stats")),
+        );
     }
 }
 
@@ -438,6 +459,10 @@ fn reload_adds_and_removes_binds_and_a_removed_one_serves_its_queue_first() {
     assert_eq!(greeted(at(a)).1, "s1", "the kept bind was never closed");
     // With the frontend paused, a connection to `a` waits in the kernel's accept queue.
     assert_eq!(admin(&sock(&p), "disable frontend fe"), "\n");
+    // (As in admin_runtime's pause test: a round trip to every shard before connecting, so
+    // that the accepts the pause cancelled are gone from the io_uring rings too.)
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "fe", "FRONTEND", "status"), "PAUSED");
     let queued = connect(at(a));
     rewrite(&p, &yaml(&format!("\"127.0.0.1:{b}\"")));
     assert!(admin(&sock(&p), "reload").starts_with("Reloaded "));
@@ -456,4 +481,46 @@ fn reload_adds_and_removes_binds_and_a_removed_one_serves_its_queue_first() {
     assert_eq!(echo_round_trip(&mut old, b"on"), b"on", "its streams go on");
     assert_eq!(admin(&sock(&p), "enable frontend fe"), "\n");
     assert_eq!(greeted(at(b)).1, "s1");
+}
+
+#[test]
+fn check_state_survives_a_reload_for_unchanged_servers() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let dead = dead_addr();
+    let yaml = |retries: u32, s1_maxconn: u32| {
+        tcp_config(
+            "client: 30s, server: 30s",
+            &[
+                ("s1", o1.addr, &format!(", maxconn: {s1_maxconn}")),
+                ("s2", dead, ""),
+            ],
+        )
+        .replace(
+            "    servers:\n",
+            "    check: { inter: 100ms, rise: 2, fall: 2, timeout: 100ms }\n    servers:\n",
+        )
+        .replace("retries: 1", &format!("retries: {retries}"))
+    };
+    let p = Proxy::start("reload-checks", &yaml(1, 10));
+    let down = || {
+        let csv = admin(&sock(&p), "show stat");
+        match stat(&csv, "app", "s2", "status").as_str() {
+            "DOWN" => Ok(csv),
+            other => Err(other.to_string()),
+        }
+    };
+    poll_until("s2 DOWN by its checks", down);
+    rewrite(&p, &yaml(2, 20));
+    let reply = admin(&sock(&p), "reload");
+    assert!(reply.contains("1 changed"), "{reply}");
+    // Right after the reply: s2's checks were not restarted (a restart begins UP, INI).
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(stat(&csv, "app", "s2", "status"), "DOWN", "{csv}");
+    assert_eq!(stat(&csv, "app", "s2", "check_status"), "L4CON");
+    assert_eq!(
+        stat(&csv, "app", "s1", "slim"),
+        "20",
+        "maxconn from the file"
+    );
+    assert_eq!(greeted(p.addr("fe")).1, "s1");
 }

@@ -41,6 +41,13 @@ pub async fn run(
             latency.record(Instant::now().saturating_duration_since(sent));
         }
         commands += 1;
+        // The two commands whose cost grows with the configuration, timed for the log.
+        let timed = match &cmd.op {
+            Op::ApplyConfig(_) => Some("apply a configuration generation"),
+            Op::CollectStats => Some("collect stats"),
+            _ => None,
+        };
+        let started = Instant::now();
         let (reply, last) = match cmd.op {
             Op::Nop => continue,
             Op::Stop { grace } => {
@@ -102,6 +109,10 @@ pub async fn run(
                 (runtime_op(&shard, op).await, false)
             }
         };
+        if let Some(what) = timed {
+            let us = started.elapsed().as_micros();
+            log::debug!("shard {}: {what}: {us} us", shard.id);
+        }
         let event = ShardEvent::Reply {
             shard: shard.id,
             id: cmd.id,
