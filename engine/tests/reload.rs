@@ -524,3 +524,71 @@ fn check_state_survives_a_reload_for_unchanged_servers() {
     );
     assert_eq!(greeted(p.addr("fe")).1, "s1");
 }
+
+#[test]
+fn reload_adds_and_removes_frontends_and_backends() {
+    let o1 = Origin::start(Behaviour::GreetEcho("s1"));
+    let o2 = Origin::start(Behaviour::GreetEcho("s2"));
+    let port = free_port();
+    let base = tcp_config("client: 30s, server: 30s", &[("s1", o1.addr, "")]);
+    let more = base
+        .replace(
+            "backends:\n",
+            &format!(
+                "  fe2: {{ bind: \"127.0.0.1:{port}\", default_backend: other }}\nbackends:\n"
+            ),
+        )
+        .replace(
+            "  app:\n",
+            &format!(
+                "  other: {{ servers: [ {{ name: s2, address: \"{}\" }} ] }}\n  app:\n",
+                o2.addr
+            ),
+        );
+    let p = Proxy::start("reload-proxies", &base);
+    let (s, fe2) = (sock(&p), SocketAddr::from(([127, 0, 0, 1], port)));
+    rewrite(&p, &more);
+    let reply = admin(&s, "reload");
+    assert!(
+        reply.contains("2 frontend(s)/backend(s) added, 0 removed"),
+        "{reply}"
+    );
+    let (mut held, name) = greeted(fe2);
+    assert_eq!(name, "s2");
+    assert_eq!(
+        greeted(p.addr("fe")).1,
+        "s1",
+        "the kept frontend is untouched"
+    );
+    let csv = admin(&s, "show stat");
+    assert!(
+        has_row(&csv, "fe2", "FRONTEND") && has_row(&csv, "other", "s2"),
+        "{csv}"
+    );
+    assert!(admin(&s, "show backend").contains("other\n"));
+    rewrite(&p, &base);
+    let reply = admin(&s, "reload");
+    assert!(
+        reply.contains("0 frontend(s)/backend(s) added, 2 removed"),
+        "{reply}"
+    );
+    poll_until("fe2's bind closed", || match TcpStream::connect(fe2) {
+        Err(_) => Ok(()),
+        Ok(_) => Err("still accepting"),
+    });
+    assert_eq!(
+        echo_round_trip(&mut held, b"on"),
+        b"on",
+        "its streams finish"
+    );
+    let csv = admin(&s, "show stat");
+    assert!(!has_row(&csv, "fe2", "FRONTEND") && !has_row(&csv, "other", "BACKEND"));
+    assert_eq!(admin(&s, "disable server other/s2"), "No such backend.\n\n");
+    assert!(!admin(&s, "show backend").contains("other\n"));
+    drop(held);
+    // Named again: the same slots, alive again.
+    rewrite(&p, &more);
+    let reply = admin(&s, "reload");
+    assert!(reply.contains("2 frontend(s)/backend(s) added"), "{reply}");
+    assert_eq!(greeted(fe2).1, "s2");
+}

@@ -179,7 +179,10 @@ impl Ctl {
             Command::ShowVersion => Ok(admin::render_version(env!("CARGO_PKG_VERSION"))),
             Command::ShowBackend => {
                 let st = self.state.borrow();
-                let names: Vec<&str> = st.config.backends.iter().map(|b| b.name.as_str()).collect();
+                let names: Vec<&str> = (0..st.config.backends.len())
+                    .filter(|&b| !st.backend_removed[b])
+                    .map(|b| st.config.backends[b].name.as_str())
+                    .collect();
                 Ok(admin::render_backends(&names))
             }
             Command::ShowServersState { backend } => self.show_servers_state(backend.as_deref()),
@@ -487,7 +490,7 @@ impl Ctl {
     fn show_servers_state(&self, backend: Option<&str>) -> Result<String, ErrorReply> {
         let st = self.state.borrow();
         let selected: Vec<usize> = match backend {
-            Some(name) => vec![st.config.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
+            Some(name) => vec![st.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
             None => (0..st.config.backends.len()).collect(),
         };
         let now = Instant::now();
@@ -643,11 +646,23 @@ impl Ctl {
             now: Instant::now(),
         };
         let mut rows = Vec::new();
-        for i in 0..st.config.frontends.len() {
+        // Stats gathered before a reload or `add server` finished have no row for what it
+        // added yet.
+        let counted =
+            |len: fn(&Counters) -> usize| stats.iter().map(|x| len(&x.counters)).min().unwrap_or(0);
+        let frontends = st
+            .config
+            .frontends
+            .len()
+            .min(counted(|c| c.frontends.len()));
+        for i in (0..frontends).filter(|&i| !st.frontend_removed[i]) {
             rows.push(sources.frontend_row(i, stopping));
         }
-        for (b, be) in st.config.backends.iter().enumerate() {
-            // Stats gathered before an `add server` finished have no row for it yet.
+        let backends = st.config.backends.len().min(counted(|c| c.backends.len()));
+        for (b, be) in st.config.backends.iter().enumerate().take(backends) {
+            if st.backend_removed[b] {
+                continue;
+            }
             let counted = stats_servers(stats, b);
             for i in (0..be.servers.len().min(counted)).filter(|&i| !st.servers[b][i].removed) {
                 rows.push(sources.server_row(b, i));
@@ -680,7 +695,10 @@ impl Ctl {
         let ulimit_n = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map(|(soft, _)| soft)
             .unwrap_or(0);
-        let listeners: usize = st.config.frontends.iter().map(|f| f.bind.len()).sum();
+        let listeners: usize = (0..st.config.frontends.len())
+            .filter(|&f| !st.frontend_removed[f])
+            .map(|f| st.config.frontends[f].bind.len())
+            .sum();
         admin::InfoSnapshot {
             name: "percore".into(),
             version: env!("CARGO_PKG_VERSION").into(),

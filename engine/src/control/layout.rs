@@ -19,7 +19,7 @@ use percore_admin::{
 use percore_conf::Balance;
 
 use super::exec::Ctl;
-use super::reload::{self, Fate, Plan, SERVER_SLOTS_MAX};
+use super::reload::{self, Fate, Plan, ProxyFate, SERVER_SLOTS_MAX};
 use super::shards::REPLY_TIMEOUT;
 use super::state::{CheckState, ServerState, State};
 use crate::ids::{ServerKey, SlotPool};
@@ -91,6 +91,7 @@ impl Ctl {
             }
         };
         let (added, removed, changed) = plan.counts();
+        let (proxies_added, proxies_removed) = plan.proxy_counts();
         let followups = self.state.borrow_mut().apply_plan(plan, Instant::now());
         let generation = self.apply_layout(followups).await?;
         self.apply_binds(binds).await?;
@@ -104,7 +105,8 @@ impl Ctl {
         self.state.borrow_mut().reloads.0 += 1;
         let line = format!(
             "Reloaded {} as generation {generation}: {added} server(s) added, {removed} \
-             removed, {changed} changed; applied on every shard in {} us.",
+             removed, {changed} changed; {proxies_added} frontend(s)/backend(s) added, \
+             {proxies_removed} removed; applied on every shard in {} us.",
             path.display(),
             t0.elapsed().as_micros()
         );
@@ -124,11 +126,16 @@ impl Ctl {
         let file =
             percore_conf::load(&path, &crate::runtime::host_info()).map_err(|e| e.to_string())?;
         let st = self.state.borrow();
-        let flags: Vec<Vec<reload::SlotFlags>> = st
+        let servers: Vec<Vec<reload::SlotFlags>> = st
             .servers
             .iter()
             .map(|b| b.iter().map(|s| (s.removed, s.dynamic)).collect())
             .collect();
+        let flags = reload::Flags {
+            servers: &servers,
+            frontends: &st.frontend_removed,
+            backends: &st.backend_removed,
+        };
         let plan = reload::plan(&st.config, &flags, file)?;
         Ok((path, plan))
     }
@@ -165,19 +172,24 @@ impl Ctl {
         let st = self.state.borrow();
         let backlog = st.config.global.tune.backlog as i32;
         let mut changes = BindChanges::default();
-        for (f, (was, fe)) in st
-            .config
-            .frontends
-            .iter()
-            .zip(&plan.layout.frontends)
-            .enumerate()
-        {
-            for &configured in fe.bind.iter().filter(|a| !was.bind.contains(a)) {
+        let none = Vec::new();
+        for (f, fe) in plan.layout.frontends.iter().enumerate() {
+            // A removed frontend has no listener.
+            let was = match st.config.frontends.get(f) {
+                Some(was) if !st.frontend_removed[f] => &was.bind,
+                _ => &none,
+            };
+            let now = if plan.frontends[f].live() {
+                &fe.bind
+            } else {
+                &none
+            };
+            for &configured in now.iter().filter(|a| !was.contains(a)) {
                 let sockets = crate::runtime::bind_address(configured, backlog, self.shards.len())
                     .map_err(|e| format!("frontend {}: cannot bind {configured}: {e}", fe.name))?;
                 changes.added.push((f, configured, sockets));
             }
-            for &configured in was.bind.iter().filter(|a| !fe.bind.contains(a)) {
+            for &configured in was.iter().filter(|a| !now.contains(a)) {
                 changes.removed.push((f, configured));
             }
         }
@@ -328,6 +340,7 @@ impl State {
     pub fn apply_plan(&mut self, plan: Plan, now: Instant) -> Followups {
         let old = std::mem::replace(&mut self.config, plan.layout);
         let mut f = Followups::default();
+        self.apply_proxy_fates(&old, &plan.frontends, &plan.backends, &mut f);
         for (b, fates) in plan.fates.iter().enumerate() {
             for (i, fate) in fates.iter().enumerate() {
                 let key = ServerKey {
@@ -346,15 +359,60 @@ impl State {
                 }
             }
         }
-        for (i, (was, fe)) in old.frontends.iter().zip(&self.config.frontends).enumerate() {
-            if was.maxconn != fe.maxconn && self.frontend_maxconn[i] == was.maxconn {
-                self.frontend_maxconn[i] = fe.maxconn;
-                self.frontend_epoch[i] = self.frontend_epoch[i].wrapping_add(1);
-                f.frontends.push((i, fe.maxconn, self.frontend_epoch[i]));
-            }
-        }
         self.generation += 1;
         f
+    }
+
+    /// Frontend and backend slots as the plan says: new ones get their tables (a new or
+    /// revived frontend its `maxconn` split, a paused state of its own), removed ones are
+    /// marked; a kept frontend takes the file's `maxconn` unless the operator changed it.
+    fn apply_proxy_fates(
+        &mut self,
+        old: &percore_conf::Config,
+        frontends: &[ProxyFate],
+        backends: &[ProxyFate],
+        f: &mut Followups,
+    ) {
+        for (b, fate) in backends.iter().enumerate() {
+            if b >= self.servers.len() {
+                self.servers.push(Vec::new());
+                self.backend_health.push(Default::default());
+                self.backend_removed.push(false);
+            }
+            match fate {
+                ProxyFate::Added => self.backend_removed[b] = false,
+                ProxyFate::Removed => self.backend_removed[b] = true,
+                ProxyFate::Kept | ProxyFate::Gone => {}
+            }
+        }
+        for (i, fate) in frontends.iter().enumerate() {
+            let maxconn = self.config.frontends[i].maxconn;
+            if i >= self.frontend_maxconn.len() {
+                self.frontend_maxconn.push(maxconn);
+                self.frontend_epoch.push(0);
+                self.frontend_paused.push(false);
+                self.frontend_removed.push(false);
+            }
+            let was = old.frontends.get(i).map_or(maxconn, |w| w.maxconn);
+            let resplit = match fate {
+                ProxyFate::Added => {
+                    self.frontend_removed[i] = false;
+                    self.frontend_paused[i] = false;
+                    true
+                }
+                ProxyFate::Removed => {
+                    self.frontend_removed[i] = true;
+                    false
+                }
+                ProxyFate::Kept => was != maxconn && self.frontend_maxconn[i] == was,
+                ProxyFate::Gone => false,
+            };
+            if resplit {
+                self.frontend_maxconn[i] = maxconn;
+                self.frontend_epoch[i] = self.frontend_epoch[i].wrapping_add(1);
+                f.frontends.push((i, maxconn, self.frontend_epoch[i]));
+            }
+        }
     }
 
     /// A new server in slot `key` (appended, or a removed server's slot), as configured;
@@ -425,7 +483,6 @@ impl State {
     /// in maintenance as generation `generation + 1`.
     fn add_server(&mut self, add: &AddServer, now: Instant) -> Result<Followups, ErrorReply> {
         let backend = self
-            .config
             .backend_index(&add.server.backend)
             .ok_or(NO_SUCH_BACKEND)?;
         let be = &self.config.backends[backend];

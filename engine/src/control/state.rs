@@ -303,6 +303,10 @@ pub struct State {
     pub path: Option<std::path::PathBuf>,
     /// Reloads applied and refused since start.
     pub reloads: (u64, u64),
+    /// Frontend slots a reload removed: hidden, no listeners.
+    pub frontend_removed: Vec<bool>,
+    /// Backend slots a reload removed: hidden, every server removed.
+    pub backend_removed: Vec<bool>,
 }
 
 impl State {
@@ -330,16 +334,15 @@ impl State {
             generation: 0,
             path: None,
             reloads: (0, 0),
+            frontend_removed: vec![false; config.frontends.len()],
+            backend_removed: vec![false; config.backends.len()],
             config,
         }
     }
 
     /// Resolves `backend/server` (server also as `#<id>`), HAProxy's lookup order and texts.
     pub fn lookup_server(&self, r: &ServerRef) -> Result<ServerKey, ErrorReply> {
-        let backend = self
-            .config
-            .backend_index(&r.backend)
-            .ok_or(NO_SUCH_BACKEND)?;
+        let backend = self.backend_index(&r.backend).ok_or(NO_SUCH_BACKEND)?;
         let servers = &self.config.backends[backend].servers;
         let live = |i: usize| !self.servers[backend][i].removed;
         let server = match r.server_id() {
@@ -375,7 +378,19 @@ impl State {
 
     /// Resolves a frontend name.
     pub fn lookup_frontend(&self, name: &str) -> Result<usize, ErrorReply> {
-        self.config.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
+        self.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
+    }
+
+    /// Index of the live backend called `name` (removed slots are not found).
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        (0..self.config.backends.len())
+            .find(|&b| !self.backend_removed[b] && self.config.backends[b].name == name)
+    }
+
+    /// Index of the live frontend called `name` (removed slots are not found).
+    pub fn frontend_index(&self, name: &str) -> Option<usize> {
+        (0..self.config.frontends.len())
+            .find(|&f| !self.frontend_removed[f] && self.config.frontends[f].name == name)
     }
 
     /// The view shards get for `key`.

@@ -33,16 +33,19 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
         log::debug!("shard {}: stale generation {generation} ignored", shard.id);
         return;
     }
-    let fits = config.backends.len() == old.config.backends.len()
-        && config.frontends.len() == old.config.frontends.len()
+    let fits = config.backends.len() >= old.config.backends.len()
+        && config.frontends.len() >= old.config.frontends.len()
+        && views.len() == config.backends.len()
+        && config
+            .backends
+            .iter()
+            .zip(&views)
+            .all(|(be, v)| v.len() == be.servers.len())
         && config
             .backends
             .iter()
             .zip(&old.config.backends)
-            .zip(&views)
-            .all(|((new, was), v)| {
-                new.servers.len() >= was.servers.len() && v.len() == new.servers.len()
-            });
+            .all(|(new, was)| new.servers.len() >= was.servers.len());
     if !fits {
         log::error!(
             "shard {}: generation {generation} does not extend generation {}; ignored",
@@ -52,9 +55,15 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
         return;
     }
     let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
-    shard.table.borrow_mut().grow_servers(&servers);
-    shard.counters.borrow_mut().grow_servers(&servers, &fresh);
+    let frontends = config.frontends.len();
+    shard.table.borrow_mut().grow_servers(frontends, &servers);
+    shard
+        .counters
+        .borrow_mut()
+        .grow_servers(frontends, &servers, &fresh);
+    shard.errors.borrow_mut().grow(frontends, servers.len());
     grow_passive_errors(shard, &servers, &fresh);
+    grow_proxies(shard, &config);
     grow_budgets(shard, &config, &views);
     let pool_limits: Vec<(usize, u32, Duration)> = config
         .backends
@@ -86,6 +95,9 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
 /// Passive-health error counts: room for new slots, fresh ones from zero.
 fn grow_passive_errors(shard: &Shard, servers: &[usize], fresh: &[ServerKey]) {
     let mut errors = shard.passive_errors.borrow_mut();
+    if errors.len() < servers.len() {
+        errors.resize(servers.len(), Vec::new());
+    }
     for (list, &n) in errors.iter_mut().zip(servers) {
         if list.len() < n {
             list.resize(n, 0);
@@ -98,6 +110,31 @@ fn grow_passive_errors(shard: &Shard, servers: &[usize], fresh: &[ServerKey]) {
     }
 }
 
+/// What new frontends and backends need before their servers: a frontend `maxconn` budget
+/// (its plain share; the control plane splits it right after), a queue, queue counts and
+/// a balancer (built with the servers by `rebuild_balancers`).
+fn grow_proxies(shard: &Shard, config: &percore_conf::Config) {
+    let mut budgets = shard.frontend_budgets.borrow_mut();
+    for f in budgets.len()..config.frontends.len() {
+        let b = super::frontend_budget(
+            (shard.id, shard.shards),
+            &shard.evt_tx,
+            f,
+            &config.frontends[f],
+        );
+        budgets.push(b);
+    }
+    let backends = config.backends.len();
+    let mut queues = shard.queues.borrow_mut();
+    while queues.len() < backends {
+        queues.push(super::queue::WaitQueue::new());
+    }
+    let mut queued = shard.queued.borrow_mut();
+    if queued.len() < backends {
+        queued.resize(backends, (0, 0));
+    }
+}
+
 /// A `maxconn` budget and a view for every appended slot, from its view (whose split
 /// generation the budget starts in); existing slots keep theirs (streams hold their slots).
 fn grow_budgets(
@@ -107,8 +144,11 @@ fn grow_budgets(
 ) {
     let mut budgets = shard.server_budgets.borrow_mut();
     let mut current = shard.views.borrow_mut();
+    budgets.resize(config.backends.len(), Vec::new());
+    current.resize(config.backends.len(), Vec::new());
+    let queues = shard.queues.borrow();
     for backend in 0..config.backends.len() {
-        let queue = &shard.queues[backend];
+        let queue = &queues[backend];
         let first_new = budgets[backend].len();
         for (server, &view) in views[backend].iter().enumerate().skip(first_new) {
             let key = ServerKey { backend, server };
@@ -127,8 +167,8 @@ fn grow_budgets(
     }
 }
 
-/// A new balancer for every backend whose servers were appended or whose algorithm
-/// changed (its round-robin position restarts); weights come from the new views.
+/// A new balancer for every new backend and every backend whose servers were appended or
+/// whose algorithm changed (its round-robin position restarts); weights from the views.
 fn rebuild_balancers(
     shard: &Shard,
     old: &percore_conf::Config,
@@ -136,19 +176,26 @@ fn rebuild_balancers(
     views: &[Vec<crate::rings::msg::ServerView>],
 ) {
     let mut balancers = shard.balancers.borrow_mut();
-    for (b, (be, was)) in new.backends.iter().zip(&old.backends).enumerate() {
-        let same = be.servers.len() == was.servers.len()
-            && be.balance == was.balance
-            && be.hash_type == was.hash_type;
+    for (b, be) in new.backends.iter().enumerate() {
+        let same = old.backends.get(b).is_some_and(|was| {
+            be.servers.len() == was.servers.len()
+                && be.balance == was.balance
+                && be.hash_type == was.hash_type
+        });
         if same {
             continue;
         }
-        balancers[b] = Balancer::new(
+        let balancer = Balancer::new(
             &be.balance,
             be.hash_type,
             be.servers.iter().map(|s| s.name.clone()).collect(),
             views[b].iter().map(|v| v.weight).collect(),
             0x9e37_79b9_7f4a_7c15 ^ u64::from(shard.id.0),
         );
+        if b < balancers.len() {
+            balancers[b] = balancer;
+        } else {
+            balancers.push(balancer);
+        }
     }
 }

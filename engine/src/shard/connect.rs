@@ -77,7 +77,7 @@ async fn acquire_slot(
     }
     let _queued = Queued::new(shard, backend);
     let waiter = Waiter::new(only);
-    shard.queues[backend].push(&waiter);
+    shard.queues.borrow()[backend].push(&waiter);
     // Slots of these servers may be free on other shards.
     for b in &shard.server_budgets.borrow()[backend] {
         b.update_want();

@@ -242,7 +242,7 @@ fn slot_op(shard: &Shard, op: Op) -> Reply {
             maxconn,
             epoch,
         } => {
-            if let Some(b) = shard.frontend_budgets.get(frontend) {
+            if let Some(b) = shard.frontend_budgets.borrow().get(frontend) {
                 b.reset_split(maxconn, epoch);
             }
         }

@@ -145,7 +145,8 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
         };
         // SAFETY: accept4 just returned this descriptor: nothing else owns it.
         let client = unsafe { TcpStream::from_raw_fd(client_fd) };
-        let fe_slot = shard.frontend_budgets[frontend].acquire().await;
+        let budget = shard.frontend_budgets.borrow()[frontend].clone();
+        let fe_slot = budget.acquire().await;
         let global_slot = shard.global_budget.acquire().await;
         let slots = [fe_slot, global_slot];
         match shard.current().config.frontends[frontend].mode {

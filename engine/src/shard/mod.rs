@@ -165,12 +165,12 @@ pub struct Shard {
     /// This shard's share of `global.maxconn`.
     pub global_budget: Rc<Budget>,
     /// This shard's share of each frontend's `maxconn`.
-    pub frontend_budgets: Vec<Rc<Budget>>,
+    pub frontend_budgets: RefCell<Vec<Rc<Budget>>>,
     /// This shard's share of each server's `maxconn` (`u32::MAX` when unlimited), taken
     /// while a stream uses the server; grows when a generation adds servers.
     pub server_budgets: RefCell<Vec<Vec<Rc<Budget>>>>,
     /// Per backend, the streams waiting for a server slot, oldest first.
-    pub queues: Vec<Rc<queue::WaitQueue>>,
+    pub queues: RefCell<Vec<Rc<queue::WaitQueue>>>,
     /// Streams waiting for a server slot, per backend: (now, most ever). Bounded by the
     /// shard's stream budget, since every waiting stream holds one.
     pub queued: RefCell<Vec<(u64, u64)>>,
@@ -241,15 +241,16 @@ impl Shard {
             ),
             counters: RefCell::new(Counters::new(cfg.frontends.len(), &servers)),
             global_budget: Budget::lent(global, Some(lend(SlotPool::Global, global))),
-            frontend_budgets: (0..cfg.frontends.len())
-                .map(|f| {
-                    let owned = share(cfg.frontends[f].maxconn, spec.shards, spec.id.0 as usize);
-                    Budget::lent(owned, Some(lend(SlotPool::Frontend(f), owned)))
-                })
-                .collect(),
+            frontend_budgets: RefCell::new(
+                (0..cfg.frontends.len())
+                    .map(|f| {
+                        frontend_budget((spec.id, spec.shards), &spec.evt_tx, f, &cfg.frontends[f])
+                    })
+                    .collect(),
+            ),
             access_log: RefCell::new(access_log),
             server_budgets: RefCell::new(Self::new_server_budgets(spec, &queues)),
-            queues,
+            queues: RefCell::new(queues),
             queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
             shards: spec.shards,
             passive_errors: RefCell::new(servers.iter().map(|&n| vec![0; n]).collect()),
@@ -360,7 +361,7 @@ impl Shard {
     pub fn pool_budget(&self, pool: SlotPool) -> Option<Rc<Budget>> {
         match pool {
             SlotPool::Global => Some(self.global_budget.clone()),
-            SlotPool::Frontend(f) => self.frontend_budgets.get(f).cloned(),
+            SlotPool::Frontend(f) => self.frontend_budgets.borrow().get(f).cloned(),
             SlotPool::Server(k) => self
                 .server_budgets
                 .borrow()
@@ -373,7 +374,7 @@ impl Shard {
     /// Every budget of the shard.
     pub fn all_budgets(&self) -> Vec<Rc<Budget>> {
         std::iter::once(&self.global_budget)
-            .chain(&self.frontend_budgets)
+            .chain(self.frontend_budgets.borrow().iter())
             .chain(self.server_budgets.borrow().iter().flatten())
             .cloned()
             .collect()
@@ -691,6 +692,19 @@ impl Shard {
     }
 }
 
+/// The budget of frontend `f` on shard `(id, of shards)`: its plain share of `maxconn`,
+/// linked to the slot lending.
+fn frontend_budget(
+    (id, shards): (ShardId, usize),
+    evt_tx: &thingbuf::mpsc::Sender<ShardEvent>,
+    f: usize,
+    fe: &percore_conf::Frontend,
+) -> Rc<Budget> {
+    let owned = share(fe.maxconn, shards, id.0 as usize);
+    let lend = budget::Lend::new(SlotPool::Frontend(f), id, owned, evt_tx.clone());
+    Budget::lent(owned, Some(lend))
+}
+
 /// The budget of server `key` on shard `(id, of shards)`: its plain share of `maxconn`
 /// (`u32::MAX` when unlimited), linked to its backend's queue and to the slot lending.
 fn server_budget(
@@ -840,7 +854,7 @@ async fn accept_loop(
     addr: SocketAddr,
     listener: Rc<TcpListener>,
 ) {
-    let fe_budget = shard.frontend_budgets[frontend].clone();
+    let fe_budget = shard.frontend_budgets.borrow()[frontend].clone();
     let global = shard.global_budget.clone();
     let mut errors_logged = 0u32;
     loop {
