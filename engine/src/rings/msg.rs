@@ -139,7 +139,7 @@ pub enum Op {
     /// `show errors`: reply [`Reply::Errors`] with the shard's captures.
     ShowErrors,
     /// A new configuration generation (reload, `add|del server`): new streams use it,
-    /// streams in flight keep theirs; reply [`Reply::Done`] once applied.
+    /// streams in flight keep theirs; reply [`Reply::Applied`] once applied.
     ApplyConfig(Box<ApplyConfig>),
     /// A reload added bind `configured` of `frontend`: accept on `fd`, a listening socket
     /// of its SO_REUSEPORT group that the control plane bound for this shard (bound to
@@ -248,6 +248,10 @@ pub enum ShardEvent {
 pub enum Reply {
     /// Applied.
     Done,
+    /// A configuration generation applied; carries the previous one's layout when no
+    /// stream held it any more, so that the control plane, which allocated it, frees it
+    /// (a shard freeing another thread's allocations costs it more than a `show stat`).
+    Applied(Option<Box<percore_conf::Config>>),
     /// Streams killed; their sockets are already closed.
     Killed(usize),
     /// The shard stopped.

@@ -17,10 +17,11 @@ use crate::ids::ServerKey;
 use crate::rings::msg::ApplyConfig;
 
 /// Applies generation `a`: afterwards new streams use its routes, rules and timeouts, and
-/// every server is as its view says. Ignores a generation older than the current one, and
+/// every server is as its view says. Returns the previous generation's layout when no
+/// stream holds it, for the control plane to free. Ignores a generation older than the current one, and
 /// refuses (logs, changes nothing) a layout that would shrink the shard's tables, which the
 /// control plane never sends.
-pub fn apply(shard: &Shard, a: ApplyConfig) {
+pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>> {
     let ApplyConfig {
         generation,
         config,
@@ -31,7 +32,7 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
     if generation <= old.number {
         // Two changes raced on a full ring: the newer layout is already here.
         log::debug!("shard {}: stale generation {generation} ignored", shard.id);
-        return;
+        return None;
     }
     let fits = config.backends.len() >= old.config.backends.len()
         && config.frontends.len() >= old.config.frontends.len()
@@ -52,7 +53,7 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
             shard.id,
             old.number
         );
-        return;
+        return None;
     }
     let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
     let frontends = config.frontends.len();
@@ -83,13 +84,17 @@ pub fn apply(shard: &Shard, a: ApplyConfig) {
     }
     let gen = Generation::new(generation, config);
     shard.generations.borrow_mut().push(&gen);
-    *shard.gen.borrow_mut() = gen;
+    let previous = shard.gen.replace(gen);
     drop(old);
     for (backend, list) in views.into_iter().enumerate() {
         for (server, view) in list.into_iter().enumerate() {
             shard.set_server_view(ServerKey { backend, server }, view);
         }
     }
+    // Streams that still hold it free it when the last one ends.
+    std::rc::Rc::try_unwrap(previous)
+        .ok()
+        .map(|g| Box::new(g.config))
 }
 
 /// Passive-health error counts: room for new slots, fresh ones from zero.

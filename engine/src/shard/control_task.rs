@@ -97,10 +97,7 @@ pub async fn run(
                 super::listeners::remove(&shard, frontend, configured).await;
                 (Reply::Done, false)
             }
-            Op::ApplyConfig(a) => {
-                super::apply::apply(&shard, *a);
-                (Reply::Done, false)
-            }
+            Op::ApplyConfig(a) => (Reply::Applied(super::apply::apply(&shard, *a)), false),
             Op::ShowErrors => {
                 let (total, entries) = shard.errors.borrow().snapshot();
                 (Reply::Errors(total, entries), false)
