@@ -85,7 +85,6 @@ impl Ctl {
         let (path, plan, metrics, binds) = match planned {
             Ok(v) => v,
             Err(e) => {
-                self.state.borrow_mut().reloads.1 += 1;
                 log::warn!("reload refused, the running configuration stays: {e}");
                 return Err(reload_failed(&e));
             }
@@ -102,7 +101,6 @@ impl Ctl {
             *self.metrics.borrow_mut() =
                 moved.map(|(listener, bind)| super::serve_metrics(self, listener, bind));
         }
-        self.state.borrow_mut().reloads.0 += 1;
         let line = format!(
             "Reloaded {} as generation {generation}: {added} server(s) added, {removed} \
              removed, {changed} changed; {proxies_added} frontend(s)/backend(s) added, \

@@ -301,8 +301,6 @@ pub struct State {
     /// The file the process was started with (`reload` reads it again); `None` for the
     /// embedded configuration of `percore demo`.
     pub path: Option<std::path::PathBuf>,
-    /// Reloads applied and refused since start.
-    pub reloads: (u64, u64),
     /// Frontend slots a reload removed: hidden, no listeners.
     pub frontend_removed: Vec<bool>,
     /// Backend slots a reload removed: hidden, every server removed.
@@ -333,7 +331,6 @@ impl State {
             started: now,
             generation: 0,
             path: None,
-            reloads: (0, 0),
             frontend_removed: vec![false; config.frontends.len()],
             backend_removed: vec![false; config.backends.len()],
             config,

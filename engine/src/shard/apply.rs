@@ -34,19 +34,7 @@ pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>>
         log::debug!("shard {}: stale generation {generation} ignored", shard.id);
         return None;
     }
-    let fits = config.backends.len() >= old.config.backends.len()
-        && config.frontends.len() >= old.config.frontends.len()
-        && views.len() == config.backends.len()
-        && config
-            .backends
-            .iter()
-            .zip(&views)
-            .all(|(be, v)| v.len() == be.servers.len())
-        && config
-            .backends
-            .iter()
-            .zip(&old.config.backends)
-            .all(|(new, was)| new.servers.len() >= was.servers.len());
+    let fits = extends(&old.config, &config, &views);
     if !fits {
         log::error!(
             "shard {}: generation {generation} does not extend generation {}; ignored",
@@ -55,29 +43,7 @@ pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>>
         );
         return None;
     }
-    let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
-    let frontends = config.frontends.len();
-    shard.table.borrow_mut().grow_servers(frontends, &servers);
-    shard
-        .counters
-        .borrow_mut()
-        .grow_servers(frontends, &servers, &fresh);
-    shard.errors.borrow_mut().grow(frontends, servers.len());
-    grow_passive_errors(shard, &servers, &fresh);
-    grow_proxies(shard, &config);
-    grow_budgets(shard, &config, &views);
-    let pool_limits: Vec<(usize, u32, Duration)> = config
-        .backends
-        .iter()
-        .map(|b| {
-            (
-                b.servers.len(),
-                b.http.pool_max_idle,
-                b.http.pool_idle_timeout,
-            )
-        })
-        .collect();
-    shard.pool.borrow_mut().resize(&pool_limits);
+    grow_tables(shard, &config, &views, &fresh);
     rebuild_balancers(shard, &old.config, &config, &views);
     if let Some(log) = shard.access_log.borrow_mut().as_mut() {
         log.set_thinning(config.global.log.sample, config.global.log.rate_max);
@@ -95,6 +61,61 @@ pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>>
     std::rc::Rc::try_unwrap(previous)
         .ok()
         .map(|g| Box::new(g.config))
+}
+
+/// Whether `new` (with `views`) only extends `old`: no frontend, backend or server slot
+/// less, one view per server slot.
+fn extends(
+    old: &percore_conf::Config,
+    new: &percore_conf::Config,
+    views: &[Vec<crate::rings::msg::ServerView>],
+) -> bool {
+    new.backends.len() >= old.backends.len()
+        && new.frontends.len() >= old.frontends.len()
+        && views.len() == new.backends.len()
+        && new
+            .backends
+            .iter()
+            .zip(views)
+            .all(|(be, v)| v.len() == be.servers.len())
+        && new
+            .backends
+            .iter()
+            .zip(&old.backends)
+            .all(|(n, o)| n.servers.len() >= o.servers.len())
+}
+
+/// Room in every per-frontend, per-backend and per-server table for the new layout;
+/// `fresh` slots start from zero.
+fn grow_tables(
+    shard: &Shard,
+    config: &percore_conf::Config,
+    views: &[Vec<crate::rings::msg::ServerView>],
+    fresh: &[ServerKey],
+) {
+    let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
+    let frontends = config.frontends.len();
+    shard.table.borrow_mut().grow_servers(frontends, &servers);
+    shard
+        .counters
+        .borrow_mut()
+        .grow_servers(frontends, &servers, fresh);
+    shard.errors.borrow_mut().grow(frontends, servers.len());
+    grow_passive_errors(shard, &servers, fresh);
+    grow_proxies(shard, config);
+    grow_budgets(shard, config, views);
+    let pool_limits: Vec<(usize, u32, Duration)> = config
+        .backends
+        .iter()
+        .map(|b| {
+            (
+                b.servers.len(),
+                b.http.pool_max_idle,
+                b.http.pool_idle_timeout,
+            )
+        })
+        .collect();
+    shard.pool.borrow_mut().resize(&pool_limits);
 }
 
 /// Passive-health error counts: room for new slots, fresh ones from zero.

@@ -77,25 +77,8 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
-            Op::AddListener {
-                frontend,
-                configured,
-                addr,
-                fd,
-                accepting,
-            } => {
-                // SAFETY: the control plane bound this socket for this shard alone and gave
-                // up its descriptor (into_raw_fd) when it sent this command, once.
-                let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-                super::listeners::add(&shard, (frontend, configured, addr), fd, accepting);
-                (Reply::Done, false)
-            }
-            Op::RemoveListener {
-                frontend,
-                configured,
-            } => {
-                super::listeners::remove(&shard, frontend, configured).await;
-                (Reply::Done, false)
+            op @ (Op::AddListener { .. } | Op::RemoveListener { .. }) => {
+                (listener_op(&shard, op).await, false)
             }
             Op::ApplyConfig(a) => (Reply::Applied(super::apply::apply(&shard, *a)), false),
             Op::ShowErrors => {
@@ -267,6 +250,31 @@ async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
             accepting,
         } => shard.set_frontend_accepting(frontend, accepting).await,
         _ => debug_assert!(false, "not a runbook command: {op:?}"),
+    }
+    Reply::Done
+}
+
+/// A reload's listener changes: a new bind's socket starts accepting, a dropped bind
+/// stops (its accept queue served first, see `shard::listeners`); then [`Reply::Done`].
+async fn listener_op(shard: &Rc<Shard>, op: Op) -> Reply {
+    match op {
+        Op::AddListener {
+            frontend,
+            configured,
+            addr,
+            fd,
+            accepting,
+        } => {
+            // SAFETY: the control plane bound this socket for this shard alone and gave up
+            // its descriptor (into_raw_fd) when it sent this command, once.
+            let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            super::listeners::add(shard, (frontend, configured, addr), fd, accepting);
+        }
+        Op::RemoveListener {
+            frontend,
+            configured,
+        } => super::listeners::remove(shard, frontend, configured).await,
+        _ => debug_assert!(false, "not a listener command: {op:?}"),
     }
     Reply::Done
 }
