@@ -6,7 +6,7 @@
 //! keeps its slot (with the file's settings), what it no longer names keeps its slot marked
 //! removed (its streams finish there), and a new name takes the slot of a removed one of
 //! that name or is appended; the file's backend references are mapped to layout slots.
-//! Layouts only grow, bounded by [`SERVER_SLOTS_MAX`].
+//! Layouts only grow, bounded by [`SERVER_SLOTS_MAX`] and [`PROXY_SLOTS_MAX`].
 //!
 //! Applied live: servers, backend settings (balance, hash, timeouts, retries, pools,
 //! checks), frontend routes, rules, error pages, `forwardfor`, timeouts and `maxconn`,
@@ -21,6 +21,10 @@ use percore_conf::{Backend, Config, Frontend, Global};
 /// tables of every shard (counters, budgets, views, pool lists: about 1 KiB per slot and
 /// shard).
 pub const SERVER_SLOTS_MAX: usize = 16_384;
+
+/// Frontend and backend slots of the process at most, removed ones included: bounds the
+/// per-proxy tables of every shard (counters, queues, budgets, balancers).
+pub const PROXY_SLOTS_MAX: usize = 4096;
 
 /// What a reload does to one server slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,13 @@ pub fn plan(running: &Config, flags: &Flags<'_>, file: Config) -> Result<Plan, S
         frontends,
         backends,
     };
+    let proxies = layout.frontends.len() + layout.backends.len();
+    if proxies > PROXY_SLOTS_MAX {
+        return Err(format!(
+            "{proxies} frontend and backend slots (removed ones included) would exceed the \
+             limit of {PROXY_SLOTS_MAX}; restart to start from the file's"
+        ));
+    }
     let slots: usize = layout.backends.iter().map(|b| b.servers.len()).sum();
     if slots > SERVER_SLOTS_MAX {
         return Err(format!(
