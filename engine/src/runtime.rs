@@ -175,7 +175,7 @@ fn start_access_log(config: &Config, shards: usize) -> Result<LogParts, RunError
             } else {
                 (0..shards).map(|_| None).collect()
             };
-            let events = EventLog::new(ends.control, ends.sink_drops);
+            let events = EventLog::new(ends.control, ends.sink_drops, Some(ends.retarget));
             (Some(writer), shard_logs, events)
         }
         None => (

@@ -79,10 +79,11 @@ impl Ctl {
         let t0 = Instant::now();
         let planned = self.plan_reload(path).and_then(|(path, plan)| {
             let metrics = self.rebind_metrics(&plan)?;
+            let sink = self.reopen_log(&plan)?;
             let binds = self.bind_new_listeners(&plan)?;
-            Ok((path, plan, metrics, binds))
+            Ok((path, plan, (metrics, sink), binds))
         });
-        let (path, plan, metrics, binds) = match planned {
+        let (path, plan, (metrics, sink), binds) = match planned {
             Ok(v) => v,
             Err(e) => {
                 log::warn!("reload refused, the running configuration stays: {e}");
@@ -94,6 +95,11 @@ impl Ctl {
         let followups = self.state.borrow_mut().apply_plan(plan, Instant::now());
         let generation = self.apply_layout(followups).await?;
         self.apply_binds(binds).await?;
+        if let Some(sink) = sink {
+            if !self.log.retarget(sink) {
+                log::warn!("reload: the log writer is gone; the log target was not changed");
+            }
+        }
         if let Some(moved) = metrics {
             if let Some(old) = self.metrics.borrow_mut().take() {
                 old.cancel();
@@ -162,6 +168,28 @@ impl Ctl {
             Some(bind) => Ok(Some(Some((super::metrics::bind(bind)?, bind)))),
             None => Ok(Some(None)),
         }
+    }
+
+    /// The log sink the plan's `global.log` needs, opened (an error refuses the reload):
+    /// when the target or its framing changes, and always for a file target, so that a
+    /// reload after a log rotation reopens the file. `None` when nothing is to change or
+    /// no writer runs (access log off, target stderr: nothing is written).
+    fn reopen_log(&self, plan: &Plan) -> Result<Option<crate::logging::Retarget>, String> {
+        let new = &plan.layout.global.log;
+        let changed = {
+            let old = &self.state.borrow().config.global.log;
+            old.target != new.target
+                || old.framing != new.framing
+                || old.facility != new.facility
+                || old.tag != new.tag
+        };
+        let file = matches!(new.target, percore_conf::LogTarget::File(_));
+        if !self.log.has_writer() || !(changed || file) {
+            return Ok(None);
+        }
+        crate::logging::Retarget::open(new)
+            .map(Some)
+            .map_err(|e| format!("global.log.target: cannot open it: {e}"))
     }
 
     /// The binds the plan adds, already bound (one socket per shard, so that a bind error

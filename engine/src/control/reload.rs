@@ -10,8 +10,7 @@
 //!
 //! Applied live: servers, backend settings (balance, hash, timeouts, retries, pools,
 //! checks), frontend routes, rules, error pages, `forwardfor`, timeouts and `maxconn`,
-//! `global.log` thinning and format (`sample`, `rate_max`, `log_format`) and
-//! `global.metrics`, frontends and backends added or removed. Refused with the reason
+//! `global.log` but `access` (target, framing, thinning, format) and `global.metrics`, frontends and backends added or removed. Refused with the reason
 //! (nothing changes): a frontend's mode or `accept_proxy`, a backend's mode, and the
 //! other `global` settings; they need a restart for now. Binds are diffed by `layout`.
 
@@ -297,17 +296,16 @@ fn merge_servers(
     (servers, fates)
 }
 
-/// `global` must not change but for the log's thinning and format and the metrics
-/// endpoint: shards, limits, admin sockets, the log sink and tuning are set up once at
-/// start.
+/// `global` must not change but for the log (its target, framing, thinning and format,
+/// as long as `access` and whether the target is stderr stay) and the metrics endpoint:
+/// shards, limits, admin sockets and tuning are set up once at start.
 fn refuse_global(running: &Global, file: &Global) -> Result<(), String> {
     let (r, f) = (&running.log, &file.log);
+    let stderr = |l: &percore_conf::Log| l.target == percore_conf::LogTarget::Stderr;
+    // Whether a writer thread and a control ring exist is decided at start.
     let log = [
-        ("log.target", r.target == f.target),
         ("log.access", r.access == f.access),
-        ("log.format", r.framing == f.framing),
-        ("log.facility", r.facility == f.facility),
-        ("log.tag", r.tag == f.tag),
+        ("log.target (to or from stderr)", stderr(r) == stderr(f)),
     ];
     let fields = [
         (

@@ -244,6 +244,26 @@ pub struct LogEnds {
     pub control: Option<AccessLog>,
     /// Lines the sink lost, per ring.
     pub sink_drops: SinkDrops,
+    /// Hands the writer thread a new sink (a reload changed the target or its framing).
+    pub retarget: std::sync::mpsc::Sender<Retarget>,
+}
+
+/// A new sink and framing for the writer thread, already opened: lines it writes from its
+/// next wake-up on go there.
+#[derive(Debug)]
+pub struct Retarget {
+    sink: Sink,
+    framer: Framer,
+}
+
+impl Retarget {
+    /// Opens `log`'s target (an error is the reload's refusal) with `log`'s framing.
+    pub fn open(log: &Log) -> std::io::Result<Self> {
+        Ok(Retarget {
+            sink: Sink::open(&log.target)?,
+            framer: Framer::new(log),
+        })
+    }
 }
 
 /// The control plane's side of the log: server and backend state changes sent to the log
@@ -254,15 +274,33 @@ pub struct EventLog {
     ring: std::cell::RefCell<Option<AccessLog>>,
     /// Lines the sink lost, per ring.
     sink_drops: SinkDrops,
+    /// The writer thread's new-sink channel; `None` when there is no writer.
+    retarget: Option<std::sync::mpsc::Sender<Retarget>>,
 }
 
 impl EventLog {
-    /// The control plane's end of the log, from what [`AccessLogWriter::start`] returned.
-    pub fn new(ring: Option<AccessLog>, sink_drops: SinkDrops) -> Self {
+    /// The control plane's end of the log, from what [`AccessLogWriter::start`] returned
+    /// (its control ring, the sink's losses, the writer's new-sink channel).
+    pub fn new(
+        ring: Option<AccessLog>,
+        sink_drops: SinkDrops,
+        retarget: Option<std::sync::mpsc::Sender<Retarget>>,
+    ) -> Self {
         EventLog {
             ring: std::cell::RefCell::new(ring),
             sink_drops,
+            retarget,
         }
+    }
+
+    /// Whether a writer thread runs (the access log is on, or the target is not stderr).
+    pub fn has_writer(&self) -> bool {
+        self.retarget.is_some()
+    }
+
+    /// Gives the writer thread a new sink; false if there is no writer or it ended.
+    pub fn retarget(&self, r: Retarget) -> bool {
+        self.retarget.as_ref().is_some_and(|tx| tx.send(r).is_ok())
     }
 
     /// Sends one state-change line of `severity` to the log target (if it is not stderr,
@@ -314,11 +352,12 @@ impl AccessLogWriter {
         let sink_drops = SinkDrops::new(rings.len());
         let drops = sink_drops.clone();
         let (end, end_rx) = mpsc::channel(1);
+        let (retarget, retarget_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("percore-log".into())
             .spawn(move || {
                 let mut out = Output::new(sink, framer, drops);
-                drain(&rings, &end_rx, &mut out);
+                drain(&rings, (&end_rx, &retarget_rx), &mut out);
             })?;
         let writer = AccessLogWriter {
             end: Some(end),
@@ -328,6 +367,7 @@ impl AccessLogWriter {
             shards: logs,
             control,
             sink_drops,
+            retarget,
         };
         Ok(Some((writer, ends)))
     }
@@ -457,11 +497,21 @@ impl Output {
 /// The writer thread: waits for lines on any ring, takes what is there (ring by ring, so
 /// each shard's lines keep their order), writes it; when `end` closes, writes what is left
 /// and returns. A failing sink (full disk, closed stderr, no syslog daemon) loses lines,
-/// never blocks the shards: they only ever see a full ring.
-fn drain(rings: &[LineReceiver], end: &mpsc::Receiver<()>, out: &mut Output) {
+/// never blocks the shards: they only ever see a full ring. A new sink from `retarget`
+/// takes over at the next wake-up.
+fn drain(
+    rings: &[LineReceiver],
+    (end, retarget): (&mpsc::Receiver<()>, &std::sync::mpsc::Receiver<Retarget>),
+    out: &mut Output,
+) {
     futures_lite::future::block_on(async {
         loop {
             let ended = poll_fn(|cx| {
+                if let Ok(r) = retarget.try_recv() {
+                    out.flush();
+                    out.sink = r.sink;
+                    out.framer = r.framer;
+                }
                 let mut took = false;
                 for (i, ring) in rings.iter().enumerate() {
                     while !out.full() {
