@@ -164,7 +164,11 @@ fn a_bad_file_is_refused_with_its_position_and_the_old_one_keeps_serving() {
     let at = format!("{}:14:21: ", p.dir.join("percore.yaml").display());
     assert!(reply.contains(&at), "position {at} in {reply}");
     assert!(reply.contains("wieght"), "{reply}");
-    p.wait_log("reload refused");
+    let line = p.wait_log("reload refused");
+    assert!(
+        line.contains(&at),
+        "the log carries the position too: {line}"
+    );
     assert_eq!(
         greeted(addr).1,
         "s1",
@@ -233,7 +237,9 @@ fn sighup_reloads_like_the_command() {
     // A bad file on SIGHUP: logged with its position, nothing changes.
     rewrite(&p, "frontends: [");
     p.signal(nix::sys::signal::Signal::SIGHUP);
-    p.wait_log("reload refused");
+    let line = p.wait_log("reload refused");
+    let at = format!("{}:1:", p.dir.join("percore.yaml").display());
+    assert!(line.contains(&at), "the position {at} in {line}");
     assert!(names(addr, 5).iter().all(|n| n == "s2"));
 }
 

@@ -60,8 +60,12 @@ impl Drop for Changing<'_> {
 }
 
 impl Ctl {
-    /// Marks a layout change as running; refused while another one is.
+    /// Marks a layout change as running; refused while another one is, and during a stop
+    /// (the shards are draining).
     fn begin_change(&self) -> Result<Changing<'_>, ErrorReply> {
+        if self.stopping.get() {
+            return Err(ErrorReply::from_static("The process is stopping.\n"));
+        }
         if self.changing.replace(true) {
             return Err(ErrorReply::from_static(
                 "Another reload, add server or del server is in progress.\n",
