@@ -187,12 +187,18 @@ fn operator_state_is_kept_across_a_reload() {
     let o1 = Origin::start(Behaviour::GreetEcho("s1"));
     let o2 = Origin::start(Behaviour::GreetEcho("s2"));
     let o3 = Origin::start(Behaviour::GreetEcho("s3"));
+    let moved = Origin::start(Behaviour::GreetEcho("moved"));
     let timeouts = "client: 30s, server: 30s";
     let yaml = tcp_config(timeouts, &[("s1", o1.addr, ""), ("s2", o2.addr, "")]);
     let p = Proxy::start("reload-maint", &yaml);
     let addr = p.addr("fe");
     assert_eq!(admin(&sock(&p), "set server app/s1 state maint"), "\n");
     assert_eq!(admin(&sock(&p), "set server app/s2 weight 7"), "\n");
+    let to = format!(
+        "set server app/s2 addr 127.0.0.1 port {}",
+        moved.addr.port()
+    );
+    assert!(admin(&sock(&p), &to).contains("changed"));
     // s1 changes (weight), s2 is unchanged, s3 is new.
     rewrite(
         &p,
@@ -218,9 +224,18 @@ fn operator_state_is_kept_across_a_reload() {
         "operator weight kept"
     );
     assert_eq!(admin(&sock(&p), "get weight app/s1"), "5 (initial 5)\n\n");
+    assert_eq!(
+        stat(&csv, "app", "s2", "addr"),
+        moved.addr.to_string(),
+        "operator addr kept"
+    );
     let seen = names(addr, 30);
     assert!(!seen.iter().any(|n| n == "s1"), "{seen:?}");
     assert!(seen.iter().any(|n| n == "s3"), "{seen:?}");
+    assert!(
+        seen.iter().any(|n| n == "moved") && !seen.iter().any(|n| n == "s2"),
+        "{seen:?}"
+    );
 }
 
 #[test]
