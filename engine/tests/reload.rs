@@ -456,6 +456,14 @@ fn reload_moves_the_metrics_endpoint_and_changes_the_log() {
         Err(_) => Ok(()),
         Ok(head) => Err(head),
     });
+    // A server added at run time is in the metrics too.
+    let add = format!("add server app/dyn {}", o1.addr);
+    assert_eq!(admin(&sock(&p), &add), "New server registered.\n\n");
+    let mut m = TcpStream::connect(("127.0.0.1", b)).expect("metrics");
+    std::io::Write::write_all(&mut m, b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").expect("get");
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut m, &mut body).expect("body");
+    assert!(body.contains("proxy=\"app\",server=\"dyn\""), "{body}");
     drop(greeted(addr));
     // The new target gets the lines, in the new format.
     let other = p.dir.join("other.log");
