@@ -1,9 +1,9 @@
 //! Applying a new configuration generation on this shard ([`Op::ApplyConfig`]).
 //!
-//! The control plane sends a layout in which every server keeps its slot (see
-//! `shard::generation`), so applying it only grows the per-server tables, rebuilds the
-//! balancers whose server set or algorithm changed, swaps the current generation and hands
-//! each server its view. Streams in flight keep their own generation; nothing they hold is
+//! The control plane sends a layout in which every frontend, backend and server keeps its
+//! slot (see `shard::generation`), so applying it only grows the per-proxy and per-server
+//! tables, rebuilds the balancers whose server set or algorithm changed, swaps the current
+//! generation and hands each server its view. Streams in flight keep their own generation; nothing they hold is
 //! moved or invalidated, so no stream is touched here.
 //!
 //! [`Op::ApplyConfig`]: crate::rings::msg::Op::ApplyConfig
@@ -18,9 +18,9 @@ use crate::rings::msg::ApplyConfig;
 
 /// Applies generation `a`: afterwards new streams use its routes, rules and timeouts, and
 /// every server is as its view says. Returns the previous generation's layout when no
-/// stream holds it, for the control plane to free. Ignores a generation older than the current one, and
-/// refuses (logs, changes nothing) a layout that would shrink the shard's tables, which the
-/// control plane never sends.
+/// stream holds it, for the control plane to free. Ignores a generation older than the
+/// current one, and refuses (logs, changes nothing) a layout that would shrink the shard's
+/// tables, which the control plane never sends.
 pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>> {
     let ApplyConfig {
         generation,

@@ -7,8 +7,9 @@
 //! is freed when the shard and its last stream let go of it; [`Generations`] only counts
 //! them (weak references), it keeps none alive.
 //!
-//! Layouts only grow: a reload appends new servers and marks removed ones, so an index that
-//! is valid in one generation stays valid, and names the same server, in every later one.
+//! Layouts only grow: a reload appends new frontends, backends and servers and marks removed
+//! ones, so an index that is valid in one generation stays valid, and names the same object,
+//! in every later one.
 
 use std::rc::{Rc, Weak};
 
