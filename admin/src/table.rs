@@ -40,6 +40,9 @@ pub(crate) enum KeywordId {
     SetTimeout,
     ShowServersConn,
     ShowErrors,
+    AddServer,
+    DelServer,
+    Reload,
 }
 
 /// One command of the table.
@@ -265,6 +268,27 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "report last request and/or response errors for each proxy",
         Level::Operator,
         KeywordId::ShowErrors,
+    ),
+    kw(
+        &["add", "server"],
+        "add server <bk>/<srv>",
+        "create a new server",
+        Level::Admin,
+        KeywordId::AddServer,
+    ),
+    kw(
+        &["del", "server"],
+        "del server <bk>/<srv>",
+        "remove a dynamically added server",
+        Level::Admin,
+        KeywordId::DelServer,
+    ),
+    kw(
+        &["reload"],
+        "reload [<file>]",
+        "read and apply the configuration file again",
+        Level::Admin,
+        KeywordId::Reload,
     ),
     kw(
         &["show", "shards"],

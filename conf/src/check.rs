@@ -52,6 +52,30 @@ pub struct Check {
     pub on_error: OnError,
 }
 
+/// HAProxy's defaults: a TCP connect every 2 s (`inter`, also `fastinter`, `downinter`
+/// and `timeout`), `rise 2`, `fall 3`, traffic not observed.
+impl Default for Check {
+    fn default() -> Self {
+        Check {
+            kind: CheckKind::Tcp,
+            path: "/".into(),
+            method: "GET".into(),
+            host: None,
+            expect_status: 200..=399,
+            disable_on_404: false,
+            inter: crate::limits::CHECK_INTER_DEFAULT,
+            fastinter: crate::limits::CHECK_INTER_DEFAULT,
+            downinter: crate::limits::CHECK_INTER_DEFAULT,
+            rise: crate::limits::CHECK_RISE_DEFAULT,
+            fall: crate::limits::CHECK_FALL_DEFAULT,
+            timeout: crate::limits::CHECK_INTER_DEFAULT,
+            observe: None,
+            error_limit: crate::limits::ERROR_LIMIT_DEFAULT,
+            on_error: Default::default(),
+        }
+    }
+}
+
 /// Passive health checking: which errors of real traffic count against a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -93,7 +93,7 @@ fn run(path: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match runtime::start(config, signals).and_then(|r| r.wait()) {
+    match runtime::start(config, Some(path), signals).and_then(|r| r.wait()) {
         Ok(()) => {
             log::info!("stopped");
             ExitCode::SUCCESS

@@ -108,8 +108,13 @@ pub fn block_signals() -> SigSet {
     set
 }
 
-/// Starts shards and the control plane; returns once every shard is accepting.
-pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
+/// Starts shards and the control plane; returns once every shard is accepting. `path` is
+/// the file `reload` and SIGHUP read again (`None`: an embedded configuration).
+pub fn start(
+    config: Config,
+    path: Option<std::path::PathBuf>,
+    signals: SigSet,
+) -> Result<Running, RunError> {
     let cpus = config.global.shard_cpus.clone();
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
     let listeners = bind_listeners(&config, cpus.len())?;
@@ -118,8 +123,9 @@ pub fn start(config: Config, signals: SigSet) -> Result<Running, RunError> {
     let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();
-    threads
-        .push(control::spawn(config, links, events, req_rx, status_tx).map_err(RunError::Thread)?);
+    threads.push(
+        control::spawn(config, path, links, events, req_rx, status_tx).map_err(RunError::Thread)?,
+    );
     spawn_signal_forwarder(signals, req_tx.clone())?;
 
     match status_rx.recv() {
@@ -169,7 +175,7 @@ fn start_access_log(config: &Config, shards: usize) -> Result<LogParts, RunError
             } else {
                 (0..shards).map(|_| None).collect()
             };
-            let events = EventLog::new(ends.control, ends.sink_drops);
+            let events = EventLog::new(ends.control, ends.sink_drops, Some(ends.retarget));
             (Some(writer), shard_logs, events)
         }
         None => (
@@ -241,28 +247,42 @@ fn bind_listeners(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListene
     let backlog = config.global.tune.backlog as i32;
     for (fe_idx, fe) in config.frontends.iter().enumerate() {
         for &configured in &fe.bind {
-            let mut addr = configured;
-            for shard_out in out.iter_mut() {
-                let err = |source| RunError::Bind {
+            let sockets =
+                bind_address(configured, backlog, shards).map_err(|source| RunError::Bind {
                     frontend: fe.name.clone(),
                     address: configured,
                     source,
-                };
-                let sock = listen_socket(addr, backlog).map_err(err)?;
-                // The first socket resolves an ephemeral port; the others join its group.
-                let local = sock
-                    .local_addr()
-                    .ok()
-                    .and_then(|a| a.as_socket())
-                    .unwrap_or(addr);
-                addr = local;
+                })?;
+            for (shard_out, (addr, fd)) in out.iter_mut().zip(sockets) {
                 shard_out.push(BoundListener {
                     frontend: fe_idx,
-                    addr: local,
-                    fd: OwnedFd::from(sock),
+                    configured,
+                    addr,
+                    fd,
                 });
             }
         }
+    }
+    Ok(out)
+}
+
+/// `shards` listening sockets on `configured`, one SO_REUSEPORT group: the first resolves an
+/// ephemeral port, the others join it. Each comes with its bound address.
+pub fn bind_address(
+    configured: SocketAddr,
+    backlog: i32,
+    shards: usize,
+) -> std::io::Result<Vec<(SocketAddr, OwnedFd)>> {
+    let mut addr = configured;
+    let mut out = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let sock = listen_socket(addr, backlog)?;
+        addr = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(addr);
+        out.push((addr, OwnedFd::from(sock)));
     }
     Ok(out)
 }

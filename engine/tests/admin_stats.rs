@@ -165,7 +165,7 @@ fn proxy_ids_typed_and_desc_forms_read_as_haproxy() {
         "\n2.Release_date.1:POS:str:{release}:\"Date of latest source code update\"\n"
     )));
     let help = admin(&sock(&p), "help");
-    assert!(!help.contains("  reload "), "{help}");
+    assert!(help.contains("  reload [<file>]  "), "{help}");
 }
 
 #[test]

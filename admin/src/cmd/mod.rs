@@ -13,6 +13,7 @@
 //! - `servers_state.rs` — `show servers state`, `show backend`.
 //! - `sess.rs` — `show sess`, `shutdown session`.
 //! - `descriptions.rs` (generated) — field descriptions of `show stat|info … desc`.
+//! - `dynamic.rs` — `add server`, `del server`, and percore's `reload`.
 //! - `check.rs` — HAProxy health-check status codes shared by the stat and state renderers.
 //! - `shards.rs` — percore's own `show shards`, `show version`, and `show cli level`.
 //!
@@ -23,6 +24,7 @@
 
 mod check;
 mod descriptions;
+mod dynamic;
 mod errors;
 mod frontend;
 mod global;
@@ -38,6 +40,10 @@ mod stat;
 mod stat_fields;
 
 pub use check::CheckStatus;
+pub use dynamic::{
+    AddServer, ADD_SERVER_USAGE, BACKEND_NOT_DYNAMIC, DELETE_HAS_CONNECTIONS, DELETE_NEEDS_MAINT,
+    NEW_SERVER_REGISTERED, SERVER_DELETED, SERVER_EXISTS,
+};
 pub use errors::{render_errors, ErrorKinds, ErrorRow, ErrorsProxy};
 pub use info::{render_info, render_info_json, render_info_typed, InfoSnapshot};
 pub use prometheus::render_prometheus;
@@ -159,6 +165,12 @@ pub enum Command {
         /// Only this backend's servers.
         backend: Option<String>,
     },
+    /// `add server <bk>/<srv> <addr>:<port> [keywords]`: a new server, in maintenance.
+    AddServer(AddServer),
+    /// `del server <bk>/<srv>`: remove a server in maintenance without streams.
+    DelServer(ServerRef),
+    /// percore: `reload [<file>]`: read and apply the configuration file again.
+    Reload(Option<String>),
     /// percore: `show shards`, reply with `render_shards`.
     ShowShards,
     /// `show version`, reply with `render_version`.
@@ -216,6 +228,9 @@ impl Command {
             | Command::SetServerHealth(..)
             | Command::SetServerCheckPort(..)
             | Command::SetServerCheckAddr { .. }
+            | Command::AddServer(_)
+            | Command::DelServer(_)
+            | Command::Reload(_)
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -265,6 +280,9 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::SetTimeout => global::parse_set_timeout(args),
         KeywordId::ShowServersConn => Ok(servers_conn::parse_show_servers_conn(args)),
         KeywordId::ShowErrors => errors::parse_show_errors(args),
+        KeywordId::AddServer => dynamic::parse_add_server(args),
+        KeywordId::DelServer => dynamic::parse_del_server(args),
+        KeywordId::Reload => dynamic::parse_reload(args),
     }
 }
 
@@ -308,6 +326,9 @@ mod tests {
             ("set server a/b health down", Level::Admin),
             ("set server a/b check-port 80", Level::Admin),
             ("set server a/b check-addr 127.0.0.1", Level::Admin),
+            ("add server a/b 127.0.0.1:1", Level::Admin),
+            ("del server a/b", Level::Admin),
+            ("reload", Level::Admin),
         ];
         for (line, level) in samples {
             let cmd = parse(line, Level::Admin).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -35,10 +35,15 @@ pub struct ShardRow {
     pub data_runtime_ms: u64,
     /// Time spent in the control task queue, ms.
     pub control_runtime_ms: u64,
+    /// Configuration generation new streams start with (0 until the first reload).
+    pub generation: u64,
+    /// Generations still alive on the shard: the current one plus those that streams
+    /// started before a reload still hold.
+    pub generations_alive: u64,
 }
 
 /// Column titles of `show shards`, the first prefixed with `# ` like HAProxy's headers.
-const SHARD_COLUMNS: [&str; 13] = [
+const SHARD_COLUMNS: [&str; 15] = [
     "# shard",
     "cpu",
     "streams",
@@ -52,12 +57,14 @@ const SHARD_COLUMNS: [&str; 13] = [
     "ctl_lat_us_max",
     "data_rt_ms",
     "ctl_rt_ms",
+    "config_gen",
+    "gens_alive",
 ];
 
 /// Renders `show shards` as an aligned table: a header line, then one line per shard with
 /// right-aligned numbers (`-` for an unpinned shard's cpu), columns separated by two spaces.
 pub fn render_shards(rows: &[ShardRow]) -> String {
-    let cells: Vec<[String; 13]> = rows
+    let cells: Vec<[String; 15]> = rows
         .iter()
         .map(|r| {
             [
@@ -74,6 +81,8 @@ pub fn render_shards(rows: &[ShardRow]) -> String {
                 r.ctl_latency_us_max.to_string(),
                 r.data_runtime_ms.to_string(),
                 r.control_runtime_ms.to_string(),
+                r.generation.to_string(),
+                r.generations_alive.to_string(),
             ]
         })
         .collect();
@@ -150,7 +159,7 @@ mod tests {
         assert_eq!(ends(lines[1]), ends(lines[2]));
         let empty = render_shards(&[]);
         assert_eq!(empty.lines().count(), 1);
-        assert!(empty.starts_with("# shard  cpu  streams") && empty.ends_with("ctl_rt_ms\n"));
+        assert!(empty.starts_with("# shard  cpu  streams") && empty.ends_with("gens_alive\n"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::check::{Check, CheckKind};
+use crate::check::Check;
 use crate::de::quote;
 use crate::error::Fault;
 use crate::limits;
@@ -39,23 +39,7 @@ pub(crate) fn server_check(
 }
 
 fn defaults() -> Check {
-    Check {
-        kind: CheckKind::Tcp,
-        path: "/".into(),
-        method: "GET".into(),
-        host: None,
-        expect_status: 200..=399,
-        disable_on_404: false,
-        inter: limits::CHECK_INTER_DEFAULT,
-        fastinter: limits::CHECK_INTER_DEFAULT,
-        downinter: limits::CHECK_INTER_DEFAULT,
-        rise: limits::CHECK_RISE_DEFAULT,
-        fall: limits::CHECK_FALL_DEFAULT,
-        timeout: limits::CHECK_INTER_DEFAULT,
-        observe: None,
-        error_limit: limits::ERROR_LIMIT_DEFAULT,
-        on_error: Default::default(),
-    }
+    Check::default()
 }
 
 /// Applies the keys written in `raw` (at `path`) to `check`.

@@ -157,7 +157,7 @@ where
 }
 
 /// One admin connection: HAProxy framing (see `percore_admin::ReplyWriter`).
-async fn serve_conn<S>(ctl: &Ctl, mut stream: S, level: Level)
+async fn serve_conn<S>(ctl: &Rc<Ctl>, mut stream: S, level: Level)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -204,7 +204,7 @@ where
 }
 
 async fn run_line(
-    ctl: &Ctl,
+    ctl: &Rc<Ctl>,
     line: &str,
     level: Level,
     writer: &mut ReplyWriter,

@@ -43,6 +43,14 @@ pub struct Ctl {
     pub lending: RefCell<Lending>,
     /// Server state changes to the log target; the sink's losses.
     pub log: crate::logging::EventLog,
+    /// The checker task of each checked server (restarted when a reload changes it).
+    pub checkers: RefCell<std::collections::HashMap<ServerKey, glommio::task::JoinHandle<()>>>,
+    /// Bounds the checks running at once (`health::CHECKS_CONCURRENT_MAX`).
+    pub check_permits: Rc<glommio::sync::Semaphore>,
+    /// A reload, `add server` or `del server` is being applied (they run one at a time).
+    pub changing: Cell<bool>,
+    /// The `/metrics` responder, when `global.metrics` is set (a reload may move it).
+    pub metrics: RefCell<Option<glommio::task::JoinHandle<()>>>,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -76,6 +84,12 @@ impl Ctl {
             stopping: Cell::new(false),
             lending,
             log,
+            checkers: RefCell::new(std::collections::HashMap::new()),
+            check_permits: Rc::new(glommio::sync::Semaphore::new(
+                super::health::CHECKS_CONCURRENT_MAX,
+            )),
+            changing: Cell::new(false),
+            metrics: RefCell::new(None),
         }
     }
 
@@ -152,7 +166,11 @@ impl Ctl {
 
     /// Runs one command at `level` (the parser already checked the level); each arm that
     /// does more than render hands the command to its own function below.
-    pub async fn execute(&self, cmd: Command, level: Level) -> Result<String, ErrorReply> {
+    pub async fn execute(
+        self: &Rc<Self>,
+        cmd: Command,
+        level: Level,
+    ) -> Result<String, ErrorReply> {
         match cmd {
             Command::Help(words) => Ok(admin::render_help(level, &words)),
             // Prompt and Quit are framing, handled by the connection loop.
@@ -161,7 +179,10 @@ impl Ctl {
             Command::ShowVersion => Ok(admin::render_version(env!("CARGO_PKG_VERSION"))),
             Command::ShowBackend => {
                 let st = self.state.borrow();
-                let names: Vec<&str> = st.config.backends.iter().map(|b| b.name.as_str()).collect();
+                let names: Vec<&str> = (0..st.config.backends.len())
+                    .filter(|&b| !st.backend_removed[b])
+                    .map(|b| st.config.backends[b].name.as_str())
+                    .collect();
                 Ok(admin::render_backends(&names))
             }
             Command::ShowServersState { backend } => self.show_servers_state(backend.as_deref()),
@@ -218,6 +239,9 @@ impl Ctl {
                 self.set_server_check_target(&server, Some(addr), port)
             }
             Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
+            Command::Reload(path) => self.reload(path.map(Into::into)).await,
+            Command::AddServer(add) => self.add_server(add).await,
+            Command::DelServer(r) => self.del_server(&r).await,
             Command::ShowServersConn { backend } => {
                 self.show_servers_conn(backend.as_deref()).await
             }
@@ -432,6 +456,8 @@ impl Ctl {
                 killed: s.counters.frontends.iter().map(|f| f.killed).sum(),
                 ctl_latency_us_p50: s.ctl_latency_us_p50,
                 ctl_latency_us_max: s.ctl_latency_us_max,
+                generation: s.generation,
+                generations_alive: s.generations_alive as u64,
                 ..Default::default()
             })
             .collect()
@@ -464,7 +490,7 @@ impl Ctl {
     fn show_servers_state(&self, backend: Option<&str>) -> Result<String, ErrorReply> {
         let st = self.state.borrow();
         let selected: Vec<usize> = match backend {
-            Some(name) => vec![st.config.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
+            Some(name) => vec![st.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
             None => (0..st.config.backends.len()).collect(),
         };
         let now = Instant::now();
@@ -473,6 +499,9 @@ impl Ctl {
             let be = &st.config.backends[b];
             for (i, srv) in be.servers.iter().enumerate() {
                 let s = &st.servers[b][i];
+                if s.removed {
+                    continue;
+                }
                 rows.push(admin::ServerStateRow {
                     be_id: st.backend_iid(b),
                     be_name: be.name.clone(),
@@ -617,11 +646,25 @@ impl Ctl {
             now: Instant::now(),
         };
         let mut rows = Vec::new();
-        for i in 0..st.config.frontends.len() {
+        // Stats gathered before a reload or `add server` finished have no row for what it
+        // added yet.
+        let counted =
+            |len: fn(&Counters) -> usize| stats.iter().map(|x| len(&x.counters)).min().unwrap_or(0);
+        let frontends = st
+            .config
+            .frontends
+            .len()
+            .min(counted(|c| c.frontends.len()));
+        for i in (0..frontends).filter(|&i| !st.frontend_removed[i]) {
             rows.push(sources.frontend_row(i, stopping));
         }
-        for (b, be) in st.config.backends.iter().enumerate() {
-            for i in 0..be.servers.len() {
+        let backends = st.config.backends.len().min(counted(|c| c.backends.len()));
+        for (b, be) in st.config.backends.iter().enumerate().take(backends) {
+            if st.backend_removed[b] {
+                continue;
+            }
+            let counted = stats_servers(stats, b);
+            for i in (0..be.servers.len().min(counted)).filter(|&i| !st.servers[b][i].removed) {
                 rows.push(sources.server_row(b, i));
             }
             rows.push(sources.backend_row(b));
@@ -652,7 +695,10 @@ impl Ctl {
         let ulimit_n = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map(|(soft, _)| soft)
             .unwrap_or(0);
-        let listeners: usize = st.config.frontends.iter().map(|f| f.bind.len()).sum();
+        let listeners: usize = (0..st.config.frontends.len())
+            .filter(|&f| !st.frontend_removed[f])
+            .map(|f| st.config.frontends[f].bind.len())
+            .sum();
         admin::InfoSnapshot {
             name: "percore".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -882,6 +928,20 @@ impl StatSources<'_> {
         }
         (active, backups, weight)
     }
+}
+
+/// Server slots of backend `b` that every shard's stats cover.
+pub(super) fn stats_servers(stats: &[ShardStats], b: usize) -> usize {
+    stats
+        .iter()
+        .map(|x| {
+            let counters = x.counters.servers.get(b).map_or(0, Vec::len);
+            let streams = x.server_streams.get(b).map_or(0, Vec::len);
+            let idle = x.idle_conns.get(b).map_or(0, Vec::len);
+            counters.min(streams).min(idle)
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 fn mode_of(mode: percore_conf::Mode) -> admin::Mode {
@@ -1114,11 +1174,11 @@ mod tests {
             .expect("executor");
         ex.run(async move {
             let shards = Rc::new(Shards::new(vec![tx0, tx1]));
-            let ctl = Ctl::new(
+            let ctl = Rc::new(Ctl::new(
                 State::new(config),
                 shards.clone(),
                 crate::logging::EventLog::default(),
-            );
+            ));
             let id = StreamId::new(ShardId(1), 42);
             let asked = Rc::new(RefCell::new(Vec::new()));
             let shard1 = {

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
-use glommio::task::JoinHandle;
 use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 use percore_protocols::http1::status_line_code;
@@ -46,8 +45,8 @@ pub struct Outcome {
     pub nolb: bool,
 }
 
-/// Starts a checker task for every checked server.
-pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
+/// Starts a checker task for every checked server, spread over the first interval.
+pub fn spawn_all(ctl: &Rc<Ctl>) {
     let checked: Vec<(ServerKey, Check)> = {
         let st = ctl.state.borrow();
         st.config
@@ -70,15 +69,37 @@ pub fn spawn_all(ctl: &Rc<Ctl>) -> Vec<JoinHandle<()>> {
             .collect()
     };
     let n = checked.len().max(1) as u32;
-    let permits = Rc::new(Semaphore::new(CHECKS_CONCURRENT_MAX));
-    checked
-        .into_iter()
-        .enumerate()
-        .map(|(i, (key, check))| {
-            let delay = check.inter * i as u32 / n;
-            glommio::spawn_local(checker(ctl.clone(), permits.clone(), key, check, delay)).detach()
-        })
-        .collect()
+    let mut tasks = ctl.checkers.borrow_mut();
+    for (i, (key, check)) in checked.into_iter().enumerate() {
+        let delay = check.inter * i as u32 / n;
+        let permits = ctl.check_permits.clone();
+        let task = glommio::spawn_local(checker(ctl.clone(), permits, key, check, delay));
+        tasks.insert(key, task.detach());
+    }
+}
+
+/// After a reload, `add server` or `del server` changed server `key`: its checker (if
+/// any) stops, and a new one starts from the settings now configured unless the server is
+/// removed or not checked. Its first check comes within one interval, spread by slot.
+pub fn restart(ctl: &Rc<Ctl>, key: ServerKey) {
+    if let Some(old) = ctl.checkers.borrow_mut().remove(&key) {
+        old.cancel();
+    }
+    let check = {
+        let st = ctl.state.borrow();
+        let removed = st.servers[key.backend][key.server].removed;
+        let configured = st.config.backends[key.backend].servers[key.server]
+            .check
+            .clone();
+        configured.filter(|_| !removed)
+    };
+    let Some(check) = check else {
+        return;
+    };
+    let delay = check.inter * (key.server % 16) as u32 / 16;
+    let permits = ctl.check_permits.clone();
+    let task = glommio::spawn_local(checker(ctl.clone(), permits, key, check, delay));
+    ctl.checkers.borrow_mut().insert(key, task.detach());
 }
 
 async fn checker(
@@ -389,6 +410,7 @@ async fn announce(ctl: &Rc<Ctl>, key: ServerKey, up: bool, reason: &str) {
     let (name, backend_name, action_down, action_up, is_backup, left) = {
         let st = ctl.state.borrow();
         let be = &st.config.backends[key.backend];
+        // Removed servers are in maintenance, so they are never left.
         let left = (0..be.servers.len())
             .filter(|&i| {
                 let s = &st.servers[key.backend][i];

@@ -6,6 +6,8 @@
 //! - [`exec`]: executes admin commands (state changes, broadcasts, merged replies).
 //! - [`admin`]: the admin sockets (HAProxy stats-socket protocol).
 //! - [`health`]: active health checks and server state transitions.
+//! - [`reload`]: a new file laid out on the running server slots (pure).
+//! - [`layout`]: `reload`, SIGHUP, `add server`, `del server` applied on every shard.
 //!
 //! It owns one command ring (control → shard) and one event ring (shard → control) per
 //! shard, both bounded `thingbuf` channels with exactly one producer and one consumer. It
@@ -15,8 +17,10 @@
 pub mod admin;
 pub mod exec;
 pub mod health;
+pub mod layout;
 pub mod lend;
 pub mod metrics;
+pub mod reload;
 mod runtime;
 pub mod shards;
 pub mod state;
@@ -76,9 +80,10 @@ pub enum ProcessStatus {
     Stopped,
 }
 
-/// Starts the control plane thread.
+/// Starts the control plane thread; `path` is the file `reload` reads again.
 pub fn spawn(
     config: Config,
+    path: Option<std::path::PathBuf>,
     links: Vec<ShardLink>,
     events: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
@@ -100,7 +105,7 @@ pub fn spawn(
                 .io_memory(io_memory)
                 .make()
             {
-                Ok(ex) => ex.run(main(config, links, events, requests, status)),
+                Ok(ex) => ex.run(main((config, path), links, events, requests, status)),
                 Err(e) => {
                     let _ = status.send(ProcessStatus::Failed(
                         crate::executor::explain_executor_error(&e, io_memory),
@@ -147,7 +152,7 @@ impl Inputs {
 /// The control plane's life: start-up barrier, admin sockets and checks, the control loop,
 /// then the graceful stop. Every outcome is reported on `status`.
 async fn main(
-    config: Config,
+    (config, path): (Config, Option<std::path::PathBuf>),
     links: Vec<ShardLink>,
     log: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
@@ -160,7 +165,9 @@ async fn main(
         let _ = status.send(ProcessStatus::Failed(message));
         return;
     }
-    let ctl = Rc::new(Ctl::new(State::new(config.clone()), shards, log));
+    let mut state = State::new(config.clone());
+    state.path = path;
+    let ctl = Rc::new(Ctl::new(state, shards, log));
     // The admin sockets open only once every shard accepts (DESIGN §3).
     let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
         Ok(v) => v,
@@ -169,8 +176,8 @@ async fn main(
             return;
         }
     };
-    let metrics_task = match open_metrics(&ctl, &config) {
-        Ok(t) => t,
+    match open_metrics(&ctl, &config) {
+        Ok(t) => *ctl.metrics.borrow_mut() = t,
         Err(message) => {
             for f in &socket_files {
                 f.remove_file();
@@ -179,7 +186,7 @@ async fn main(
             return;
         }
     };
-    let checkers = health::spawn_all(&ctl);
+    health::spawn_all(&ctl);
     let _ = status.send(ProcessStatus::Ready);
     if let Err(message) = serve_until_stop(&inputs, &ctl).await {
         let _ = status.send(ProcessStatus::Failed(message));
@@ -188,7 +195,7 @@ async fn main(
 
     ctl.stopping.set(true);
     // No scrape during the stop: it would wait on shards that are draining.
-    if let Some(t) = metrics_task {
+    if let Some(t) = ctl.metrics.borrow_mut().take() {
         t.cancel();
     }
     let grace = config.global.grace;
@@ -199,7 +206,9 @@ async fn main(
         .await;
     drop(readers);
     drop(admin_tasks);
-    drop(checkers);
+    for (_, t) in ctl.checkers.borrow_mut().drain() {
+        t.cancel();
+    }
     for f in &socket_files {
         f.remove_file();
     }
@@ -288,15 +297,21 @@ async fn startup_barrier(inputs: &Inputs, shard_count: usize) -> Result<(), Stri
     }
 }
 
-/// The control loop, until a stop request: applies passive health events and ignores
-/// reloads (not supported yet). A `Fatal` event or an ended input ends it with the message
-/// the process fails with.
+/// The control loop, until a stop request: applies passive health events, slot lending
+/// and reloads (SIGHUP, run as a task so that events keep flowing while shards apply it).
+/// A `Fatal` event or an ended input ends it with the message the process fails with.
 async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> {
     loop {
         match inputs.next().await {
             Input::Request(ProcessRequest::Stop) => return Ok(()),
             Input::Request(ProcessRequest::Reload) => {
-                log::warn!("reload requested (SIGHUP) but reload is not supported yet; ignored");
+                log::info!("SIGHUP: reloading the configuration");
+                let ctl = ctl.clone();
+                glommio::spawn_local(async move {
+                    // Both outcomes are logged by `reload` itself.
+                    let _ = ctl.reload(None).await;
+                })
+                .detach();
             }
             Input::Request(ProcessRequest::Nop) => {}
             Input::Event(ShardEvent::Fatal { shard, message }) => {
@@ -358,11 +373,18 @@ fn open_metrics(
         return Ok(None);
     };
     let listener = metrics::bind(m.bind)?;
-    let shown = listener.local_addr().map_or(m.bind, |a| a);
+    Ok(Some(serve_metrics(ctl, listener, m.bind)))
+}
+
+/// Serves `/metrics` on `listener` (bound for `bind`) until the task is cancelled.
+pub(crate) fn serve_metrics(
+    ctl: &Rc<Ctl>,
+    listener: glommio::net::TcpListener,
+    bind: std::net::SocketAddr,
+) -> glommio::task::JoinHandle<()> {
+    let shown = listener.local_addr().map_or(bind, |a| a);
     log::info!("metrics on http://{shown}/metrics");
-    Ok(Some(
-        glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach(),
-    ))
+    glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach()
 }
 
 /// Binds every configured admin listener and starts serving them.

@@ -180,7 +180,7 @@ impl Ctl {
         let selected: Vec<usize> = {
             let st = self.state.borrow();
             match backend {
-                Some(name) => vec![st.config.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
+                Some(name) => vec![st.backend_index(name).ok_or(CANT_FIND_BACKEND)?],
                 None => (0..st.config.backends.len()).collect(),
             }
         };
@@ -188,7 +188,10 @@ impl Ctl {
         let st = self.state.borrow();
         let mut rows = Vec::new();
         for b in selected {
-            for i in 0..st.config.backends[b].servers.len() {
+            let counted = super::exec::stats_servers(&stats, b);
+            let live = (0..st.config.backends[b].servers.len().min(counted))
+                .filter(|&i| !st.servers[b][i].removed);
+            for i in live {
                 rows.push(conn_row(
                     &st,
                     &stats,
@@ -250,10 +253,10 @@ impl Ctl {
             return Ok(None);
         };
         let st = self.state.borrow();
-        if let Some(f) = st.config.frontend_index(name) {
+        if let Some(f) = st.frontend_index(name) {
             return Ok(Some(st.frontend_iid(f)));
         }
-        if let Some(b) = st.config.backend_index(name) {
+        if let Some(b) = st.backend_index(name) {
             return Ok(Some(st.backend_iid(b)));
         }
         match u32::try_from(proxy.id_fallback()) {

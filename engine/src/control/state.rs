@@ -53,9 +53,40 @@ pub struct ServerState {
     /// Operational state forced by `set server … health` on a server without checks
     /// (a checked server's forced state lives in its [`CheckState`] until the next check).
     pub forced: Option<ForcedHealth>,
+    /// The slot's server was removed (by a reload or `del server`): it is in maintenance,
+    /// hidden from every listing and lookup, and its streams finish where they are. A
+    /// server of the same name added later takes the slot again.
+    pub removed: bool,
+    /// Added at run time (`add server`): a reload keeps it unless the file names it.
+    pub dynamic: bool,
 }
 
 impl ServerState {
+    /// The state a server of the configuration starts with: ready, its configured weight,
+    /// `maxconn`, address and checks.
+    pub fn from_config(srv: &percore_conf::Server, now: Instant) -> Self {
+        ServerState {
+            admin: AdminState::Ready,
+            weight: srv.weight,
+            weight_initial: srv.weight,
+            maxconn: srv.maxconn,
+            split_epoch: 0,
+            health_enabled: true,
+            last_change: now,
+            check: srv.check.clone().map(CheckState::new),
+            ramp: None,
+            stopped_since: None,
+            downtime: std::time::Duration::ZERO,
+            downs: 0,
+            address: srv.address,
+            check_addr: None,
+            check_port: None,
+            forced: None,
+            removed: false,
+            dynamic: false,
+        }
+    }
+
     /// The weight shards use now: the current weight, scaled down during a slow start
     /// (never below 1 for a non-zero weight, so the server still gets some traffic).
     pub fn effective_weight(&self, now: Instant) -> u32 {
@@ -264,6 +295,16 @@ pub struct State {
     pub backend_health: Vec<BackendHealth>,
     /// Process start.
     pub started: Instant,
+    /// Configuration generation the shards run: 0 at start, +1 per reload, `add server`
+    /// and `del server`.
+    pub generation: u64,
+    /// The file the process was started with (`reload` reads it again); `None` for the
+    /// embedded configuration of `percore demo`.
+    pub path: Option<std::path::PathBuf>,
+    /// Frontend slots a reload removed: hidden, no listeners.
+    pub frontend_removed: Vec<bool>,
+    /// Backend slots a reload removed: hidden, every server removed.
+    pub backend_removed: Vec<bool>,
 }
 
 impl State {
@@ -277,24 +318,7 @@ impl State {
                 .map(|b| {
                     b.servers
                         .iter()
-                        .map(|s| ServerState {
-                            admin: AdminState::Ready,
-                            weight: s.weight,
-                            weight_initial: s.weight,
-                            maxconn: s.maxconn,
-                            split_epoch: 0,
-                            health_enabled: true,
-                            last_change: now,
-                            check: s.check.clone().map(CheckState::new),
-                            ramp: None,
-                            stopped_since: None,
-                            downtime: std::time::Duration::ZERO,
-                            downs: 0,
-                            address: s.address,
-                            check_addr: None,
-                            check_port: None,
-                            forced: None,
-                        })
+                        .map(|s| ServerState::from_config(s, now))
                         .collect()
                 })
                 .collect(),
@@ -305,22 +329,25 @@ impl State {
             global_epoch: 0,
             backend_health: vec![BackendHealth::default(); config.backends.len()],
             started: now,
+            generation: 0,
+            path: None,
+            frontend_removed: vec![false; config.frontends.len()],
+            backend_removed: vec![false; config.backends.len()],
             config,
         }
     }
 
     /// Resolves `backend/server` (server also as `#<id>`), HAProxy's lookup order and texts.
     pub fn lookup_server(&self, r: &ServerRef) -> Result<ServerKey, ErrorReply> {
-        let backend = self
-            .config
-            .backend_index(&r.backend)
-            .ok_or(NO_SUCH_BACKEND)?;
+        let backend = self.backend_index(&r.backend).ok_or(NO_SUCH_BACKEND)?;
         let servers = &self.config.backends[backend].servers;
+        let live = |i: usize| !self.servers[backend][i].removed;
         let server = match r.server_id() {
             Some(id) if id >= 1 && (id as usize) <= servers.len() => Some(id as usize - 1),
             Some(_) => None,
             None => servers.iter().position(|s| s.name == r.server),
         }
+        .filter(|&i| live(i))
         .ok_or(NO_SUCH_SERVER)?;
         Ok(ServerKey { backend, server })
     }
@@ -348,7 +375,19 @@ impl State {
 
     /// Resolves a frontend name.
     pub fn lookup_frontend(&self, name: &str) -> Result<usize, ErrorReply> {
-        self.config.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
+        self.frontend_index(name).ok_or(NO_SUCH_FRONTEND)
+    }
+
+    /// Index of the live backend called `name` (removed slots are not found).
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        (0..self.config.backends.len())
+            .find(|&b| !self.backend_removed[b] && self.config.backends[b].name == name)
+    }
+
+    /// Index of the live frontend called `name` (removed slots are not found).
+    pub fn frontend_index(&self, name: &str) -> Option<usize> {
+        (0..self.config.frontends.len())
+            .find(|&f| !self.frontend_removed[f] && self.config.frontends[f].name == name)
     }
 
     /// The view shards get for `key`.
@@ -443,6 +482,8 @@ mod tests {
             check_addr: None,
             check_port: None,
             forced: None,
+            removed: false,
+            dynamic: false,
         }
     }
 

@@ -141,6 +141,12 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
+    /// New `global.log.sample` and `rate_max` (a reload); the current window goes on.
+    pub fn set_thinning(&mut self, sample: u32, rate_max: Option<u32>) {
+        self.sample = sample;
+        self.rate_max = rate_max;
+    }
+
     /// Whether the next access-log line is to be built at `now`: false for lines sampling
     /// skips (not counted) and lines over `rate_max` (counted as dropped). Lets the shard
     /// skip building lines that would not be written.
@@ -239,6 +245,26 @@ pub struct LogEnds {
     pub control: Option<AccessLog>,
     /// Lines the sink lost, per ring.
     pub sink_drops: SinkDrops,
+    /// Hands the writer thread a new sink (a reload changed the target or its framing).
+    pub retarget: std::sync::mpsc::Sender<Retarget>,
+}
+
+/// A new sink and framing for the writer thread, already opened: lines it writes from its
+/// next wake-up on go there.
+#[derive(Debug)]
+pub struct Retarget {
+    sink: Sink,
+    framer: Framer,
+}
+
+impl Retarget {
+    /// Opens `log`'s target (an error is the reload's refusal) with `log`'s framing.
+    pub fn open(log: &Log) -> std::io::Result<Self> {
+        Ok(Retarget {
+            sink: Sink::open(&log.target)?,
+            framer: Framer::new(log),
+        })
+    }
 }
 
 /// The control plane's side of the log: server and backend state changes sent to the log
@@ -249,15 +275,33 @@ pub struct EventLog {
     ring: std::cell::RefCell<Option<AccessLog>>,
     /// Lines the sink lost, per ring.
     sink_drops: SinkDrops,
+    /// The writer thread's new-sink channel; `None` when there is no writer.
+    retarget: Option<std::sync::mpsc::Sender<Retarget>>,
 }
 
 impl EventLog {
-    /// The control plane's end of the log, from what [`AccessLogWriter::start`] returned.
-    pub fn new(ring: Option<AccessLog>, sink_drops: SinkDrops) -> Self {
+    /// The control plane's end of the log, from what [`AccessLogWriter::start`] returned
+    /// (its control ring, the sink's losses, the writer's new-sink channel).
+    pub fn new(
+        ring: Option<AccessLog>,
+        sink_drops: SinkDrops,
+        retarget: Option<std::sync::mpsc::Sender<Retarget>>,
+    ) -> Self {
         EventLog {
             ring: std::cell::RefCell::new(ring),
             sink_drops,
+            retarget,
         }
+    }
+
+    /// Whether a writer thread runs (the access log is on, or the target is not stderr).
+    pub fn has_writer(&self) -> bool {
+        self.retarget.is_some()
+    }
+
+    /// Gives the writer thread a new sink; false if there is no writer or it ended.
+    pub fn retarget(&self, r: Retarget) -> bool {
+        self.retarget.as_ref().is_some_and(|tx| tx.send(r).is_ok())
     }
 
     /// Sends one state-change line of `severity` to the log target (if it is not stderr,
@@ -309,11 +353,12 @@ impl AccessLogWriter {
         let sink_drops = SinkDrops::new(rings.len());
         let drops = sink_drops.clone();
         let (end, end_rx) = mpsc::channel(1);
+        let (retarget, retarget_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("percore-log".into())
             .spawn(move || {
                 let mut out = Output::new(sink, framer, drops);
-                drain(&rings, &end_rx, &mut out);
+                drain(&rings, (&end_rx, &retarget_rx), &mut out);
             })?;
         let writer = AccessLogWriter {
             end: Some(end),
@@ -323,6 +368,7 @@ impl AccessLogWriter {
             shards: logs,
             control,
             sink_drops,
+            retarget,
         };
         Ok(Some((writer, ends)))
     }
@@ -452,11 +498,21 @@ impl Output {
 /// The writer thread: waits for lines on any ring, takes what is there (ring by ring, so
 /// each shard's lines keep their order), writes it; when `end` closes, writes what is left
 /// and returns. A failing sink (full disk, closed stderr, no syslog daemon) loses lines,
-/// never blocks the shards: they only ever see a full ring.
-fn drain(rings: &[LineReceiver], end: &mpsc::Receiver<()>, out: &mut Output) {
+/// never blocks the shards: they only ever see a full ring. A new sink from `retarget`
+/// takes over at the next wake-up.
+fn drain(
+    rings: &[LineReceiver],
+    (end, retarget): (&mpsc::Receiver<()>, &std::sync::mpsc::Receiver<Retarget>),
+    out: &mut Output,
+) {
     futures_lite::future::block_on(async {
         loop {
             let ended = poll_fn(|cx| {
+                if let Ok(r) = retarget.try_recv() {
+                    out.flush();
+                    out.sink = r.sink;
+                    out.framer = r.framer;
+                }
                 let mut took = false;
                 for (i, ring) in rings.iter().enumerate() {
                     while !out.full() {

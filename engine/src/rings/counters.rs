@@ -359,6 +359,39 @@ impl Counters {
             events_dropped: 0,
         }
     }
+
+    /// Room for a layout with `frontends` frontends and `servers[b]` server slots in backend
+    /// `b` (new proxies' counters start from zero); the counters of
+    /// `fresh` slots (a new server in a removed one's slot) start again from zero.
+    pub fn grow_servers(
+        &mut self,
+        frontends: usize,
+        servers: &[usize],
+        fresh: &[crate::ids::ServerKey],
+    ) {
+        if self.frontends.len() < frontends {
+            self.frontends.resize(frontends, ProxyCounters::default());
+        }
+        if self.backends.len() < servers.len() {
+            self.backends
+                .resize(servers.len(), ProxyCounters::default());
+            self.servers.resize(servers.len(), Vec::new());
+        }
+        for (list, &n) in self.servers.iter_mut().zip(servers) {
+            if list.len() < n {
+                list.resize(n, ProxyCounters::default());
+            }
+        }
+        for k in fresh {
+            if let Some(c) = self
+                .servers
+                .get_mut(k.backend)
+                .and_then(|b| b.get_mut(k.server))
+            {
+                *c = ProxyCounters::default();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

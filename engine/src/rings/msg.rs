@@ -138,6 +138,47 @@ pub enum Op {
     },
     /// `show errors`: reply [`Reply::Errors`] with the shard's captures.
     ShowErrors,
+    /// A new configuration generation (reload, `add|del server`): new streams use it,
+    /// streams in flight keep theirs; reply [`Reply::Applied`] once applied.
+    ApplyConfig(Box<ApplyConfig>),
+    /// A reload added bind `configured` of `frontend`: accept on `fd`, a listening socket
+    /// of its SO_REUSEPORT group that the control plane bound for this shard (bound to
+    /// `addr`), whose ownership the message carries; reply [`Reply::Done`].
+    AddListener {
+        /// Frontend index.
+        frontend: usize,
+        /// The address as configured.
+        configured: SocketAddr,
+        /// The address bound.
+        addr: SocketAddr,
+        /// The socket (owned by the shard from now on).
+        fd: i32,
+        /// Start accepting (false while the frontend is paused).
+        accepting: bool,
+    },
+    /// A reload dropped bind `configured` of `frontend`: stop accepting on it, serve what
+    /// its accept queue holds, close it; reply [`Reply::Done`] once it accepts no more.
+    RemoveListener {
+        /// Frontend index.
+        frontend: usize,
+        /// The address as configured.
+        configured: SocketAddr,
+    },
+}
+
+/// A configuration generation as every shard applies it.
+#[derive(Debug, Clone)]
+pub struct ApplyConfig {
+    /// Its number (the control plane counts reloads and server additions/removals).
+    pub generation: u64,
+    /// The layout: the previous one's server slots in the same places (removed servers
+    /// keep theirs, in maintenance), new servers appended; frontends and backends as before.
+    pub config: percore_conf::Config,
+    /// The view of every server slot, `views[backend][server]`.
+    pub views: Vec<Vec<ServerView>>,
+    /// Slots that hold a new server (appended, or a removed server's slot used again):
+    /// their counters start from zero.
+    pub fresh: Vec<ServerKey>,
 }
 
 /// Shard → control plane.
@@ -207,6 +248,10 @@ pub enum ShardEvent {
 pub enum Reply {
     /// Applied.
     Done,
+    /// A configuration generation applied; carries the previous one's layout when no
+    /// stream held it any more, so that the control plane, which allocated it, frees it
+    /// (a shard freeing another thread's allocations costs it more than a `show stat`).
+    Applied(Option<Box<percore_conf::Config>>),
     /// Streams killed; their sockets are already closed.
     Killed(usize),
     /// The shard stopped.
@@ -268,6 +313,10 @@ pub struct ShardStats {
     pub commands: u64,
     /// Idle pooled server connections, per backend, per server.
     pub idle_conns: Vec<Vec<u64>>,
+    /// Configuration generation new streams start with.
+    pub generation: u64,
+    /// Generations alive on the shard (the current one and those streams still hold).
+    pub generations_alive: usize,
 }
 
 /// One live stream, for `show sess`.

@@ -127,7 +127,8 @@ impl Shard {
     /// The line of `r` in the configured layout: `log_format`, else HAProxy's httplog or
     /// tcplog. An exchange that reached no backend names the frontend in its place.
     fn log_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
-        let cfg = &self.config;
+        let gen = self.current();
+        let cfg = &gen.config;
         let fe = &cfg.frontends[frontend];
         let backend = &cfg.backends[r.backend];
         let table = self.table.borrow();

@@ -10,6 +10,7 @@ use std::time::Instant;
 use glommio::net::TcpStream;
 
 use super::budget::BudgetSlot;
+use super::generation::Generation;
 use super::queue::Waiter;
 use super::table::StreamGuard;
 use super::{Pick, Shard};
@@ -67,7 +68,7 @@ async fn acquire_slot(
     backend: usize,
     failed: &[usize],
     hash: Option<u64>,
-    only: Option<usize>,
+    (only, queue_timeout): (Option<usize>, std::time::Duration),
 ) -> Result<(usize, BudgetSlot), ConnectFail> {
     match shard.pick_server_slot(backend, failed, hash, only) {
         Pick::Got(i, slot) => return Ok((i, slot)),
@@ -76,13 +77,12 @@ async fn acquire_slot(
     }
     let _queued = Queued::new(shard, backend);
     let waiter = Waiter::new(only);
-    shard.queues[backend].push(&waiter);
+    shard.queues.borrow()[backend].push(&waiter);
     // Slots of these servers may be free on other shards.
-    for b in &shard.server_budgets[backend] {
+    for b in &shard.server_budgets.borrow()[backend] {
         b.update_want();
     }
-    let limit = shard.config.backends[backend].timeout.queue;
-    glommio::timer::timeout(limit, async {
+    glommio::timer::timeout(queue_timeout, async {
         Ok(poll_fn(|cx| waiter.poll_granted(cx)).await)
     })
     .await
@@ -94,13 +94,17 @@ async fn acquire_slot(
 /// within `timeout.connect`. Retry decisions belong to the stream machine.
 pub async fn connect_once(
     shard: &Rc<Shard>,
+    gen: &Generation,
     request: &ServerRequest,
     guard: &StreamGuard,
 ) -> (Connected, Option<ServerConn>) {
     let backend = request.backend;
-    let be = &shard.config.backends[backend];
+    // Timeouts of the stream's own generation; the server itself from the newest.
+    let be = &gen.config.backends[backend];
+    let layout = shard.current();
     let asked = Instant::now();
-    let picked = acquire_slot(shard, backend, &request.avoid, request.hash, request.only).await;
+    let only = (request.only, be.timeout.queue);
+    let picked = acquire_slot(shard, backend, &request.avoid, request.hash, only).await;
     let (server_idx, slot) = match picked {
         Ok(got) => got,
         Err(ConnectFail::NoServer) => return (Connected::NoServer, None),
@@ -122,7 +126,7 @@ pub async fn connect_once(
             return ready(shard, key, stream, true, slot, queued_ms);
         }
     }
-    let server = &be.servers[server_idx];
+    let server = &layout.config.backends[backend].servers[server_idx];
     // The view's address, not the configured one: `set server … addr` moves new connects.
     let address = shard.views.borrow()[backend][server_idx].address;
     match TcpStream::connect_timeout(address, be.timeout.connect).await {

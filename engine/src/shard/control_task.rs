@@ -10,6 +10,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::FromRawFd;
+
 use futures_lite::future;
 
 use super::Shard;
@@ -39,6 +41,13 @@ pub async fn run(
             latency.record(Instant::now().saturating_duration_since(sent));
         }
         commands += 1;
+        // The two commands whose cost grows with the configuration, timed for the log.
+        let timed = match &cmd.op {
+            Op::ApplyConfig(_) => Some("apply a configuration generation"),
+            Op::CollectStats => Some("collect stats"),
+            _ => None,
+        };
+        let started = Instant::now();
         let (reply, last) = match cmd.op {
             Op::Nop => continue,
             Op::Stop { grace } => {
@@ -68,6 +77,10 @@ pub async fn run(
             }
             Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
             Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
+            op @ (Op::AddListener { .. } | Op::RemoveListener { .. }) => {
+                (listener_op(&shard, op).await, false)
+            }
+            Op::ApplyConfig(a) => (Reply::Applied(super::apply::apply(&shard, *a)), false),
             Op::ShowErrors => {
                 let (total, entries) = shard.errors.borrow().snapshot();
                 (Reply::Errors(total, entries), false)
@@ -76,6 +89,10 @@ pub async fn run(
                 (runtime_op(&shard, op).await, false)
             }
         };
+        if let Some(what) = timed {
+            let us = started.elapsed().as_micros();
+            log::debug!("shard {}: {what}: {us} us", shard.id);
+        }
         let event = ShardEvent::Reply {
             shard: shard.id,
             id: cmd.id,
@@ -94,11 +111,12 @@ fn kill_server(shard: &Shard, key: ServerKey) -> usize {
     shard.pool.borrow_mut().clear_server(key);
     let killed = shard.table.borrow_mut().kill_server(key);
     if killed > 0 {
+        let gen = shard.current();
         log::info!(
             "shard {}: fenced {killed} stream(s) of server {}/{} in {} us",
             shard.id,
-            shard.config.backends[key.backend].name,
-            shard.config.backends[key.backend].servers[key.server].name,
+            gen.config.backends[key.backend].name,
+            gen.config.backends[key.backend].servers[key.server].name,
             t0.elapsed().as_micros()
         );
     }
@@ -118,7 +136,8 @@ fn collect_stats(
     commands: u64,
 ) -> ShardStats {
     let t = shard.table.borrow();
-    let cfg = &shard.config;
+    let gen = shard.current();
+    let cfg = &gen.config;
     let server_streams: Vec<Vec<u64>> = cfg
         .backends
         .iter()
@@ -170,6 +189,8 @@ fn collect_stats(
         ctl_latency_us_max: latency.max_us(),
         commands,
         idle_conns: idle_conns(shard),
+        generation: gen.number,
+        generations_alive: shard.generations.borrow().alive(),
     }
 }
 
@@ -177,6 +198,7 @@ fn collect_stats(
 fn idle_conns(shard: &Shard) -> Vec<Vec<u64>> {
     let pool = shard.pool.borrow();
     shard
+        .current()
         .config
         .backends
         .iter()
@@ -200,7 +222,7 @@ fn slot_op(shard: &Shard, op: Op) -> Reply {
             maxconn,
             epoch,
         } => {
-            if let Some(b) = shard.frontend_budgets.get(frontend) {
+            if let Some(b) = shard.frontend_budgets.borrow().get(frontend) {
                 b.reset_split(maxconn, epoch);
             }
         }
@@ -228,6 +250,31 @@ async fn runtime_op(shard: &Rc<Shard>, op: Op) -> Reply {
             accepting,
         } => shard.set_frontend_accepting(frontend, accepting).await,
         _ => debug_assert!(false, "not a runbook command: {op:?}"),
+    }
+    Reply::Done
+}
+
+/// A reload's listener changes: a new bind's socket starts accepting, a dropped bind
+/// stops (its accept queue served first, see `shard::listeners`); then [`Reply::Done`].
+async fn listener_op(shard: &Rc<Shard>, op: Op) -> Reply {
+    match op {
+        Op::AddListener {
+            frontend,
+            configured,
+            addr,
+            fd,
+            accepting,
+        } => {
+            // SAFETY: the control plane bound this socket for this shard alone and gave up
+            // its descriptor (into_raw_fd) when it sent this command, once.
+            let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            super::listeners::add(shard, (frontend, configured, addr), fd, accepting);
+        }
+        Op::RemoveListener {
+            frontend,
+            configured,
+        } => super::listeners::remove(shard, frontend, configured).await,
+        _ => debug_assert!(false, "not a listener command: {op:?}"),
     }
     Reply::Done
 }

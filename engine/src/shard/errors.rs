@@ -32,6 +32,16 @@ impl ErrorLog {
         }
     }
 
+    /// Room for a layout with `frontends` frontends and `backends` backends.
+    pub fn grow(&mut self, frontends: usize, backends: usize) {
+        if self.requests.len() < frontends {
+            self.requests.resize(frontends, None);
+        }
+        if self.responses.len() < backends {
+            self.responses.resize(backends, None);
+        }
+    }
+
     /// Files `capture` of a stream of `frontend` from `src`, replacing the proxy's last one.
     pub fn record(&mut self, frontend: usize, src: SocketAddr, capture: ErrorCapture) {
         self.total += 1;

@@ -10,17 +10,23 @@
 //! - [`balance`]: server selection (smooth weighted round-robin).
 //! - [`budget`]: the shard's share of `maxconn`, taken before `accept()`.
 //! - [`control_task`]: executes control-plane commands on this shard.
+//! - [`generation`]: configuration generations (the shard's newest, each stream's own).
+//! - [`apply`]: a new generation from the control plane (reload, `add|del server`).
+//! - [`listeners`]: listeners added and removed at run time (reload), and their draining.
 //!
 //! Single-threaded by construction: `Rc`, `Cell`, `RefCell`, never `Arc`, locks or atomics.
 //! Nothing here is reachable from another thread except through the two rings.
 
 mod account;
+pub mod apply;
 pub mod balance;
 pub mod budget;
 pub mod connect;
 pub mod control_task;
 pub mod errors;
+pub mod generation;
 pub mod http;
+pub mod listeners;
 pub mod proxy_header;
 pub mod queue;
 pub mod shell;
@@ -29,7 +35,7 @@ pub mod tcp;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +47,7 @@ use percore_conf::Config;
 
 use self::balance::{Balancer, PickInput};
 use self::budget::Budget;
+use self::generation::{Generation, Generations};
 use self::table::StreamTable;
 use crate::ids::{ServerKey, ShardId, SlotPool};
 use crate::logging::AccessLog;
@@ -92,6 +99,8 @@ pub struct ShardSpec {
 pub struct BoundListener {
     /// Frontend index.
     pub frontend: usize,
+    /// The address as configured (port 0 for an ephemeral one); a reload names it so.
+    pub configured: SocketAddr,
     /// Bound address (ephemeral ports resolved).
     pub addr: SocketAddr,
     /// The socket, bound and listening.
@@ -138,8 +147,10 @@ pub struct Shard {
     pub id: ShardId,
     /// Pinned CPU.
     pub cpu: usize,
-    /// This shard's configuration copy.
-    pub config: Config,
+    /// The newest configuration generation; streams keep the one they started with.
+    gen: RefCell<Rc<Generation>>,
+    /// Generations applied that may still be alive (for `show shards`).
+    pub generations: RefCell<Generations>,
     /// Live streams.
     pub table: Rc<RefCell<StreamTable>>,
     /// One balancer per backend.
@@ -154,19 +165,19 @@ pub struct Shard {
     /// This shard's share of `global.maxconn`.
     pub global_budget: Rc<Budget>,
     /// This shard's share of each frontend's `maxconn`.
-    pub frontend_budgets: Vec<Rc<Budget>>,
+    pub frontend_budgets: RefCell<Vec<Rc<Budget>>>,
     /// This shard's share of each server's `maxconn` (`u32::MAX` when unlimited), taken
-    /// while a stream uses the server.
-    pub server_budgets: Vec<Vec<Rc<Budget>>>,
+    /// while a stream uses the server; grows when a generation adds servers.
+    pub server_budgets: RefCell<Vec<Vec<Rc<Budget>>>>,
     /// Per backend, the streams waiting for a server slot, oldest first.
-    pub queues: Vec<Rc<queue::WaitQueue>>,
+    pub queues: RefCell<Vec<Rc<queue::WaitQueue>>>,
     /// Streams waiting for a server slot, per backend: (now, most ever). Bounded by the
     /// shard's stream budget, since every waiting stream holds one.
     pub queued: RefCell<Vec<(u64, u64)>>,
     /// Number of shards, to turn process-wide limits into this shard's share.
     pub shards: usize,
     /// Consecutive traffic errors per server (passive health, `observe`).
-    passive_errors: RefCell<Vec<Vec<u32>>>,
+    pub passive_errors: RefCell<Vec<Vec<u32>>>,
     /// Events to the control plane from the data path (never awaited: a full ring counts a
     /// drop).
     evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
@@ -174,8 +185,6 @@ pub struct Shard {
     pub access_log: RefCell<Option<AccessLog>>,
     /// Idle keep-alive server connections (HTTP).
     pub pool: RefCell<http::pool::Pool>,
-    /// Error pages of each frontend (defaults plus errorfiles).
-    pub error_pages: Vec<crate::stream::http::errors::ErrorPages>,
     /// Head size and count limits of the HTTP codec.
     pub limits: percore_protocols::http1::Limits,
     /// Accept loops, cancelled when the shard stops (which closes the listeners).
@@ -203,11 +212,9 @@ impl Shard {
         let cfg = &spec.config;
         let servers: Vec<usize> = cfg.backends.iter().map(|b| b.servers.len()).collect();
         let global = share(cfg.global.maxconn, spec.shards, spec.id.0 as usize);
-        let error_pages = cfg
-            .frontends
-            .iter()
-            .map(|fe| crate::stream::http::errors::ErrorPages::new(&fe.http.errorfiles))
-            .collect();
+        let gen = Generation::new(0, spec.config.clone());
+        let mut generations = Generations::default();
+        generations.push(&gen);
         let queues: Vec<_> = cfg
             .backends
             .iter()
@@ -234,21 +241,21 @@ impl Shard {
             ),
             counters: RefCell::new(Counters::new(cfg.frontends.len(), &servers)),
             global_budget: Budget::lent(global, Some(lend(SlotPool::Global, global))),
-            frontend_budgets: (0..cfg.frontends.len())
-                .map(|f| {
-                    let owned = share(cfg.frontends[f].maxconn, spec.shards, spec.id.0 as usize);
-                    Budget::lent(owned, Some(lend(SlotPool::Frontend(f), owned)))
-                })
-                .collect(),
+            frontend_budgets: RefCell::new(
+                (0..cfg.frontends.len())
+                    .map(|f| {
+                        frontend_budget((spec.id, spec.shards), &spec.evt_tx, f, &cfg.frontends[f])
+                    })
+                    .collect(),
+            ),
             access_log: RefCell::new(access_log),
-            server_budgets: Self::new_server_budgets(spec, &queues),
-            queues,
+            server_budgets: RefCell::new(Self::new_server_budgets(spec, &queues)),
+            queues: RefCell::new(queues),
             queued: RefCell::new(vec![(0, 0); cfg.backends.len()]),
             shards: spec.shards,
             passive_errors: RefCell::new(servers.iter().map(|&n| vec![0; n]).collect()),
             evt_tx: spec.evt_tx.clone(),
             pool: RefCell::new(Self::new_pool(cfg)),
-            error_pages,
             limits: percore_protocols::http1::Limits {
                 max_header_size: cfg.global.tune.max_header_size,
                 max_headers: cfg.global.tune.max_headers,
@@ -263,7 +270,8 @@ impl Shard {
                 cfg.frontends.len(),
                 cfg.backends.len(),
             )),
-            config: spec.config.clone(),
+            gen: RefCell::new(gen),
+            generations: RefCell::new(generations),
         })
     }
 
@@ -311,7 +319,6 @@ impl Shard {
         spec: &ShardSpec,
         queues: &[Rc<queue::WaitQueue>],
     ) -> Vec<Vec<Rc<Budget>>> {
-        let index = spec.id.0 as usize;
         spec.config
             .backends
             .iter()
@@ -322,14 +329,11 @@ impl Shard {
                     .iter()
                     .enumerate()
                     .map(|(i, srv)| {
-                        let limit = slot_share(srv.maxconn, spec.shards, index);
                         let key = ServerKey {
                             backend: b,
                             server: i,
                         };
-                        let pool = SlotPool::Server(key);
-                        let lend = budget::Lend::new(pool, spec.id, limit, spec.evt_tx.clone());
-                        Budget::for_server(limit, q.clone(), i, Some(lend))
+                        server_budget((spec.id, spec.shards), &spec.evt_tx, q, key, srv.maxconn)
                     })
                     .collect()
             })
@@ -354,19 +358,31 @@ impl Shard {
     }
 
     /// The budget of a process-wide limit's slots on this shard.
-    pub fn pool_budget(&self, pool: SlotPool) -> Option<&Rc<Budget>> {
+    pub fn pool_budget(&self, pool: SlotPool) -> Option<Rc<Budget>> {
         match pool {
-            SlotPool::Global => Some(&self.global_budget),
-            SlotPool::Frontend(f) => self.frontend_budgets.get(f),
-            SlotPool::Server(k) => self.server_budgets.get(k.backend)?.get(k.server),
+            SlotPool::Global => Some(self.global_budget.clone()),
+            SlotPool::Frontend(f) => self.frontend_budgets.borrow().get(f).cloned(),
+            SlotPool::Server(k) => self
+                .server_budgets
+                .borrow()
+                .get(k.backend)?
+                .get(k.server)
+                .cloned(),
         }
     }
 
     /// Every budget of the shard.
-    pub fn all_budgets(&self) -> impl Iterator<Item = &Rc<Budget>> {
+    pub fn all_budgets(&self) -> Vec<Rc<Budget>> {
         std::iter::once(&self.global_budget)
-            .chain(&self.frontend_budgets)
-            .chain(self.server_budgets.iter().flatten())
+            .chain(self.frontend_budgets.borrow().iter())
+            .chain(self.server_budgets.borrow().iter().flatten())
+            .cloned()
+            .collect()
+    }
+
+    /// The newest configuration generation (what new streams start with).
+    pub fn current(&self) -> Rc<Generation> {
+        self.gen.borrow().clone()
     }
 
     /// Picks a server that takes new streams and has a free `maxconn` slot, and takes the
@@ -380,7 +396,8 @@ impl Shard {
         hash: Option<u64>,
         only: Option<usize>,
     ) -> Pick {
-        let budgets = &self.server_budgets[backend];
+        let budgets = self.server_budgets.borrow();
+        let budgets = &budgets[backend];
         let allowed = |i: usize| only.is_none_or(|o| o == i);
         let limit = self.dynamic_limits(backend);
         let free = |i: usize| allowed(i) && budgets[i].used() < limit(i);
@@ -398,12 +415,14 @@ impl Shard {
     /// HAProxy's dynamic limit `max(minconn, maxconn × backend streams / fullconn)`, both
     /// as this shard's shares.
     fn dynamic_limits(&self, backend: usize) -> impl Fn(usize) -> u32 + '_ {
-        let be = &self.config.backends[backend];
+        let gen = self.current();
         let index = self.id.0 as usize;
         let load = self.table.borrow().backend_streams(backend) as u64;
-        let full = u64::from(share(be.fullconn, self.shards, index).max(1));
+        let fullconn = gen.config.backends[backend].fullconn;
+        let full = u64::from(share(fullconn, self.shards, index).max(1));
         move |i: usize| {
-            let max = self.server_budgets[backend][i].limit();
+            let be = &gen.config.backends[backend];
+            let max = self.server_budgets.borrow()[backend][i].limit();
             let minconn = be.servers[i].minconn;
             if minconn == 0 || max == u32::MAX {
                 return max;
@@ -426,7 +445,8 @@ impl Shard {
     ) -> Option<usize> {
         let views = self.views.borrow();
         let views = &views[backend];
-        let be = &self.config.backends[backend];
+        let gen = self.current();
+        let be = &gen.config.backends[backend];
         // Backups depend on health only: primaries that are merely full make streams queue,
         // they do not hand the traffic to backups.
         let healthy = |i: usize| views[i].admin == AdminState::Ready && views[i].up;
@@ -490,7 +510,7 @@ impl Shard {
         }
         *slot = view;
         drop(views);
-        let budget = &self.server_budgets[key.backend][key.server];
+        let budget = self.server_budgets.borrow()[key.backend][key.server].clone();
         if new_split {
             let owned = slot_share(view.maxconn, self.shards, self.id.0 as usize);
             budget.reset_split(owned, view.split_epoch);
@@ -502,7 +522,7 @@ impl Shard {
     /// it. `None` only if the table is full, which the connection budgets (taken before
     /// `accept()` and sized to the table) make a bug: it is logged, the client closed.
     pub fn register_stream(&self, frontend: usize, peer: SocketAddr) -> Option<table::SlotRef> {
-        let backend = self.config.frontends[frontend].default_backend;
+        let backend = self.current().config.frontends[frontend].default_backend;
         let inserted = self
             .table
             .borrow_mut()
@@ -549,7 +569,8 @@ impl Shard {
     /// timeout, reset; 7: invalid response or 500/502/503/504). Servers without `observe`
     /// (or observing only layer 4 when this is a layer-7 error) ignore it.
     pub fn observe(&self, key: ServerKey, ok: bool, layer: u8) {
-        let Some(check) = &self.config.backends[key.backend].servers[key.server].check else {
+        let gen = self.current();
+        let Some(check) = &gen.config.backends[key.backend].servers[key.server].check else {
             return;
         };
         let observed = match check.observe {
@@ -653,16 +674,49 @@ impl Shard {
         self.stopping.get()
     }
 
-    /// What stream machines read through.
-    pub fn env(&self) -> crate::stream::Env<'_> {
+    /// What the machine of a stream that started with generation `gen` reads through;
+    /// `layout` is the newest generation, where servers picked for it are described.
+    pub fn env<'a>(
+        &'a self,
+        gen: &'a Generation,
+        layout: &'a Generation,
+    ) -> crate::stream::Env<'a> {
         crate::stream::Env {
-            config: &self.config,
-            pages: &self.error_pages,
+            config: &gen.config,
+            layout: &layout.config,
+            pages: &gen.pages,
             limits: &self.limits,
             stopping: self.is_stopping(),
             pools: &self.pools,
         }
     }
+}
+
+/// The budget of frontend `f` on shard `(id, of shards)`: its plain share of `maxconn`,
+/// linked to the slot lending.
+fn frontend_budget(
+    (id, shards): (ShardId, usize),
+    evt_tx: &thingbuf::mpsc::Sender<ShardEvent>,
+    f: usize,
+    fe: &percore_conf::Frontend,
+) -> Rc<Budget> {
+    let owned = share(fe.maxconn, shards, id.0 as usize);
+    let lend = budget::Lend::new(SlotPool::Frontend(f), id, owned, evt_tx.clone());
+    Budget::lent(owned, Some(lend))
+}
+
+/// The budget of server `key` on shard `(id, of shards)`: its plain share of `maxconn`
+/// (`u32::MAX` when unlimited), linked to its backend's queue and to the slot lending.
+fn server_budget(
+    (id, shards): (ShardId, usize),
+    evt_tx: &thingbuf::mpsc::Sender<ShardEvent>,
+    queue: &Rc<queue::WaitQueue>,
+    key: ServerKey,
+    maxconn: u32,
+) -> Rc<Budget> {
+    let limit = slot_share(maxconn, shards, id.0 as usize);
+    let lend = budget::Lend::new(SlotPool::Server(key), id, limit, evt_tx.clone());
+    Budget::for_server(limit, queue.clone(), key.server, Some(lend))
 }
 
 async fn main(mut spec: ShardSpec) {
@@ -685,26 +739,14 @@ async fn main(mut spec: ShardSpec) {
     } = spec;
     let count = listeners.len();
     // Each frontend's binds are numbered from 1, as HAProxy names listeners in its logs.
-    let mut listener_ids = vec![0usize; shard.config.frontends.len()];
+    let mut listener_ids = vec![0usize; shard.current().config.frontends.len()];
     shard
         .data_queue
         .set(Some(glommio::executor().current_task_queue()));
-    for BoundListener { frontend, addr, fd } in listeners {
-        listener_ids[frontend] += 1;
-        let id = listener_ids[frontend];
-        // SAFETY: `fd` is an owned TCP socket that `runtime::bind_listeners` created, bound
-        // and put in listening state; into_raw_fd() gives up ownership, so the listener is
-        // the fd's only owner and closes it exactly once (when the last Rc drops).
-        let socket = Rc::new(unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) });
-        let run = accept_loop(shard.clone(), frontend, id, addr, socket.clone());
-        let task = Some(glommio::spawn_local(run).detach());
-        shard.listeners.borrow_mut().push(ShardListener {
-            frontend,
-            id,
-            addr,
-            socket,
-            task,
-        });
+    for l in listeners {
+        listener_ids[l.frontend] += 1;
+        let id = listener_ids[l.frontend];
+        listeners::start(&shard, l, id, true);
     }
     let purge = glommio::spawn_local(purge_pool(shard.clone()));
     shard.accept_tasks.borrow_mut().push(purge.detach());
@@ -786,8 +828,13 @@ struct ShardListener {
     frontend: usize,
     /// Which bind of the frontend (from 1).
     id: usize,
+    /// The address as configured (what a reload compares).
+    configured: SocketAddr,
     /// Bound address.
     addr: SocketAddr,
+    /// A second descriptor of the socket, through which a removed listener's queued
+    /// connections are taken (glommio's listener exposes none).
+    drain: OwnedFd,
     /// The socket, shared with its accept loop; closed when both let go.
     socket: Rc<TcpListener>,
     /// The accept loop; `None` while the frontend is paused.
@@ -807,7 +854,7 @@ async fn accept_loop(
     addr: SocketAddr,
     listener: Rc<TcpListener>,
 ) {
-    let fe_budget = shard.frontend_budgets[frontend].clone();
+    let fe_budget = shard.frontend_budgets.borrow()[frontend].clone();
     let global = shard.global_budget.clone();
     let mut errors_logged = 0u32;
     loop {
@@ -815,7 +862,7 @@ async fn accept_loop(
         let fe_slot = fe_budget.acquire().await;
         let global_slot = global.acquire().await;
         match accepted {
-            Ok(client) => match shard.config.frontends[frontend].mode {
+            Ok(client) => match shard.current().config.frontends[frontend].mode {
                 percore_conf::Mode::Tcp => {
                     tcp::start(&shard, frontend, id, client, [fe_slot, global_slot])
                 }

@@ -95,7 +95,7 @@ impl Shard {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Option<Announced> {
-        let timeout = self.config.frontends[frontend].timeout.client;
+        let timeout = self.current().config.frontends[frontend].timeout.client;
         let read = read_header(client);
         let timer = async {
             Timer::new(timeout).await;
@@ -137,7 +137,8 @@ impl Shard {
         refusal: Refusal,
     ) {
         self.counters.borrow_mut().frontends[frontend].request_errors += 1;
-        let name = &self.config.frontends[frontend].name;
+        let gen = self.current();
+        let name = &gen.config.frontends[frontend].name;
         let line = format!(
             "{}:{} [{}] {name}/{listener}: {}",
             peer.ip(),

@@ -17,6 +17,7 @@ use glommio::timer::Timer;
 
 use super::budget::BudgetSlot;
 use super::connect::{connect_once, ServerConn};
+use super::generation::Generation;
 use super::proxy_header::Preread;
 use super::table::{Fenced, StreamGuard, StreamState};
 use super::Shard;
@@ -40,14 +41,18 @@ pub struct Stream<M: Machine> {
     peer: SocketAddr,
     /// Client bytes read before the machine existed (after a PROXY header), served first.
     preread: Option<Preread>,
+    /// The configuration generation the stream started with, kept until it ends.
+    gen: Rc<Generation>,
     shard: Rc<Shard>,
     guard: StreamGuard,
 }
 
 impl<M: Machine> Stream<M> {
-    /// A stream of `frontend` on the accepted `client` socket.
+    /// A stream of `frontend` on the accepted `client` socket, whose machine `gen` built.
+    #[allow(clippy::too_many_arguments)] // each is one owned part of the stream
     pub fn new(
         shard: &Rc<Shard>,
+        gen: Rc<Generation>,
         frontend: usize,
         client: TcpStream,
         peer: SocketAddr,
@@ -64,6 +69,7 @@ impl<M: Machine> Stream<M> {
             frontend,
             peer,
             preread: None,
+            gen,
             shard: shard.clone(),
             guard,
         }
@@ -94,7 +100,8 @@ impl<M: Machine> Drop for Stream<M> {
         }
         let stray = self.machine.stray_bytes_in();
         self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
-        self.machine.park(&self.shard.env());
+        let layout = self.shard.current();
+        self.machine.park(&self.shard.env(&self.gen, &layout));
     }
 }
 
@@ -133,7 +140,7 @@ pub fn spawn_stream<M: Machine + 'static>(
         guard.leave_backend();
     }
     let table = shard.table.clone();
-    let task = if shard.config.frontends[frontend].accept_proxy {
+    let task = if shard.current().config.frontends[frontend].accept_proxy {
         let shard = shard.clone();
         glommio::spawn_local(Fenced::new(table, slot, async move {
             let Some(a) = shard
@@ -194,12 +201,13 @@ fn report_live_bytes<M: Machine>(s: &mut Stream<M>) {
 async fn connect<M: Machine>(s: &mut Stream<M>, request: ServerRequest) {
     let shard = s.shard.clone();
     s.guard.with(|e| e.state = StreamState::Connecting);
-    let (result, conn) = connect_once(&shard, &request, &s.guard).await;
+    let (result, conn) = connect_once(&shard, &s.gen, &request, &s.guard).await;
     s.server = conn.map(Box::new);
     if s.server.is_some() {
         s.guard.with(|e| e.state = StreamState::Data);
     }
-    let env = shard.env();
+    let layout = shard.current();
+    let env = shard.env(&s.gen, &layout);
     s.machine.handle_connected(&env, Instant::now(), result);
     if matches!(result, Connected::NoServer | Connected::QueueTimeout) {
         s.guard.set_server(None);
@@ -260,7 +268,8 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
 /// and a stream that waits gives its empty buffers back.
 fn poll_io<M: Machine>(s: &mut Stream<M>, cx: &mut Context<'_>) -> Poll<()> {
     let shard = s.shard.clone();
-    let env = shard.env();
+    let (gen, layout) = (s.gen.clone(), shard.current());
+    let env = shard.env(&gen, &layout);
     let mut moved = false;
     let polled = poll_io_turn(s, &env, cx, &mut moved);
     if moved {

@@ -424,6 +424,23 @@ impl StreamTable {
         self.per_backend.get(backend).copied().unwrap_or(0)
     }
 
+    /// Makes room for a layout with `frontends` frontends and `servers[b]` server slots in
+    /// backend `b` (a reload or `add server` appended some); slots are never taken away.
+    pub fn grow_servers(&mut self, frontends: usize, servers: &[usize]) {
+        if self.per_frontend.len() < frontends {
+            self.per_frontend.resize(frontends, 0);
+        }
+        if self.per_backend.len() < servers.len() {
+            self.per_backend.resize(servers.len(), 0);
+            self.by_server.resize(servers.len(), Vec::new());
+        }
+        for (list, &n) in self.by_server.iter_mut().zip(servers) {
+            if list.len() < n {
+                list.resize(n, Vec::new());
+            }
+        }
+    }
+
     /// Number of streams attached to `key`.
     pub fn server_streams(&self, key: ServerKey) -> usize {
         self.by_server

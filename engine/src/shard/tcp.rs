@@ -34,9 +34,10 @@ fn stream(
     slots: [BudgetSlot; 2],
     guard: StreamGuard,
 ) -> Stream<TcpMachine> {
-    let fe = &shard.config.frontends[frontend];
+    let gen = shard.current();
+    let fe = &gen.config.frontends[frontend];
     let backend = fe.default_backend;
-    let be = &shard.config.backends[backend];
+    let be = &gen.config.backends[backend];
     let hash = match be.balance {
         percore_conf::Balance::Source => Some(crate::stream::hash::source_hash(addrs.0.ip())),
         _ => None,
@@ -51,6 +52,15 @@ fn stream(
             tunnel: be.timeout.tunnel,
         },
     };
-    let machine = TcpMachine::new(&shard.env(), Instant::now(), start);
-    Stream::new(shard, frontend, client, addrs.0, machine, slots, guard)
+    let machine = TcpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);
+    Stream::new(
+        shard,
+        gen.clone(),
+        frontend,
+        client,
+        addrs.0,
+        machine,
+        slots,
+        guard,
+    )
 }

@@ -80,8 +80,11 @@ pub enum Transmit<'a> {
 /// What the machine reads the configuration and shard facts through. Borrowed per call so
 /// the machine holds no reference to the shard.
 pub struct Env<'a> {
-    /// The shard's configuration.
+    /// The configuration generation the stream started with (routes, rules, timeouts).
     pub config: &'a Config,
+    /// The shard's newest generation: servers are picked from it, so a server's own
+    /// settings (`send_proxy`) are read here (a reload may add servers older streams use).
+    pub layout: &'a Config,
     /// Error pages of each frontend.
     pub pages: &'a [ErrorPages],
     /// Head limits of the HTTP codec.

@@ -310,7 +310,7 @@ impl Machine for TcpMachine {
                 self.state = State::Data;
                 self.record.server = Some(server);
                 self.last_activity = now;
-                let srv = &env.config.backends[server.backend].servers[server.server];
+                let srv = &env.layout.backends[server.backend].servers[server.server];
                 if let Some(version) = srv.send_proxy {
                     let version = match version {
                         percore_conf::ProxyVersion::V1 => proxy::Version::V1,

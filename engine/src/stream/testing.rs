@@ -93,6 +93,7 @@ impl<M: Machine> Pair<M> {
         );
         let env = Env {
             config: &config,
+            layout: &config,
             pages: &pages,
             limits: &limits,
             stopping: false,
@@ -127,6 +128,7 @@ impl<M: Machine> Pair<M> {
     fn with<R>(&mut self, f: impl FnOnce(&mut M, &Env<'_>, Instant) -> R) -> R {
         let env = Env {
             config: &self.config,
+            layout: &self.config,
             pages: &self.pages,
             limits: &self.limits,
             stopping: false,

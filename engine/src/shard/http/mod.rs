@@ -46,6 +46,16 @@ fn stream(
         local,
         log_requests: shard.access_log.borrow().is_some(),
     };
-    let machine = HttpMachine::new(&shard.env(), Instant::now(), start);
-    Stream::new(shard, frontend, client, peer, machine, slots, guard)
+    let gen = shard.current();
+    let machine = HttpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);
+    Stream::new(
+        shard,
+        gen.clone(),
+        frontend,
+        client,
+        peer,
+        machine,
+        slots,
+        guard,
+    )
 }

@@ -91,6 +91,31 @@ impl Pool {
         }
     }
 
+    /// Takes a new layout's limits, `backends[b] = (servers, pool_max_idle,
+    /// pool_idle_timeout)`: room for appended backends and servers; lists above a lower `pool_max_idle`
+    /// drop their oldest connections.
+    pub fn resize(&mut self, backends: &[(usize, u32, Duration)]) {
+        if self.idle.len() < backends.len() {
+            self.idle.resize_with(backends.len(), Vec::new);
+            self.limits.resize(backends.len(), (0, Duration::ZERO));
+        }
+        for (b, &(n, max, timeout)) in backends.iter().enumerate() {
+            let (Some(servers), Some(limit)) = (self.idle.get_mut(b), self.limits.get_mut(b))
+            else {
+                continue;
+            };
+            if servers.len() < n {
+                servers.resize_with(n, VecDeque::new);
+            }
+            for list in servers.iter_mut() {
+                while list.len() > max as usize {
+                    list.pop_front();
+                }
+            }
+            *limit = (max as usize, timeout);
+        }
+    }
+
     /// Closes every idle connection to `key` (server removed, put in maintenance, killed).
     pub fn clear_server(&mut self, key: ServerKey) {
         if let Some(list) = self

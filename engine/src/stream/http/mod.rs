@@ -305,7 +305,7 @@ impl HttpMachine {
             let request_complete = matches!(self.req, Req::Done);
             // A connection opened with a PROXY header speaks for this client only: it must
             // not be pooled for another stream's requests.
-            let proxied = env.config.backends[server.key.backend].servers[server.key.server]
+            let proxied = env.layout.backends[server.key.backend].servers[server.key.server]
                 .send_proxy
                 .is_some();
             let reusable = ex.server_keeps
@@ -767,7 +767,7 @@ impl Machine for HttpMachine {
         };
         match attempts.handle(now, result, &mut self.events) {
             Outcome::Ready { server, reused } => {
-                let srv = &env.config.backends[server.backend].servers[server.server];
+                let srv = &env.layout.backends[server.backend].servers[server.server];
                 if let (Some(version), false) = (srv.send_proxy, reused) {
                     prepend_proxy_header(&mut self.sout, env, version, self.peer, self.local);
                 }
