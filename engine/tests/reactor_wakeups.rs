@@ -62,7 +62,7 @@ async fn background(echo: Echo, until: Instant) {
                 let spin = Instant::now();
                 while spin.elapsed() < Duration::from_micros(30 + u64::from(i % 4) * 60) {}
                 glommio::yield_if_needed().await;
-                if i % 16 == 0 {
+                if i.is_multiple_of(16) {
                     sleep(Duration::from_micros(200)).await;
                 }
             }
