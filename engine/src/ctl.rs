@@ -166,6 +166,13 @@ impl Write for Conn {
     }
 }
 
+/// Writes `text` to stdout and flushes it. A closed stdout (`percore ctl … | head`) is not an
+/// error worth a panic, which `print!` would raise: the output is simply not wanted any more.
+pub fn emit(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,11 +186,4 @@ mod tests {
         );
         assert_eq!(add_json("show stat json"), "show stat json");
     }
-}
-
-/// Writes `text` to stdout and flushes it. A closed stdout (`percore ctl … | head`) is not an
-/// error worth a panic, which `print!` would raise: the output is simply not wanted any more.
-pub fn emit(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
