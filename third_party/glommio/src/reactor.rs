@@ -857,6 +857,21 @@ impl Reactor {
         timers.remove(id)
     }
 
+    /// percore patch: if timer `id` is still registered for `when` (it has not fired),
+    /// makes `waker` the one it wakes and returns true.
+    pub(crate) fn refresh_timer(&self, id: u64, when: Instant, waker: &Waker) -> bool {
+        let mut timers = self.timers.borrow_mut();
+        match timers.timers.get_mut(&(when, id)) {
+            Some(registered) => {
+                if !registered.will_wake(waker) {
+                    *registered = waker.clone();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(crate) fn timer_exists(&self, id: &(Instant, u64)) -> bool {
         let timers = self.timers.borrow();
         timers.timers.contains_key(id)

@@ -165,6 +165,17 @@ impl Future for Timer {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut inner = self.inner.borrow_mut();
 
+        // percore patch: a timer the reactor still holds at its deadline has not fired: only
+        // its waker may need replacing. Upstream read the clock and re-inserted the timer
+        // (a hash update and a B-tree remove and insert) on every poll, which a stream
+        // polling its one deadline timer per wake-up paid each time.
+        if inner.is_charged {
+            let reactor = inner.reactor.upgrade().unwrap();
+            if reactor.refresh_timer(inner.id, inner.when, cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+
         if Instant::now() >= inner.when {
             // Deregister the timer from the reactor if needed
             inner.reactor.upgrade().unwrap().remove_timer(inner.id);
