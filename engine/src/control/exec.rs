@@ -177,14 +177,7 @@ impl Ctl {
             Command::Prompt | Command::Quit => Ok(String::new()),
             Command::ShowCliLevel => Ok(admin::render_cli_level(level)),
             Command::ShowVersion => Ok(admin::render_version(env!("CARGO_PKG_VERSION"))),
-            Command::ShowBackend => {
-                let st = self.state.borrow();
-                let names: Vec<&str> = (0..st.config.backends.len())
-                    .filter(|&b| !st.backend_removed[b])
-                    .map(|b| st.config.backends[b].name.as_str())
-                    .collect();
-                Ok(admin::render_backends(&names))
-            }
+            Command::ShowBackend => Ok(self.show_backend()),
             Command::ShowServersState { backend } => self.show_servers_state(backend.as_deref()),
             Command::GetWeight(r) => {
                 let st = self.state.borrow();
@@ -199,21 +192,7 @@ impl Ctl {
                 self.state.borrow_mut().servers[key.backend][key.server].health_enabled = enabled;
                 Ok(String::new())
             }
-            Command::SetMaxconnServer(r, n) => {
-                let key = self.state.borrow().lookup_server(&r)?;
-                let epoch = {
-                    let mut st = self.state.borrow_mut();
-                    let s = &mut st.servers[key.backend][key.server];
-                    s.maxconn = n;
-                    s.split_epoch = s.split_epoch.wrapping_add(1);
-                    s.split_epoch
-                };
-                self.lending
-                    .borrow_mut()
-                    .reset(SlotPool::Server(key), n, epoch);
-                self.push_view(key).await?;
-                Ok(String::new())
-            }
+            Command::SetMaxconnServer(r, n) => self.set_maxconn_server(&r, n).await,
             Command::SetMaxconnFrontend(name, n) => self.set_maxconn_frontend(&name, n).await,
             Command::ShutdownSessionsServer(r) => self.shutdown_sessions_server(&r).await,
             Command::ShutdownSession(id) => self.shutdown_session(StreamId(id)).await,
@@ -254,6 +233,34 @@ impl Ctl {
                 Err(error)
             }
         }
+    }
+
+    /// `show backend`: the names of the backends that exist (removed ones are hidden).
+    fn show_backend(&self) -> String {
+        let st = self.state.borrow();
+        let names: Vec<&str> = (0..st.config.backends.len())
+            .filter(|&b| !st.backend_removed[b])
+            .map(|b| st.config.backends[b].name.as_str())
+            .collect();
+        admin::render_backends(&names)
+    }
+
+    /// `set maxconn server`: a new limit starts a new split generation of its slots, then
+    /// every shard gets the server's new view.
+    async fn set_maxconn_server(&self, r: &ServerRef, n: u32) -> Result<String, ErrorReply> {
+        let key = self.state.borrow().lookup_server(r)?;
+        let epoch = {
+            let mut st = self.state.borrow_mut();
+            let s = &mut st.servers[key.backend][key.server];
+            s.maxconn = n;
+            s.split_epoch = s.split_epoch.wrapping_add(1);
+            s.split_epoch
+        };
+        self.lending
+            .borrow_mut()
+            .reset(SlotPool::Server(key), n, epoch);
+        self.push_view(key).await?;
+        Ok(String::new())
     }
 
     /// `set server … state`: records the new admin state (and when it changed) and waits

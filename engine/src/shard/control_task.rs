@@ -48,46 +48,8 @@ pub async fn run(
             _ => None,
         };
         let started = Instant::now();
-        let (reply, last) = match cmd.op {
-            Op::Nop => continue,
-            Op::Stop { grace } => {
-                let killed = stop(&shard, grace).await;
-                let accepted = shard.counters.borrow().accepted;
-                (Reply::Stopped { killed, accepted }, true)
-            }
-            Op::KillStream(id) => {
-                let killed = {
-                    let mut t = shard.table.borrow_mut();
-                    t.find(id).is_some_and(|r| t.kill(r))
-                };
-                (Reply::Killed(usize::from(killed)), false)
-            }
-            Op::KillServer(key) => (Reply::Killed(kill_server(&shard, key)), false),
-            Op::SetServer { server, view } => {
-                shard.set_server_view(server, view);
-                (Reply::Done, false)
-            }
-            op @ (Op::SetFrontendMaxconn { .. }
-            | Op::SetGlobalMaxconn { .. }
-            | Op::GrantSlots { .. }
-            | Op::ReclaimSlot { .. }) => (slot_op(&shard, op), false),
-            Op::CollectStats => {
-                let stats = collect_stats(&shard, &evt_tx, &latency, commands);
-                (Reply::Stats(Box::new(stats)), false)
-            }
-            Op::ListStreams { limit } => (Reply::Streams(list_streams(&shard, limit)), false),
-            Op::FindStream(id) => (Reply::Streams(find_stream(&shard, id)), false),
-            op @ (Op::AddListener { .. } | Op::RemoveListener { .. }) => {
-                (listener_op(&shard, op).await, false)
-            }
-            Op::ApplyConfig(a) => (Reply::Applied(super::apply::apply(&shard, *a)), false),
-            Op::ShowErrors => {
-                let (total, entries) = shard.errors.borrow().snapshot();
-                (Reply::Errors(total, entries), false)
-            }
-            op @ (Op::ClearCounters { .. } | Op::SetFrontendAccepting { .. }) => {
-                (runtime_op(&shard, op).await, false)
-            }
+        let Some((reply, last)) = handle(&shard, cmd.op, &evt_tx, &latency, commands).await else {
+            continue;
         };
         if let Some(what) = timed {
             let us = started.elapsed().as_micros();
@@ -104,6 +66,58 @@ pub async fn run(
             return;
         }
     }
+}
+
+/// Carries out one command; the reply, and whether it was the last (`Stop`), or `None` for
+/// a command that needs no reply.
+async fn handle(
+    shard: &Rc<Shard>,
+    op: Op,
+    evt_tx: &thingbuf::mpsc::Sender<ShardEvent>,
+    latency: &LatencyWindow,
+    commands: u64,
+) -> Option<(Reply, bool)> {
+    Some(match op {
+        Op::Nop => return None,
+        Op::Stop { grace } => {
+            let killed = stop(shard, grace).await;
+            let accepted = shard.counters.borrow().accepted;
+            (Reply::Stopped { killed, accepted }, true)
+        }
+        Op::KillStream(id) => {
+            let killed = {
+                let mut t = shard.table.borrow_mut();
+                t.find(id).is_some_and(|r| t.kill(r))
+            };
+            (Reply::Killed(usize::from(killed)), false)
+        }
+        Op::KillServer(key) => (Reply::Killed(kill_server(shard, key)), false),
+        Op::SetServer { server, view } => {
+            shard.set_server_view(server, view);
+            (Reply::Done, false)
+        }
+        op @ (Op::SetFrontendMaxconn { .. }
+        | Op::SetGlobalMaxconn { .. }
+        | Op::GrantSlots { .. }
+        | Op::ReclaimSlot { .. }) => (slot_op(shard, op), false),
+        Op::CollectStats => {
+            let stats = collect_stats(shard, evt_tx, latency, commands);
+            (Reply::Stats(Box::new(stats)), false)
+        }
+        Op::ListStreams { limit } => (Reply::Streams(list_streams(shard, limit)), false),
+        Op::FindStream(id) => (Reply::Streams(find_stream(shard, id)), false),
+        op @ (Op::AddListener { .. } | Op::RemoveListener { .. }) => {
+            (listener_op(shard, op).await, false)
+        }
+        Op::ApplyConfig(a) => (Reply::Applied(super::apply::apply(shard, *a)), false),
+        Op::ShowErrors => {
+            let (total, entries) = shard.errors.borrow().snapshot();
+            (Reply::Errors(total, entries), false)
+        }
+        op @ (Op::ClearCounters { .. } | Op::SetFrontendAccepting { .. }) => {
+            (runtime_op(shard, op).await, false)
+        }
+    })
 }
 
 fn kill_server(shard: &Shard, key: ServerKey) -> usize {
