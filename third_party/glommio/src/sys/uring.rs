@@ -572,9 +572,8 @@ where
         }
 
         let id = from_user_data(value.user_data());
-        let src = source_map.borrow()[id].clone();
         let dropped = matches!(
-            src.borrow().enqueued,
+            source_map.borrow()[id].borrow().enqueued,
             Some(EnqueuedSource {
                 status: EnqueuedStatus::Canceled,
                 ..
@@ -583,9 +582,11 @@ where
         if !last && dropped {
             return Some((false, last));
         }
-        if last {
-            source_map.borrow_mut().consume_source(id);
-        }
+        let src = if last {
+            source_map.borrow_mut().consume_source(id)
+        } else {
+            source_map.borrow()[id].clone()
+        };
 
         let result = value.result();
         if dropped {
@@ -2027,8 +2028,8 @@ impl Reactor {
 
         // A foreign wake-up whose eventfd completion was taken in this call (with a timer's
         // cancellation) no longer makes `need_preempt` true: its wakers run now instead of at
-        // the next preemption.
-        if !self.eventfd_src.is_installed().unwrap() {
+        // the next preemption. After a sleep (`should_sleep`) the caller runs them anyway.
+        if !should_sleep && !self.eventfd_src.is_installed().unwrap() {
             process_remote_channels();
         }
 
