@@ -43,13 +43,7 @@ fn config(addrs: &[SocketAddr; 5], inter: &str) -> String {
 
 /// `(pxname, svname)` → set of non-empty column names, percore's own column left out.
 fn filled(csv: &str) -> BTreeMap<(String, String), Vec<String>> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .and_then(|h| h.strip_prefix("# "))
-        .expect("header")
-        .split(',')
-        .collect();
+    let (header, lines) = stat_header(csv);
     lines
         .filter(|l| !l.is_empty())
         .map(|l| {

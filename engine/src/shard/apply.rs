@@ -8,8 +8,6 @@
 //!
 //! [`Op::ApplyConfig`]: crate::rings::msg::Op::ApplyConfig
 
-use std::time::Duration;
-
 use super::balance::Balancer;
 use super::generation::Generation;
 use super::{server_budget, Shard};
@@ -104,18 +102,7 @@ fn grow_tables(
     grow_passive_errors(shard, &servers, fresh);
     grow_proxies(shard, config);
     grow_budgets(shard, config, views);
-    let pool_limits: Vec<(usize, u32, Duration)> = config
-        .backends
-        .iter()
-        .map(|b| {
-            (
-                b.servers.len(),
-                b.http.pool_max_idle,
-                b.http.pool_idle_timeout,
-            )
-        })
-        .collect();
-    shard.pool.borrow_mut().resize(&pool_limits);
+    shard.pool.borrow_mut().resize(&super::pool_limits(config));
 }
 
 /// Passive-health error counts: room for new slots, fresh ones from zero.

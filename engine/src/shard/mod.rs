@@ -343,18 +343,7 @@ impl Shard {
     /// The idle connection pool, sized per backend by its server count and its
     /// `pool_max_idle` and `pool_idle_timeout`.
     fn new_pool(cfg: &Config) -> http::pool::Pool {
-        let pool_limits: Vec<(usize, u32, Duration)> = cfg
-            .backends
-            .iter()
-            .map(|b| {
-                (
-                    b.servers.len(),
-                    b.http.pool_max_idle,
-                    b.http.pool_idle_timeout,
-                )
-            })
-            .collect();
-        http::pool::Pool::new(&pool_limits)
+        http::pool::Pool::new(&pool_limits(cfg))
     }
 
     /// The budget of a process-wide limit's slots on this shard.
@@ -881,6 +870,21 @@ async fn accept_loop(
         }
         glommio::yield_if_needed().await;
     }
+}
+
+/// Per backend: its server count, `pool_max_idle` and `pool_idle_timeout`, which size the
+/// idle connection pool (at start and on every configuration change).
+fn pool_limits(cfg: &Config) -> Vec<(usize, u32, Duration)> {
+    cfg.backends
+        .iter()
+        .map(|b| {
+            (
+                b.servers.len(),
+                b.http.pool_max_idle,
+                b.http.pool_idle_timeout,
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

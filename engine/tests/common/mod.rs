@@ -548,15 +548,21 @@ pub fn open_greeted(addr: SocketAddr) -> (TcpStream, String) {
     (s, name.trim().to_string())
 }
 
-/// Value of `column` in the `show stat` row `pxname/svname`.
-pub fn stat(csv: &str, pxname: &str, svname: &str, column: &str) -> String {
+/// The column names of a `show stat` reply (its `# ` line), and its remaining lines.
+pub fn stat_header(csv: &str) -> (Vec<&str>, std::str::Lines<'_>) {
     let mut lines = csv.lines();
-    let header: Vec<&str> = lines
+    let header = lines
         .next()
         .and_then(|h| h.strip_prefix("# "))
         .expect("header")
         .split(',')
         .collect();
+    (header, lines)
+}
+
+/// Value of `column` in the `show stat` row `pxname/svname`.
+pub fn stat(csv: &str, pxname: &str, svname: &str, column: &str) -> String {
+    let (header, lines) = stat_header(csv);
     let idx = header
         .iter()
         .position(|h| *h == column)

@@ -10,6 +10,7 @@ use super::{HttpMachine, HttpStart};
 use crate::ids::ServerKey;
 use crate::stream::testing::{config, Connect, Pair};
 use crate::stream::{Connected, Event, Fault, Layer, Machine, Side};
+use percore_conf::Config;
 
 const KEY: ServerKey = ServerKey {
     backend: 0,
@@ -27,20 +28,24 @@ fn yaml(web: &str, backend: &str) -> String {
     )
 }
 
-fn pair_with(web: &str, backend: &str) -> Pair<HttpMachine> {
-    let cfg = config(&yaml(web, backend));
-    Pair::new(cfg, |env, now| {
+/// A machine for a client at `peer` on frontend 0, under `cfg`.
+fn pair_for(cfg: Config, peer: &'static str, log_requests: bool) -> Pair<HttpMachine> {
+    Pair::new(cfg, move |env, now| {
         HttpMachine::new(
             env,
             now,
             HttpStart {
                 frontend: 0,
-                peer: "192.0.2.7:5555".parse().expect("addr"),
+                peer: peer.parse().expect("addr"),
                 local: "198.51.100.1:80".parse().expect("addr"),
-                log_requests: true,
+                log_requests,
             },
         )
     })
+}
+
+fn pair_with(web: &str, backend: &str) -> Pair<HttpMachine> {
+    pair_for(config(&yaml(web, backend)), "192.0.2.7:5555", true)
 }
 
 fn pair() -> Pair<HttpMachine> {
@@ -101,18 +106,7 @@ fn get_keep_alive_and_exact_bytes() {
 #[test]
 fn send_proxy_opens_each_new_server_connection_and_is_not_pooled() {
     let cfg = config(&yaml("", "").replace("127.0.0.1:9\" }", "127.0.0.1:9\", send_proxy: v1 }"));
-    let mut p = Pair::new(cfg, |env, now| {
-        HttpMachine::new(
-            env,
-            now,
-            HttpStart {
-                frontend: 0,
-                peer: "192.0.2.7:5555".parse().expect("addr"),
-                local: "198.51.100.1:80".parse().expect("addr"),
-                log_requests: false,
-            },
-        )
-    });
+    let mut p = pair_for(cfg, "192.0.2.7:5555", false);
     p.client(GET);
     assert_eq!(
         p.take_server(),
@@ -407,18 +401,7 @@ fn local_replies_rules_and_404() {
     let web = "    use_backend:\n      - { backend: app, when: { path_prefix: /x } }\n";
     let mut cfg = config(&yaml(web, ""));
     cfg.frontends[0].http.not_found_without_route = true;
-    let mut p = Pair::new(cfg, |env, now| {
-        HttpMachine::new(
-            env,
-            now,
-            HttpStart {
-                frontend: 0,
-                peer: "192.0.2.7:1".parse().expect("addr"),
-                local: "198.51.100.1:80".parse().expect("addr"),
-                log_requests: false,
-            },
-        )
-    });
+    let mut p = pair_for(cfg, "192.0.2.7:1", false);
     p.client(GET);
     assert!(p.take_client().starts_with("HTTP/1.1 404 Not Found\r\n"));
     assert!(!p.client_shut, "a bodiless 404 keeps the connection");
