@@ -298,7 +298,12 @@ impl Machine for TcpMachine {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
+        let event = self.events.pop();
+        // A TCP stream has events only when it connects and when it ends.
+        if event.is_none() {
+            self.events.release();
+        }
+        event
     }
 
     fn handle_connected(&mut self, env: &Env<'_>, now: Instant, result: Connected) {

@@ -752,7 +752,12 @@ impl Machine for HttpMachine {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
+        let event = self.events.pop();
+        // Between requests only: during an exchange the queue is reused event after event.
+        if event.is_none() && matches!(self.req, Req::Idle { .. }) {
+            self.events.release();
+        }
+        event
     }
 
     fn handle_connected(&mut self, env: &Env<'_>, now: Instant, result: Connected) {

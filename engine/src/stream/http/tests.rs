@@ -96,9 +96,10 @@ fn get_keep_alive_and_exact_bytes() {
     assert_eq!(releases(&p), vec![true, true]);
     assert_eq!(observed(&p, true, Layer::L7), 2);
     assert!(!p.client_shut && !p.m.is_done());
-    // Idle between exchanges: no data buffer held.
+    // Idle between exchanges: no data buffer held, and no event queue either.
     p.park();
     assert_eq!(p.pools.buffers_in_use(), 0);
+    assert_eq!(p.m.events.0.capacity(), 0);
 }
 
 /// `send_proxy` in HTTP mode: each new server connection opens with the client's PROXY

@@ -46,6 +46,8 @@ fn copies_both_ways_with_half_close_and_exact_bytes() {
     let big: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     assert_eq!(p.client(&big), 3000);
     assert_eq!(p.to_server, big);
+    // Connected and copying: the event queue that asked for the server is given back.
+    assert_eq!(p.m.events.0.capacity(), 0);
     p.to_server.clear();
     p.client(b"hello, server");
     assert_eq!(p.take_server(), "hello, server");
