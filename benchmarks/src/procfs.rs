@@ -21,6 +21,8 @@ pub struct Usage {
     pub rss_kib: u64,
     /// Processes found.
     pub processes: u32,
+    /// Open descriptors, summed over the processes.
+    pub fds: u64,
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`).
@@ -94,6 +96,9 @@ pub fn group_usage(pgid: i32) -> Usage {
         usage.user_us += t.user * 1_000_000 / hz;
         if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
             usage.rss_kib += parse_vm_rss(&status).unwrap_or(0);
+        }
+        if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
+            usage.fds += fds.count() as u64;
         }
     }
     usage

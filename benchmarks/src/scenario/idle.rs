@@ -32,6 +32,18 @@ const WARM_CONNECTIONS: usize = 100;
 /// Time allowed for memory to settle before each RSS reading.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// Most time a proxy gets to close the connections before RSS after close is read.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Waits (bounded) until the proxy holds no more descriptors than before the connections
+/// opened: RSS read while it is still closing them would count their memory as kept.
+fn wait_closed(child: &crate::child::Child, fds_before: u64) {
+    let deadline = Instant::now() + CLOSE_LIMIT;
+    while child.usage().fds > fds_before + 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs idle-conns for every proxy contender.
 pub fn run(b: &Bench) -> ScenarioReport {
     let o = b.opts;
@@ -115,6 +127,7 @@ fn measure_idle(b: &Bench, running: &Running, n: usize, mode: &str) -> IdleResul
     let (opened, errors) = (held.open, held.errors);
     drop(held);
     b.progress.step(&format!("{what} · closing"));
+    wait_closed(child, before.fds);
     std::thread::sleep(SETTLE * 2);
     let after = child.usage();
     let grown_bytes = open.rss_kib.saturating_sub(before.rss_kib) as f64 * 1024.0;

@@ -771,8 +771,16 @@ const BUFFER_TRIM_EVERY: u32 = 4;
 /// its free pages to the system (4 MiB at the default bufsize).
 const TRIM_BUFFERS_MIN: usize = 256;
 
-/// Live streams on a shard from which a drop to a quarter counts as the end of a burst.
-const BURST_STREAMS_MIN: usize = 1000;
+/// Streams that must have ended since the last peak before a drop to a quarter of it
+/// counts as the end of a burst. Small enough that the tail of a burst (the last few
+/// hundred streams, ~2.4 KB each) is given back too, not only its first three quarters.
+const BURST_DROP_MIN: usize = 250;
+
+/// Whether the shard's streams fell from `peak` to `now` far enough that the memory they
+/// held should go back to the system.
+fn burst_ended(peak: usize, now: usize) -> bool {
+    peak.saturating_sub(now) >= BURST_DROP_MIN && now < peak / 4
+}
 
 /// Closes expired idle server connections and trims the buffer pools, forever (cancelled
 /// with the accept loops).
@@ -798,7 +806,7 @@ async fn purge_pool(shard: Rc<Shard>) {
         peak_streams = peak_streams.max(streams);
         // After a burst: freed buffers and stream state sit in the allocator's free lists,
         // counted in RSS until returned.
-        let burst_ended = peak_streams >= BURST_STREAMS_MIN && streams < peak_streams / 4;
+        let burst_ended = burst_ended(peak_streams, streams);
         if burst_ended {
             // The free lists sized for the burst are not needed any more.
             shard.pools.release_free();
@@ -901,5 +909,16 @@ mod tests {
         }
         assert_eq!(share(3, 2, 0), 2);
         assert_eq!(share(3, 2, 1), 1);
+    }
+
+    #[test]
+    fn a_burst_ends_at_a_quarter_of_its_peak_and_its_tail_too() {
+        // 9 800 streams draining: trimmed below 2 450, then again once the rest is gone.
+        assert!(!burst_ended(9800, 2500));
+        assert!(burst_ended(9800, 2400));
+        assert!(burst_ended(2400, 0));
+        // A few hundred streams coming and going is not a burst.
+        assert!(!burst_ended(200, 0));
+        assert!(!burst_ended(1000, 300));
     }
 }
