@@ -250,11 +250,30 @@ pub(crate) struct NonBufferedStream<S> {
     rx_ready: bool,
     /// An input event reported FIN, hang-up or error: every read tries `recv` from now on.
     rx_closed: bool,
-    write_timeout: Timeout,
-    read_timeout: Timeout,
+    /// percore patch (small streams): the read and write timeouts, allocated only when one is
+    /// set, so a stream that never sets one (every proxied one) carries 8 bytes, not 80.
+    timeouts: std::cell::OnceCell<Box<Timeouts>>,
+}
+
+/// A stream's read and write timeouts (see `NonBufferedStream::timeouts`).
+#[derive(Debug)]
+struct Timeouts {
+    read: Timeout,
+    write: Timeout,
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
+    /// The timeouts, allocated (and their timer ids registered) on first use.
+    fn timeouts_or_init(&self) -> &Timeouts {
+        self.timeouts.get_or_init(|| {
+            let reactor = self.reactor.upgrade().unwrap();
+            Box::new(Timeouts {
+                read: Timeout::new(reactor.register_timer()),
+                write: Timeout::new(reactor.register_timer()),
+            })
+        })
+    }
+
     pub(crate) fn try_peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
         super::yolo_peek(self.stream.as_raw_fd(), buf)
     }
@@ -319,7 +338,9 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         if self.rx_ready || self.rx_closed || self.source_rx.is_none() {
             match super::yolo_recv(self.stream.as_raw_fd(), buf) {
                 Some(result) => {
-                    self.read_timeout.cancel_timer(reactor);
+                    if let Some(t) = self.timeouts.get() {
+                        t.read.cancel_timer(reactor);
+                    }
                     let n = poll_err!(result);
                     // A short read drained the socket: anything arriving later, a FIN
                     // included, posts a completion after it, and a FIN that came before
@@ -333,14 +354,18 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             }
         }
 
-        poll_err!(self.read_timeout.check(reactor));
+        if let Some(t) = self.timeouts.get() {
+            poll_err!(t.read.check(reactor));
+        }
 
         let fd = self.stream.as_raw_fd();
         let source = self
             .source_rx
             .get_or_insert_with(|| reactor.poll_read_ready_multi(fd));
         source.add_waiter_single(cx.waker());
-        self.read_timeout.maybe_set_timer(reactor, cx.waker());
+        if let Some(t) = self.timeouts.get() {
+            t.read.maybe_set_timer(reactor, cx.waker());
+        }
         Poll::Pending
     }
 
@@ -355,18 +380,24 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         // out since the last `poll_write`, but it would not cost much more to
         // give it one last chance in this case.
         if let Some(result) = super::yolo_send(self.stream.as_raw_fd(), buf) {
-            self.write_timeout.cancel_timer(reactor);
+            if let Some(t) = self.timeouts.get() {
+                t.write.cancel_timer(reactor);
+            }
             return Poll::Ready(result);
         }
 
-        poll_err!(self.write_timeout.check(reactor));
+        if let Some(t) = self.timeouts.get() {
+            poll_err!(t.write.check(reactor));
+        }
 
         let fd = self.stream.as_raw_fd();
         let source = self
             .source_tx
             .get_or_insert_with(|| reactor.poll_write_ready_multi(fd));
         source.add_waiter_single(cx.waker());
-        self.write_timeout.maybe_set_timer(reactor, cx.waker());
+        if let Some(t) = self.timeouts.get() {
+            t.write.maybe_set_timer(reactor, cx.waker());
+        }
         Poll::Pending
     }
 
@@ -408,8 +439,7 @@ where
             source_rx: None,
             rx_ready: true,
             rx_closed: false,
-            write_timeout: Timeout::new(reactor.register_timer()),
-            read_timeout: Timeout::new(reactor.register_timer()),
+            timeouts: std::cell::OnceCell::new(),
         };
         GlommioStream {
             stream,
@@ -519,19 +549,25 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
     }
 
     pub(crate) fn set_write_timeout(&self, dur: Option<Duration>) -> Result<()> {
-        self.stream.write_timeout.set(dur)
+        match (dur, self.stream.timeouts.get()) {
+            (None, None) => Ok(()),
+            _ => self.stream.timeouts_or_init().write.set(dur),
+        }
     }
 
     pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> Result<()> {
-        self.stream.read_timeout.set(dur)
+        match (dur, self.stream.timeouts.get()) {
+            (None, None) => Ok(()),
+            _ => self.stream.timeouts_or_init().read.set(dur),
+        }
     }
 
     pub(crate) fn write_timeout(&self) -> Option<Duration> {
-        self.stream.write_timeout.get()
+        self.stream.timeouts.get().and_then(|t| t.write.get())
     }
 
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
-        self.stream.read_timeout.get()
+        self.stream.timeouts.get().and_then(|t| t.read.get())
     }
 
     pub(crate) fn stream(&self) -> &S {

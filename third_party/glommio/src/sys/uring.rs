@@ -470,7 +470,9 @@ fn record_stats<Ring: UringCommon>(
     // percore patch (clock reads): the timestamps only feed latency statistics; a clock
     // read per completion costs more than the rest of the bookkeeping when nobody reads them.
     if src.stats_collection.is_some_and(|s| s.latency.is_some()) {
-        src.wakers.fulfilled_at = Some(Instant::now());
+        if let Some(stamps) = src.wakers.stamps.as_mut() {
+            stamps.fulfilled_at = Some(Instant::now());
+        }
     }
     if let Some(fulfilled) = src.stats_collection.and_then(|x| x.fulfilled) {
         fulfilled(res, ring.io_stats_mut(), 1);
@@ -525,7 +527,9 @@ fn extract_one_chain(
             if op.user_data > 0 {
                 let id = from_user_data(op.user_data);
                 let status = source_map.peek_source_mut(from_user_data(op.user_data), |mut x| {
-                    x.wakers.submitted_at = Some(now);
+                    if let Some(stamps) = x.wakers.stamps.as_mut() {
+                        stamps.submitted_at = Some(now);
+                    }
                     let current = x.enqueued.as_mut().expect("bug");
                     match current.status {
                         EnqueuedStatus::Enqueued => {
@@ -2242,7 +2246,8 @@ fn queue_request_into_ring(
         // percore patch (clock reads): see record_stats.
         let mut inner = source.inner.borrow_mut();
         if inner.stats_collection.is_some_and(|s| s.latency.is_some()) {
-            inner.wakers.queued_at = Some(Instant::now());
+            inner.wakers.stamps.get_or_insert_with(Default::default).queued_at =
+                Some(Instant::now());
         }
     }
     let q = ring.submission_queue();
