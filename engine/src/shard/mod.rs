@@ -2,6 +2,7 @@
 //!
 //! - [`table`]: the stream table (every live stream, per-server index, kill switches).
 //! - [`shell`]: the I/O shell that drives a stream machine (`crate::stream`).
+//! - [`deadline`]: the timer wheel of the streams' deadlines (one reactor timer per shard).
 //! - [`tcp`]: TCP mode: starting a stream.
 //! - [`http`]: HTTP/1.1 mode: starting a stream, pools, error pages.
 //! - [`proxy_header`]: `accept_proxy`, the PROXY header read before a stream's machine.
@@ -23,6 +24,7 @@ pub mod balance;
 pub mod budget;
 pub mod connect;
 pub mod control_task;
+pub mod deadline;
 pub mod errors;
 pub mod generation;
 pub mod http;
@@ -741,6 +743,7 @@ async fn main(mut spec: ShardSpec) {
     shard.accept_tasks.borrow_mut().push(purge.detach());
     // Not an accept task: a stop must not cancel it, since the stop's own kills need it.
     glommio::spawn_local(table::teardown(shard.table.clone())).detach();
+    glommio::spawn_local(table::drive_deadlines(shard.table.clone())).detach();
     log::info!(
         "shard {} on cpu {}: accepting on {} listener(s)",
         shard.id,

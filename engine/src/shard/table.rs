@@ -26,7 +26,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use glommio::task::JoinHandle;
+use glommio::timer::Timer;
 
+use super::deadline::Deadlines;
 use crate::ids::{ServerKey, ShardId, StreamId};
 
 /// Where a stream is in its life; shown by `show sess`.
@@ -114,6 +116,11 @@ pub struct StreamTable {
     teardown: VecDeque<JoinHandle<()>>,
     /// The teardown task, waiting for work.
     teardown_waiter: Option<Waker>,
+    /// Each stream's one deadline, by slot.
+    deadlines: Deadlines,
+    /// The deadline task ([`drive_deadlines`]) and when it plans to wake up (`None`: when
+    /// woken).
+    deadline_driver: Option<(Waker, Option<Instant>)>,
 }
 
 impl StreamTable {
@@ -134,6 +141,8 @@ impl StreamTable {
             waiter: None,
             teardown: VecDeque::new(),
             teardown_waiter: None,
+            deadlines: Deadlines::new(Instant::now()),
+            deadline_driver: None,
         }
     }
 
@@ -288,6 +297,7 @@ impl StreamTable {
             self.index_remove(r.slot, key);
         }
         let entry = self.slots[r.slot as usize].take().expect("checked above");
+        self.deadlines.remove(r.slot);
         self.free.push(r.slot);
         self.len -= 1;
         self.per_frontend[entry.frontend] -= 1;
@@ -301,6 +311,39 @@ impl StreamTable {
             w.wake();
         }
         Some(entry)
+    }
+
+    /// Arms (or moves) the deadline of the stream behind `r`: its task is woken through
+    /// `waker` once `at` has passed.
+    pub fn arm_deadline(&mut self, r: SlotRef, at: Instant, waker: &Waker) {
+        if self.get(r).is_none() {
+            return;
+        }
+        self.deadlines.arm(r.slot, at, waker);
+        let later = match &self.deadline_driver {
+            Some((_, planned)) => planned.is_none_or(|p| at < p),
+            None => false,
+        };
+        if later {
+            if let Some((w, _)) = self.deadline_driver.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// For [`drive_deadlines`]: wakes the streams whose deadline passed at `now` (into
+    /// `due`), and returns when the next one is due; `waker` is woken if an earlier one is
+    /// armed meanwhile.
+    fn expire_deadlines(
+        &mut self,
+        now: Instant,
+        due: &mut Vec<Waker>,
+        waker: &Waker,
+    ) -> Option<Instant> {
+        self.deadlines.expire(now, due);
+        let next = self.deadlines.next();
+        self.deadline_driver = Some((waker.clone(), next));
+        next
     }
 
     /// Fences one stream: from now on its task is never polled again (see [`Fenced`]), and
@@ -468,6 +511,7 @@ impl StreamTable {
         self.free.retain(|&slot| slot < len);
         self.slots.shrink_to_fit();
         self.free.shrink_to_fit();
+        self.deadlines.shrink(self.slots.len());
         for list in self.by_server.iter_mut().flatten() {
             list.shrink_to_fit();
         }
@@ -542,6 +586,36 @@ pub async fn teardown(table: Rc<RefCell<StreamTable>>) {
     }
 }
 
+/// The shard's deadline task: sleeps on one reactor timer until the earliest stream
+/// deadline, then wakes the streams that are due (see [`Deadlines`]).
+pub async fn drive_deadlines(table: Rc<RefCell<StreamTable>>) {
+    let mut due = Vec::new();
+    // One timer for the shard's life, moved to each next deadline; a stale expiry (every
+    // deadline was disarmed) is a wake-up that finds nothing due.
+    let mut timer = Timer::new(Duration::from_secs(3600));
+    let mut timer_at: Option<Instant> = None;
+    std::future::poll_fn(|cx| loop {
+        let now = Instant::now();
+        let next = table
+            .borrow_mut()
+            .expire_deadlines(now, &mut due, cx.waker());
+        // Woken outside the borrow: a stream may run (and arm again) at once.
+        due.drain(..).for_each(Waker::wake);
+        let Some(next) = next else {
+            return Poll::<()>::Pending;
+        };
+        if timer_at != Some(next) {
+            timer.reset(next.saturating_duration_since(now));
+            timer_at = Some(next);
+        }
+        if Pin::new(&mut timer).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        timer_at = None;
+    })
+    .await
+}
+
 /// Removes its stream from the table when dropped, however the stream ends.
 ///
 /// The stream task must hold its sockets in fields declared *before* the guard so that they
@@ -576,6 +650,11 @@ impl StreamGuard {
     /// Takes the stream off its backend's count.
     pub fn leave_backend(&self) {
         self.table.borrow_mut().leave_backend(self.slot);
+    }
+
+    /// Arms (or moves) the stream's deadline: `waker` is woken once `at` has passed.
+    pub fn arm_deadline(&self, at: Instant, waker: &Waker) {
+        self.table.borrow_mut().arm_deadline(self.slot, at, waker);
     }
 
     /// Attaches the stream to a server in the index.

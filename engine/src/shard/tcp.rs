@@ -53,14 +53,5 @@ fn stream(
         },
     };
     let machine = TcpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);
-    Stream::new(
-        shard,
-        gen.clone(),
-        frontend,
-        client,
-        addrs.0,
-        machine,
-        slots,
-        guard,
-    )
+    Stream::new(shard, gen.clone(), frontend, client, machine, slots, guard)
 }

@@ -116,11 +116,14 @@ impl Pools {
 }
 
 /// A bounded FIFO of bytes with pooled storage.
+///
+/// Offsets are `u32` (a buffer is at most `tune.bufsize` plus a page, far below 4 GiB): an
+/// HTTP stream has four of these for its whole life, idle or not.
 #[derive(Debug, Default)]
 pub struct Buf {
     data: Option<Box<[u8]>>,
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Buf {
@@ -132,14 +135,14 @@ impl Buf {
     /// The bytes held.
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
-            Some(d) => &d[self.start..self.end],
+            Some(d) => &d[self.start()..self.end()],
             None => &[],
         }
     }
 
     /// Bytes held.
     pub fn len(&self) -> usize {
-        self.end - self.start
+        self.end() - self.start()
     }
 
     /// Whether nothing is held.
@@ -164,29 +167,26 @@ impl Buf {
     /// Drops `n` bytes from the front.
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume {n} of {}", self.len());
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        self.set(self.start() + n, self.end());
     }
 
     /// Free room at the end (storage taken, tail compacted as needed); empty when full.
     pub fn spare(&mut self, pools: &Pools) -> &mut [u8] {
+        let (start, end) = (self.start(), self.end());
         let data = self.data.get_or_insert_with(|| pools.take());
-        if self.end == data.len() && self.start > 0 {
-            data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        if end == data.len() && start > 0 {
+            data.copy_within(start..end, 0);
+            self.set(0, end - start);
         }
-        &mut data[self.end..]
+        let end = self.end();
+        &mut self.data.as_mut().expect("taken above")[end..]
     }
 
     /// `n` bytes were written into the last [`Buf::spare`].
     pub fn commit(&mut self, n: usize) {
         let len = self.data.as_ref().map_or(0, |d| d.len());
-        assert!(self.end + n <= len, "commit past the storage");
-        self.end += n;
+        assert!(self.end() + n <= len, "commit past the storage");
+        self.set(self.start(), self.end() + n);
     }
 
     /// Appends `bytes`. Callers bound what they add by [`Buf::room`]; a few bytes of
@@ -195,21 +195,22 @@ impl Buf {
         if bytes.is_empty() {
             return;
         }
-        let need = self.len() + bytes.len();
+        let (mut start, mut end) = (self.start(), self.end());
+        let need = end - start + bytes.len();
         let data = self.data.get_or_insert_with(|| pools.take());
-        if self.end + bytes.len() > data.len() {
+        if end + bytes.len() > data.len() {
             if need > data.len() {
                 let mut bigger = vec![0; need].into_boxed_slice();
-                bigger[..self.end - self.start].copy_from_slice(&data[self.start..self.end]);
+                bigger[..end - start].copy_from_slice(&data[start..end]);
                 pools.give(std::mem::replace(data, bigger));
             } else {
-                data.copy_within(self.start..self.end, 0);
+                data.copy_within(start..end, 0);
             }
-            self.end -= self.start;
-            self.start = 0;
+            end -= start;
+            start = 0;
         }
-        data[self.end..self.end + bytes.len()].copy_from_slice(bytes);
-        self.end += bytes.len();
+        data[end..end + bytes.len()].copy_from_slice(bytes);
+        self.set(start, end + bytes.len());
     }
 
     /// Lets `f` append through the shard's scratch vector (serialisers that write a `Vec`).
@@ -223,18 +224,13 @@ impl Buf {
     /// Keeps only the first `len` bytes held.
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
-            self.end = self.start + len;
-        }
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
+            self.set(self.start(), self.start() + len);
         }
     }
 
     /// Drops everything held.
     pub fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
+        self.set(0, 0);
     }
 
     /// Gives the storage back when nothing is held.
@@ -249,6 +245,21 @@ impl Buf {
     /// Whether storage is held.
     pub fn is_allocated(&self) -> bool {
         self.data.is_some()
+    }
+
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// Sets the held range; an empty one restarts at offset 0.
+    fn set(&mut self, start: usize, end: usize) {
+        let (start, end) = if start == end { (0, 0) } else { (start, end) };
+        self.start = u32::try_from(start).expect("a buffer is below 4 GiB");
+        self.end = u32::try_from(end).expect("a buffer is below 4 GiB");
     }
 }
 

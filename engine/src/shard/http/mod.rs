@@ -48,14 +48,5 @@ fn stream(
     };
     let gen = shard.current();
     let machine = HttpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);
-    Stream::new(
-        shard,
-        gen.clone(),
-        frontend,
-        client,
-        peer,
-        machine,
-        slots,
-        guard,
-    )
+    Stream::new(shard, gen.clone(), frontend, client, machine, slots, guard)
 }
