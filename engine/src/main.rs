@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use percore::{demo, runtime};
+use percore::{demo, output, runtime};
 
 /// percore: a thread-per-core TCP reverse proxy and load balancer on io_uring.
 #[derive(Parser)]
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         Command::Demo { port } => match demo::run(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("percore: {e}");
+                output::stderr_line(&format!("percore: {e}"));
                 ExitCode::FAILURE
             }
         },
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
 
 fn load(path: &std::path::Path) -> Result<percore_conf::Config, ExitCode> {
     percore_conf::load(path, &runtime::host_info()).map_err(|e| {
-        eprintln!("{e}");
+        output::stderr_line(&e.to_string());
         ExitCode::from(2)
     })
 }
@@ -99,7 +99,7 @@ fn run(path: PathBuf) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("percore: {e}");
+            output::stderr_line(&format!("percore: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -153,7 +153,7 @@ fn check(path: PathBuf) -> ExitCode {
             );
         }
     }
-    percore::ctl::emit(&out);
+    output::stdout(&out);
     ExitCode::SUCCESS
 }
 

@@ -1,9 +1,13 @@
 //! The command line: `percore check` exit codes and messages, bad configurations refused
-//! before anything is bound, and a port already in use reported with frontend and address.
+//! before anything is bound, a port already in use reported with frontend and address, and
+//! every subcommand surviving a closed stdout or stderr (a pipe whose reader is gone).
 
 mod common;
 
 use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Instant;
 
 use common::*;
 
@@ -156,5 +160,159 @@ fn bad_errorfiles_exit_two_before_binding() {
             assert!(err.contains(want), "{command} {file}: {err}");
             assert!(!err.contains("in use"), "{command} {file}: {err}");
         }
+    }
+}
+
+/// Which of the child's outputs is a pipe whose read end is closed before the child starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// The write end of a pipe whose read end is already closed: every write gets EPIPE.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Stdio::from(writer)
+}
+
+/// Starts `percore args` in `dir` with the `closed` output a dead pipe and the other piped.
+fn spawn_closed(args: &[&str], dir: &Path, closed: Closed) -> Child {
+    let (out, err) = match closed {
+        Closed::Stdout => (closed_pipe(), Stdio::piped()),
+        Closed::Stderr => (Stdio::piped(), closed_pipe()),
+    };
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn percore")
+}
+
+/// Waits at most [`WAIT`] for `child`; returns its status and what its open output said.
+fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: did not exit");
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+    let out = child.wait_with_output().expect("output");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status, text)
+}
+
+/// What is wrong with how `child` (started for `what`) ended, if it did not exit with `code`
+/// or printed a panic.
+fn exit_problem(child: Child, what: &str, code: i32) -> Option<String> {
+    let (st, text) = finish(child, what);
+    (st.code() != Some(code) || text.contains("panicked"))
+        .then(|| format!("{what}: {st:?}, expected exit {code}\n{text}"))
+}
+
+/// Asserts that `child` (started for `what`) exits with `code` and prints no panic.
+fn assert_exits(child: Child, what: &str, code: i32) {
+    if let Some(problem) = exit_problem(child, what, code) {
+        panic!("{problem}");
+    }
+}
+
+/// Polls until the admin socket `sock` answers `show info`.
+fn wait_admin(sock: &Path, child: &mut Child, what: &str) {
+    poll_until(what, || {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("{what}: exited early: {st:?}");
+        }
+        percore_admin::Client::new(&sock.to_string_lossy())
+            .with_timeout(WAIT)
+            .send("show info")
+    });
+}
+
+/// SIGTERM to `child`, which must then exit 0 without a panic.
+fn stop_and_assert_zero(child: Child, what: &str) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
+    assert_exits(child, what, 0);
+}
+
+/// A valid configuration with an admin socket `./admin.sock`.
+fn with_admin() -> String {
+    VALID.replace(
+        "  shards: 1\n",
+        "  shards: 1\n  admin:\n    socket: ./admin.sock\n",
+    )
+}
+
+#[test]
+fn every_subcommand_survives_closed_outputs() {
+    let dir = temp_dir("closed-outputs");
+    let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let in_use = VALID.replace(
+        "127.0.0.1:0",
+        &format!("127.0.0.1:{}", held.local_addr().expect("addr").port()),
+    );
+    std::fs::write(dir.join("ok.yaml"), VALID).expect("write");
+    std::fs::write(dir.join("bad.yaml"), "frontends: [").expect("write");
+    std::fs::write(dir.join("in-use.yaml"), in_use).expect("write");
+    let live = Proxy::start("closed-outputs-live", &with_admin());
+    let live_sock = sock(&live).to_string_lossy().into_owned();
+    let dead_sock = dir.join("nobody.sock").to_string_lossy().into_owned();
+    let cases: &[(&[&str], i32)] = &[
+        (&["--help"], 0),
+        (&["help"], 0),
+        (&["help", "check"], 0),
+        (&["check", "--help"], 0),
+        (&["--version"], 0),
+        (&["no-such-command"], 2),
+        (&["check", "-c", "ok.yaml"], 0),
+        (&["check", "-c", "bad.yaml"], 2),
+        (&["check", "-c", "missing.yaml"], 2),
+        (&["run", "-c", "bad.yaml"], 2),
+        (&["run", "-c", "in-use.yaml"], 1),
+        (&["ctl", "-s", &dead_sock, "show info"], 2),
+        (&["ctl", "-s", &live_sock, "show", "stat"], 0),
+        (&["ctl", "-s", &live_sock, "-t", "show", "stat"], 0),
+        (&["ctl", "-s", &live_sock, "no such command"], 1),
+    ];
+    let mut problems = Vec::new();
+    for closed in [Closed::Stdout, Closed::Stderr] {
+        for (args, code) in cases {
+            let what = format!("percore {args:?} with {closed:?} closed");
+            problems.extend(exit_problem(spawn_closed(args, &dir, closed), &what, *code));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // `run` itself: it logs to stderr and keeps serving; SIGTERM ends it normally.
+    std::fs::write(dir.join("admin.yaml"), with_admin()).expect("write");
+    for closed in [Closed::Stdout, Closed::Stderr] {
+        let what = format!("percore run with {closed:?} closed");
+        let mut child = spawn_closed(&["run", "-c", "admin.yaml"], &dir, closed);
+        wait_admin(&dir.join("admin.sock"), &mut child, &what);
+        stop_and_assert_zero(child, &what);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn demo_survives_a_closed_stdout() {
+    for closed in [Closed::Stdout, Closed::Stderr] {
+        let dir = temp_dir("demo-closed");
+        let what = format!("percore demo with {closed:?} closed");
+        let mut child = spawn_closed(&["demo", "--port", "0"], &dir, closed);
+        wait_admin(&dir.join("percore-demo.sock"), &mut child, &what);
+        stop_and_assert_zero(child, &what);
+        assert!(
+            !dir.join("percore-demo.sock").exists(),
+            "{what}: admin socket left behind"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
