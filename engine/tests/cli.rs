@@ -57,6 +57,19 @@ fn check_invalid_config_exits_two_with_position() {
 }
 
 #[test]
+fn check_empty_file_exits_two_at_line_one() {
+    let dir = temp_dir("check-empty");
+    std::fs::write(dir.join("empty.yaml"), "").expect("write");
+    let (st, out, err) = run_cli(&["check", "-c", "empty.yaml"], &dir);
+    assert_eq!(st.code(), Some(2), "{out}{err}");
+    assert!(
+        err.starts_with("empty.yaml:1:1: configuration is empty"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_missing_file_exits_two() {
     let dir = temp_dir("check-missing");
     let (st, _, err) = run_cli(&["check", "-c", "nope.yaml"], &dir);
