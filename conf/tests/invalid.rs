@@ -775,6 +775,34 @@ fn real_mistakes_are_reported_before_unsupported_features() {
     );
 }
 
+/// A unix socket path must fit `sun_path` (108 bytes with its NUL): a longer one would pass
+/// `check` and only fail when `run` binds it (or, for a log target, lose every line).
+#[test]
+fn unix_socket_paths_longer_than_sun_path_are_refused() {
+    let fits = format!("/{}", "s".repeat(106));
+    let long = format!("/{}", "s".repeat(107));
+    let main = |socket: &str| with_proxy(&format!("global:\n  admin:\n    socket: {socket}\n"));
+    assert!(parse("test.yaml", &main(&fits), &host()).is_ok());
+    assert_eq!(
+        error(&main(&long)),
+        "test.yaml:8:13: global.admin.socket: unix socket path is 108 bytes, longer than the \
+         107 a unix socket address holds"
+    );
+    let extra = with_proxy(&admin_extra(&format!("socket: {long}")));
+    assert_eq!(
+        error(&extra),
+        "test.yaml:10:19: global.admin.extra[0].socket: unix socket path is 108 bytes, longer \
+         than the 107 a unix socket address holds"
+    );
+    let log = |socket: &str| with_proxy(&format!("global:\n  log:\n    target: unix://{socket}\n"));
+    assert!(parse("test.yaml", &log(&fits), &host()).is_ok());
+    assert_eq!(
+        error(&log(&long)),
+        "test.yaml:8:13: global.log.target: unix socket path is 108 bytes, longer than the 107 a \
+         unix socket address holds"
+    );
+}
+
 // ---- load ----
 
 /// A fresh directory for one `load` test; the caller removes it.

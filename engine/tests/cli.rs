@@ -69,6 +69,39 @@ fn check_empty_file_exits_two_at_line_one() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An admin socket path of 107 bytes, the most a socket address holds, is bound by `run`
+/// although the private directory it is first bound in has a longer path; 108 bytes are
+/// refused by `check` (and `run`) with the position of the path.
+#[test]
+fn longest_admin_socket_path_binds_and_longer_is_refused() {
+    let dir = temp_dir("long-sock");
+    let prefix = format!("{}/", dir.display());
+    assert!(
+        prefix.len() < 80,
+        "temp dir too long for this test: {prefix}"
+    );
+    let longest = format!("{prefix}{}", "s".repeat(107 - prefix.len()));
+    let config = |socket: &str| {
+        VALID.replace(
+            "  shards: 1\n",
+            &format!("  shards: 1\n  admin:\n    socket: {socket}\n"),
+        )
+    };
+    let too_long = format!("{longest}s");
+    std::fs::write(dir.join("long.yaml"), config(&too_long)).expect("write");
+    for command in ["check", "run"] {
+        let (st, out, err) = run_cli(&[command, "-c", "long.yaml"], &dir);
+        assert_eq!(st.code(), Some(2), "{command}: {out}{err}");
+        assert!(
+            err.starts_with("long.yaml:4:13: global.admin.socket: unix socket path is 108 bytes"),
+            "{command}: {err}"
+        );
+    }
+    // Held until the end: dropping it stops the proxy and removes the directory.
+    let _proxy = Proxy::start_in(dir, &config(&longest));
+    assert!(admin(Path::new(&longest), "show info").contains("Name: percore"));
+}
+
 #[test]
 fn check_missing_file_exits_two() {
     let dir = temp_dir("check-missing");
