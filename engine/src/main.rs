@@ -9,7 +9,7 @@ use percore::{demo, output, runtime};
 
 /// percore: a thread-per-core TCP reverse proxy and load balancer on io_uring.
 #[derive(Parser)]
-#[command(name = "percore", version, about)]
+#[command(name = "percore", version, about, after_help = runtime::SIGNALS_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy with a configuration file.
+    #[command(after_help = runtime::SIGNALS_HELP)]
     Run {
         /// YAML configuration file.
         #[arg(short, long)]
@@ -45,6 +46,7 @@ enum Command {
         command: Vec<String>,
     },
     /// Start two built-in origins and a proxy in front of them, and say what to try.
+    #[command(after_help = runtime::SIGNALS_HELP)]
     Demo {
         /// Port for the proxy (default 8080, or an ephemeral port if 8080 is taken).
         #[arg(long)]

@@ -145,6 +145,19 @@ fn port_in_use_names_frontend_and_address() {
 }
 
 #[test]
+fn help_lists_the_signals() {
+    let dir = temp_dir("help");
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let (st, out, _) = run_cli(args, &dir);
+        assert!(st.success(), "{args:?}");
+        for signal in ["SIGUSR1", "SIGTERM, SIGINT", "SIGHUP", "SIGTTOU", "SIGTTIN"] {
+            assert!(out.contains(signal), "{args:?}: {signal} missing:\n{out}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn version_flag() {
     let dir = temp_dir("version");
     let (st, out, _) = run_cli(&["--version"], &dir);
