@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use nix::sys::signal::{SigSet, Signal};
 use percore_conf::{Config, HostInfo};
 use socket2::{Domain, Protocol, Socket, Type};
+use thingbuf::mpsc::errors::TrySendError;
 
 use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
@@ -242,7 +243,7 @@ fn spawn_shards(
 }
 
 /// Starts thread `percore-signal`, which turns each signal of `signals` into its request of
-/// [`SIGNALS`]. It ends once a request cannot be queued on `forward`.
+/// [`SIGNALS`]. It ends once the control plane is gone (`forward` closed).
 fn spawn_signal_forwarder(
     signals: SigSet,
     forward: thingbuf::mpsc::Sender<ProcessRequest>,
@@ -257,8 +258,14 @@ fn spawn_signal_forwarder(
             if request == ProcessRequest::Stop {
                 log::info!("received {signal}, stopping");
             }
-            if forward.try_send(request).is_err() {
-                break;
+            match forward.try_send(request) {
+                Ok(()) => {}
+                // A burst of signals while the control plane is busy: drop this one but keep
+                // handling later ones (ending the thread would leave every signal blocked).
+                Err(TrySendError::Full(_)) => {
+                    log::warn!("received {signal}, ignored: earlier signals are still queued");
+                }
+                Err(_) => break,
             }
         })
         .map_err(RunError::Thread)?;
