@@ -805,17 +805,26 @@ fn unix_socket_paths_longer_than_sun_path_are_refused() {
 
 // ---- load ----
 
-/// A fresh directory for one `load` test; the caller removes it.
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("percore-conf-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+/// A fresh directory for one `load` test, removed when dropped (also when the test fails).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("percore-conf-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
 fn invalid_utf8_is_reported_at_the_bad_byte() {
-    let dir = temp_dir("utf8");
+    let dir = TempDir::new("utf8");
     let cases: [(&[u8], &str); 4] = [
         (b"\xff", "1:1"),
         (b"global:\n  tag: \"ab\xc3\xa9\xff\"\n", "2:12"),
@@ -823,7 +832,7 @@ fn invalid_utf8_is_reported_at_the_bad_byte() {
         (b"\xef\xbb\xbfa: 1\rb: \xc3(\n", "2:4"),
     ];
     for (bytes, at) in cases {
-        let file = dir.join("bad.yaml");
+        let file = dir.0.join("bad.yaml");
         std::fs::write(&file, bytes).expect("write");
         assert_eq!(
             load(&file, &host()).unwrap_err().to_string(),
@@ -831,13 +840,12 @@ fn invalid_utf8_is_reported_at_the_bad_byte() {
             "{bytes:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn too_large_files_are_reported_at_the_start() {
-    let dir = temp_dir("large");
-    let file = dir.join("big.yaml");
+    let dir = TempDir::new("large");
+    let file = dir.0.join("big.yaml");
     let f = std::fs::File::create(&file).expect("create");
     f.set_len(percore_conf::limits::CONFIG_BYTES_MAX as u64 + 1)
         .expect("sparse file");
@@ -847,7 +855,6 @@ fn too_large_files_are_reported_at_the_start() {
     );
     let text = " ".repeat(percore_conf::limits::CONFIG_BYTES_MAX + 1);
     assert_eq!(error(&text), "test.yaml:1:1: file is larger than 16 MiB");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

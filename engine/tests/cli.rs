@@ -15,7 +15,7 @@ const VALID: &str = "global:\n  shards: 1\nfrontends:\n  fe:\n    bind: \"127.0.
 
 #[test]
 fn check_valid_config_exits_zero_with_summary() {
-    let dir = temp_dir("check-ok");
+    let dir = scratch_dir("check-ok");
     std::fs::write(dir.join("ok.yaml"), VALID).expect("write");
     let (st, out, err) = run_cli(&["check", "-c", "ok.yaml"], &dir);
     assert_eq!(st.code(), Some(0), "{out}{err}");
@@ -26,7 +26,7 @@ fn check_valid_config_exits_zero_with_summary() {
 
 #[test]
 fn check_into_a_closed_pipe_exits_zero_without_a_panic() {
-    let dir = temp_dir("check-pipe");
+    let dir = scratch_dir("check-pipe");
     std::fs::write(dir.join("ok.yaml"), VALID).expect("write");
     let mut child = std::process::Command::new(binary())
         .args(["check", "-c", "ok.yaml"])
@@ -46,7 +46,7 @@ fn check_into_a_closed_pipe_exits_zero_without_a_panic() {
 
 #[test]
 fn check_invalid_config_exits_two_with_position() {
-    let dir = temp_dir("check-bad");
+    let dir = scratch_dir("check-bad");
     let bad = VALID.replace("default_backend: app", "default_backend: ap");
     std::fs::write(dir.join("bad.yaml"), bad).expect("write");
     let (st, _, err) = run_cli(&["check", "-c", "bad.yaml"], &dir);
@@ -58,7 +58,7 @@ fn check_invalid_config_exits_two_with_position() {
 
 #[test]
 fn check_empty_file_exits_two_at_line_one() {
-    let dir = temp_dir("check-empty");
+    let dir = scratch_dir("check-empty");
     std::fs::write(dir.join("empty.yaml"), "").expect("write");
     let (st, out, err) = run_cli(&["check", "-c", "empty.yaml"], &dir);
     assert_eq!(st.code(), Some(2), "{out}{err}");
@@ -66,7 +66,6 @@ fn check_empty_file_exits_two_at_line_one() {
         err.starts_with("empty.yaml:1:1: configuration is empty"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An admin socket path of 107 bytes, the most a socket address holds, is bound by `run`
@@ -74,7 +73,7 @@ fn check_empty_file_exits_two_at_line_one() {
 /// refused by `check` (and `run`) with the position of the path.
 #[test]
 fn longest_admin_socket_path_binds_and_longer_is_refused() {
-    let dir = temp_dir("long-sock");
+    let dir = scratch_dir("long-sock");
     let prefix = format!("{}/", dir.display());
     assert!(
         prefix.len() < 80,
@@ -98,13 +97,13 @@ fn longest_admin_socket_path_binds_and_longer_is_refused() {
         );
     }
     // Held until the end: dropping it stops the proxy and removes the directory.
-    let _proxy = Proxy::start_in(dir, &config(&longest));
+    let _proxy = Proxy::start_in(dir.to_path_buf(), &config(&longest));
     assert!(admin(Path::new(&longest), "show info").contains("Name: percore"));
 }
 
 #[test]
 fn check_missing_file_exits_two() {
-    let dir = temp_dir("check-missing");
+    let dir = scratch_dir("check-missing");
     let (st, _, err) = run_cli(&["check", "-c", "nope.yaml"], &dir);
     assert_eq!(st.code(), Some(2), "{err}");
     assert!(err.contains("nope.yaml"), "{err}");
@@ -116,7 +115,7 @@ fn bad_config_exits_two_before_binding() {
     // "Address already in use" instead of the config error.
     let held = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = held.local_addr().expect("addr").port();
-    let dir = temp_dir("bad-run");
+    let dir = scratch_dir("bad-run");
     let bad = VALID
         .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
         .replace("address: \"127.0.0.1:9\"", "address: \"nowhere\"");
@@ -131,7 +130,7 @@ fn bad_config_exits_two_before_binding() {
 fn port_in_use_names_frontend_and_address() {
     let held = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = held.local_addr().expect("addr").port();
-    let dir = temp_dir("inuse");
+    let dir = scratch_dir("inuse");
     let cfg = VALID.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
     std::fs::write(dir.join("c.yaml"), cfg).expect("write");
     let (st, _, err) = run_cli(&["run", "-c", "c.yaml"], &dir);
@@ -146,7 +145,7 @@ fn port_in_use_names_frontend_and_address() {
 
 #[test]
 fn help_lists_the_signals() {
-    let dir = temp_dir("help");
+    let dir = scratch_dir("help");
     for args in [&["--help"][..], &["run", "--help"]] {
         let (st, out, _) = run_cli(args, &dir);
         assert!(st.success(), "{args:?}");
@@ -154,12 +153,11 @@ fn help_lists_the_signals() {
             assert!(out.contains(signal), "{args:?}: {signal} missing:\n{out}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn version_flag() {
-    let dir = temp_dir("version");
+    let dir = scratch_dir("version");
     let (st, out, _) = run_cli(&["--version"], &dir);
     assert!(st.success());
     assert!(out.starts_with("percore "), "{out}");
@@ -172,7 +170,7 @@ fn version_flag() {
 fn bad_errorfiles_exit_two_before_binding() {
     let held = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = held.local_addr().expect("addr").port();
-    let dir = temp_dir("errorfiles");
+    let dir = scratch_dir("errorfiles");
     let st = std::process::Command::new("mkfifo")
         .arg(dir.join("fifo.http"))
         .status()
@@ -237,31 +235,48 @@ fn closed_pipe() -> Stdio {
 }
 
 /// Starts `percore args` in `dir` with the `closed` output a dead pipe and the other piped.
-fn spawn_closed(args: &[&str], dir: &Path, closed: Closed) -> Child {
+fn spawn_closed(args: &[&str], dir: &Path, closed: Closed) -> Spawned {
     let (out, err) = match closed {
         Closed::Stdout => (closed_pipe(), Stdio::piped()),
         Closed::Stderr => (Stdio::piped(), closed_pipe()),
     };
-    Command::new(binary())
+    let child = Command::new(binary())
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
-        .expect("spawn percore")
+        .expect("spawn percore");
+    Spawned(Some(child))
+}
+
+/// A child process killed when dropped, so that a failing test leaves no `percore` behind.
+struct Spawned(Option<Child>);
+
+impl Spawned {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("child not finished yet")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Waits at most [`WAIT`] for `child`; returns its status and what its open output said.
-fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
+fn finish(mut spawned: Spawned, what: &str) -> (ExitStatus, String) {
     let deadline = Instant::now() + WAIT;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what}: did not exit");
-        }
+    while spawned.child().try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() <= deadline, "{what}: did not exit");
         std::thread::sleep(POLL_EVERY);
     }
+    let child = spawned.0.take().expect("child");
     let out = child.wait_with_output().expect("output");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -270,23 +285,23 @@ fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
 
 /// What is wrong with how `child` (started for `what`) ended, if it did not exit with `code`
 /// or printed a panic.
-fn exit_problem(child: Child, what: &str, code: i32) -> Option<String> {
+fn exit_problem(child: Spawned, what: &str, code: i32) -> Option<String> {
     let (st, text) = finish(child, what);
     (st.code() != Some(code) || text.contains("panicked"))
         .then(|| format!("{what}: {st:?}, expected exit {code}\n{text}"))
 }
 
 /// Asserts that `child` (started for `what`) exits with `code` and prints no panic.
-fn assert_exits(child: Child, what: &str, code: i32) {
+fn assert_exits(child: Spawned, what: &str, code: i32) {
     if let Some(problem) = exit_problem(child, what, code) {
         panic!("{problem}");
     }
 }
 
 /// Polls until the admin socket `sock` answers `show info`.
-fn wait_admin(sock: &Path, child: &mut Child, what: &str) {
+fn wait_admin(sock: &Path, child: &mut Spawned, what: &str) {
     poll_until(what, || {
-        if let Ok(Some(st)) = child.try_wait() {
+        if let Ok(Some(st)) = child.child().try_wait() {
             panic!("{what}: exited early: {st:?}");
         }
         percore_admin::Client::new(&sock.to_string_lossy())
@@ -296,8 +311,8 @@ fn wait_admin(sock: &Path, child: &mut Child, what: &str) {
 }
 
 /// SIGTERM to `child`, which must then exit 0 without a panic.
-fn stop_and_assert_zero(child: Child, what: &str) {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+fn stop_and_assert_zero(mut child: Spawned, what: &str) {
+    let pid = nix::unistd::Pid::from_raw(child.child().id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
     assert_exits(child, what, 0);
 }
@@ -312,7 +327,7 @@ fn with_admin() -> String {
 
 #[test]
 fn every_subcommand_survives_closed_outputs() {
-    let dir = temp_dir("closed-outputs");
+    let dir = scratch_dir("closed-outputs");
     let held = TcpListener::bind("127.0.0.1:0").expect("bind");
     let in_use = VALID.replace(
         "127.0.0.1:0",
@@ -357,13 +372,12 @@ fn every_subcommand_survives_closed_outputs() {
         wait_admin(&dir.join("admin.sock"), &mut child, &what);
         stop_and_assert_zero(child, &what);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn demo_survives_a_closed_stdout() {
     for closed in [Closed::Stdout, Closed::Stderr] {
-        let dir = temp_dir("demo-closed");
+        let dir = scratch_dir("demo-closed");
         let what = format!("percore demo with {closed:?} closed");
         let mut child = spawn_closed(&["demo", "--port", "0"], &dir, closed);
         wait_admin(&dir.join("percore-demo.sock"), &mut child, &what);
@@ -372,6 +386,5 @@ fn demo_survives_a_closed_stdout() {
             !dir.join("percore-demo.sock").exists(),
             "{what}: admin socket left behind"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
