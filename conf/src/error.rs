@@ -8,9 +8,10 @@ use crate::path::YamlPath;
 /// Why a configuration was refused, printed as `FILE:LINE:COL: yaml.path: message`.
 ///
 /// The position is where the offending key or value starts in the source (1-based line and
-/// column, columns counted in characters). Parts that are unknown are left out: an unreadable
-/// file prints as `FILE: message`, a semantic error whose key is absent from the file as
-/// `FILE: yaml.path: message`.
+/// column, columns counted in characters). A key absent from the file is reported at its
+/// deepest ancestor that is there (the document itself for a top-level key); a whole-file
+/// problem (empty, too large) at `1:1`; invalid UTF-8 at its first bad byte. Only a file that
+/// cannot be read has no position and prints as `FILE: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct ConfigError {
@@ -62,10 +63,9 @@ pub(crate) enum Place {
     Key,
     /// The node's value (`0` for `maxconn: 0`).
     Value,
-    /// A position already known, for faults found while reading the YAML itself.
+    /// A position already known, for faults found while reading the YAML itself, and
+    /// [`Mark::START`] for faults about the whole file.
     Mark(Mark),
-    /// No position: the document is empty.
-    Nowhere,
 }
 
 /// A refusal found before positions are attached: path, where on it, and the message.
@@ -93,6 +93,37 @@ impl Fault {
             place: Place::Key,
             message: message.into(),
         }
+    }
+}
+
+impl Mark {
+    /// Line 1, column 1: where whole-file faults (empty, too large) are reported.
+    pub(crate) const START: Mark = Mark { line: 1, column: 1 };
+
+    /// The position just after `prefix`, the start of a source text. Lines break where YAML
+    /// breaks them (`\n`, `\r\n`, a lone `\r`); columns count characters (bytes that do not
+    /// continue a UTF-8 sequence), and a leading byte order mark is not one, as in the
+    /// parser's own marks. Works on bytes so that the valid part of a file that is not UTF-8
+    /// can be measured.
+    pub(crate) fn after(prefix: &[u8]) -> Mark {
+        let text = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
+        let mut mark = Mark::START;
+        let mut after_cr = false;
+        for &byte in text {
+            match byte {
+                b'\n' if after_cr => {}
+                b'\r' | b'\n' => {
+                    mark = Mark {
+                        line: mark.line + 1,
+                        column: 1,
+                    }
+                }
+                b if b & 0xc0 != 0x80 => mark.column += 1,
+                _ => {}
+            }
+            after_cr = byte == b'\r';
+        }
+        mark
     }
 }
 
@@ -129,5 +160,21 @@ mod tests {
         assert_eq!(error(None, None, "x.y").to_string(), "a.yaml: x.y: boom");
         assert_eq!(error(None, None, "").to_string(), "a.yaml: boom");
         assert_eq!(error(Some(1), Some(1), "").to_string(), "a.yaml:1:1: boom");
+    }
+
+    #[test]
+    fn mark_after_counts_yaml_breaks_and_characters() {
+        let at = |text: &[u8]| {
+            let m = Mark::after(text);
+            (m.line, m.column)
+        };
+        assert_eq!(at(b""), (1, 1));
+        assert_eq!(at(b"ab"), (1, 3));
+        assert_eq!(at("a\u{e9}\u{1f600}".as_bytes()), (1, 4));
+        assert_eq!(at(b"a\nb"), (2, 2));
+        assert_eq!(at(b"a\r\nb\r\n"), (3, 1));
+        assert_eq!(at(b"a\rb\r"), (3, 1));
+        assert_eq!(at(b"\n\n"), (3, 1));
+        assert_eq!(at(b"\xef\xbb\xbfab"), (1, 3));
     }
 }

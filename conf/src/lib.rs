@@ -56,7 +56,7 @@ pub use config::{
 pub use error::ConfigError;
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 
-use crate::error::{Fault, Place};
+use crate::error::{Fault, Mark, Place};
 use crate::path::YamlPath;
 
 /// What the host offers the configuration; the engine fills it before loading.
@@ -66,47 +66,45 @@ pub struct HostInfo {
     pub cpus: Vec<usize>,
 }
 
-/// Reads and validates the configuration file at `path`. A file that cannot be read, is
-/// not UTF-8 or is larger than [`limits::CONFIG_BYTES_MAX`] is an error without position.
+/// Reads and validates the configuration file at `path`. A file that cannot be read is an
+/// error without position; one larger than [`limits::CONFIG_BYTES_MAX`] is reported at
+/// `1:1`, one that is not UTF-8 at the line and column of its first bad byte.
 pub fn load(path: &Path, host: &HostInfo) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let unreadable = |message: String| ConfigError {
+    let refused = |mark: Option<Mark>, message: String| ConfigError {
         file: file.clone(),
-        line: None,
-        column: None,
+        line: mark.map(|m| m.line),
+        column: mark.map(|m| m.column),
         path: String::new(),
         message,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| unreadable(format!("cannot read file: {e}")))?
-        .len();
+    let unreadable = |e: std::io::Error| refused(None, format!("cannot read file: {e}"));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > limits::CONFIG_BYTES_MAX as u64 {
-        return Err(unreadable(too_large()));
+        return Err(refused(Some(Mark::START), too_large()));
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        unreadable(format!(
-            "file is not valid UTF-8 (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        refused(Some(Mark::after(valid)), "file is not valid UTF-8".into())
     })?;
     parse(&file, &text, host)
 }
 
 /// Validates configuration `text`; `source_name` is the file name used in errors.
 pub fn parse(source_name: &str, text: &str, host: &HostInfo) -> Result<Config, ConfigError> {
-    let nowhere = |message: String| Fault {
+    let whole_file = |message: String| Fault {
         path: YamlPath::root(),
-        place: Place::Nowhere,
+        place: Place::Mark(Mark::START),
         message,
     };
     if text.len() > limits::CONFIG_BYTES_MAX {
-        return Err(locate::error(source_name, nowhere(too_large()), None));
+        return Err(locate::error(source_name, whole_file(too_large()), None));
     }
     let root = match tree::build(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
-            let fault = nowhere(
+            let fault = whole_file(
                 "configuration is empty (expected a mapping with `frontends` and `backends`)"
                     .to_owned(),
             );

@@ -57,6 +57,11 @@ pub const LOG_SAMPLE_MAX: u32 = 1_000_000;
 /// Largest `global.log.rate_max` (lines per second per shard).
 pub const LOG_RATE_MAX: u32 = 10_000_000;
 
+/// Longest unix socket path (admin sockets, syslog targets), in bytes: Linux's `sun_path`
+/// holds 108 bytes including the terminating NUL. A longer path could never be bound or
+/// connected to, so it is refused by `check` rather than at `run`.
+pub const UNIX_SOCKET_PATH_BYTES_MAX: usize = 107;
+
 /// Default permission bits of an admin unix socket: owner only.
 pub const ADMIN_MODE_DEFAULT: u32 = 0o600;
 

@@ -3,7 +3,8 @@
 //!
 //! A path that does not exist in the file (a default that was never written, such as the
 //! `global.shards: auto` a host with no CPUs refuses) is reported at its deepest ancestor
-//! that does, or without position when not even the first key is there.
+//! that does, or where the document starts when not even the first key is there: every
+//! fault gets a line and a column.
 
 use crate::error::{ConfigError, Fault, Mark, Place};
 use crate::path::Segment;
@@ -12,29 +13,25 @@ use crate::tree::Node;
 /// The public error for `fault` in file `file`, positioned in `root` when there is one.
 pub(crate) fn error(file: &str, fault: Fault, root: Option<&Node>) -> ConfigError {
     let mark = match fault.place {
-        Place::Mark(mark) => Some(mark),
-        Place::Nowhere => None,
-        Place::Key | Place::Value => root.and_then(|root| position(root, &fault)),
+        Place::Mark(mark) => mark,
+        Place::Key | Place::Value => root.map_or(Mark::START, |root| position(root, &fault)),
     };
     ConfigError {
         file: file.to_owned(),
-        line: mark.map(|m| m.line),
-        column: mark.map(|m| m.column),
+        line: Some(mark.line),
+        column: Some(mark.column),
         path: fault.path.to_string(),
         message: fault.message,
     }
 }
 
-/// Where `fault` points: the key or the value at its path, else the deepest ancestor found.
-fn position(root: &Node, fault: &Fault) -> Option<Mark> {
+/// Where `fault` points: the key or the value at its path, else the deepest ancestor found,
+/// else the start of the document.
+fn position(root: &Node, fault: &Fault) -> Mark {
     let segments = fault.path.segments();
     let mut node = root;
-    // The position of the deepest step found so far; the root counts only for the root path.
-    let mut found = if segments.is_empty() {
-        Some(root.mark)
-    } else {
-        None
-    };
+    // The position of the deepest step found so far.
+    let mut found = root.mark;
     for (i, segment) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
         match segment {
@@ -43,18 +40,18 @@ fn position(root: &Node, fault: &Fault) -> Option<Mark> {
                     return found;
                 };
                 node = &entry.value;
-                found = Some(if last && fault.place == Place::Value {
+                found = if last && fault.place == Place::Value {
                     node.mark
                 } else {
                     entry.key_mark
-                });
+                };
             }
             Segment::Index(index) => {
                 let Some(item) = node.items().and_then(|items| items.get(*index)) else {
                     return found;
                 };
                 node = item;
-                found = Some(node.mark);
+                found = node.mark;
             }
         }
     }
@@ -111,6 +108,8 @@ mod tests {
             at(text, &root.key("a").key("zz"), Place::Value),
             Some((1, 1))
         );
-        assert_eq!(at(text, &root.key("zz"), Place::Key), None);
+        assert_eq!(at(text, &root.key("zz"), Place::Key), Some((1, 1)));
+        let commented = "# percore\n\na:\n  b: 1\n";
+        assert_eq!(at(commented, &root.key("zz"), Place::Key), Some((3, 1)));
     }
 }

@@ -42,11 +42,13 @@ fn with_proxy(section: &str) -> String {
 fn empty_document() {
     assert_eq!(
         error(""),
-        "test.yaml: configuration is empty (expected a mapping with `frontends` and `backends`)"
+        "test.yaml:1:1: configuration is empty (expected a mapping with `frontends` and \
+         `backends`)"
     );
     assert_eq!(
         error("# comments only\n\n"),
-        "test.yaml: configuration is empty (expected a mapping with `frontends` and `backends`)"
+        "test.yaml:1:1: configuration is empty (expected a mapping with `frontends` and \
+         `backends`)"
     );
 }
 
@@ -421,7 +423,12 @@ fn empty_bind_list() {
 fn no_frontends() {
     assert_eq!(
         error("global: {}\n"),
-        "test.yaml: frontends: expected at least one frontend"
+        "test.yaml:1:1: frontends: expected at least one frontend"
+    );
+    // A missing top-level key is reported where the document's mapping starts.
+    assert_eq!(
+        error("# percore\n\nglobal: {}\n"),
+        "test.yaml:3:1: frontends: expected at least one frontend"
     );
     assert_eq!(
         error("frontends: {}\n"),
@@ -577,7 +584,7 @@ fn host_without_cpus() {
     let error = parse("test.yaml", PROXY, &host).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "test.yaml: global.shards: the process affinity mask has no CPUs"
+        "test.yaml:1:1: global.shards: the process affinity mask has no CPUs"
     );
 }
 
@@ -768,7 +775,87 @@ fn real_mistakes_are_reported_before_unsupported_features() {
     );
 }
 
+/// A unix socket path must fit `sun_path` (108 bytes with its NUL): a longer one would pass
+/// `check` and only fail when `run` binds it (or, for a log target, lose every line).
+#[test]
+fn unix_socket_paths_longer_than_sun_path_are_refused() {
+    let fits = format!("/{}", "s".repeat(106));
+    let long = format!("/{}", "s".repeat(107));
+    let main = |socket: &str| with_proxy(&format!("global:\n  admin:\n    socket: {socket}\n"));
+    assert!(parse("test.yaml", &main(&fits), &host()).is_ok());
+    assert_eq!(
+        error(&main(&long)),
+        "test.yaml:8:13: global.admin.socket: unix socket path is 108 bytes, longer than the \
+         107 a unix socket address holds"
+    );
+    let extra = with_proxy(&admin_extra(&format!("socket: {long}")));
+    assert_eq!(
+        error(&extra),
+        "test.yaml:10:19: global.admin.extra[0].socket: unix socket path is 108 bytes, longer \
+         than the 107 a unix socket address holds"
+    );
+    let log = |socket: &str| with_proxy(&format!("global:\n  log:\n    target: unix://{socket}\n"));
+    assert!(parse("test.yaml", &log(&fits), &host()).is_ok());
+    assert_eq!(
+        error(&log(&long)),
+        "test.yaml:8:13: global.log.target: unix socket path is 108 bytes, longer than the 107 a \
+         unix socket address holds"
+    );
+}
+
 // ---- load ----
+
+/// A fresh directory for one `load` test, removed when dropped (also when the test fails).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("percore-conf-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_the_bad_byte() {
+    let dir = TempDir::new("utf8");
+    let cases: [(&[u8], &str); 4] = [
+        (b"\xff", "1:1"),
+        (b"global:\n  tag: \"ab\xc3\xa9\xff\"\n", "2:12"),
+        (b"a: 1\r\nb: 2\r\nc: \xe9\n", "3:4"),
+        (b"\xef\xbb\xbfa: 1\rb: \xc3(\n", "2:4"),
+    ];
+    for (bytes, at) in cases {
+        let file = dir.0.join("bad.yaml");
+        std::fs::write(&file, bytes).expect("write");
+        assert_eq!(
+            load(&file, &host()).unwrap_err().to_string(),
+            format!("{}:{at}: file is not valid UTF-8", file.display()),
+            "{bytes:?}"
+        );
+    }
+}
+
+#[test]
+fn too_large_files_are_reported_at_the_start() {
+    let dir = TempDir::new("large");
+    let file = dir.0.join("big.yaml");
+    let f = std::fs::File::create(&file).expect("create");
+    f.set_len(percore_conf::limits::CONFIG_BYTES_MAX as u64 + 1)
+        .expect("sparse file");
+    assert_eq!(
+        load(&file, &host()).unwrap_err().to_string(),
+        format!("{}:1:1: file is larger than 16 MiB", file.display())
+    );
+    let text = " ".repeat(percore_conf::limits::CONFIG_BYTES_MAX + 1);
+    assert_eq!(error(&text), "test.yaml:1:1: file is larger than 16 MiB");
+}
 
 #[test]
 fn unreadable_file_has_no_position() {

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use percore_admin::{render_stat_table, reply_is_error, Client, Endpoint};
 
+use crate::output::{stderr_line, stdout};
+
 /// Deadline for one reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -71,11 +73,11 @@ fn one_shot(args: &CtlArgs, line: &str) -> u8 {
             } else {
                 reply.clone()
             };
-            emit(&shown);
+            stdout(&shown);
             u8::from(reply_is_error(line, &reply))
         }
         Err(e) => {
-            eprintln!("percore ctl: {}: {e}", args.socket);
+            stderr_line(&format!("percore ctl: {}: {e}", args.socket));
             2
         }
     }
@@ -89,17 +91,17 @@ fn interactive(socket: &str) -> u8 {
     let mut conn = match stream {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("percore ctl: {socket}: {e}");
+            stderr_line(&format!("percore ctl: {socket}: {e}"));
             return 2;
         }
     };
     if conn.write_all(b"prompt\n").is_err() || read_prompt(&mut conn).is_err() {
-        eprintln!("percore ctl: {socket}: no prompt from the server");
+        stderr_line(&format!("percore ctl: {socket}: no prompt from the server"));
         return 2;
     }
     let stdin = io::stdin();
     loop {
-        emit("> ");
+        stdout("> ");
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
             Ok(0) | Err(_) => return 0,
@@ -109,13 +111,13 @@ fn interactive(socket: &str) -> u8 {
             return 0;
         }
         if conn.write_all(line.as_bytes()).is_err() {
-            eprintln!("percore ctl: connection closed");
+            stderr_line("percore ctl: connection closed");
             return 2;
         }
         match read_prompt(&mut conn) {
-            Ok(reply) => emit(&reply),
+            Ok(reply) => stdout(&reply),
             Err(_) => {
-                eprintln!("percore ctl: connection closed");
+                stderr_line("percore ctl: connection closed");
                 return 2;
             }
         }
@@ -164,13 +166,6 @@ impl Write for Conn {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Writes `text` to stdout and flushes it. A closed stdout (`percore ctl … | head`) is not an
-/// error worth a panic, which `print!` would raise: the output is simply not wanted any more.
-pub fn emit(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 #[cfg(test)]

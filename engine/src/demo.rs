@@ -56,7 +56,7 @@ pub fn run(port: Option<u16>) -> Result<(), RunError> {
         })
         .unwrap_or_else(|| "percore".into());
     let ctl = format!("{exe} ctl -s {DEMO_SOCKET}");
-    crate::ctl::emit(&format!(
+    crate::output::stdout(&format!(
         "\npercore demo is running.\n\
          \n  proxy         http://{addr}/   (HTTP mode: / round-robins alpha and beta, /api/ goes to beta)\n  \
          origins       alpha at {} and beta at {}\n  \

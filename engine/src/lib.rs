@@ -12,6 +12,7 @@
 //! - [`origin`]: the small built-in HTTP origin used by `percore demo`.
 //! - [`demo`]: `percore demo`.
 //! - [`ctl`]: `percore ctl`, the admin socket client.
+//! - [`output`]: stdout and stderr writes that survive a closed pipe.
 
 pub mod control;
 pub mod ctl;
@@ -20,6 +21,7 @@ pub mod executor;
 pub mod ids;
 pub mod logging;
 pub mod origin;
+pub mod output;
 pub mod rings;
 pub mod runtime;
 pub mod shard;

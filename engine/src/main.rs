@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use percore::{demo, runtime};
+use percore::{demo, output, runtime};
 
 /// percore: a thread-per-core TCP reverse proxy and load balancer on io_uring.
 #[derive(Parser)]
-#[command(name = "percore", version, about)]
+#[command(name = "percore", version, about, after_help = runtime::SIGNALS_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy with a configuration file.
+    #[command(after_help = runtime::SIGNALS_HELP)]
     Run {
         /// YAML configuration file.
         #[arg(short, long)]
@@ -45,6 +46,7 @@ enum Command {
         command: Vec<String>,
     },
     /// Start two built-in origins and a proxy in front of them, and say what to try.
+    #[command(after_help = runtime::SIGNALS_HELP)]
     Demo {
         /// Port for the proxy (default 8080, or an ephemeral port if 8080 is taken).
         #[arg(long)]
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
         Command::Demo { port } => match demo::run(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("percore: {e}");
+                output::stderr_line(&format!("percore: {e}"));
                 ExitCode::FAILURE
             }
         },
@@ -81,7 +83,7 @@ fn main() -> ExitCode {
 
 fn load(path: &std::path::Path) -> Result<percore_conf::Config, ExitCode> {
     percore_conf::load(path, &runtime::host_info()).map_err(|e| {
-        eprintln!("{e}");
+        output::stderr_line(&e.to_string());
         ExitCode::from(2)
     })
 }
@@ -99,7 +101,7 @@ fn run(path: PathBuf) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("percore: {e}");
+            output::stderr_line(&format!("percore: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -153,7 +155,7 @@ fn check(path: PathBuf) -> ExitCode {
             );
         }
     }
-    percore::ctl::emit(&out);
+    output::stdout(&out);
     ExitCode::SUCCESS
 }
 

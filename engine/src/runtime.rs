@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use nix::sys::signal::{SigSet, Signal};
 use percore_conf::{Config, HostInfo};
 use socket2::{Domain, Protocol, Socket, Type};
+use thingbuf::mpsc::errors::TrySendError;
 
 use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
@@ -94,14 +95,39 @@ impl Running {
     }
 }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every thread started
-/// afterwards) and forwards them to the control plane from a dedicated thread. Must be
-/// called before any other thread is started.
+/// The signals `percore run` and `percore demo` handle, with what each asks of the control
+/// plane. Every other signal keeps its default action (SIGPIPE stays ignored, as the Rust
+/// runtime sets it: a closed peer or output is an EPIPE to handle, never a kill).
+const SIGNALS: [(Signal, ProcessRequest); 6] = [
+    (Signal::SIGTERM, ProcessRequest::Stop),
+    (Signal::SIGINT, ProcessRequest::Stop),
+    (Signal::SIGUSR1, ProcessRequest::Stop),
+    (Signal::SIGHUP, ProcessRequest::Reload),
+    (Signal::SIGTTOU, ProcessRequest::Pause),
+    (Signal::SIGTTIN, ProcessRequest::Resume),
+];
+
+/// The signals as `percore --help` and the README describe them.
+pub const SIGNALS_HELP: &str = "\
+Signals (percore run, percore demo):
+  SIGUSR1          soft stop, as HAProxy: stop accepting on every listener, let live streams
+                   finish within global.grace, kill the rest, remove the admin socket, exit 0
+  SIGTERM, SIGINT  the same graceful stop (HAProxy stops at once on these; global.grace: 0s
+                   gives that hard stop)
+  SIGHUP           reload the configuration file, as the `reload` admin command
+  SIGTTOU          pause every frontend, as `disable frontend` on each: no new accepts; the
+                   listeners stay bound, so new connections wait in their backlog
+  SIGTTIN          resume every paused frontend (also those paused by `disable frontend`);
+                   connections waiting in the backlog are then served";
+
+/// Blocks the signals of [`SIGNALS`] in the calling thread (and so in every thread started
+/// afterwards); [`start`] forwards them to the control plane from a dedicated thread. Must
+/// be called before any other thread is started.
 pub fn block_signals() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGHUP);
+    for (signal, _) in SIGNALS {
+        set.add(signal);
+    }
     if let Err(e) = set.thread_block() {
         log::warn!("cannot block signals, they will terminate the process abruptly: {e}");
     }
@@ -216,8 +242,8 @@ fn spawn_shards(
     Ok((links, threads))
 }
 
-/// Starts thread `percore-signal`: SIGHUP becomes a reload request, SIGINT and SIGTERM a
-/// stop request. It ends once a request cannot be queued on `forward`.
+/// Starts thread `percore-signal`, which turns each signal of `signals` into its request of
+/// [`SIGNALS`]. It ends once the control plane is gone (`forward` closed).
 fn spawn_signal_forwarder(
     signals: SigSet,
     forward: thingbuf::mpsc::Sender<ProcessRequest>,
@@ -225,20 +251,33 @@ fn spawn_signal_forwarder(
     std::thread::Builder::new()
         .name("percore-signal".into())
         .spawn(move || loop {
-            let request = match signals.wait() {
-                Ok(Signal::SIGHUP) => ProcessRequest::Reload,
-                Ok(sig) => {
-                    log::info!("received {sig}, stopping");
-                    ProcessRequest::Stop
-                }
-                Err(_) => continue,
+            let Ok(signal) = signals.wait() else { continue };
+            let Some(request) = request_for(signal) else {
+                continue;
             };
-            if forward.try_send(request).is_err() {
-                break;
+            if request == ProcessRequest::Stop {
+                log::info!("received {signal}, stopping");
+            }
+            match forward.try_send(request) {
+                Ok(()) => {}
+                // A burst of signals while the control plane is busy: drop this one but keep
+                // handling later ones (ending the thread would leave every signal blocked).
+                Err(TrySendError::Full(_)) => {
+                    log::warn!("received {signal}, ignored: earlier signals are still queued");
+                }
+                Err(_) => break,
             }
         })
         .map_err(RunError::Thread)?;
     Ok(())
+}
+
+/// What `signal` asks for, per [`SIGNALS`].
+fn request_for(signal: Signal) -> Option<ProcessRequest> {
+    SIGNALS
+        .iter()
+        .find(|(s, _)| *s == signal)
+        .map(|(_, request)| *request)
 }
 
 /// Creates `shards` listening sockets per frontend address, all in one SO_REUSEPORT group.

@@ -258,11 +258,30 @@ fn is_loopback(address: SocketAddr) -> bool {
     }
 }
 
+/// An admin socket path: not empty, and short enough to be bound.
 fn socket_path(text: &str, path: &YamlPath) -> Result<PathBuf, Fault> {
     if text.is_empty() {
         return Err(Fault::value(path, "socket path must not be empty"));
     }
+    unix_path_fits(text, path)?;
     Ok(PathBuf::from(text))
+}
+
+/// Refuses a unix socket path longer than a socket address holds, which `check` would
+/// otherwise pass and `run` fail on (the admin socket) or silently lose lines to (a syslog
+/// target).
+fn unix_path_fits(text: &str, path: &YamlPath) -> Result<(), Fault> {
+    let max = limits::UNIX_SOCKET_PATH_BYTES_MAX;
+    if text.len() > max {
+        return Err(Fault::value(
+            path,
+            format!(
+                "unix socket path is {} bytes, longer than the {max} a unix socket address holds",
+                text.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn mode(text: Option<&str>, path: &YamlPath) -> Result<u32, Fault> {
@@ -349,6 +368,7 @@ fn log_target(text: Option<&str>, path: &YamlPath) -> Result<LogTarget, Fault> {
                         ),
                     ));
                 }
+                unix_path_fits(socket, path)?;
                 LogTarget::Unix(PathBuf::from(socket))
             } else if t.contains("://") {
                 return Err(Fault::value(

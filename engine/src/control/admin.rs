@@ -8,10 +8,13 @@
 //! The socket file is created without a window in which it is reachable with the wrong
 //! mode: it is bound inside a fresh 0700 directory next to the target path, chmod-ed, then
 //! renamed into place (atomically replacing a stale socket). A path held by a live process
-//! is refused.
+//! is refused. The configuration allows paths up to the 107 bytes a socket address holds;
+//! the private directory makes the staged path longer, so a staged path that does not fit
+//! is bound through the directory's descriptor (`/proc/self/fd/N/s`).
 
 use std::cell::Cell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -27,6 +30,8 @@ use super::exec::Ctl;
 
 /// Concurrent connections per admin listener; more are closed at once.
 pub const ADMIN_CONNS_MAX: usize = 64;
+/// Name of the socket file inside the private directory it is first bound in.
+const STAGED_NAME: &str = "s";
 /// A connection that sends nothing for this long is closed.
 const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A client that does not read its reply within this is dropped.
@@ -92,9 +97,9 @@ pub fn bind_unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketFile), S
                 private.display()
             )
         })?;
-    let staged = private.join("s");
+    let staged = private.join(STAGED_NAME);
     let result = (|| {
-        let listener = UnixListener::bind(&staged).map_err(|e| e.to_string())?;
+        let listener = bind_staged(&private, &staged)?;
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))
             .map_err(|e| e.to_string())?;
         std::fs::rename(&staged, path).map_err(|e| e.to_string())?;
@@ -109,6 +114,18 @@ pub fn bind_unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketFile), S
     })();
     let _ = std::fs::remove_dir_all(&private);
     result.map_err(|e| format!("admin socket {shown}: {e}"))
+}
+
+/// Binds a unix listener at `staged`, the file [`STAGED_NAME`] in directory `private`. A
+/// staged path longer than a socket address holds is reached through a descriptor of the
+/// directory as `/proc/self/fd/N/s` instead, which the kernel resolves to the same file.
+fn bind_staged(private: &Path, staged: &Path) -> Result<UnixListener, String> {
+    if staged.as_os_str().len() <= percore_conf::limits::UNIX_SOCKET_PATH_BYTES_MAX {
+        return UnixListener::bind(staged).map_err(|e| e.to_string());
+    }
+    let dir = std::fs::File::open(private).map_err(|e| e.to_string())?;
+    let short = format!("/proc/self/fd/{}/{STAGED_NAME}", dir.as_raw_fd());
+    UnixListener::bind(&short).map_err(|e| format!("{e} (bound as {short})"))
 }
 
 /// Accepts on a unix admin socket forever.

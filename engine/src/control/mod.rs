@@ -63,10 +63,14 @@ pub enum ProcessRequest {
     /// Empty slot; ignored.
     #[default]
     Nop,
-    /// Graceful stop (SIGINT/SIGTERM).
+    /// Graceful stop (SIGUSR1, SIGINT, SIGTERM).
     Stop,
     /// Reload the configuration (SIGHUP).
     Reload,
+    /// Stop accepting on every frontend, listeners kept bound (SIGTTOU).
+    Pause,
+    /// Accept again on every paused frontend (SIGTTIN).
+    Resume,
 }
 
 /// What the control plane tells the main thread.
@@ -297,8 +301,9 @@ async fn startup_barrier(inputs: &Inputs, shard_count: usize) -> Result<(), Stri
     }
 }
 
-/// The control loop, until a stop request: applies passive health events, slot lending
-/// and reloads (SIGHUP, run as a task so that events keep flowing while shards apply it).
+/// The control loop, until a stop request: applies passive health events, slot lending,
+/// reloads (SIGHUP, run as a task so that events keep flowing while shards apply it) and
+/// the pause and resume of every frontend (SIGTTOU, SIGTTIN).
 /// A `Fatal` event or an ended input ends it with the message the process fails with.
 async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> {
     loop {
@@ -312,6 +317,13 @@ async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> 
                     let _ = ctl.reload(None).await;
                 })
                 .detach();
+            }
+            Input::Request(ProcessRequest::Pause) => {
+                // Awaited here, not spawned: a SIGTTIN right after applies after it, in order.
+                ctl.set_every_frontend_accepting(false, "SIGTTOU").await;
+            }
+            Input::Request(ProcessRequest::Resume) => {
+                ctl.set_every_frontend_accepting(true, "SIGTTIN").await;
             }
             Input::Request(ProcessRequest::Nop) => {}
             Input::Event(ShardEvent::Fatal { shard, message }) => {

@@ -49,25 +49,60 @@ impl Ctl {
         enabled: bool,
     ) -> Result<String, ErrorReply> {
         let fe = self.state.borrow().lookup_frontend(name)?;
-        {
+        self.set_frontend_accepting(fe, enabled, "the admin socket")
+            .await?;
+        Ok(String::new())
+    }
+
+    /// SIGTTOU (`accepting` false) or SIGTTIN (true, named `cause`): pauses or resumes every
+    /// live frontend as `disable|enable frontend` does, leaving those already in that state
+    /// alone. So SIGTTIN also resumes a frontend `disable frontend` paused, as HAProxy's
+    /// resume does. Logs how many changed once every shard applied them.
+    pub async fn set_every_frontend_accepting(&self, accepting: bool, cause: &str) {
+        let live: Vec<usize> = {
+            let st = self.state.borrow();
+            (0..st.frontend_paused.len())
+                .filter(|&fe| !st.frontend_removed[fe] && st.frontend_paused[fe] == accepting)
+                .collect()
+        };
+        let mut changed = 0;
+        for fe in live {
+            match self.set_frontend_accepting(fe, accepting, cause).await {
+                Ok(()) => changed += 1,
+                Err(e) => log::warn!("{cause}: frontend #{fe}: {e}"),
+            }
+        }
+        let done = if accepting { "resumed" } else { "paused" };
+        log::info!("{cause}: {done} {changed} frontend(s)");
+    }
+
+    /// Pauses or resumes the listeners of frontend `fe` on every shard, for `cause`; the
+    /// reply once every shard applied it. Refuses a frontend already in that state.
+    async fn set_frontend_accepting(
+        &self,
+        fe: usize,
+        accepting: bool,
+        cause: &str,
+    ) -> Result<(), ErrorReply> {
+        let name = {
             let mut st = self.state.borrow_mut();
-            match (st.frontend_paused[fe], enabled) {
+            match (st.frontend_paused[fe], accepting) {
                 (false, false) => st.frontend_paused[fe] = true,
                 (true, true) => st.frontend_paused[fe] = false,
                 (true, false) => return Err(SOCKETS_ALREADY_DISABLED),
                 (false, true) => return Err(SOCKETS_ALREADY_ENABLED),
             }
-        }
+            st.config.frontends[fe].name.clone()
+        };
         log::info!(
-            "frontend {name}: {} by the admin socket",
-            if enabled { "resumed" } else { "paused" }
+            "frontend {name}: {} by {cause}",
+            if accepting { "resumed" } else { "paused" }
         );
         self.broadcast_op(Op::SetFrontendAccepting {
             frontend: fe,
-            accepting: enabled,
+            accepting,
         })
-        .await?;
-        Ok(String::new())
+        .await
     }
 
     /// `set maxconn global <n>`: above the configured (hard) limit → `Value out of range.`;

@@ -28,6 +28,34 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A [`temp_dir`] removed when dropped, also when the test fails.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh temporary directory for one test, removed with the returned guard.
+pub fn scratch_dir(tag: &str) -> TempDir {
+    TempDir(temp_dir(tag))
+}
+
 /// The `percore` binary built by cargo for this test run.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_percore")
