@@ -396,7 +396,8 @@ fn open_admin(
         return Ok((Vec::new(), Vec::new()));
     };
     let mut files = Vec::new();
-    let mut tasks = Vec::new();
+    let warnings = Rc::new(admin::Warnings::default());
+    let mut tasks = vec![glommio::spawn_local(warnings.clone().flush_forever()).detach()];
     let level = |l: percore_conf::Level| match l {
         percore_conf::Level::User => percore_admin::Level::User,
         percore_conf::Level::Operator => percore_admin::Level::Operator,
@@ -431,13 +432,16 @@ fn open_admin(
             path.display()
         );
         files.push(file);
-        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, lvl)).detach());
+        let admin =
+            admin::Listener::new(format!("admin socket {}", path.display()), lvl, &warnings);
+        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, admin)).detach());
     }
     for (addr, lvl) in tcp {
         let listener = glommio::net::TcpListener::bind(addr)
             .map_err(|e| format!("admin listener {addr}: {e}"))?;
         log::info!("admin listener tcp {addr} (level {lvl})");
-        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, lvl)).detach());
+        let admin = admin::Listener::new(format!("admin listener tcp {addr}"), lvl, &warnings);
+        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, admin)).detach());
     }
     Ok((files, tasks))
 }
