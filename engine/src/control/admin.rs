@@ -6,7 +6,7 @@
 //! deadline), never a shard or another client. Lines are bounded by `LINE_BYTES_MAX`;
 //! concurrent connections per listener by [`ADMIN_CONNS_MAX`], where a new connection takes
 //! the slot of the longest idle one. Refusals, such closes and accept errors are warned
-//! about through the control plane's rate limits ([`Warnings`]).
+//! about through the control plane's rate limits (`control::warnings`).
 //!
 //! The socket file is created without a window in which it is reachable with the wrong
 //! mode: it is bound inside a fresh 0700 directory next to the target path, chmod-ed, then
@@ -28,7 +28,7 @@ use percore_admin::{
 };
 
 use super::exec::Ctl;
-use crate::logging::limit::{RateLimiter, WARN_FLUSH_INTERVAL};
+use super::warnings::Warnings;
 
 /// Concurrent connections per admin listener. At the limit a new connection takes the slot
 /// of the one that has waited longest for a command (so an operator can always get in), or
@@ -116,39 +116,6 @@ pub fn bind_unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketFile), S
     result.map_err(|e| format!("admin socket {shown}: {e}"))
 }
 
-/// The control plane's rate limits of repeated admin socket warnings, shared by every
-/// admin listener (one limit per kind, not per listener).
-#[derive(Debug)]
-pub struct Warnings {
-    accept: RateLimiter,
-    refused: RateLimiter,
-    dropped: RateLimiter,
-}
-
-/// The limits, each named in its summary lines.
-impl Default for Warnings {
-    fn default() -> Self {
-        Self {
-            accept: RateLimiter::warnings("admin: accept errors"),
-            refused: RateLimiter::warnings("admin: refused connections"),
-            dropped: RateLimiter::warnings("admin: idle connections closed for new ones"),
-        }
-    }
-}
-
-impl Warnings {
-    /// Logs the summary of every kind whose interval is over, forever.
-    pub async fn flush_forever(self: Rc<Self>) {
-        loop {
-            glommio::timer::sleep(WARN_FLUSH_INTERVAL).await;
-            let now = Instant::now();
-            for limit in [&self.accept, &self.refused, &self.dropped] {
-                limit.warn_flush(now);
-            }
-        }
-    }
-}
-
 /// One admin listener as its accept loop and its connections see it.
 pub struct Listener {
     /// Names the listener in warnings (`admin socket ./p.sock`).
@@ -178,7 +145,7 @@ impl Listener {
         let mut conns = self.conns.borrow_mut();
         if conns.entries.len() >= ADMIN_CONNS_MAX {
             let Some(idle) = conns.close_oldest_idle(now) else {
-                self.warnings.refused.warn(now, || {
+                self.warnings.admin_refused.warn(now, || {
                     format!(
                         "{}: connection refused: {ADMIN_CONNS_MAX} already open, none idle",
                         self.name
@@ -186,7 +153,7 @@ impl Listener {
                 });
                 return None;
             };
-            self.warnings.dropped.warn(now, || {
+            self.warnings.admin_dropped.warn(now, || {
                 format!(
                     "{}: {ADMIN_CONNS_MAX} connections open: closed the one idle for {} \
                      for a new one",
@@ -200,7 +167,7 @@ impl Listener {
 
     /// A failed `accept`: a rate-limited warning.
     fn warn_accept(&self, e: &dyn std::fmt::Display) {
-        self.warnings.accept.warn(Instant::now(), || {
+        self.warnings.admin_accept.warn(Instant::now(), || {
             format!("{}: accept failed: {e}", self.name)
         });
     }
