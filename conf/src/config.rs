@@ -54,6 +54,8 @@ pub struct Global {
     pub maxconn: u32,
     /// How long a graceful stop lets streams finish before closing them.
     pub grace: Duration,
+    /// Process-wide timeouts (`global.timeout`).
+    pub timeout: GlobalTimeouts,
     /// CPU the control plane thread is pinned to; `None` leaves it unpinned.
     pub control_cpu: Option<usize>,
     /// The admin API; `None` opens no admin socket.
@@ -62,6 +64,15 @@ pub struct Global {
     pub log: Log,
     /// Buffer, ring and parser sizes.
     pub tune: Tune,
+}
+
+/// `global.timeout`: timeouts that belong to no frontend or backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalTimeouts {
+    /// Longest an admin connection may take to send one command line, counted from the
+    /// line's first byte, or from the end of the previous reply while it sends nothing
+    /// (HAProxy's `stats timeout`); `set timeout cli` changes it per connection.
+    pub cli: Duration,
 }
 
 /// `global.shards` as written.
@@ -374,6 +385,15 @@ impl Default for Timeouts {
             http_request: Duration::from_secs(10),
             http_keep_alive: Duration::from_secs(5),
             queue: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The built-in global timeouts: cli 10s.
+impl Default for GlobalTimeouts {
+    fn default() -> Self {
+        Self {
+            cli: limits::TIMEOUT_CLI_DEFAULT,
         }
     }
 }

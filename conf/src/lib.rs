@@ -50,8 +50,8 @@ mod validate;
 use std::path::Path;
 
 pub use config::{
-    Admin, AdminListener, Backend, Balance, Config, Frontend, Global, HashType, Level, Log,
-    LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
+    Admin, AdminListener, Backend, Balance, Config, Frontend, Global, GlobalTimeouts, HashType,
+    Level, Log, LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
 };
 pub use error::ConfigError;
 pub use units::{format_duration, format_size, parse_duration, parse_size};

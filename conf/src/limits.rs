@@ -22,6 +22,10 @@ pub const GLOBAL_MAXCONN_DEFAULT: u32 = 10_000;
 /// Default `global.grace`, as DESIGN §3.
 pub const GRACE_DEFAULT: Duration = Duration::from_secs(10);
 
+/// Default `global.timeout.cli`: HAProxy's `stats timeout` default. Bounds how long a slow
+/// or silent admin client holds one of the admin listener's connection slots.
+pub const TIMEOUT_CLI_DEFAULT: Duration = Duration::from_secs(10);
+
 /// Default `global.metrics.bind`: loopback only, port 9101 (HAProxy exporters use 9101).
 pub const METRICS_BIND_DEFAULT: &str = "127.0.0.1:9101";
 

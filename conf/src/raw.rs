@@ -31,11 +31,19 @@ pub(crate) struct RawGlobal {
     pub(crate) shards: Option<RawShards>,
     pub(crate) maxconn: Option<Int>,
     pub(crate) grace: Option<String>,
+    pub(crate) timeout: Option<RawGlobalTimeouts>,
     pub(crate) control_cpu: Option<Int>,
     pub(crate) admin: Option<RawAdmin>,
     pub(crate) log: Option<RawLog>,
     pub(crate) tune: Option<RawTune>,
     pub(crate) metrics: Option<RawMetrics>,
+}
+
+/// `global.timeout`: the process-wide timeouts; durations as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGlobalTimeouts {
+    pub(crate) cli: Option<String>,
 }
 
 /// `global.metrics`: the Prometheus endpoint.

@@ -160,7 +160,7 @@ fn unknown_field_without_hint_lists_the_keys() {
     assert_eq!(
         error("global: { foo: 1 }\n"),
         "test.yaml:1:11: global.foo: unknown field `foo`, expected one of `shards`, `maxconn`, \
-         `grace`, `control_cpu`, `admin`, `log`, `tune`, `metrics`"
+         `grace`, `timeout`, `control_cpu`, `admin`, `log`, `tune`, `metrics`"
     );
 }
 
@@ -531,6 +531,14 @@ fn zero_timeouts_where_meaningless() {
     assert_eq!(
         error(&text),
         "test.yaml:2:29: frontends.web.timeout.client: must be greater than 0, found 0ms"
+    );
+    assert_eq!(
+        error("global:\n  timeout: { cli: 0s }\n"),
+        "test.yaml:2:19: global.timeout.cli: must be greater than 0, found 0s"
+    );
+    assert_eq!(
+        error("global:\n  timeout: { client: 5s }\n"),
+        "test.yaml:2:14: global.timeout.client: unknown field `client`, expected one of `cli`"
     );
 }
 

@@ -17,6 +17,7 @@ const WORDS: &[&str] = &[
     "shards",
     "maxconn",
     "grace",
+    "cli",
     "control_cpu",
     "admin",
     "socket",

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use percore_conf::{
-    load, parse, Admin, AdminListener, Backend, Balance, Config, Frontend, Global, HostInfo, Level,
-    Log, LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts, Tune,
+    load, parse, Admin, AdminListener, Backend, Balance, Config, Frontend, Global, GlobalTimeouts,
+    HostInfo, Level, Log, LogFraming, LogTarget, Mode, ProxyVersion, Server, Shards, Timeouts,
+    Tune,
 };
 
 fn host() -> HostInfo {
@@ -59,6 +60,7 @@ fn full_tcp_example() {
             shard_cpus: vec![0, 1, 2, 3],
             maxconn: 100_000,
             grace: secs(10),
+            timeout: GlobalTimeouts { cli: secs(30) },
             control_cpu: Some(1),
             admin: Some(Admin {
                 socket: PathBuf::from("./percore.sock"),
@@ -142,6 +144,7 @@ fn minimal_example_gets_every_default() {
             shard_cpus: vec![0, 1, 2, 3],
             maxconn: 10_000,
             grace: secs(10),
+            timeout: GlobalTimeouts::default(),
             control_cpu: None,
             admin: None,
             log: Log::default(),

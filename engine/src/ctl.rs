@@ -83,6 +83,9 @@ fn one_shot(args: &CtlArgs, line: &str) -> u8 {
     }
 }
 
+/// Sent once an interactive session has its prompt (see [`interactive`]).
+const INTERACTIVE_TIMEOUT: &[u8] = b"set timeout cli 3600\n";
+
 fn interactive(socket: &str) -> u8 {
     let stream = match Endpoint::parse(socket) {
         Endpoint::Unix(path) => UnixStream::connect(&path).map(Conn::Unix),
@@ -97,6 +100,13 @@ fn interactive(socket: &str) -> u8 {
     };
     if conn.write_all(b"prompt\n").is_err() || read_prompt(&mut conn).is_err() {
         stderr_line(&format!("percore ctl: {socket}: no prompt from the server"));
+        return 2;
+    }
+    // A person types at this prompt: `timeout.cli` (10 s by default, as HAProxy's) is meant
+    // for scripts and stray clients, so this session asks for an hour, as an operator would
+    // with socat. Refused (an old server): the session goes on with the default.
+    if conn.write_all(INTERACTIVE_TIMEOUT).is_err() || read_prompt(&mut conn).is_err() {
+        stderr_line(&format!("percore ctl: {socket}: connection closed"));
         return 2;
     }
     let stdin = io::stdin();

@@ -540,3 +540,158 @@ fn ctl_one_shot_exit_status_and_table() {
     let (st, _, err) = run_cli(&["ctl", "-s", "/nonexistent.sock", "show", "info"], &p.dir);
     assert_eq!(st.code(), Some(2), "{err}");
 }
+
+/// `ADMIN_CONNS_MAX`: connections one admin listener serves at once.
+const ADMIN_CONNS: usize = percore::control::admin::ADMIN_CONNS_MAX;
+
+/// `show info` over a fresh connection, retried until it answers (bounded by [`WAIT`]).
+fn show_info_eventually(path: &std::path::Path) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reply = percore_admin::Client::new(&path.to_string_lossy())
+            .with_timeout(WAIT)
+            .send("show info");
+        match reply {
+            Ok(r) if r.contains("Name: percore") => return r,
+            other => assert!(
+                Instant::now() < deadline,
+                "the admin socket stays locked: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn slow_drip_clients_cannot_lock_the_operator_out() {
+    let o = Origin::start(Behaviour::Echo);
+    let p = Proxy::start("admin-drip", &config(&[("s1", o.addr)], ""));
+    let path = sock(&p);
+    // Every slot is held by a client that sent one byte of a line and nothing since.
+    let mut drips: Vec<UnixStream> = (0..ADMIN_CONNS)
+        .map(|_| {
+            let mut s = UnixStream::connect(&path).expect("connect");
+            s.write_all(b"s").expect("one byte");
+            s
+        })
+        .collect();
+    // The operator still gets in: the longest idle connection makes room.
+    assert!(show_info_eventually(&path).contains("Name: percore"));
+    assert_eq!(
+        wait_closed_unix(&mut drips[0]),
+        0,
+        "the oldest one was closed"
+    );
+}
+
+#[test]
+fn a_line_must_arrive_within_timeout_cli_however_slowly_it_drips() {
+    let o = Origin::start(Behaviour::Echo);
+    let yaml = config(&[("s1", o.addr)], "")
+        .replace("  grace: 1s\n", "  grace: 1s\n  timeout: { cli: 300ms }\n");
+    let p = Proxy::start("admin-cli-timeout", &yaml);
+    let mut s = UnixStream::connect(sock(&p)).expect("connect");
+    // One byte of a line that never ends per 100 ms (the read timeout paces the writes):
+    // each byte comes well within 300 ms of the last, the line never within 300 ms.
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let mut sent = 0;
+    let mut buf = [0u8; 256];
+    let closed = loop {
+        if sent == 30 {
+            break false;
+        }
+        if s.write_all(b"x").is_err() {
+            break true;
+        }
+        sent += 1;
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => panic!("unexpected reply {:?}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(e) => panic!("read: {e}"),
+        }
+    };
+    assert!(
+        closed,
+        "still open after {sent} bytes: each byte extended the deadline"
+    );
+    // The timeout is per connection: the operator is served as before.
+    assert_eq!(admin(&sock(&p), "show backend"), "# name\napp\n\n");
+}
+
+#[test]
+fn a_flood_of_admin_connections_logs_a_handful_of_lines() {
+    const FLOOD: usize = 2000;
+    let o = Origin::start(Behaviour::Echo);
+    // A long timeout.cli: no flood connection may leave before a new one takes its slot.
+    let yaml = config(&[("s1", o.addr)], "")
+        .replace("  grace: 1s\n", "  grace: 1s\n  timeout: { cli: 1h }\n");
+    let p = Proxy::start("admin-flood", &yaml);
+    let path = sock(&p);
+    // Held open: every connection past the limit closes an idle one.
+    let flood: Vec<UnixStream> = (0..ADMIN_CONNS + FLOOD)
+        .map(|_| UnixStream::connect(&path).expect("connect"))
+        .collect();
+    // Each close is either a warning line or counted in a summary (which comes when its
+    // interval ends); the lines stay a handful all along.
+    let closes_logged = |expected: usize| {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let lines = admin_warnings(&p);
+            assert!(lines.len() <= 6, "{} lines: {lines:#?}", lines.len());
+            if closes_reported(&lines) == expected {
+                return lines;
+            }
+            assert!(Instant::now() < deadline, "{lines:#?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let lines = closes_logged(FLOOD);
+    assert!(
+        lines.iter().any(|l| l.contains("more suppressed")),
+        "{lines:#?}"
+    );
+    // The operator gets in, closing one more: a new episode, logged again.
+    show_info_eventually(&path);
+    closes_logged(FLOOD + 1);
+    drop(flood);
+}
+
+/// The process log's warnings about admin connections.
+fn admin_warnings(p: &Proxy) -> Vec<String> {
+    p.lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter(|l| l.contains("[WARN]") && l.contains("admin"))
+        .cloned()
+        .collect()
+}
+
+/// Idle connections closed for new ones, as the log reports them: one per warning line,
+/// plus the counts of the summaries.
+fn closes_reported(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .map(
+            |l| match l.split_once("idle connections closed for new ones: ") {
+                Some((_, rest)) => rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("a count"),
+                None => usize::from(l.contains("closed the one idle for")),
+            },
+        )
+        .sum()
+}
+
+/// Reads a unix stream until EOF; the bytes read.
+fn wait_closed_unix(s: &mut UnixStream) -> usize {
+    s.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).expect("closed, not timed out");
+    got.len()
+}

@@ -129,7 +129,7 @@ pub enum Command {
     SetFrontendEnabled(String, bool),
     /// `set maxconn global <n>`: `n` through `atoi`; 0 or less means the hard limit.
     SetMaxconnGlobal(i32),
-    /// `set timeout cli <delay>`: idle timeout of this admin connection (at least 1 s).
+    /// `set timeout cli <delay>`: the cli timeout of this admin connection (at least 1 s).
     SetTimeoutCli(std::time::Duration),
     /// `set server <bk>/<srv> addr <ip> [port <p>]`: new streams connect there.
     SetServerAddr {

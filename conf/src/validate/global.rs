@@ -5,7 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::config::{
-    Admin, AdminListener, Global, Level, Log, LogFraming, LogTarget, Metrics, Shards, Tune,
+    Admin, AdminListener, Global, GlobalTimeouts, Level, Log, LogFraming, LogTarget, Metrics,
+    Shards, Tune,
 };
 use crate::de::quote;
 use crate::error::Fault;
@@ -13,8 +14,8 @@ use crate::limits;
 use crate::logformat::LogFormat;
 use crate::path::YamlPath;
 use crate::raw::{
-    Int, LogFormatName, RawAdmin, RawAdminListener, RawGlobal, RawLog, RawMetrics, RawShards,
-    RawTune,
+    Int, LogFormatName, RawAdmin, RawAdminListener, RawGlobal, RawGlobalTimeouts, RawLog,
+    RawMetrics, RawShards, RawTune,
 };
 use crate::validate::field::{self, Port, Zero};
 use crate::HostInfo;
@@ -33,6 +34,7 @@ pub(crate) fn global(raw: Option<&RawGlobal>, host: &HostInfo) -> Result<Global,
         Some(text) => field::duration(text, &path.key("grace"), Zero::Allowed)?,
         None => limits::GRACE_DEFAULT,
     };
+    let timeout = global_timeouts(raw.timeout.as_ref(), &path.key("timeout"))?;
     let control_cpu = match raw.control_cpu {
         Some(value) => Some(host_cpu(value, &path.key("control_cpu"), host)?),
         None => None,
@@ -53,11 +55,24 @@ pub(crate) fn global(raw: Option<&RawGlobal>, host: &HostInfo) -> Result<Global,
         shard_cpus,
         maxconn,
         grace,
+        timeout,
         control_cpu,
         admin,
         log,
         tune,
     })
+}
+
+/// `global.timeout`: `cli` must be greater than 0 (it would close every admin connection).
+fn global_timeouts(
+    raw: Option<&RawGlobalTimeouts>,
+    path: &YamlPath,
+) -> Result<GlobalTimeouts, Fault> {
+    let mut timeouts = GlobalTimeouts::default();
+    if let Some(text) = raw.and_then(|r| r.cli.as_ref()) {
+        timeouts.cli = field::duration(text, &path.key("cli"), Zero::Refused)?;
+    }
+    Ok(timeouts)
 }
 
 /// Resolves the shard set: `auto` → every CPU of the affinity mask, `N` → its first N CPUs,

@@ -51,6 +51,9 @@ pub struct Ctl {
     pub changing: Cell<bool>,
     /// The `/metrics` responder, when `global.metrics` is set (a reload may move it).
     pub metrics: RefCell<Option<glommio::task::JoinHandle<()>>>,
+    /// Rate limits of repeated warnings (admin sockets, metrics), flushed by a task of the
+    /// control plane.
+    pub warnings: Rc<super::warnings::Warnings>,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -90,6 +93,7 @@ impl Ctl {
             )),
             changing: Cell::new(false),
             metrics: RefCell::new(None),
+            warnings: Rc::default(),
         }
     }
 

@@ -11,7 +11,7 @@
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
@@ -39,13 +39,18 @@ pub async fn serve(ctl: Rc<Ctl>, listener: TcpListener) {
         let stream = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                log::warn!("metrics accept failed: {e}");
+                let now = Instant::now();
+                ctl.warnings
+                    .metrics_accept
+                    .warn(now, || format!("metrics accept failed: {e}"));
                 glommio::timer::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         if live.get() >= METRICS_CONNS_MAX {
-            log::warn!("metrics connection refused: {METRICS_CONNS_MAX} already open");
+            ctl.warnings.metrics_refused.warn(Instant::now(), || {
+                format!("metrics connection refused: {METRICS_CONNS_MAX} already open")
+            });
             continue;
         }
         live.set(live.get() + 1);

@@ -8,6 +8,7 @@
 //! - [`health`]: active health checks and server state transitions.
 //! - [`reload`]: a new file laid out on the running server slots (pure).
 //! - [`layout`]: `reload`, SIGHUP, `add server`, `del server` applied on every shard.
+//! - [`warnings`]: rate limits of the control plane's repeated warnings.
 //!
 //! It owns one command ring (control → shard) and one event ring (shard → control) per
 //! shard, both bounded `thingbuf` channels with exactly one producer and one consumer. It
@@ -24,6 +25,7 @@ pub mod reload;
 mod runtime;
 pub mod shards;
 pub mod state;
+pub mod warnings;
 
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -172,6 +174,7 @@ async fn main(
     let mut state = State::new(config.clone());
     state.path = path;
     let ctl = Rc::new(Ctl::new(state, shards, log));
+    glommio::spawn_local(ctl.warnings.clone().flush_forever()).detach();
     // The admin sockets open only once every shard accepts (DESIGN §3).
     let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
         Ok(v) => v,
@@ -408,6 +411,7 @@ fn open_admin(
         return Ok((Vec::new(), Vec::new()));
     };
     let mut files = Vec::new();
+    let warnings = ctl.warnings.clone();
     let mut tasks = Vec::new();
     let level = |l: percore_conf::Level| match l {
         percore_conf::Level::User => percore_admin::Level::User,
@@ -443,13 +447,16 @@ fn open_admin(
             path.display()
         );
         files.push(file);
-        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, lvl)).detach());
+        let admin =
+            admin::Listener::new(format!("admin socket {}", path.display()), lvl, &warnings);
+        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, admin)).detach());
     }
     for (addr, lvl) in tcp {
         let listener = glommio::net::TcpListener::bind(addr)
             .map_err(|e| format!("admin listener {addr}: {e}"))?;
         log::info!("admin listener tcp {addr} (level {lvl})");
-        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, lvl)).detach());
+        let admin = admin::Listener::new(format!("admin listener tcp {addr}"), lvl, &warnings);
+        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, admin)).detach());
     }
     Ok((files, tasks))
 }

@@ -297,8 +297,9 @@ fn merge_servers(
 }
 
 /// `global` must not change but for the log (its target, framing, thinning and format,
-/// as long as `access` and whether the target is stderr stay) and the metrics endpoint:
-/// shards, limits, admin sockets and tuning are set up once at start.
+/// as long as `access` and whether the target is stderr stay), the metrics endpoint and
+/// `timeout.cli` (read by each admin connection as it opens): shards, limits, admin sockets
+/// and tuning are set up once at start.
 fn refuse_global(running: &Global, file: &Global) -> Result<(), String> {
     let (r, f) = (&running.log, &file.log);
     let stderr = |l: &percore_conf::Log| l.target == percore_conf::LogTarget::Stderr;
@@ -406,6 +407,8 @@ mod tests {
         let mut file = config(&[("a", 1)], "");
         file.global.log.sample = 10;
         file.global.metrics = None;
+        // Admin connections read it when they open.
+        file.global.timeout.cli = std::time::Duration::from_secs(30);
         assert!(run(&running, &flags, file).is_ok(), "applied live");
         let mut file = config(&[("a", 1)], "");
         file.global.log.access = !file.global.log.access;

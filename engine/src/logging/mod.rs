@@ -4,6 +4,7 @@
 //! - [`sink`]: destinations (stderr, file, syslog over UDP or unix datagrams) and framing
 //!   (raw, RFC 3164, RFC 5424 as HAProxy writes them).
 //! - [`format`]: the access-log line builder (HAProxy's httplog / tcplog or `log_format`).
+//! - [`limit`]: rate limits of repeated process-log warnings, one per kind.
 //!
 //! The process log is a `log` crate backend writing one line per record to stderr, so that
 //! glommio's own warnings (memlock, ring set-up) are visible too; `PERCORE_LOG` sets the level
@@ -21,6 +22,7 @@
 //! what the rings still hold before the process exits.
 
 pub mod format;
+pub mod limit;
 pub mod sink;
 
 use std::future::poll_fn;

@@ -2,58 +2,79 @@
 //! counters, a rate-limited warning when it ended on a peer's protocol error, and an access
 //! log line (sampled and rate-limited by `global.log`, built by `logging::format`).
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use super::Shard;
-use crate::ids::StreamId;
+use crate::ids::{ShardId, StreamId};
 use crate::logging::format::LineFacts;
+use crate::logging::limit::RateLimiter;
 use crate::logging::Severity;
 use crate::rings::counters::{ExchangeTimes, ProxyCounters};
 use crate::stream::{Fault, Record};
 use crate::termination::Cause;
 
-/// Warn once per this many refusals of one kind: a flood of bad messages cannot flood the
-/// log.
-const WARN_EVERY: u64 = 64;
-
-/// Refusals seen per warning kind (invalid requests, invalid responses).
-#[derive(Debug, Default)]
+/// One warning limit per kind of repeated warning of this shard, so that a flood of one
+/// kind neither floods the log nor hides the first line of another kind.
+#[derive(Debug)]
 pub struct Warnings {
-    invalid_request: Cell<u64>,
-    invalid_response: Cell<u64>,
-    proxy_header: Cell<u64>,
+    invalid_request: RateLimiter,
+    invalid_response: RateLimiter,
+    proxy_header: RateLimiter,
+    accept: RateLimiter,
 }
 
 impl Warnings {
-    /// Counts `fault` in its kind; `Some(seen before)` when this one is to be logged (the
-    /// first, then one per [`WARN_EVERY`]). Faults that are not peer protocol errors: `None`.
-    fn note(&self, fault: &Fault) -> Option<u64> {
-        let counter = match fault {
-            Fault::InvalidRequest(_) | Fault::InvalidRequestBody(_) => &self.invalid_request,
-            Fault::InvalidResponse(_) | Fault::InvalidResponseBody(_) => &self.invalid_response,
-            _ => return None,
-        };
-        let n = counter.get();
-        counter.set(n + 1);
-        n.is_multiple_of(WARN_EVERY).then_some(n)
+    /// The limits of shard `shard`, each named in its summary lines.
+    pub fn new(shard: ShardId) -> Self {
+        let kind = |what: &str| RateLimiter::warnings(format!("shard {shard}: {what}"));
+        Self {
+            invalid_request: kind("invalid requests"),
+            invalid_response: kind("invalid responses"),
+            proxy_header: kind("refused PROXY headers"),
+            accept: kind("accept errors"),
+        }
+    }
+
+    /// The limit of `fault`'s kind; `None` for faults that are not peer protocol errors.
+    fn of_fault(&self, fault: &Fault) -> Option<&RateLimiter> {
+        match fault {
+            Fault::InvalidRequest(_) | Fault::InvalidRequestBody(_) => Some(&self.invalid_request),
+            Fault::InvalidResponse(_) | Fault::InvalidResponseBody(_) => {
+                Some(&self.invalid_response)
+            }
+            _ => None,
+        }
+    }
+
+    /// Logs the summary of every kind whose interval is over at `now` (called periodically,
+    /// so that the end of a flood is reported without waiting for the next warning).
+    pub fn flush(&self, now: Instant) {
+        for limit in [
+            &self.invalid_request,
+            &self.invalid_response,
+            &self.proxy_header,
+            &self.accept,
+        ] {
+            limit.warn_flush(now);
+        }
     }
 }
 
 impl Shard {
-    /// A connection refused for its PROXY header: warned about once per [`WARN_EVERY`].
+    /// A connection refused for its PROXY header: a rate-limited warning.
     pub(super) fn warn_proxy_header(&self, line: &str) {
-        let n = self.warnings.proxy_header.get();
-        self.warnings.proxy_header.set(n + 1);
-        if n.is_multiple_of(WARN_EVERY) {
-            let more = if n > 0 {
-                format!(" ({WARN_EVERY} more of this kind since the last warning)")
-            } else {
-                String::new()
-            };
-            log::warn!("shard {}: {line}{more}", self.id);
-        }
+        self.warnings
+            .proxy_header
+            .warn(Instant::now(), || format!("shard {}: {line}", self.id));
+    }
+
+    /// A failed `accept` on `addr` (EMFILE, ENFILE, ENOBUFS…): a rate-limited warning, so
+    /// that every episode is logged and none floods the log.
+    pub(super) fn warn_accept(&self, addr: SocketAddr, e: &dyn std::fmt::Display) {
+        self.warnings.accept.warn(Instant::now(), || {
+            format!("shard {}: accept on {addr} failed: {e}", self.id)
+        });
     }
 
     /// Counts one finished exchange or stream of `frontend` and writes its log line.
@@ -109,18 +130,15 @@ impl Shard {
         }
     }
 
-    /// Peer protocol errors are worth a warning, one per [`WARN_EVERY`] of each kind.
+    /// Peer protocol errors are worth a warning, rate-limited per kind.
     fn warn_on_fault(&self, peer: SocketAddr, id: StreamId, r: &Record) {
         let Some(fault) = &r.fault else {
             return;
         };
-        if let Some(n) = self.warnings.note(fault) {
-            let more = if n > 0 {
-                format!(" ({WARN_EVERY} more of this kind since the last warning)")
-            } else {
-                String::new()
-            };
-            log::warn!("shard {} stream {id} from {peer}: {fault}{more}", self.id);
+        if let Some(limit) = self.warnings.of_fault(fault) {
+            limit.warn(r.ended, || {
+                format!("shard {} stream {id} from {peer}: {fault}", self.id)
+            });
         }
     }
 
@@ -194,20 +212,46 @@ mod tests {
     use percore_protocols::http1::{BodyError, RequestError};
 
     use super::*;
+    use std::time::Duration;
+
+    use crate::logging::limit::{Admit, WARN_INTERVAL};
 
     #[test]
     fn each_warning_kind_has_its_own_limit() {
-        let w = Warnings::default();
+        let w = Warnings::new(ShardId(0));
+        let t0 = Instant::now();
+        let admit = |fault: &Fault| w.of_fault(fault).expect("a limited kind").admit(t0);
         let bad_request = Fault::InvalidRequest(RequestError::MissingHost);
+        let bad_body = Fault::InvalidRequestBody(BodyError::Truncated);
         let bad_response = Fault::InvalidResponseBody(BodyError::Truncated);
-        assert_eq!(w.note(&bad_request), Some(0));
-        for _ in 1..WARN_EVERY {
-            assert_eq!(w.note(&bad_request), None);
-        }
+        assert_eq!(admit(&bad_request), Admit::Log(None));
+        assert_eq!(
+            admit(&bad_body),
+            Admit::Suppress,
+            "one kind: invalid requests"
+        );
         // A flood of bad requests does not hide the first bad response, nor the reverse.
-        assert_eq!(w.note(&bad_response), Some(0));
-        assert_eq!(w.note(&bad_request), Some(WARN_EVERY));
-        assert_eq!(w.note(&bad_response), None);
-        assert_eq!(w.note(&Fault::ClientTimeout), None);
+        assert_eq!(admit(&bad_response), Admit::Log(None));
+        assert_eq!(admit(&bad_response), Admit::Suppress);
+        assert!(w.of_fault(&Fault::ClientTimeout).is_none());
+        assert_eq!(w.accept.admit(t0), Admit::Log(None));
+        assert_eq!(w.proxy_header.admit(t0), Admit::Log(None));
+    }
+
+    #[test]
+    fn a_second_accept_error_episode_is_logged_again() {
+        let w = Warnings::new(ShardId(1));
+        let t0 = Instant::now();
+        // EMFILE: the accept loop retries every 100 ms.
+        assert_eq!(w.accept.admit(t0), Admit::Log(None));
+        for i in 1..40 {
+            assert_eq!(
+                w.accept.admit(t0 + i * Duration::from_millis(100)),
+                Admit::Suppress
+            );
+        }
+        w.flush(t0 + WARN_INTERVAL);
+        // Descriptors are back; minutes later they run out again.
+        assert_eq!(w.accept.admit(t0 + 600 * WARN_INTERVAL), Admit::Log(None));
     }
 }

@@ -199,7 +199,7 @@ pub struct Shard {
     data_queue: Cell<Option<glommio::TaskQueueHandle>>,
     /// Set once a stop began.
     stopping: Cell<bool>,
-    /// Refusals seen per warning kind, for rate-limited warnings.
+    /// One rate limit per kind of repeated warning (flushed by the purge task).
     warnings: account::Warnings,
     /// HAProxy's httplog and tcplog layouts, parsed once (used without `log_format`).
     log_formats: (LogFormat, LogFormat),
@@ -266,7 +266,7 @@ impl Shard {
             listeners: RefCell::new(Vec::new()),
             data_queue: Cell::new(None),
             stopping: Cell::new(false),
-            warnings: account::Warnings::default(),
+            warnings: account::Warnings::new(spec.id),
             log_formats: (LogFormat::httplog(), LogFormat::tcplog()),
             errors: RefCell::new(errors::ErrorLog::new(
                 cfg.frontends.len(),
@@ -763,9 +763,14 @@ async fn main(mut spec: ShardSpec) {
     }
 }
 
-/// How often idle pooled server connections past their timeout are closed and the shard
-/// checks whether a burst ended (then the allocator returns its free memory).
+/// How often idle pooled server connections past their timeout are closed, the shard
+/// checks whether a burst ended (then the allocator returns its free memory) and reports
+/// the warnings it suppressed (within `logging::limit::WARN_FLUSH_INTERVAL`).
 const POOL_PURGE_INTERVAL: Duration = Duration::from_millis(250);
+// The purge task flushes the shard's warning limits: summaries must not come later than that.
+const _: () = assert!(
+    POOL_PURGE_INTERVAL.as_millis() <= crate::logging::limit::WARN_FLUSH_INTERVAL.as_millis()
+);
 
 /// Free buffers unused for this many purge intervals (1 s) go back to the allocator.
 const BUFFER_TRIM_EVERY: u32 = 4;
@@ -785,14 +790,16 @@ fn burst_ended(peak: usize, now: usize) -> bool {
     peak.saturating_sub(now) >= BURST_DROP_MIN && now < peak / 4
 }
 
-/// Closes expired idle server connections and trims the buffer pools, forever (cancelled
-/// with the accept loops).
+/// Closes expired idle server connections, trims the buffer pools and reports suppressed
+/// warnings, forever (cancelled with the accept loops).
 async fn purge_pool(shard: Rc<Shard>) {
     let mut peak_streams = 0;
     let mut tick = 0u32;
     loop {
         glommio::timer::sleep(POOL_PURGE_INTERVAL).await;
-        shard.pool.borrow_mut().purge(Instant::now());
+        let now = Instant::now();
+        shard.pool.borrow_mut().purge(now);
+        shard.warnings.flush(now);
         // Wants of streams that gave up, idle borrowed slots, and slot messages the event
         // ring could not take.
         for b in shard.all_budgets() {
@@ -856,7 +863,6 @@ async fn accept_loop(
 ) {
     let fe_budget = shard.frontend_budgets.borrow()[frontend].clone();
     let global = shard.global_budget.clone();
-    let mut errors_logged = 0u32;
     loop {
         let accepted = listener.accept().await;
         let fe_slot = fe_budget.acquire().await;
@@ -872,10 +878,7 @@ async fn accept_loop(
             },
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off instead of spinning on the error.
-                if errors_logged < 10 {
-                    errors_logged += 1;
-                    log::warn!("shard {}: accept on {addr} failed: {e}", shard.id);
-                }
+                shard.warn_accept(addr, &e);
                 glommio::timer::sleep(Duration::from_millis(100)).await;
             }
         }
