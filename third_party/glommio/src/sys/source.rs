@@ -136,11 +136,13 @@ pub(crate) struct InnerSource {
 
     pub(crate) io_requirements: IoRequirements,
 
-    pub(crate) timeout: Option<TimeSpec64>,
+    /// percore patch (small sources): boxed, as `stats_collection`: socket polls have
+    /// neither, and inline they cost every socket's source 56 bytes.
+    pub(crate) timeout: Option<Box<TimeSpec64>>,
 
     pub(crate) enqueued: Option<EnqueuedSource>,
 
-    pub(crate) stats_collection: Option<StatsCollection>,
+    pub(crate) stats_collection: Option<Box<StatsCollection>>,
 
     pub(crate) task_queue: Option<TaskQueueHandle>,
 }
@@ -184,7 +186,7 @@ impl Source {
                 io_requirements: ioreq,
                 enqueued: None,
                 timeout: None,
-                stats_collection,
+                stats_collection: stats_collection.map(Box::new),
                 task_queue,
             })),
         }
@@ -193,14 +195,14 @@ impl Source {
     pub(crate) fn set_timeout(&self, d: Duration) -> Option<Duration> {
         let mut inner = self.inner.borrow_mut();
         let t = &mut inner.timeout;
-        let old = *t;
+        let old = t.as_deref().copied();
         match TimeSpec64::try_from(d) {
-            Ok(dur) | Err(dur) => *t = Some(dur),
+            Ok(dur) | Err(dur) => *t = Some(Box::new(dur)),
         }
         old.map(Duration::from)
     }
 
-    pub(super) fn timeout_ref(&self) -> Ref<'_, Option<TimeSpec64>> {
+    pub(super) fn timeout_ref(&self) -> Ref<'_, Option<Box<TimeSpec64>>> {
         Ref::map(self.inner.borrow(), |x| &x.timeout)
     }
 
@@ -324,7 +326,7 @@ impl Source {
     }
 
     pub(crate) fn stats_collection(&self) -> Option<StatsCollection> {
-        self.inner.borrow().stats_collection
+        self.inner.borrow().stats_collection.as_deref().copied()
     }
 
     pub(crate) async fn collect_rw(&self) -> io::Result<usize> {

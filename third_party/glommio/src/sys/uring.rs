@@ -469,12 +469,12 @@ fn record_stats<Ring: UringCommon>(
 ) {
     // percore patch (clock reads): the timestamps only feed latency statistics; a clock
     // read per completion costs more than the rest of the bookkeeping when nobody reads them.
-    if src.stats_collection.is_some_and(|s| s.latency.is_some()) {
+    if src.stats_collection.as_deref().is_some_and(|s| s.latency.is_some()) {
         if let Some(stamps) = src.wakers.stamps.as_mut() {
             stamps.fulfilled_at = Some(Instant::now());
         }
     }
-    if let Some(fulfilled) = src.stats_collection.and_then(|x| x.fulfilled) {
+    if let Some(fulfilled) = src.stats_collection.as_deref().and_then(|x| x.fulfilled) {
         fulfilled(res, ring.io_stats_mut(), 1);
         if let Some(handle) = src.task_queue {
             fulfilled(res, ring.io_stats_for_task_queue_mut(handle), 1);
@@ -483,7 +483,7 @@ fn record_stats<Ring: UringCommon>(
 
     let waiters = usize::saturating_sub(src.wakers.waiters.len(), 1);
     if waiters > 0 {
-        if let Some(reused) = src.stats_collection.and_then(|x| x.reused) {
+        if let Some(reused) = src.stats_collection.as_deref().and_then(|x| x.reused) {
             reused(res, ring.io_stats_mut(), waiters as u64);
             if let Some(handle) = src.task_queue {
                 reused(
@@ -2245,7 +2245,7 @@ fn queue_request_into_ring(
     {
         // percore patch (clock reads): see record_stats.
         let mut inner = source.inner.borrow_mut();
-        if inner.stats_collection.is_some_and(|s| s.latency.is_some()) {
+        if inner.stats_collection.as_deref().is_some_and(|s| s.latency.is_some()) {
             inner.wakers.stamps.get_or_insert_with(Default::default).queued_at =
                 Some(Instant::now());
         }
