@@ -127,6 +127,12 @@ impl Deadlines {
         earliest
     }
 
+    /// When `owner`'s armed deadline fires (its tick's start), if one is armed.
+    pub fn armed_at(&self, owner: u32) -> Option<Instant> {
+        let (tick, _) = self.owners.get(owner as usize)?.armed()?;
+        Some(self.epoch + tick_time(tick))
+    }
+
     /// Disarms `owner` and forgets its waker (its stream ended).
     pub fn remove(&mut self, owner: u32) {
         self.unlink(owner);
@@ -286,6 +292,8 @@ mod tests {
         let at = t0 + ms(5) + Duration::from_micros(300);
         w.arm(0, at, &waker);
         assert_eq!(w.next(), Some(t0 + ms(6)));
+        assert_eq!(w.armed_at(0), Some(t0 + ms(6)));
+        assert_eq!(w.armed_at(1), None);
         assert_eq!(wake_due(&mut w, t0 + ms(5)), 0);
         assert_eq!(wake_due(&mut w, at), 0, "the tick of `at` is not over yet");
         assert_eq!(wake_due(&mut w, t0 + ms(6)), 1);

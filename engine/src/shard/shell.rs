@@ -34,8 +34,6 @@ pub struct Stream<M: Machine> {
     /// Boxed: an HTTP stream between exchanges has none, and should not carry its size.
     server: Option<Box<ServerConn>>,
     machine: M,
-    /// The deadline armed in the shard's wheel (see `poll_deadline`).
-    armed: Option<Instant>,
     _slots: [BudgetSlot; 2],
     frontend: usize,
     /// Client bytes read before the machine existed (after a PROXY header), served first.
@@ -63,7 +61,6 @@ impl<M: Machine> Stream<M> {
             client,
             server: None,
             machine,
-            armed: None,
             _slots: slots,
             frontend,
             preread: None,
@@ -461,10 +458,7 @@ fn poll_deadline<M: Machine>(
     }
     // A stream is polled only by its own task, whose waker does not change: the one the
     // wheel holds stays valid while the deadline is kept.
-    if s.armed.is_none_or(|armed| at < armed || armed <= now) {
-        s.guard.arm_deadline(at, cx.waker());
-        s.armed = Some(at);
-    }
+    s.guard.keep_deadline(at, now, cx.waker());
     Poll::Pending
 }
 

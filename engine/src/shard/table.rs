@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use glommio::task::JoinHandle;
 use glommio::timer::Timer;
 
-use super::deadline::Deadlines;
+use super::deadline::{Deadlines, TICK};
 use crate::ids::{ServerKey, ShardId, StreamId};
 
 /// Where a stream is in its life; shown by `show sess`.
@@ -329,6 +329,12 @@ impl StreamTable {
                 w.wake();
             }
         }
+    }
+
+    /// When the deadline armed for the stream behind `r` fires, if one is.
+    pub fn armed_deadline(&self, r: SlotRef) -> Option<Instant> {
+        self.get(r)?;
+        self.deadlines.armed_at(r.slot)
     }
 
     /// For [`drive_deadlines`]: wakes the streams whose deadline passed at `now` (into
@@ -652,9 +658,14 @@ impl StreamGuard {
         self.table.borrow_mut().leave_backend(self.slot);
     }
 
-    /// Arms (or moves) the stream's deadline: `waker` is woken once `at` has passed.
-    pub fn arm_deadline(&self, at: Instant, waker: &Waker) {
-        self.table.borrow_mut().arm_deadline(self.slot, at, waker);
+    /// Keeps the stream's deadline at `at` in the wheel (`waker` is woken once it has
+    /// passed). Moved only when it came a tick closer or the armed one passed: a later
+    /// deadline is armed when the earlier one fires.
+    pub fn keep_deadline(&self, at: Instant, now: Instant, waker: &Waker) {
+        let armed = self.table.borrow().armed_deadline(self.slot);
+        if armed.is_none_or(|armed| at + TICK <= armed || armed <= now) {
+            self.table.borrow_mut().arm_deadline(self.slot, at, waker);
+        }
     }
 
     /// Attaches the stream to a server in the index.

@@ -24,7 +24,10 @@ pub const HEADS_FREE_MAX: usize = 256;
 #[derive(Debug)]
 pub struct Pools {
     size: usize,
-    free: RefCell<Vec<Box<[u8]>>>,
+    // Boxed: a `Buf` holds its storage by pointer, and taking or giving one moves the
+    // pointer, not the storage.
+    #[allow(clippy::vec_box)]
+    free: RefCell<Vec<Box<Storage>>>,
     /// Fewest free buffers seen since the last trim: those were never needed.
     free_low: Cell<usize>,
     /// Buffers handed out and not returned.
@@ -51,21 +54,41 @@ impl Pools {
         self.size
     }
 
-    /// A zero-initialised (or reused) data buffer.
-    pub fn take(&self) -> Box<[u8]> {
+    /// A zero-initialised (or reused) data buffer, empty.
+    pub fn take(&self) -> Box<Storage> {
         let mut free = self.free.borrow_mut();
         let buf = free.pop();
         self.free_low.set(self.free_low.get().min(free.len()));
         self.in_use.set(self.in_use.get() + 1);
-        buf.unwrap_or_else(|| vec![0; self.size].into_boxed_slice())
+        buf.unwrap_or_else(|| {
+            Box::new(Storage {
+                data: vec![0; self.size].into_boxed_slice(),
+                start: 0,
+                end: 0,
+            })
+        })
     }
 
     /// Returns a data buffer; kept for reuse up to [`BUFS_FREE_MAX`], else freed.
-    pub fn give(&self, buf: Box<[u8]>) {
+    pub fn give(&self, mut buf: Box<Storage>) {
         self.in_use.set(self.in_use.get().saturating_sub(1));
         let mut free = self.free.borrow_mut();
-        if free.len() < BUFS_FREE_MAX && buf.len() == self.size {
+        if free.len() < BUFS_FREE_MAX && buf.data.len() == self.size {
+            buf.set(0, 0);
             free.push(buf);
+        }
+    }
+
+    /// Keeps a pool-sized data buffer a grown [`Buf`] let go of (the `Buf` itself still
+    /// counts as in use until its release).
+    fn keep(&self, data: Box<[u8]>) {
+        let mut free = self.free.borrow_mut();
+        if free.len() < BUFS_FREE_MAX && data.len() == self.size {
+            free.push(Box::new(Storage {
+                data,
+                start: 0,
+                end: 0,
+            }));
         }
     }
 
@@ -117,13 +140,51 @@ impl Pools {
 
 /// A bounded FIFO of bytes with pooled storage.
 ///
-/// Offsets are `u32` (a buffer is at most `tune.bufsize` plus a page, far below 4 GiB): an
-/// HTTP stream has four of these for its whole life, idle or not.
+/// One pointer: the offsets live with the bytes in the pooled [`Storage`], so a buffer
+/// without bytes in flight costs its stream 8 bytes (an HTTP stream has four buffers for
+/// its whole life, idle or not).
 #[derive(Debug, Default)]
 pub struct Buf {
-    data: Option<Box<[u8]>>,
+    st: Option<Box<Storage>>,
+}
+
+/// A pooled data buffer and the range of it that holds bytes. Offsets are `u32`: a buffer
+/// is at most `tune.bufsize` plus a page, far below 4 GiB.
+#[derive(Debug)]
+pub struct Storage {
+    data: Box<[u8]>,
     start: u32,
     end: u32,
+}
+
+impl Storage {
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    fn len(&self) -> usize {
+        self.end() - self.start()
+    }
+
+    /// Sets the held range; an empty one restarts at offset 0.
+    fn set(&mut self, start: usize, end: usize) {
+        let (start, end) = if start == end { (0, 0) } else { (start, end) };
+        self.start = u32::try_from(start).expect("a buffer is below 4 GiB");
+        self.end = u32::try_from(end).expect("a buffer is below 4 GiB");
+    }
+
+    /// Moves the held bytes to the front.
+    fn compact(&mut self) {
+        let (start, end) = (self.start(), self.end());
+        if start > 0 {
+            self.data.copy_within(start..end, 0);
+            self.set(0, end - start);
+        }
+    }
 }
 
 impl Buf {
@@ -134,20 +195,20 @@ impl Buf {
 
     /// The bytes held.
     pub fn bytes(&self) -> &[u8] {
-        match &self.data {
-            Some(d) => &d[self.start()..self.end()],
+        match &self.st {
+            Some(s) => &s.data[s.start()..s.end()],
             None => &[],
         }
     }
 
     /// Bytes held.
     pub fn len(&self) -> usize {
-        self.end() - self.start()
+        self.st.as_ref().map_or(0, |s| s.len())
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.len() == 0
     }
 
     /// Whether no byte can be added even after compaction.
@@ -156,7 +217,7 @@ impl Buf {
     }
 
     fn capacity(&self, pools: &Pools) -> usize {
-        self.data.as_ref().map_or(pools.size(), |d| d.len())
+        self.st.as_ref().map_or(pools.size(), |s| s.data.len())
     }
 
     /// Bytes that can still be added.
@@ -167,26 +228,29 @@ impl Buf {
     /// Drops `n` bytes from the front.
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume {n} of {}", self.len());
-        self.set(self.start() + n, self.end());
+        if let Some(s) = self.st.as_mut() {
+            s.set(s.start() + n, s.end());
+        }
     }
 
     /// Free room at the end (storage taken, tail compacted as needed); empty when full.
     pub fn spare(&mut self, pools: &Pools) -> &mut [u8] {
-        let (start, end) = (self.start(), self.end());
-        let data = self.data.get_or_insert_with(|| pools.take());
-        if end == data.len() && start > 0 {
-            data.copy_within(start..end, 0);
-            self.set(0, end - start);
+        let s = self.st.get_or_insert_with(|| pools.take());
+        if s.end() == s.data.len() {
+            s.compact();
         }
-        let end = self.end();
-        &mut self.data.as_mut().expect("taken above")[end..]
+        let end = s.end();
+        &mut s.data[end..]
     }
 
     /// `n` bytes were written into the last [`Buf::spare`].
     pub fn commit(&mut self, n: usize) {
-        let len = self.data.as_ref().map_or(0, |d| d.len());
-        assert!(self.end() + n <= len, "commit past the storage");
-        self.set(self.start(), self.end() + n);
+        let Some(s) = self.st.as_mut() else {
+            assert_eq!(n, 0, "commit past the storage");
+            return;
+        };
+        assert!(s.end() + n <= s.data.len(), "commit past the storage");
+        s.set(s.start(), s.end() + n);
     }
 
     /// Appends `bytes`. Callers bound what they add by [`Buf::room`]; a few bytes of
@@ -195,22 +259,24 @@ impl Buf {
         if bytes.is_empty() {
             return;
         }
-        let (mut start, mut end) = (self.start(), self.end());
-        let need = end - start + bytes.len();
-        let data = self.data.get_or_insert_with(|| pools.take());
-        if end + bytes.len() > data.len() {
-            if need > data.len() {
+        let s = self.st.get_or_insert_with(|| pools.take());
+        if s.end() + bytes.len() > s.data.len() {
+            let need = s.len() + bytes.len();
+            if need > s.data.len() {
+                // The bigger one is not pooled again (its size is not the pool's): freed
+                // on release. The pool-sized one goes back now.
                 let mut bigger = vec![0; need].into_boxed_slice();
-                bigger[..end - start].copy_from_slice(&data[start..end]);
-                pools.give(std::mem::replace(data, bigger));
+                bigger[..s.len()].copy_from_slice(&s.data[s.start()..s.end()]);
+                let len = s.len();
+                pools.keep(std::mem::replace(&mut s.data, bigger));
+                s.set(0, len);
             } else {
-                data.copy_within(start..end, 0);
+                s.compact();
             }
-            end -= start;
-            start = 0;
         }
-        data[end..end + bytes.len()].copy_from_slice(bytes);
-        self.set(start, end + bytes.len());
+        let end = s.end();
+        s.data[end..end + bytes.len()].copy_from_slice(bytes);
+        s.set(s.start(), end + bytes.len());
     }
 
     /// Lets `f` append through the shard's scratch vector (serialisers that write a `Vec`).
@@ -223,49 +289,43 @@ impl Buf {
 
     /// Keeps only the first `len` bytes held.
     pub fn truncate(&mut self, len: usize) {
-        if len < self.len() {
-            self.set(self.start(), self.start() + len);
+        if let Some(s) = self.st.as_mut() {
+            if len < s.len() {
+                s.set(s.start(), s.start() + len);
+            }
         }
     }
 
     /// Drops everything held.
     pub fn clear(&mut self) {
-        self.set(0, 0);
+        if let Some(s) = self.st.as_mut() {
+            s.set(0, 0);
+        }
     }
 
     /// Gives the storage back when nothing is held.
     pub fn release(&mut self, pools: &Pools) {
         if self.is_empty() {
-            if let Some(d) = self.data.take() {
-                pools.give(d);
+            if let Some(s) = self.st.take() {
+                pools.give(s);
             }
         }
     }
 
     /// Whether storage is held.
     pub fn is_allocated(&self) -> bool {
-        self.data.is_some()
-    }
-
-    fn start(&self) -> usize {
-        self.start as usize
-    }
-
-    fn end(&self) -> usize {
-        self.end as usize
-    }
-
-    /// Sets the held range; an empty one restarts at offset 0.
-    fn set(&mut self, start: usize, end: usize) {
-        let (start, end) = if start == end { (0, 0) } else { (start, end) };
-        self.start = u32::try_from(start).expect("a buffer is below 4 GiB");
-        self.end = u32::try_from(end).expect("a buffer is below 4 GiB");
+        self.st.is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buffer_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Buf>(), std::mem::size_of::<usize>());
+    }
 
     #[test]
     fn fifo_with_compaction_and_release() {
