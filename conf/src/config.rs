@@ -52,6 +52,9 @@ pub struct Global {
     pub shard_cpus: Vec<usize>,
     /// Most streams the whole process serves at once.
     pub maxconn: u32,
+    /// The file set `global.maxconn`; else it is the default, which start-up lowers to what
+    /// `ulimit -n` allows (as HAProxy derives its maxconn from the descriptor limit).
+    pub maxconn_configured: bool,
     /// How long a graceful stop lets streams finish before closing them.
     pub grace: Duration,
     /// Process-wide timeouts (`global.timeout`).

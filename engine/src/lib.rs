@@ -13,11 +13,13 @@
 //! - [`demo`]: `percore demo`.
 //! - [`ctl`]: `percore ctl`, the admin socket client.
 //! - [`output`]: stdout and stderr writes that survive a closed pipe.
+//! - [`fds`]: the descriptor ceiling (`ulimit -n` against what the configuration needs).
 
 pub mod control;
 pub mod ctl;
 pub mod demo;
 pub mod executor;
+pub mod fds;
 pub mod ids;
 pub mod logging;
 pub mod origin;

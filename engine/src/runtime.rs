@@ -137,10 +137,14 @@ pub fn block_signals() -> SigSet {
 /// Starts shards and the control plane; returns once every shard is accepting. `path` is
 /// the file `reload` and SIGHUP read again (`None`: an embedded configuration).
 pub fn start(
-    config: Config,
+    mut config: Config,
     path: Option<std::path::PathBuf>,
     signals: SigSet,
 ) -> Result<Running, RunError> {
+    let maxconn = config.global.maxconn;
+    if let Some((level, line)) = crate::fds::fit(&mut config).message(maxconn) {
+        log::log!(level, "{line}");
+    }
     let cpus = config.global.shard_cpus.clone();
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
     let listeners = bind_listeners(&config, cpus.len())?;

@@ -718,7 +718,7 @@ impl Ctl {
             pid: u64::from(std::process::id()),
             uptime_sec: uptime.as_secs(),
             ulimit_n,
-            maxsock: ulimit_n,
+            maxsock: crate::fds::needed(&st.config).min(ulimit_n),
             maxconn: u64::from(st.global_maxconn),
             hard_maxconn: u64::from(st.config.global.maxconn),
             curr_conns: curr,

@@ -131,9 +131,13 @@ impl Ctl {
                     .into(),
             );
         };
-        let file =
+        let mut file =
             percore_conf::load(&path, &crate::runtime::host_info()).map_err(|e| e.to_string())?;
         let st = self.state.borrow();
+        if !file.global.maxconn_configured {
+            // The default was fitted to `ulimit -n` at start (crate::fds); it stays so.
+            file.global.maxconn = st.config.global.maxconn;
+        }
         let servers: Vec<Vec<reload::SlotFlags>> = st
             .servers
             .iter()
