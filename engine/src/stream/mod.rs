@@ -304,7 +304,8 @@ pub trait Machine {
     /// Room to read bytes from `side` into, when the machine wants them now.
     fn read_space(&mut self, env: &Env<'_>, side: Side) -> Option<&mut [u8]>;
     /// The shell is about to wait: empty buffers go back to the shard's pools, so a
-    /// waiting stream holds no data buffer.
+    /// waiting stream holds no data buffer. A done machine gives back every buffer (the
+    /// shell parks it once before dropping it).
     fn park(&mut self, env: &Env<'_>);
     /// `n` bytes were read into the last [`Machine::read_space`] (0: end of stream).
     fn handle_read(&mut self, env: &Env<'_>, now: Instant, side: Side, n: usize);
