@@ -8,6 +8,8 @@
 //! - [`attempt`]: connection attempts, retries and redispatch decisions (both modes).
 //! - [`tcp`]: [`tcp::TcpMachine`], one TCP-mode stream.
 //! - [`http`]: [`http::HttpMachine`], one HTTP/1 stream (many exchanges).
+//! - `testing`, `fuzzing` (hidden; tests and the `fuzzing` feature): the socket-free driver
+//!   and the `http_stream` / `tcp_stream` fuzz entry points built on it.
 //!
 //! # Life of a stream
 //!
@@ -41,10 +43,14 @@ pub mod attempt;
 pub mod buf;
 pub mod capture;
 pub mod fault;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod http;
 pub mod tcp;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod testing;
 
 use std::time::Instant;
