@@ -12,6 +12,7 @@
 //! - `error` — [`ErrorReply`] and every error text as a constant.
 //! - `framing` — [`terminator`], [`ReplyWriter`]: prompt mode, `quit`, line bound.
 //! - `client` — [`Client`], [`reply_is_error`], [`render_stat_table`].
+//! - `fuzzing` (hidden) — the `admin_command` fuzz entry point and its invariants.
 //!
 //! Words: HAProxy's *session* in `show sess` / `shutdown session(s)` is percore's *stream*.
 
@@ -22,6 +23,8 @@ mod cmd;
 mod date;
 mod error;
 mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grammar;
 mod level;
 mod table;

@@ -19,6 +19,7 @@
 //! - `hint`:     "did you mean" by edit distance
 //! - [`errorfile`]: reads and checks the errorfiles a frontend names
 //! - `error`:    [`ConfigError`] and the internal `Fault`
+//! - `fuzzing`:  (hidden) the `config_text` fuzz entry point and its invariants
 //! - [`config`]: the validated types
 //! - [`limits`]: every bound and built-in default, with its reason
 //! - [`logformat`]: HAProxy log-format templates (`log_format`, httplog, tcplog)
@@ -35,6 +36,8 @@ pub mod config;
 mod de;
 mod error;
 pub mod errorfile;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hint;
 pub mod http;
 pub mod limits;

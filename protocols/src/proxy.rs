@@ -262,6 +262,74 @@ fn decode_v2(input: &[u8]) -> Result<Option<(Header, usize)>, ProxyError> {
     Ok(Some((header, consumed)))
 }
 
+/// Entry point of the `proxy_header` fuzz target and its property-test twin. Hidden from
+/// docs; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{decode, encode, Header, Version, V1_MAX_BYTES, V2_MAX_BYTES};
+
+    /// Decodes arbitrary bytes whole and cut at offsets derived from them, asserting: a prefix
+    /// answers `Ok(None)` or exactly what the whole answers (errors are final, a header never
+    /// depends on bytes after it); a decoded header consumed at least one byte and no more
+    /// than the input; the header alone decodes to itself; and an announced pair of
+    /// addresses re-encodes in the same version within its size limit and decodes back.
+    pub fn proxy_header(data: &[u8]) {
+        let whole = decode(data);
+        for cut in cuts(data) {
+            let prefix = decode(&data[..cut]);
+            assert!(
+                prefix == Ok(None) || prefix == whole,
+                "prefix of {cut} bytes answered {prefix:?}, the whole {whole:?}"
+            );
+        }
+        let Ok(Some((header, consumed))) = whole else {
+            return;
+        };
+        assert!(consumed >= 1 && consumed <= data.len());
+        assert_eq!(
+            decode(&data[..consumed]),
+            whole,
+            "the header needs its tail"
+        );
+        assert_eq!(decode(&data[..consumed - 1]), Ok(None));
+        let Header::Proxied {
+            source,
+            destination,
+        } = header
+        else {
+            return;
+        };
+        let (version, limit) = if data[0] == b'P' {
+            (Version::V1, V1_MAX_BYTES)
+        } else {
+            (Version::V2, V2_MAX_BYTES)
+        };
+        let mut out = Vec::new();
+        encode(version, source, destination, &mut out);
+        assert!(
+            out.len() <= limit,
+            "{version:?} header of {} bytes",
+            out.len()
+        );
+        assert_eq!(decode(&out), Ok(Some((header, out.len()))));
+    }
+
+    /// Split points derived from the input, so a fuzzer explores them too; every offset for
+    /// short inputs (a header is short).
+    fn cuts(data: &[u8]) -> Vec<usize> {
+        if data.len() <= 64 {
+            return (0..data.len()).collect();
+        }
+        let len = data.len();
+        let mut cuts: Vec<usize> = data.iter().take(8).map(|&b| b as usize * 7 % len).collect();
+        cuts.extend([1, 12, 15, 16, len / 2, len - 1]);
+        cuts.retain(|&c| c < len);
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,6 +524,51 @@ mod tests {
             if let Ok(Some((_, used))) = decode(&bytes) {
                 prop_assert!(used <= bytes.len());
             }
+            fuzzing::proxy_header(&bytes);
         }
+
+        #[test]
+        fn fuzz_entry_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            fuzzing::proxy_header(&bytes);
+        }
+
+        /// Valid headers with one byte replaced and some payload after them: the fuzz
+        /// entry's invariants hold near the valid grammar too.
+        #[test]
+        fn fuzz_entry_on_mutated_headers(
+            s in any_addr(),
+            d in any_addr(),
+            v2 in any::<bool>(),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let v = if v2 { Version::V2 } else { Version::V1 };
+            let mut bytes = Vec::new();
+            encode(v, s, d, &mut bytes);
+            fuzzing::proxy_header(&bytes);
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            bytes.extend_from_slice(&tail);
+            fuzzing::proxy_header(&bytes);
+        }
+    }
+
+    /// Every input kept in `testdata/fuzz/proxy_header` (seeds and findings of the fuzz
+    /// target) keeps the invariants.
+    #[test]
+    fn testdata_inputs() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/proxy_header");
+        let mut inputs = 0;
+        for entry in std::fs::read_dir(&dir).expect("testdata folder") {
+            let path = entry.expect("readable folder").path();
+            if path.extension().is_some_and(|e| e == "md") {
+                continue;
+            }
+            fuzzing::proxy_header(&std::fs::read(&path).expect("readable input"));
+            inputs += 1;
+        }
+        assert!(inputs >= 3, "{inputs} inputs in {}", dir.display());
     }
 }

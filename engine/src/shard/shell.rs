@@ -180,6 +180,10 @@ pub fn run<M: Machine>(mut s: Stream<M>) -> impl Future<Output = ()> {
                 continue;
             }
             if s.machine.is_done() {
+                // Its buffers go back to the pool rather than being freed with it.
+                let shard = s.shard.clone();
+                let (gen, layout) = (s.gen.clone(), shard.current());
+                s.machine.park(&shard.env(&gen, &layout));
                 return;
             }
             poll_fn(|cx| poll_io(&mut s, cx)).await;

@@ -8,6 +8,8 @@
 //! - [`attempt`]: connection attempts, retries and redispatch decisions (both modes).
 //! - [`tcp`]: [`tcp::TcpMachine`], one TCP-mode stream.
 //! - [`http`]: [`http::HttpMachine`], one HTTP/1 stream (many exchanges).
+//! - `testing`, `fuzzing` (hidden; tests and the `fuzzing` feature): the socket-free driver
+//!   and the `http_stream` / `tcp_stream` fuzz entry points built on it.
 //!
 //! # Life of a stream
 //!
@@ -41,10 +43,14 @@ pub mod attempt;
 pub mod buf;
 pub mod capture;
 pub mod fault;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod http;
 pub mod tcp;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod testing;
 
 use std::time::Instant;
@@ -304,7 +310,8 @@ pub trait Machine {
     /// Room to read bytes from `side` into, when the machine wants them now.
     fn read_space(&mut self, env: &Env<'_>, side: Side) -> Option<&mut [u8]>;
     /// The shell is about to wait: empty buffers go back to the shard's pools, so a
-    /// waiting stream holds no data buffer.
+    /// waiting stream holds no data buffer. A done machine gives back every buffer (the
+    /// shell parks it once before dropping it).
     fn park(&mut self, env: &Env<'_>);
     /// `n` bytes were read into the last [`Machine::read_space`] (0: end of stream).
     fn handle_read(&mut self, env: &Env<'_>, now: Instant, side: Side, n: usize);

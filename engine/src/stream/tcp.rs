@@ -206,6 +206,12 @@ impl Machine for TcpMachine {
     }
 
     fn park(&mut self, env: &Env<'_>) {
+        // A done stream copies nothing more: drop what is held so the storage goes back to
+        // the pool (see `HttpMachine::park`).
+        if self.is_done() {
+            self.up.buf.clear();
+            self.down.buf.clear();
+        }
         self.up.buf.release(env.pools);
         self.down.buf.release(env.pools);
     }

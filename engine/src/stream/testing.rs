@@ -57,6 +57,10 @@ pub struct Pair<M: Machine> {
     pub client_window: usize,
     /// Write calls made to the client.
     pub client_writes: usize,
+    /// Writes to the server fail.
+    pub server_write_fails: bool,
+    /// Most bytes the server takes per write call (0 = all).
+    pub server_window: usize,
 }
 
 /// A validated configuration from YAML text.
@@ -119,6 +123,8 @@ impl<M: Machine> Pair<M> {
             client_write_fails: false,
             client_window: 0,
             client_writes: 0,
+            server_write_fails: false,
+            server_window: 0,
         };
         pair.pump();
         pair
@@ -228,12 +234,12 @@ impl<M: Machine> Pair<M> {
         let mut moved = false;
         for side in [Side::Client, Side::Server] {
             loop {
-                let fails = side == Side::Client && self.client_write_fails;
-                let window = if side == Side::Client && self.client_window > 0 {
-                    self.client_window
-                } else {
-                    usize::MAX
+                let (fails, window) = match side {
+                    Side::Client => (self.client_write_fails, self.client_window),
+                    Side::Server => (self.server_write_fails, self.server_window),
                 };
+                let limited = window > 0;
+                let window = if limited { window } else { usize::MAX };
                 let written = match self.m.poll_transmit(side) {
                     None => break,
                     Some(_) if fails => None,
@@ -265,7 +271,8 @@ impl<M: Machine> Pair<M> {
                         break;
                     }
                 }
-                if self.client_window > 0 && side == Side::Client {
+                // A peer with a window takes one write per turn, like a full socket.
+                if limited {
                     break;
                 }
             }

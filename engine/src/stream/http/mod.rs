@@ -586,6 +586,16 @@ impl Machine for HttpMachine {
     }
 
     fn park(&mut self, env: &Env<'_>) {
+        // A done stream reads and writes nothing more: what its buffers still hold (a reply a
+        // failed write could not send) is dropped so the storage goes back to the pool,
+        // instead of being freed with the machine while the pool counts it in use. Unread
+        // client bytes stay counted as stray.
+        if self.is_done() {
+            self.stray_in += self.cin.len() as u64;
+            for buf in [&mut self.cin, &mut self.sin, &mut self.cout, &mut self.sout] {
+                buf.clear();
+            }
+        }
         for buf in [&mut self.cin, &mut self.sin, &mut self.cout, &mut self.sout] {
             buf.release(env.pools);
         }

@@ -717,3 +717,18 @@ fn response_head_and_first_body_bytes_go_in_one_write() {
     assert_eq!(p.client_writes - transmits_before, 1, "{}", p.client_text());
     assert!(p.take_client().ends_with("\r\n\r\nhello"));
 }
+
+/// Found by the `http_stream` fuzz target (testdata/fuzz/http_stream/
+/// refused-head-reply-write-fails-holds-buffer): the 400 page of a refused head could not be
+/// written, the stream was done, and its output buffer stayed out of the pool for good.
+#[test]
+fn done_after_failed_write_gives_every_buffer_back() {
+    let mut p = pair();
+    p.client_write_fails = true;
+    p.client(b"HTTP/1.1 200 OK\r\n\r\n");
+    assert!(p.m.is_done());
+    let stray = p.m.stray_bytes_in();
+    p.park();
+    assert_eq!(p.pools.buffers_in_use(), 0);
+    assert_eq!(p.m.stray_bytes_in(), stray, "parking keeps the stray count");
+}
