@@ -102,10 +102,12 @@ impl<M: Machine> Drop for Stream<M> {
                     .account(self.frontend, peer, self.guard.slot().id(), &record);
             }
         }
-        let stray = self.machine.stray_bytes_in();
-        self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
+        // Parked first: a done machine drops what it still holds (counting unread client
+        // bytes as stray) so that its buffers go back to the pool, not to the allocator.
         let layout = self.shard.current();
         self.machine.park(&self.shard.env(&self.gen, &layout));
+        let stray = self.machine.stray_bytes_in();
+        self.shard.counters.borrow_mut().frontends[self.frontend].bytes_in += stray;
     }
 }
 
@@ -180,10 +182,6 @@ pub fn run<M: Machine>(mut s: Stream<M>) -> impl Future<Output = ()> {
                 continue;
             }
             if s.machine.is_done() {
-                // Its buffers go back to the pool rather than being freed with it.
-                let shard = s.shard.clone();
-                let (gen, layout) = (s.gen.clone(), shard.current());
-                s.machine.park(&shard.env(&gen, &layout));
                 return;
             }
             poll_fn(|cx| poll_io(&mut s, cx)).await;

@@ -320,11 +320,13 @@ impl StreamTable {
             return;
         }
         self.deadlines.arm(r.slot, at, waker);
-        let later = match &self.deadline_driver {
+        // The deadline task recomputes its sleep when woken; it needs that only when this
+        // deadline comes before the one it sleeps until.
+        let sooner = match &self.deadline_driver {
             Some((_, planned)) => planned.is_none_or(|p| at < p),
             None => false,
         };
-        if later {
+        if sooner {
             if let Some((w, _)) = self.deadline_driver.take() {
                 w.wake();
             }
@@ -348,7 +350,10 @@ impl StreamTable {
     ) -> Option<Instant> {
         self.deadlines.expire(now, due);
         let next = self.deadlines.next();
-        self.deadline_driver = Some((waker.clone(), next));
+        match &mut self.deadline_driver {
+            Some((w, planned)) if w.will_wake(waker) => *planned = next,
+            driver => *driver = Some((waker.clone(), next)),
+        }
         next
     }
 

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use percore_conf::Config;
 
-use super::http::{HttpMachine, HttpStart};
-use super::tcp::{TcpMachine, TcpStart, TcpTimeouts};
-use super::testing::{config, Connect, Pair};
+use super::testing::{config, http_pair, tcp_pair, Connect, Pair};
 use super::{Connected, Event, Machine, Side};
 use crate::ids::ServerKey;
 
@@ -61,18 +59,7 @@ pub fn http_stream(data: &[u8]) {
     };
     let configs = http_configs();
     let cfg = configs[pick as usize % configs.len()].clone();
-    let pair = Pair::new_with(cfg, Connect::Manual, |env, now| {
-        HttpMachine::new(
-            env,
-            now,
-            HttpStart {
-                frontend: 0,
-                peer: "192.0.2.7:5555".parse().expect("literal address"),
-                local: "198.51.100.1:80".parse().expect("literal address"),
-                log_requests: pick & 0x80 != 0,
-            },
-        )
-    });
+    let pair = http_pair(cfg, Connect::Manual, "192.0.2.7:5555", pick & 0x80 != 0);
     drive(pair, ops, true);
 }
 
@@ -84,25 +71,7 @@ pub fn tcp_stream(data: &[u8]) {
     };
     let configs = tcp_configs();
     let cfg = configs[pick as usize % configs.len()].clone();
-    let pair = Pair::new_with(cfg, Connect::Manual, |env, now| {
-        TcpMachine::new(
-            env,
-            now,
-            TcpStart {
-                backend: 0,
-                hash: None,
-                addrs: (
-                    "192.0.2.7:5555".parse().expect("literal address"),
-                    "127.0.0.1:80".parse().expect("literal address"),
-                ),
-                timeouts: TcpTimeouts {
-                    client: Duration::from_secs(10),
-                    server: Duration::from_secs(20),
-                    tunnel: Duration::from_secs(60),
-                },
-            },
-        )
-    });
+    let pair = tcp_pair(cfg, Connect::Manual);
     drive(pair, ops, false);
 }
 
@@ -138,81 +107,85 @@ fn drive<M: Machine>(mut pair: Pair<M>, ops: &[u8], http: bool) {
         };
         let done_before = pair.m.is_done();
         let records_before = pair.records.len();
-        let arg = next().unwrap_or(0);
-        match op % 14 {
-            0 | 1 => {
-                let side = if op % 14 == 0 {
-                    Side::Client
-                } else {
-                    Side::Server
-                };
-                let len = usize::from(arg) + 1;
-                let bytes: Vec<u8> = (0..len).map_while(|_| next()).collect();
-                feed(&mut pair, &mut ledger, side, &bytes, next().unwrap_or(0));
-            }
-            2 | 3 => {
-                let side = if op % 14 == 2 {
-                    Side::Client
-                } else {
-                    Side::Server
-                };
-                let bytes = SNIPPETS[usize::from(arg) % SNIPPETS.len()];
-                feed(&mut pair, &mut ledger, side, bytes, next().unwrap_or(0));
-            }
-            4 => pair.eof(Side::Client),
-            5 => pair.eof(Side::Server),
-            6 => pair.reset(if arg & 1 == 0 {
-                Side::Client
-            } else {
-                Side::Server
-            }),
-            7 => pair.advance(STEPS[usize::from(arg) % STEPS.len()]),
-            8 => answer(&mut pair, &mut ledger, arg),
-            9 => pair.client_window = usize::from(arg),
-            10 => pair.server_window = usize::from(arg),
-            11 => {
-                pair.client_write_fails = arg & 1 != 0;
-                pair.server_write_fails = arg & 2 != 0;
-                pair.pump();
-            }
-            12 => pair.park(),
-            _ => {
-                // Windows and failures lifted: whatever was held back is written now.
-                pair.client_window = 0;
-                pair.server_window = 0;
-                pair.client_write_fails = false;
-                pair.server_write_fails = false;
-                pair.pump();
-            }
-        }
+        apply(&mut pair, &mut ledger, op, &mut next);
         if done_before && KNOWN_OPEN_CHECKED.with(|c| c.get()) {
             assert_eq!(pair.records.len(), records_before, "a record after the end");
         }
         check(&mut pair, &mut ledger, http);
     }
+    finish(&mut pair, &mut ledger, http);
+}
+
+/// Runs operation `op` on `pair`, its argument and any bytes it carries taken from `next`.
+fn apply<M: Machine>(
+    pair: &mut Pair<M>,
+    ledger: &mut Ledger,
+    op: u8,
+    next: &mut impl FnMut() -> Option<u8>,
+) {
+    let arg = next().unwrap_or(0);
+    let side = |client: bool| if client { Side::Client } else { Side::Server };
+    let kind = op % 14;
+    match kind {
+        0 | 1 => {
+            let len = usize::from(arg) + 1;
+            let bytes: Vec<u8> = (0..len).map_while(|_| next()).collect();
+            feed(pair, ledger, side(kind == 0), &bytes, next().unwrap_or(0));
+        }
+        2 | 3 => {
+            let bytes = SNIPPETS[usize::from(arg) % SNIPPETS.len()];
+            feed(pair, ledger, side(kind == 2), bytes, next().unwrap_or(0));
+        }
+        4 => pair.eof(Side::Client),
+        5 => pair.eof(Side::Server),
+        6 => pair.reset(side(arg & 1 == 0)),
+        7 => pair.advance(STEPS[usize::from(arg) % STEPS.len()]),
+        8 => answer(pair, ledger, arg),
+        9 => pair.client_window = usize::from(arg),
+        10 => pair.server_window = usize::from(arg),
+        11 => {
+            pair.client_write_fails = arg & 1 != 0;
+            pair.server_write_fails = arg & 2 != 0;
+            pair.pump();
+        }
+        12 => pair.park(),
+        _ => {
+            // Windows and failures lifted: whatever was held back is written now.
+            pair.client_window = 0;
+            pair.server_window = 0;
+            pair.client_write_fails = false;
+            pair.server_write_fails = false;
+            pair.pump();
+        }
+    }
+}
+
+/// The end of a run: a live stream is killed (at most one more record); a done one emits
+/// no record more and, once parked, holds no buffer.
+fn finish<M: Machine>(pair: &mut Pair<M>, ledger: &mut Ledger, http: bool) {
     let now = pair.now;
     if !pair.m.is_done() {
         // The shell kills what is left (admin, stop grace): at most one more record.
         if let Some(record) = pair.m.killed_record(now) {
             pair.records.push(record);
         }
-        check(&mut pair, &mut ledger, http);
-    } else {
-        // Off in the fuzz targets until the open finding (testdata/fuzz/open/http_stream)
-        // is fixed, so runs look for other bugs; its ignored test checks it.
-        if KNOWN_OPEN_CHECKED.with(|c| c.get()) {
-            assert!(
-                pair.m.killed_record(now).is_none(),
-                "a record after the end"
-            );
-        }
-        pair.park();
-        assert_eq!(
-            pair.pools.buffers_in_use(),
-            0,
-            "done and parked, holding buffers"
+        check(pair, ledger, http);
+        return;
+    }
+    // Off in the fuzz targets until the open finding (testdata/fuzz/open/http_stream) is
+    // fixed, so runs look for other bugs; its ignored test checks it.
+    if KNOWN_OPEN_CHECKED.with(|c| c.get()) {
+        assert!(
+            pair.m.killed_record(now).is_none(),
+            "a record after the end"
         );
     }
+    pair.park();
+    assert_eq!(
+        pair.pools.buffers_in_use(),
+        0,
+        "done and parked, holding buffers"
+    );
 }
 
 /// The peer on `side` sends `bytes` in reads of `piece + 1` bytes (0: all at once).

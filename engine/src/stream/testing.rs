@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use percore_conf::{Config, HostInfo};
 use percore_protocols::http1::Limits;
 
+use super::http::{HttpMachine, HttpStart};
+use super::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 use super::{Connected, Env, Event, Machine, Pools, Record, ServerRequest, Side, Transmit};
 use crate::ids::ServerKey;
 use crate::stream::http::errors::ErrorPages;
@@ -67,6 +69,53 @@ pub struct Pair<M: Machine> {
 pub fn config(yaml: &str) -> Config {
     let host = HostInfo { cpus: vec![0] };
     percore_conf::parse("test.yaml", yaml, &host).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A TCP stream of the client 192.0.2.7:5555 (to 127.0.0.1:80) on backend 0, with client,
+/// server and tunnel timeouts of 10, 20 and 60 s, answered as `connect` says.
+pub fn tcp_pair(config: Config, connect: Connect) -> Pair<TcpMachine> {
+    Pair::new_with(config, connect, |env, now| {
+        TcpMachine::new(
+            env,
+            now,
+            TcpStart {
+                backend: 0,
+                hash: None,
+                addrs: (
+                    "192.0.2.7:5555".parse().expect("addr"),
+                    "127.0.0.1:80".parse().expect("addr"),
+                ),
+                timeouts: TcpTimeouts {
+                    client: Duration::from_secs(10),
+                    server: Duration::from_secs(20),
+                    tunnel: Duration::from_secs(60),
+                },
+            },
+        )
+    })
+}
+
+/// An HTTP stream of a client at `peer` (to 198.51.100.1:80) on frontend 0, answered as
+/// `connect` says.
+pub fn http_pair(
+    config: Config,
+    connect: Connect,
+    peer: &str,
+    log_requests: bool,
+) -> Pair<HttpMachine> {
+    let peer = peer.parse().expect("addr");
+    Pair::new_with(config, connect, move |env, now| {
+        HttpMachine::new(
+            env,
+            now,
+            HttpStart {
+                frontend: 0,
+                peer,
+                local: "198.51.100.1:80".parse().expect("addr"),
+                log_requests,
+            },
+        )
+    })
 }
 
 impl<M: Machine> Pair<M> {

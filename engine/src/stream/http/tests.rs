@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::{HttpMachine, HttpStart};
+use super::HttpMachine;
 use crate::ids::ServerKey;
-use crate::stream::testing::{config, Connect, Pair};
+use crate::stream::testing::{config, http_pair, Connect, Pair};
 use crate::stream::{Connected, Event, Fault, Layer, Machine, Side};
 use percore_conf::Config;
 
@@ -30,18 +30,7 @@ fn yaml(web: &str, backend: &str) -> String {
 
 /// A machine for a client at `peer` on frontend 0, under `cfg`.
 fn pair_for(cfg: Config, peer: &'static str, log_requests: bool) -> Pair<HttpMachine> {
-    Pair::new(cfg, move |env, now| {
-        HttpMachine::new(
-            env,
-            now,
-            HttpStart {
-                frontend: 0,
-                peer: peer.parse().expect("addr"),
-                local: "198.51.100.1:80".parse().expect("addr"),
-                log_requests,
-            },
-        )
-    })
+    http_pair(cfg, Connect::Fresh, peer, log_requests)
 }
 
 fn pair_with(web: &str, backend: &str) -> Pair<HttpMachine> {

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::{TcpMachine, TcpStart, TcpTimeouts};
+use super::TcpMachine;
 use crate::ids::ServerKey;
-use crate::stream::testing::{config, Connect, Pair};
+use crate::stream::testing::{config, tcp_pair, Connect, Pair};
 use crate::stream::{Connected, Event, Layer, Machine, Side};
 
 fn pair_with(server_extra: &str) -> Pair<TcpMachine> {
@@ -18,25 +18,7 @@ fn pair_with_connect(server_extra: &str, connect: Connect) -> Pair<TcpMachine> {
          frontends:\n  fe:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\n\
          backends:\n  app:\n    servers:\n      - {{ name: s0, address: \"127.0.0.1:9\"{server_extra} }}\n"
     ));
-    Pair::new_with(cfg, connect, |env, now| {
-        TcpMachine::new(
-            env,
-            now,
-            TcpStart {
-                backend: 0,
-                hash: None,
-                addrs: (
-                    "192.0.2.7:5555".parse().expect("addr"),
-                    "127.0.0.1:80".parse().expect("addr"),
-                ),
-                timeouts: TcpTimeouts {
-                    client: Duration::from_secs(10),
-                    server: Duration::from_secs(20),
-                    tunnel: Duration::from_secs(60),
-                },
-            },
-        )
-    })
+    tcp_pair(cfg, connect)
 }
 
 #[test]
