@@ -217,19 +217,21 @@ impl Reactor {
     /// True when the latency ring has a completion (a preemption or user timer fired, a
     /// foreign wake-up, latency-sensitive I/O), or when the main ring holds `ring_depth`
     /// unconsumed completions (percore patch; upstream armed a main-ring count timeout with
-    /// a linked eventfd write every reactor turn to get the same signal).
+    /// a linked eventfd write every reactor turn to get the same signal), or when a
+    /// latency-sensitive task was woken from another thread (percore patch 13).
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
         // SAFETY: the pointers point into the rings' shared memory, mapped for the whole
         // life of `self.sys`, which `self` owns; the kernel writes the tails, this thread
         // the heads.
-        unsafe {
+        let rings = unsafe {
             *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire)
                 || (*self.main_cq_tail)
                     .load(Ordering::Acquire)
                     .wrapping_sub((*self.main_cq_head).load(Ordering::Relaxed))
                     >= self.main_cq_preempt
-        }
+        };
+        rings || self.sys.urgent_foreign_wake()
     }
 
     pub(crate) fn id(&self) -> usize {

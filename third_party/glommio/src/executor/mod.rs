@@ -386,7 +386,14 @@ impl ExecutorQueues {
     fn maybe_activate(&mut self, queue: Rc<RefCell<TaskQueue>>) {
         let mut state = queue.borrow_mut();
         if !state.is_active() {
-            state.vruntime = self.default_vruntime + 1;
+            // percore patch 13: a latency-sensitive queue woken from idle goes ahead of the
+            // running ones (upstream queued it behind them: `default_vruntime + 1`, so a
+            // control task waited a full round of a saturated data-path queue). Its own
+            // runtime is still accounted, so a busy latency queue cannot starve the others.
+            state.vruntime = match state.io_requirements.latency_req {
+                Latency::Matters(_) => self.default_vruntime.saturating_sub(1),
+                Latency::NotImportant => self.default_vruntime + 1,
+            };
             state.active = true;
             drop(state);
             self.active_executors.push(queue);

@@ -259,6 +259,10 @@ pub(crate) struct SleepNotifier {
     id: usize,
     eventfd: std::fs::File,
     should_notify: AtomicBool,
+    /// percore patch 13: set by a foreign wake-up of a latency-sensitive task, read by the
+    /// executor between two tasks (`Reactor::need_preempt`), cleared when the foreign
+    /// wake-ups are processed.
+    urgent: AtomicBool,
     foreign_wakes: crossbeam::channel::Receiver<Waker>,
     waker_sender: crossbeam::channel::Sender<Waker>,
 }
@@ -292,6 +296,7 @@ impl SleepNotifier {
             eventfd,
             id,
             should_notify: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
             waker_sender,
             foreign_wakes,
         }))
@@ -330,11 +335,26 @@ impl SleepNotifier {
                 self.id()
             );
         }
+        if force_notify {
+            // percore patch 13: a busy executor would otherwise see this wake-up only at its
+            // next reactor turn (with COOP_TASKRUN the eventfd's completion is posted only when
+            // it enters the ring), after every task already queued ahead of it.
+            self.urgent.store(true, Ordering::Release);
+        }
 
         self.notify(force_notify);
     }
 
+    /// True when a latency-sensitive task was woken from another thread and the wake-up
+    /// has not been processed yet (percore patch 13).
+    #[inline(always)]
+    pub(crate) fn urgent(&self) -> bool {
+        self.urgent.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn process_foreign_wakes(&self) -> usize {
+        // Cleared before draining: a wake-up queued after the drain sets it again.
+        self.urgent.store(false, Ordering::Relaxed);
         let mut processed = 0;
         while let Ok(waker) = self.foreign_wakes.try_recv() {
             processed += 1;

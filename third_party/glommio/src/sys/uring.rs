@@ -1518,6 +1518,12 @@ impl Reactor {
         self.notifier.process_foreign_wakes()
     }
 
+    /// A latency-sensitive task was woken from another thread (percore patch 13).
+    #[inline(always)]
+    pub(crate) fn urgent_foreign_wake(&self) -> bool {
+        self.notifier.urgent()
+    }
+
     pub(crate) fn alloc_dma_buffer(&self, size: usize) -> DmaBuffer {
         let mut poll_ring = self.poll_ring.borrow_mut();
         poll_ring.alloc_dma_buffer(size)
