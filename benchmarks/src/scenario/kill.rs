@@ -21,6 +21,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +29,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{start_contender, Bench};
@@ -320,13 +321,7 @@ async fn kill_once(admin: &Path, s1: Vec<TcpStream>) -> Iteration {
     // Let every watcher reach its first read before the clock starts.
     tokio::task::yield_now().await;
 
-    let sent = Instant::now();
-    let reply = match tokio::time::timeout(COMMAND_TIMEOUT, admin_command(admin, COMMAND)).await {
-        Ok(Ok(text)) if text.trim().is_empty() => Ok(sent.elapsed()),
-        Ok(Ok(text)) => Err(format!("reply: {:?}", text.trim())),
-        Ok(Err(e)) => Err(format!("admin socket: {e}")),
-        Err(_) => Err(format!("no reply within {COMMAND_TIMEOUT:?}")),
-    };
+    let (sent, reply) = timed_command(admin).await;
     let replied = Instant::now();
     let window_end = replied + CLOSE_WINDOW;
     while ended.get() < total && Instant::now() < window_end {
@@ -352,15 +347,40 @@ async fn kill_once(admin: &Path, s1: Vec<TcpStream>) -> Iteration {
     }
 }
 
+/// Sends [`COMMAND`] from its own OS thread and times the reply there: the load's event
+/// loop, busy with s2's echoes and s1's closes, would otherwise add its own queueing to
+/// every contender's reply time. Returns when the command was sent and its outcome.
+async fn timed_command(admin: &Path) -> (Instant, Result<Duration, String>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let socket = admin.to_path_buf();
+    std::thread::spawn(move || {
+        let sent = Instant::now();
+        let reply = match blocking_command(&socket, COMMAND) {
+            Ok(text) if text.trim().is_empty() => Ok(sent.elapsed()),
+            Ok(text) => Err(format!("reply: {:?}", text.trim())),
+            Err(e) => Err(format!("admin socket: {e}")),
+        };
+        let _ = tx.send((sent, reply));
+    });
+    match rx.await {
+        Ok(outcome) => outcome,
+        Err(_) => (Instant::now(), Err("admin thread failed".into())),
+    }
+}
+
 /// Sends one command on a fresh admin connection and reads the reply: complete at EOF or
-/// at the empty line that ends every HAProxy CLI answer.
-pub async fn admin_command(socket: &Path, command: &str) -> std::io::Result<String> {
-    let mut conn = UnixStream::connect(socket).await?;
-    conn.write_all(command.as_bytes()).await?;
+/// at the empty line that ends every HAProxy CLI answer. Each read and write is bounded by
+/// [`COMMAND_TIMEOUT`].
+fn blocking_command(socket: &Path, command: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut conn = UnixStream::connect(socket)?;
+    conn.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+    conn.set_write_timeout(Some(COMMAND_TIMEOUT))?;
+    conn.write_all(command.as_bytes())?;
     let mut text = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let n = conn.read(&mut buf).await?;
+        let n = conn.read(&mut buf)?;
         if n == 0 {
             break;
         }
