@@ -31,6 +31,7 @@ enum Command {
         config: PathBuf,
     },
     /// Talk to a running percore's admin socket (HAProxy stats-socket commands).
+    #[command(after_help = CTL_HELP)]
     Ctl {
         /// Admin socket: a path, unix@PATH, or host:port for a TCP admin listener.
         #[arg(short, long, default_value = "percore.sock")]
@@ -53,6 +54,13 @@ enum Command {
         port: Option<u16>,
     },
 }
+
+/// What `percore ctl --help` adds below the options: the kill guarantee (the admin `help`
+/// text stays byte-identical to HAProxy 2.6's, which tools compare).
+const CTL_HELP: &str =
+    "Kills (`shutdown session <id>`, `shutdown sessions server <bk>/<srv>`) reply once \
+every shard has fenced the streams: from the reply on, percore never reads from or writes \
+to a killed stream's sockets again; they close right after, in batches.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
