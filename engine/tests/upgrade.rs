@@ -441,3 +441,23 @@ fn the_old_process_exits_0_after_grace_killing_what_is_left() {
     assert_eq!(echo_round_trip(&mut fresh, b"after"), b"after");
     successor.stop();
 }
+
+#[test]
+fn a_new_process_with_fewer_shards_serves_every_handed_socket() {
+    let origin = HttpOrigin::start("o");
+    let yaml = http_config(origin.addr);
+    let mut p = Proxy::start("upgrade-shards", &yaml);
+    // The new process runs one shard: it takes both sockets of the bind.
+    let one = yaml.replace("shards: 2", "shards: 1");
+    std::fs::write(p.dir.join("percore.yaml"), one).expect("rewrite config");
+    let successor = Successor(new_pid(&admin(&sock(&p), "upgrade")));
+    p.wait_log("took 2 socket(s) of the old process");
+    assert_eq!(p.wait_exit(WAIT).map(|s| s.code()), Some(Some(0)));
+    // The kernel spreads connections over both sockets of the group by their ports: each
+    // one is served only if both are accepted on.
+    for _ in 0..50 {
+        assert!(http_get(p.addr("web"), "/").contains('o'));
+    }
+    assert!(admin(&sock(&p), "show info").contains("Nbthread: 1"));
+    successor.stop();
+}
