@@ -422,10 +422,12 @@ where
             let _ = send(stream, &mut conn.writer).await;
             return ControlFlow::Break(());
         }
-        run_line(ctl, &line, level, &mut conn.writer, &mut conn.cli_timeout).await;
+        let upgraded = run_line(ctl, &line, level, &mut conn.writer, &mut conn.cli_timeout).await;
         let sent = send(stream, &mut conn.writer).await;
         // An `upgrade` that succeeded stops this process only now that its reply is out.
-        ctl.upgrade.stop_if_done();
+        if upgraded {
+            ctl.upgrade.stop_if_done();
+        }
         if sent.is_err() {
             return ControlFlow::Break(());
         }
@@ -459,13 +461,15 @@ async fn read_by<S: AsyncRead + Unpin>(
     }
 }
 
+/// Runs the commands of one line into `writer`; whether one of them was `upgrade`.
 async fn run_line(
     ctl: &Rc<Ctl>,
     line: &str,
     level: Level,
     writer: &mut ReplyWriter,
     cli_timeout: &mut Duration,
-) {
+) -> bool {
+    let mut upgraded = false;
     for part in split_commands(line) {
         if writer.is_closed() {
             break;
@@ -478,13 +482,16 @@ async fn run_line(
                 writer.push_result(&Ok(String::new()));
             }
             Ok(cmd) => {
+                upgraded |= matches!(cmd, Command::Upgrade(_));
                 let result = ctl.execute(cmd, level).await;
                 writer.push_result(&result);
             }
             Err(e) => writer.push_error(&e),
         }
     }
+    upgraded
 }
+
 async fn send<S: AsyncWrite + Unpin>(stream: &mut S, writer: &mut ReplyWriter) -> Result<(), ()> {
     let out = writer.take_output();
     if out.is_empty() {

@@ -168,6 +168,9 @@ impl Ctl {
     /// new process's now) and on every frontend. The sockets themselves stay open here
     /// until exit, so that nothing queued in them is lost.
     async fn hand_over(&self) {
+        // From now on this process is stopping: no reload or second upgrade may start
+        // (`begin_change`), even on an admin connection that is still open.
+        self.stopping.set(true);
         for entry in self.admin.borrow_mut().iter_mut() {
             if let Some(t) = entry.task.take() {
                 t.cancel();
