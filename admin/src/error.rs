@@ -238,6 +238,9 @@ pub(crate) const ERROR_PREFIXES: &[&str] = &[
     "health checks are not enabled",
     "Line too long",
     "Reload failed: ",
+    "Upgrade failed: ",
+    "Another reload",
+    "The process is stopping.",
     "Timeout: ",
 ];
 

@@ -43,6 +43,7 @@ pub(crate) enum KeywordId {
     AddServer,
     DelServer,
     Reload,
+    Upgrade,
 }
 
 /// One command of the table.
@@ -289,6 +290,13 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "read and apply the configuration file again",
         Level::Admin,
         KeywordId::Reload,
+    ),
+    kw(
+        &["upgrade"],
+        "upgrade [<binary>]",
+        "start a new binary on every listening socket, then soft-stop",
+        Level::Admin,
+        KeywordId::Upgrade,
     ),
     kw(
         &["show", "shards"],

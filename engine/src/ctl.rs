@@ -12,8 +12,10 @@ use percore_admin::{render_stat_table, reply_is_error, Client, Endpoint};
 
 use crate::output::{stderr_line, stdout};
 
-/// Deadline for one reply.
+/// Deadline for one reply; longer than an `upgrade` may wait for the new process
+/// (`upgrade::READY_TIMEOUT`), so that its reply, whichever it is, arrives.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+const _: () = assert!(REPLY_TIMEOUT.as_secs() > crate::upgrade::READY_TIMEOUT.as_secs());
 
 /// Options of `percore ctl`.
 pub struct CtlArgs {
@@ -23,12 +25,22 @@ pub struct CtlArgs {
     pub json: bool,
     /// Render `show stat` as a readable table.
     pub table: bool,
+    /// `--binary`: the binary an `upgrade` starts.
+    pub binary: Option<std::path::PathBuf>,
     /// The command words; empty for interactive mode.
     pub command: Vec<String>,
 }
 
 /// Runs `percore ctl`; returns the process exit code.
 pub fn run(args: CtlArgs) -> u8 {
+    if let Some(binary) = &args.binary {
+        if args.command.len() != 1 || args.command[0] != "upgrade" {
+            stderr_line("percore ctl: --binary goes with the command `upgrade` alone");
+            return 2;
+        }
+        let line = format!("upgrade {}", binary.display());
+        return one_shot(&args, &line);
+    }
     if !args.command.is_empty() {
         let mut line = args.command.join(" ");
         if args.json {

@@ -38,7 +38,7 @@ pub fn run(port: Option<u16>) -> Result<(), RunError> {
         .replace("{SOCKET}", DEMO_SOCKET);
     let config: Config = percore_conf::parse("<demo>", &text, &runtime::host_info())
         .map_err(|e| RunError::Failed(format!("embedded demo config is invalid: {e}")))?;
-    let running = runtime::start(config, None, signals)?;
+    let running = runtime::start(config, None, signals, Default::default())?;
     let addr = running
         .listening
         .first()

@@ -1,5 +1,6 @@
 //! percore: a thread-per-core, share-nothing TCP reverse proxy and load balancer on glommio.
 //!
+//! - [`accept`]: cancel-safe accepts (readiness wait, then a non-blocking `accept4`).
 //! - [`runtime`]: `percore run`: bind, start shards and the control plane, signals, stop.
 //! - [`shard`]: one pinned executor and everything it owns (the data path).
 //! - [`stream`]: each stream's logic as a pure state machine (no sockets, no clock).
@@ -13,8 +14,10 @@
 //! - [`demo`]: `percore demo`.
 //! - [`ctl`]: `percore ctl`, the admin socket client.
 //! - [`output`]: stdout and stderr writes that survive a closed pipe.
+//! - [`upgrade`]: binary upgrade: the socket hand-over between the old and the new process.
 //! - [`fds`]: the descriptor ceiling (`ulimit -n` against what the configuration needs).
 
+pub mod accept;
 pub mod control;
 pub mod ctl;
 pub mod demo;
@@ -30,3 +33,4 @@ pub mod shard;
 pub mod stream;
 pub mod table_stats;
 pub mod termination;
+pub mod upgrade;

@@ -42,6 +42,10 @@ enum Command {
         /// Render `show stat` as a readable table.
         #[arg(short, long)]
         table: bool,
+        /// With `upgrade`: the new binary to start (default: the path the running process
+        /// was started from).
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
         /// The command, e.g. `show stat` or `shutdown sessions server app/s1`; several are
         /// chained with `;`. Without one: interactive when stdin is a terminal.
         command: Vec<String>,
@@ -72,11 +76,13 @@ fn main() -> ExitCode {
             socket,
             json,
             table,
+            binary,
             command,
         } => ExitCode::from(percore::ctl::run(percore::ctl::CtlArgs {
             socket,
             json,
             table,
+            binary,
             command,
         })),
         Command::Demo { port } => match demo::run(port) {
@@ -89,21 +95,49 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<percore_conf::Config, ExitCode> {
+/// The validated file, or the exit code and the error (already printed).
+fn load(path: &std::path::Path) -> Result<percore_conf::Config, (ExitCode, String)> {
     percore_conf::load(path, &runtime::host_info()).map_err(|e| {
-        output::stderr_line(&e.to_string());
-        ExitCode::from(2)
+        let message = e.to_string();
+        output::stderr_line(&message);
+        (ExitCode::from(2), message)
     })
 }
 
 fn run(path: PathBuf) -> ExitCode {
     // Signals must be blocked before any thread exists, so that they reach the signal thread.
     let signals = runtime::block_signals();
+    let (channel, inherited) = match percore::upgrade::from_env() {
+        Ok(Some((channel, inherited))) => (Some(channel), inherited),
+        Ok(None) => (None, Default::default()),
+        Err(e) => {
+            output::stderr_line(&format!("percore: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
     let config = match load(&path) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err((code, message)) => {
+            if let Some(c) = channel {
+                c.report_failed(&message);
+            }
+            return code;
+        }
     };
-    match runtime::start(config, Some(path), signals).and_then(|r| r.wait()) {
+    let started = runtime::start(config, Some(path), signals, inherited);
+    let reported = match (channel, &started) {
+        (Some(c), Ok(_)) => c.report_ready(),
+        (Some(c), Err(e)) => {
+            c.report_failed(&e.to_string());
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    };
+    // The old process did not hear `ready`: it kills this one and keeps serving.
+    if let Err(e) = reported {
+        log::warn!("{e}");
+    }
+    match started.and_then(|r| r.wait()) {
         Ok(()) => {
             log::info!("stopped");
             ExitCode::SUCCESS
@@ -118,7 +152,7 @@ fn run(path: PathBuf) -> ExitCode {
 fn check(path: PathBuf) -> ExitCode {
     let config = match load(&path) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err((code, _)) => return code,
     };
     let mut out = String::new();
     let _ = writeln!(out, "{}: configuration is valid", path.display());

@@ -4,7 +4,9 @@
 //! Listening sockets are created here, on the main thread, before any shard starts: one
 //! SO_REUSEPORT socket per frontend address per shard. Doing it up front means a port
 //! already in use is reported before anything runs, and `:0` (ephemeral) binds resolve to
-//! one port shared by every shard. Each shard then accepts on its own sockets only.
+//! one port shared by every shard. Each shard then accepts on its own sockets only. A
+//! process started by an upgrade takes the old process's sockets of a bind instead of
+//! binding new ones (`crate::upgrade`).
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
@@ -19,6 +21,7 @@ use crate::control::{self, ProcessRequest, ProcessStatus, ShardLink};
 use crate::ids::ShardId;
 use crate::logging::{AccessLog, AccessLogWriter, EventLog};
 use crate::shard::{self, BoundListener, ShardSpec};
+use crate::upgrade::Inherited;
 
 /// Why `percore run` could not start or did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -98,11 +101,12 @@ impl Running {
 /// The signals `percore run` and `percore demo` handle, with what each asks of the control
 /// plane. Every other signal keeps its default action (SIGPIPE stays ignored, as the Rust
 /// runtime sets it: a closed peer or output is an EPIPE to handle, never a kill).
-const SIGNALS: [(Signal, ProcessRequest); 6] = [
+const SIGNALS: [(Signal, ProcessRequest); 7] = [
     (Signal::SIGTERM, ProcessRequest::Stop),
     (Signal::SIGINT, ProcessRequest::Stop),
     (Signal::SIGUSR1, ProcessRequest::Stop),
     (Signal::SIGHUP, ProcessRequest::Reload),
+    (Signal::SIGUSR2, ProcessRequest::Upgrade),
     (Signal::SIGTTOU, ProcessRequest::Pause),
     (Signal::SIGTTIN, ProcessRequest::Resume),
 ];
@@ -115,6 +119,9 @@ Signals (percore run, percore demo):
   SIGTERM, SIGINT  the same graceful stop (HAProxy stops at once on these; global.grace: 0s
                    gives that hard stop)
   SIGHUP           reload the configuration file, as the `reload` admin command
+  SIGUSR2          binary upgrade, as `percore ctl upgrade`: start the binary this process
+                   was started from, hand it every listening socket and the admin sockets,
+                   then soft-stop as SIGUSR1 once it is ready (kept running if it fails)
   SIGTTOU          pause every frontend, as `disable frontend` on each: no new accepts; the
                    listeners stay bound, so new connections wait in their backlog
   SIGTTIN          resume every paused frontend (also those paused by `disable frontend`);
@@ -135,11 +142,13 @@ pub fn block_signals() -> SigSet {
 }
 
 /// Starts shards and the control plane; returns once every shard is accepting. `path` is
-/// the file `reload` and SIGHUP read again (`None`: an embedded configuration).
+/// the file `reload` and SIGHUP read again (`None`: an embedded configuration);
+/// `inherited`, the sockets an upgrade handed over (empty otherwise).
 pub fn start(
     mut config: Config,
     path: Option<std::path::PathBuf>,
     signals: SigSet,
+    mut inherited: Inherited,
 ) -> Result<Running, RunError> {
     let maxconn = config.global.maxconn;
     if let Some((level, line)) = crate::fds::fit(&mut config).message(maxconn) {
@@ -147,15 +156,27 @@ pub fn start(
     }
     let cpus = config.global.shard_cpus.clone();
     check_memlock(cpus.len() + 1, config.global.tune.io_memory)?;
-    let listeners = bind_listeners(&config, cpus.len())?;
+    let listeners = bind_listeners(&config, cpus.len(), &mut inherited)?;
+    for (configured, addr, frontend, _) in std::mem::take(&mut inherited.listeners) {
+        log::info!(
+            "upgrade: {addr} (frontend {frontend}, bind {configured}) is not in this \
+             configuration: closed"
+        );
+    }
     let listening = log_listening(&config, &listeners);
     let (access_log, shard_logs, events) = start_access_log(&config, cpus.len())?;
     let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();
-    threads.push(
-        control::spawn(config, path, links, events, req_rx, status_tx).map_err(RunError::Thread)?,
-    );
+    let start = control::Start {
+        config,
+        path,
+        exe: std::env::current_exe().ok(),
+        admin: inherited,
+        upgrade_stop: req_tx.clone(),
+    };
+    threads
+        .push(control::spawn(start, links, events, req_rx, status_tx).map_err(RunError::Thread)?);
     spawn_signal_forwarder(signals, req_tx.clone())?;
 
     match status_rx.recv() {
@@ -284,28 +305,64 @@ fn request_for(signal: Signal) -> Option<ProcessRequest> {
         .map(|(_, request)| *request)
 }
 
-/// Creates `shards` listening sockets per frontend address, all in one SO_REUSEPORT group.
-fn bind_listeners(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListener>>, RunError> {
+/// Creates `shards` listening sockets per frontend address, all in one SO_REUSEPORT group,
+/// or takes those `inherited` has for the address (see [`inherited_sockets`]).
+fn bind_listeners(
+    config: &Config,
+    shards: usize,
+    inherited: &mut Inherited,
+) -> Result<Vec<Vec<BoundListener>>, RunError> {
     let mut out: Vec<Vec<BoundListener>> = (0..shards).map(|_| Vec::new()).collect();
     let backlog = config.global.tune.backlog as i32;
     for (fe_idx, fe) in config.frontends.iter().enumerate() {
         for &configured in &fe.bind {
-            let sockets =
-                bind_address(configured, backlog, shards).map_err(|source| RunError::Bind {
+            let taken = inherited.take_listeners(configured);
+            let sockets = if taken.is_empty() {
+                bind_address(configured, backlog, shards)
+                    .map(|s| s.into_iter().map(|x| vec![x]).collect())
+            } else {
+                inherited_sockets(taken, backlog, shards)
+            };
+            let sockets: Vec<Vec<(SocketAddr, OwnedFd)>> =
+                sockets.map_err(|source| RunError::Bind {
                     frontend: fe.name.clone(),
                     address: configured,
                     source,
                 })?;
-            for (shard_out, (addr, fd)) in out.iter_mut().zip(sockets) {
-                shard_out.push(BoundListener {
-                    frontend: fe_idx,
-                    configured,
-                    addr,
-                    fd,
-                });
+            for (shard_out, per_shard) in out.iter_mut().zip(sockets) {
+                for (addr, fd) in per_shard {
+                    shard_out.push(BoundListener {
+                        frontend: fe_idx,
+                        configured,
+                        addr,
+                        fd,
+                    });
+                }
             }
         }
     }
+    Ok(out)
+}
+
+/// The old process's sockets of one bind spread over `shards` (one each when the shard
+/// counts agree): every one of them is accepted on, since the kernel keeps queueing
+/// connections in each socket of the SO_REUSEPORT group. Shards left without one get a new
+/// socket that joins the group at the same address.
+fn inherited_sockets(
+    taken: Vec<(SocketAddr, OwnedFd)>,
+    backlog: i32,
+    shards: usize,
+) -> std::io::Result<Vec<Vec<(SocketAddr, OwnedFd)>>> {
+    let addr = taken[0].0;
+    let mut out: Vec<Vec<(SocketAddr, OwnedFd)>> = (0..shards).map(|_| Vec::new()).collect();
+    let received = taken.len();
+    for (i, socket) in taken.into_iter().enumerate() {
+        out[i % shards].push(socket);
+    }
+    for per_shard in out.iter_mut().skip(received) {
+        per_shard.push((addr, OwnedFd::from(listen_socket(addr, backlog)?)));
+    }
+    log::info!("upgrade: {addr}: took {received} socket(s) of the old process");
     Ok(out)
 }
 

@@ -149,7 +149,14 @@ fn help_lists_the_signals() {
     for args in [&["--help"][..], &["run", "--help"]] {
         let (st, out, _) = run_cli(args, &dir);
         assert!(st.success(), "{args:?}");
-        for signal in ["SIGUSR1", "SIGTERM, SIGINT", "SIGHUP", "SIGTTOU", "SIGTTIN"] {
+        for signal in [
+            "SIGUSR1",
+            "SIGTERM, SIGINT",
+            "SIGHUP",
+            "SIGUSR2",
+            "SIGTTOU",
+            "SIGTTIN",
+        ] {
             assert!(out.contains(signal), "{args:?}: {signal} missing:\n{out}");
         }
     }

@@ -124,6 +124,14 @@ pub(super) fn parse_reload(args: Args<'_>) -> Result<Command, ErrorReply> {
     Ok(Command::Reload((!file.is_empty()).then(|| file.to_owned())))
 }
 
+/// `upgrade [<binary>]`.
+pub(super) fn parse_upgrade(args: Args<'_>) -> Result<Command, ErrorReply> {
+    let binary = args.get(1);
+    Ok(Command::Upgrade(
+        (!binary.is_empty()).then(|| binary.to_owned()),
+    ))
+}
+
 fn server_ref(arg: &str) -> Result<ServerRef, ErrorReply> {
     match arg.split_once('/') {
         Some((backend, server)) if !backend.is_empty() && !server.is_empty() => {
@@ -201,6 +209,15 @@ mod tests {
             Err(REQUIRE_BACKEND_SERVER)
         );
         assert_eq!(parse("reload", Level::Admin), Ok(Command::Reload(None)));
+        assert_eq!(parse("upgrade", Level::Admin), Ok(Command::Upgrade(None)));
+        assert_eq!(
+            parse("upgrade /usr/sbin/percore", Level::Admin),
+            Ok(Command::Upgrade(Some("/usr/sbin/percore".into())))
+        );
+        assert_eq!(
+            parse("upgrade", Level::Operator),
+            Err(crate::PERMISSION_DENIED)
+        );
         assert_eq!(
             parse("reload /etc/p.yaml", Level::Admin),
             Ok(Command::Reload(Some("/etc/p.yaml".into())))

@@ -171,6 +171,9 @@ pub enum Command {
     DelServer(ServerRef),
     /// percore: `reload [<file>]`: read and apply the configuration file again.
     Reload(Option<String>),
+    /// percore: `upgrade [<binary>]`: start a new binary (default: the running one's path)
+    /// on every listening socket, then soft-stop.
+    Upgrade(Option<String>),
     /// percore: `show shards`, reply with `render_shards`.
     ShowShards,
     /// `show version`, reply with `render_version`.
@@ -231,6 +234,7 @@ impl Command {
             | Command::AddServer(_)
             | Command::DelServer(_)
             | Command::Reload(_)
+            | Command::Upgrade(_)
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -283,6 +287,7 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::AddServer => dynamic::parse_add_server(args),
         KeywordId::DelServer => dynamic::parse_del_server(args),
         KeywordId::Reload => dynamic::parse_reload(args),
+        KeywordId::Upgrade => dynamic::parse_upgrade(args),
     }
 }
 
@@ -329,6 +334,7 @@ mod tests {
             ("add server a/b 127.0.0.1:1", Level::Admin),
             ("del server a/b", Level::Admin),
             ("reload", Level::Admin),
+            ("upgrade", Level::Admin),
         ];
         for (line, level) in samples {
             let cmd = parse(line, Level::Admin).unwrap_or_else(|e| panic!("{line}: {e}"));

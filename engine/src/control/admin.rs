@@ -18,14 +18,14 @@
 use std::cell::RefCell;
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use glommio::net::{TcpListener, UnixListener};
 use percore_admin::{
     parse, split_commands, Command, Level, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG,
 };
@@ -60,8 +60,36 @@ impl SocketFile {
     }
 }
 
-/// Binds the unix socket `path` with permission bits `mode`.
-pub fn bind_unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketFile), String> {
+/// One open admin listener of the control plane.
+pub struct AdminEntry {
+    /// What it is, as an upgrade describes it to the new process.
+    pub endpoint: crate::upgrade::Handed,
+    /// The listening socket (non-blocking).
+    pub socket: Rc<OwnedFd>,
+    /// A unix socket's file, removed at exit unless an upgrade handed it over.
+    pub file: Option<SocketFile>,
+    /// Its accept loop; `None` once it stopped accepting (after an upgrade).
+    pub task: Option<glommio::task::JoinHandle<()>>,
+}
+
+impl SocketFile {
+    /// The file of the unix socket at `path` that this process took over from the one it
+    /// upgraded (bound there already), with permission bits `mode`.
+    pub fn adopt(path: &Path, mode: u32) -> Result<SocketFile, String> {
+        let shown = path.display();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("admin socket {shown}: {e}"))?;
+        let m =
+            std::fs::symlink_metadata(path).map_err(|e| format!("admin socket {shown}: {e}"))?;
+        Ok(SocketFile {
+            path: path.to_path_buf(),
+            ino: (m.dev(), m.ino()),
+        })
+    }
+}
+
+/// Binds the unix socket `path` with permission bits `mode`; the socket is non-blocking.
+pub fn bind_unix(path: &Path, mode: u32) -> Result<(OwnedFd, SocketFile), String> {
     let shown = path.display();
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
@@ -124,13 +152,16 @@ pub fn bind_unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketFile), S
 /// Binds a unix listener at `staged`, the file [`STAGED_NAME`] in directory `private`. A
 /// staged path longer than a socket address holds is reached through a descriptor of the
 /// directory as `/proc/self/fd/N/s` instead, which the kernel resolves to the same file.
-fn bind_staged(private: &Path, staged: &Path) -> Result<UnixListener, String> {
-    if staged.as_os_str().len() <= percore_conf::limits::UNIX_SOCKET_PATH_BYTES_MAX {
-        return UnixListener::bind(staged).map_err(|e| e.to_string());
-    }
-    let dir = std::fs::File::open(private).map_err(|e| e.to_string())?;
-    let short = format!("/proc/self/fd/{}/{STAGED_NAME}", dir.as_raw_fd());
-    UnixListener::bind(&short).map_err(|e| format!("{e} (bound as {short})"))
+fn bind_staged(private: &Path, staged: &Path) -> Result<OwnedFd, String> {
+    let listener = if staged.as_os_str().len() <= percore_conf::limits::UNIX_SOCKET_PATH_BYTES_MAX {
+        UnixListener::bind(staged).map_err(|e| e.to_string())?
+    } else {
+        let dir = std::fs::File::open(private).map_err(|e| e.to_string())?;
+        let short = format!("/proc/self/fd/{}/{STAGED_NAME}", dir.as_raw_fd());
+        UnixListener::bind(&short).map_err(|e| format!("{e} (bound as {short})"))?
+    };
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(OwnedFd::from(listener))
 }
 
 /// One admin listener as its accept loop and its connections see it.
@@ -271,10 +302,10 @@ impl Drop for ConnSlot {
     }
 }
 
-/// Accepts on a unix admin socket forever.
-pub async fn serve_unix(ctl: Rc<Ctl>, listener: UnixListener, admin: Listener) {
+/// Accepts on a unix admin socket forever (cancel-safe: `crate::accept`).
+pub async fn serve_unix(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
     loop {
-        match listener.accept().await {
+        match crate::accept::accept::<glommio::net::UnixStream>(listener.as_fd()).await {
             Ok(stream) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);
@@ -284,10 +315,10 @@ pub async fn serve_unix(ctl: Rc<Ctl>, listener: UnixListener, admin: Listener) {
     }
 }
 
-/// Accepts on a TCP admin listener forever.
-pub async fn serve_tcp(ctl: Rc<Ctl>, listener: TcpListener, admin: Listener) {
+/// Accepts on a TCP admin listener forever (cancel-safe: `crate::accept`).
+pub async fn serve_tcp(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
     loop {
-        match listener.accept().await {
+        match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await {
             Ok(stream) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);
@@ -391,8 +422,13 @@ where
             let _ = send(stream, &mut conn.writer).await;
             return ControlFlow::Break(());
         }
-        run_line(ctl, &line, level, &mut conn.writer, &mut conn.cli_timeout).await;
-        if send(stream, &mut conn.writer).await.is_err() {
+        let upgraded = run_line(ctl, &line, level, &mut conn.writer, &mut conn.cli_timeout).await;
+        let sent = send(stream, &mut conn.writer).await;
+        // An `upgrade` that succeeded stops this process only now that its reply is out.
+        if upgraded {
+            ctl.upgrade.stop_if_done();
+        }
+        if sent.is_err() {
             return ControlFlow::Break(());
         }
         if conn.writer.close_after_line(conn.buf.contains(&b'\n')) {
@@ -425,13 +461,15 @@ async fn read_by<S: AsyncRead + Unpin>(
     }
 }
 
+/// Runs the commands of one line into `writer`; whether one of them was `upgrade`.
 async fn run_line(
     ctl: &Rc<Ctl>,
     line: &str,
     level: Level,
     writer: &mut ReplyWriter,
     cli_timeout: &mut Duration,
-) {
+) -> bool {
+    let mut upgraded = false;
     for part in split_commands(line) {
         if writer.is_closed() {
             break;
@@ -444,13 +482,16 @@ async fn run_line(
                 writer.push_result(&Ok(String::new()));
             }
             Ok(cmd) => {
+                upgraded |= matches!(cmd, Command::Upgrade(_));
                 let result = ctl.execute(cmd, level).await;
                 writer.push_result(&result);
             }
             Err(e) => writer.push_error(&e),
         }
     }
+    upgraded
 }
+
 async fn send<S: AsyncWrite + Unpin>(stream: &mut S, writer: &mut ReplyWriter) -> Result<(), ()> {
     let out = writer.take_output();
     if out.is_empty() {

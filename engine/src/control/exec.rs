@@ -54,6 +54,10 @@ pub struct Ctl {
     /// Rate limits of repeated warnings (admin sockets, metrics), flushed by a task of the
     /// control plane.
     pub warnings: Rc<super::warnings::Warnings>,
+    /// The open admin listeners (an upgrade hands them over).
+    pub admin: RefCell<Vec<super::admin::AdminEntry>>,
+    /// Binary upgrade state.
+    pub upgrade: super::upgrade::Upgrade,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -94,6 +98,8 @@ impl Ctl {
             changing: Cell::new(false),
             metrics: RefCell::new(None),
             warnings: Rc::default(),
+            admin: RefCell::new(Vec::new()),
+            upgrade: Default::default(),
         }
     }
 
@@ -223,6 +229,7 @@ impl Ctl {
             }
             Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
             Command::Reload(path) => self.reload(path.map(Into::into)).await,
+            Command::Upgrade(binary) => self.upgrade(binary.map(Into::into)).await,
             Command::AddServer(add) => self.add_server(add).await,
             Command::DelServer(r) => self.del_server(&r).await,
             Command::ShowServersConn { backend } => {

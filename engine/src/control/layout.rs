@@ -51,7 +51,7 @@ struct BindChanges {
 }
 
 /// Clears [`Ctl::changing`] when the change ends, whatever way it ends.
-struct Changing<'a>(&'a Ctl);
+pub(super) struct Changing<'a>(&'a Ctl);
 
 impl Drop for Changing<'_> {
     fn drop(&mut self) {
@@ -62,13 +62,13 @@ impl Drop for Changing<'_> {
 impl Ctl {
     /// Marks a layout change as running; refused while another one is, and during a stop
     /// (the shards are draining).
-    fn begin_change(&self) -> Result<Changing<'_>, ErrorReply> {
+    pub(super) fn begin_change(&self) -> Result<Changing<'_>, ErrorReply> {
         if self.stopping.get() {
             return Err(ErrorReply::from_static("The process is stopping.\n"));
         }
         if self.changing.replace(true) {
             return Err(ErrorReply::from_static(
-                "Another reload, add server or del server is in progress.\n",
+                "Another reload, add server, del server or upgrade is in progress.\n",
             ));
         }
         Ok(Changing(self))

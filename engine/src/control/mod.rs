@@ -9,6 +9,7 @@
 //! - [`reload`]: a new file laid out on the running server slots (pure).
 //! - [`layout`]: `reload`, SIGHUP, `add server`, `del server` applied on every shard.
 //! - [`warnings`]: rate limits of the control plane's repeated warnings.
+//! - [`upgrade`]: the old process's side of a binary upgrade (`upgrade`, SIGUSR2).
 //!
 //! It owns one command ring (control → shard) and one event ring (shard → control) per
 //! shard, both bounded `thingbuf` channels with exactly one producer and one consumer. It
@@ -25,8 +26,10 @@ pub mod reload;
 mod runtime;
 pub mod shards;
 pub mod state;
+pub mod upgrade;
 pub mod warnings;
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -36,12 +39,13 @@ use glommio::channels::local_channel;
 use glommio::{LocalExecutorBuilder, Placement, Task};
 use percore_conf::Config;
 
-use self::admin::SocketFile;
+use self::admin::{AdminEntry, SocketFile};
 use self::exec::Ctl;
 use self::shards::{BroadcastError, Shards};
 use self::state::State;
 use crate::logging::EventLog;
 use crate::rings::msg::{Op, Reply, ShardCommand, ShardEvent};
+use crate::upgrade::{Handed, Inherited};
 
 /// How long shards get to report `Ready` before start-up is declared failed.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,6 +77,8 @@ pub enum ProcessRequest {
     Pause,
     /// Accept again on every paused frontend (SIGTTIN).
     Resume,
+    /// Binary upgrade with the binary the process was started from (SIGUSR2).
+    Upgrade,
 }
 
 /// What the control plane tells the main thread.
@@ -86,10 +92,23 @@ pub enum ProcessStatus {
     Stopped,
 }
 
-/// Starts the control plane thread; `path` is the file `reload` reads again.
+/// What the control plane starts with besides its rings.
+pub struct Start {
+    /// The configuration.
+    pub config: Config,
+    /// The file `reload` reads again (`None`: an embedded configuration).
+    pub path: Option<std::path::PathBuf>,
+    /// The binary the process was started from, which `upgrade` starts by default.
+    pub exe: Option<std::path::PathBuf>,
+    /// The admin sockets an upgrade handed over (none otherwise).
+    pub admin: Inherited,
+    /// Where a finished upgrade asks for this process's soft stop.
+    pub upgrade_stop: thingbuf::mpsc::Sender<ProcessRequest>,
+}
+
+/// Starts the control plane thread.
 pub fn spawn(
-    config: Config,
-    path: Option<std::path::PathBuf>,
+    start: Start,
     links: Vec<ShardLink>,
     events: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
@@ -102,16 +121,16 @@ pub fn spawn(
                 Ok(()) => log::debug!("control plane runs at real-time priority 1"),
                 Err(e) => log::debug!("control plane stays at normal priority: {e}"),
             }
-            let placement = match config.global.control_cpu {
+            let placement = match start.config.global.control_cpu {
                 Some(cpu) => Placement::Fixed(cpu),
                 None => Placement::Unbound,
             };
-            let io_memory = config.global.tune.io_memory;
+            let io_memory = start.config.global.tune.io_memory;
             match LocalExecutorBuilder::new(placement)
                 .io_memory(io_memory)
                 .make()
             {
-                Ok(ex) => ex.run(main((config, path), links, events, requests, status)),
+                Ok(ex) => ex.run(main(start, links, events, requests, status)),
                 Err(e) => {
                     let _ = status.send(ProcessStatus::Failed(
                         crate::executor::explain_executor_error(&e, io_memory),
@@ -158,12 +177,19 @@ impl Inputs {
 /// The control plane's life: start-up barrier, admin sockets and checks, the control loop,
 /// then the graceful stop. Every outcome is reported on `status`.
 async fn main(
-    (config, path): (Config, Option<std::path::PathBuf>),
+    start: Start,
     links: Vec<ShardLink>,
     log: EventLog,
     requests: thingbuf::mpsc::Receiver<ProcessRequest>,
     status: mpsc::Sender<ProcessStatus>,
 ) {
+    let Start {
+        config,
+        path,
+        exe,
+        admin: mut inherited,
+        upgrade_stop,
+    } = start;
     let shard_count = links.len();
     let (shards, events, readers) = start_ring_readers(links);
     let inputs = Inputs { events, requests };
@@ -174,25 +200,16 @@ async fn main(
     let mut state = State::new(config.clone());
     state.path = path;
     let ctl = Rc::new(Ctl::new(state, shards, log));
+    ctl.upgrade.set_up(exe, upgrade_stop);
     glommio::spawn_local(ctl.warnings.clone().flush_forever()).detach();
     // The admin sockets open only once every shard accepts (DESIGN §3).
-    let (socket_files, admin_tasks) = match open_admin(&ctl, &config) {
-        Ok(v) => v,
-        Err(message) => {
-            let _ = status.send(ProcessStatus::Failed(message));
-            return;
-        }
-    };
-    match open_metrics(&ctl, &config) {
-        Ok(t) => *ctl.metrics.borrow_mut() = t,
-        Err(message) => {
-            for f in &socket_files {
-                f.remove_file();
-            }
-            let _ = status.send(ProcessStatus::Failed(message));
-            return;
-        }
-    };
+    let opened = open_admin(&ctl, &config, &mut inherited)
+        .and_then(|()| open_metrics(&ctl, &config).map(|t| *ctl.metrics.borrow_mut() = t));
+    if let Err(message) = opened {
+        ctl.close_admin();
+        let _ = status.send(ProcessStatus::Failed(message));
+        return;
+    }
     health::spawn_all(&ctl);
     let _ = status.send(ProcessStatus::Ready);
     if let Err(message) = serve_until_stop(&inputs, &ctl).await {
@@ -212,12 +229,9 @@ async fn main(
         .broadcast(Op::Stop { grace }, grace + STOP_SLACK)
         .await;
     drop(readers);
-    drop(admin_tasks);
+    ctl.close_admin();
     for (_, t) in ctl.checkers.borrow_mut().drain() {
         t.cancel();
-    }
-    for f in &socket_files {
-        f.remove_file();
     }
     let _ = status.send(stop_status(outcome));
 }
@@ -328,6 +342,16 @@ async fn serve_until_stop(inputs: &Inputs, ctl: &Rc<Ctl>) -> Result<(), String> 
             Input::Request(ProcessRequest::Resume) => {
                 ctl.set_every_frontend_accepting(true, "SIGTTIN").await;
             }
+            Input::Request(ProcessRequest::Upgrade) => {
+                log::info!("SIGUSR2: upgrading the binary");
+                let ctl = ctl.clone();
+                glommio::spawn_local(async move {
+                    // Both outcomes are logged by `upgrade` itself.
+                    let _ = ctl.upgrade(None).await;
+                    ctl.upgrade.stop_if_done();
+                })
+                .detach();
+            }
             Input::Request(ProcessRequest::Nop) => {}
             Input::Event(ShardEvent::Fatal { shard, message }) => {
                 return Err(format!("shard {shard}: {message}"));
@@ -402,17 +426,35 @@ pub(crate) fn serve_metrics(
     glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach()
 }
 
-/// Binds every configured admin listener and starts serving them.
-fn open_admin(
+/// Binds every configured admin listener, or takes the socket an upgrade handed over for
+/// its path or address, and starts serving them (recorded in `ctl.admin`). Handed-over
+/// sockets the configuration no longer names are closed, their files removed.
+fn open_admin(ctl: &Rc<Ctl>, config: &Config, inherited: &mut Inherited) -> Result<(), String> {
+    let opened = config
+        .global
+        .admin
+        .as_ref()
+        .map_or(Ok(()), |a| open_admin_listeners(ctl, a, inherited));
+    for (path, fd) in inherited.admin_unix.drain(..) {
+        log::info!(
+            "upgrade: admin socket {} is not in this configuration: removed",
+            path.display()
+        );
+        drop(fd);
+        let _ = std::fs::remove_file(&path);
+    }
+    for (addr, _) in inherited.admin_tcp.drain(..) {
+        log::info!("upgrade: admin listener tcp {addr} is not in this configuration: closed");
+    }
+    opened
+}
+
+/// [`open_admin`] for a configured `global.admin`.
+fn open_admin_listeners(
     ctl: &Rc<Ctl>,
-    config: &Config,
-) -> Result<(Vec<SocketFile>, Vec<glommio::task::JoinHandle<()>>), String> {
-    let Some(a) = &config.global.admin else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let mut files = Vec::new();
-    let warnings = ctl.warnings.clone();
-    let mut tasks = Vec::new();
+    a: &percore_conf::Admin,
+    inherited: &mut Inherited,
+) -> Result<(), String> {
     let level = |l: percore_conf::Level| match l {
         percore_conf::Level::User => percore_admin::Level::User,
         percore_conf::Level::Operator => percore_admin::Level::Operator,
@@ -433,30 +475,58 @@ fn open_admin(
         }
     }
     for (path, mode, lvl) in unix {
-        let (listener, file) = match admin::bind_unix(&path, mode) {
-            Ok(v) => v,
-            Err(e) => {
-                for f in &files {
-                    SocketFile::remove_file(f);
-                }
-                return Err(e);
-            }
+        let (fd, file) = match inherited.take_admin_unix(&path) {
+            Some(fd) => (fd, SocketFile::adopt(&path, mode)?),
+            None => admin::bind_unix(&path, mode)?,
         };
         log::info!(
             "admin socket {} (mode {mode:o}, level {lvl})",
             path.display()
         );
-        files.push(file);
-        let admin =
-            admin::Listener::new(format!("admin socket {}", path.display()), lvl, &warnings);
-        tasks.push(glommio::spawn_local(admin::serve_unix(ctl.clone(), listener, admin)).detach());
+        let name = format!("admin socket {}", path.display());
+        serve_admin(ctl, Handed::AdminUnix(path), fd, Some(file), (name, lvl))?;
     }
     for (addr, lvl) in tcp {
-        let listener = glommio::net::TcpListener::bind(addr)
-            .map_err(|e| format!("admin listener {addr}: {e}"))?;
+        let fd = match inherited.take_admin_tcp(addr) {
+            Some(fd) => fd,
+            None => std::net::TcpListener::bind(addr)
+                .map(OwnedFd::from)
+                .map_err(|e| format!("admin listener {addr}: {e}"))?,
+        };
         log::info!("admin listener tcp {addr} (level {lvl})");
-        let admin = admin::Listener::new(format!("admin listener tcp {addr}"), lvl, &warnings);
-        tasks.push(glommio::spawn_local(admin::serve_tcp(ctl.clone(), listener, admin)).detach());
+        let name = format!("admin listener tcp {addr}");
+        serve_admin(ctl, Handed::AdminTcp(addr), fd, None, (name, lvl))?;
     }
-    Ok((files, tasks))
+    Ok(())
+}
+
+/// Starts the accept loop of admin listener `endpoint` on `fd` and records it.
+fn serve_admin(
+    ctl: &Rc<Ctl>,
+    endpoint: Handed,
+    fd: OwnedFd,
+    file: Option<SocketFile>,
+    (name, level): (String, percore_admin::Level),
+) -> Result<(), String> {
+    if let Err(e) = crate::accept::set_nonblocking(fd.as_fd()) {
+        if let Some(f) = &file {
+            f.remove_file();
+        }
+        return Err(format!("{name}: {e}"));
+    }
+    let socket = Rc::new(fd);
+    let listener = admin::Listener::new(name, level, &ctl.warnings);
+    let run = match &endpoint {
+        Handed::AdminTcp(_) => {
+            glommio::spawn_local(admin::serve_tcp(ctl.clone(), socket.clone(), listener))
+        }
+        _ => glommio::spawn_local(admin::serve_unix(ctl.clone(), socket.clone(), listener)),
+    };
+    ctl.admin.borrow_mut().push(AdminEntry {
+        endpoint,
+        socket,
+        file,
+        task: Some(run.detach()),
+    });
+    Ok(())
 }

@@ -100,9 +100,12 @@ impl log::Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        // The pid tells the two processes of a binary upgrade apart: the new one inherits
+        // the old one's stderr, and both write there while the old one drains.
         let line = format!(
-            "{} [{}] {}\n",
+            "{} percore[{}] [{}] {}\n",
             iso_time(SystemTime::now()),
+            std::process::id(),
             record.level().as_str().to_ascii_uppercase(),
             record.args()
         );

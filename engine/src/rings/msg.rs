@@ -164,6 +164,9 @@ pub enum Op {
         /// The address as configured.
         configured: SocketAddr,
     },
+    /// `upgrade`: reply [`Reply::Listeners`], a duplicate of every listening socket of the
+    /// shard, paused ones included, for the new process.
+    DupListeners,
 }
 
 /// A configuration generation as every shard applies it.
@@ -267,6 +270,21 @@ pub enum Reply {
     Streams(Vec<StreamInfo>),
     /// `show errors`: heads refused since start, and the last capture per proxy.
     Errors(u64, Vec<ErrorEntry>),
+    /// Duplicates of the shard's listening sockets, owned by the receiver.
+    Listeners(Vec<ListenerDup>),
+}
+
+/// One listening socket of a shard, duplicated for a binary upgrade.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerDup {
+    /// Frontend index.
+    pub frontend: usize,
+    /// The address as configured (what the new process matches its binds by).
+    pub configured: SocketAddr,
+    /// The address bound.
+    pub addr: SocketAddr,
+    /// A new descriptor of the socket, owned by whoever receives the reply.
+    pub fd: i32,
 }
 
 /// One captured refused head, for `show errors`.

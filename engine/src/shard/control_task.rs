@@ -117,6 +117,7 @@ async fn handle(
         op @ (Op::ClearCounters { .. } | Op::SetFrontendAccepting { .. }) => {
             (runtime_op(shard, op).await, false)
         }
+        Op::DupListeners => (Reply::Listeners(shard.dup_listeners()), false),
     })
 }
 

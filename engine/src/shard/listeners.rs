@@ -2,18 +2,15 @@
 //! by a reload that drops one.
 //!
 //! A removed listener first stops its accept loop, then takes every connection already in
-//! its kernel accept queue (through a second descriptor of the socket, non-blocking, until
-//! the queue is empty) and serves them like any other, and only then closes the socket:
+//! its kernel accept queue (non-blocking, until the queue is empty) and serves them like any other, and only then closes the socket:
 //! connections the kernel had already accepted for it are never dropped. Listeners whose
 //! address a reload keeps are never touched.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
-use glommio::net::{TcpListener, TcpStream};
-use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use glommio::net::TcpStream;
 
 use super::{accept_loop, BoundListener, Shard, ShardListener};
 
@@ -26,17 +23,11 @@ pub fn start(shard: &Rc<Shard>, l: BoundListener, id: usize, accepting: bool) {
         addr,
         fd,
     } = l;
-    let drain = match fd.try_clone() {
-        Ok(d) => d,
-        Err(e) => {
-            log::error!("shard {}: listener {addr} not started: dup: {e}", shard.id);
-            return;
-        }
-    };
-    // SAFETY: `fd` is an owned TCP socket, bound and listening (`runtime::listen_socket`);
-    // into_raw_fd() gives up ownership, so the listener is that descriptor's only owner and
-    // closes it exactly once (when the last Rc drops). `drain` is a separate descriptor.
-    let socket = Rc::new(unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) });
+    if let Err(e) = crate::accept::set_nonblocking(fd.as_fd()) {
+        log::error!("shard {}: listener {addr} not started: {e}", shard.id);
+        return;
+    }
+    let socket = Rc::new(fd);
     let task = accepting.then(|| {
         let run = accept_loop(shard.clone(), frontend, id, addr, socket.clone());
         match shard.data_queue.get() {
@@ -49,7 +40,6 @@ pub fn start(shard: &Rc<Shard>, l: BoundListener, id: usize, accepting: bool) {
         id,
         configured,
         addr,
-        drain,
         socket,
         task: task.flatten(),
     });
@@ -119,32 +109,12 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
         frontend,
         id,
         addr,
-        drain,
         socket,
         ..
     } = l;
-    // glommio's descriptor goes first, so that only `drain` still holds the socket.
-    drop(socket);
-    if let Err(e) = fcntl(&drain, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
-        log::warn!(
-            "shard {}: listener {addr}: {e}; closed without draining",
-            shard.id
-        );
-        return;
-    }
     let mut taken = 0usize;
-    loop {
-        let accepted = nix::sys::socket::accept4(
-            drain.as_raw_fd(),
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC | nix::sys::socket::SockFlag::SOCK_NONBLOCK,
-        );
-        let client_fd = match accepted {
-            Ok(c) => c,
-            Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
-            Err(_) => break,
-        };
-        // SAFETY: accept4 just returned this descriptor: nothing else owns it.
-        let client = unsafe { TcpStream::from_raw_fd(client_fd) };
+    // Bounded by the accept queue; an accept error other than "empty" ends the drain.
+    while let Ok(Some(client)) = crate::accept::accept_now::<TcpStream>(socket.as_fd()) {
         let budget = shard.frontend_budgets.borrow()[frontend].clone();
         let fe_slot = budget.acquire().await;
         let global_slot = shard.global_budget.acquire().await;
@@ -155,7 +125,7 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
         }
         taken += 1;
     }
-    drop(drain);
+    drop(socket);
     log::info!(
         "shard {}: listener {addr} removed, {taken} queued connection(s) served",
         shard.id

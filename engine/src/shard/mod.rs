@@ -37,11 +37,10 @@ pub mod tcp;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use glommio::net::TcpListener;
 use glommio::task::JoinHandle;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use percore_conf::logformat::LogFormat;
@@ -660,6 +659,25 @@ impl Shard {
         }
     }
 
+    /// A new descriptor of each of this shard's listening sockets (`upgrade`); one that
+    /// cannot be duplicated (descriptor limit) is left out, with a warning.
+    pub fn dup_listeners(&self) -> Vec<crate::rings::msg::ListenerDup> {
+        use std::os::fd::IntoRawFd;
+        let mut out = Vec::new();
+        for l in self.listeners.borrow().iter() {
+            match l.socket.try_clone() {
+                Ok(fd) => out.push(crate::rings::msg::ListenerDup {
+                    frontend: l.frontend,
+                    configured: l.configured,
+                    addr: l.addr,
+                    fd: fd.into_raw_fd(),
+                }),
+                Err(e) => log::warn!("shard {}: listener {}: dup: {e}", self.id, l.addr),
+            }
+        }
+        out
+    }
+
     /// True once a stop began.
     pub fn is_stopping(&self) -> bool {
         self.stopping.get()
@@ -839,11 +857,8 @@ struct ShardListener {
     configured: SocketAddr,
     /// Bound address.
     addr: SocketAddr,
-    /// A second descriptor of the socket, through which a removed listener's queued
-    /// connections are taken (glommio's listener exposes none).
-    drain: OwnedFd,
-    /// The socket, shared with its accept loop; closed when both let go.
-    socket: Rc<TcpListener>,
+    /// The socket (non-blocking), shared with its accept loop; closed when both let go.
+    socket: Rc<OwnedFd>,
     /// The accept loop; `None` while the frontend is paused.
     task: Option<JoinHandle<()>>,
 }
@@ -851,36 +866,37 @@ struct ShardListener {
 /// Accepts connections of one listener (the frontend's `id`-th bind), each once it has a
 /// frontend and a global slot.
 ///
-/// At the limit, one accepted connection waits here for its slots (while the rest wait in
-/// the kernel backlog): the shard then knows it needs a slot, and asks the control plane
-/// for one that another shard does not use.
+/// The accept is cancel-safe (`crate::accept`): cancelling this loop while it waits (a
+/// pause, a removed listener, a stop, an upgrade handing the socket to a new process) takes
+/// no connection from the queue, so none is closed unserved. At the limit, one accepted connection waits
+/// here for its slots (while the rest wait in the kernel backlog): the shard then knows it
+/// needs a slot, and asks the control plane for one that another shard does not use.
 async fn accept_loop(
     shard: Rc<Shard>,
     frontend: usize,
     id: usize,
     addr: SocketAddr,
-    listener: Rc<TcpListener>,
+    listener: Rc<OwnedFd>,
 ) {
     let fe_budget = shard.frontend_budgets.borrow()[frontend].clone();
     let global = shard.global_budget.clone();
     loop {
-        let accepted = listener.accept().await;
-        let fe_slot = fe_budget.acquire().await;
-        let global_slot = global.acquire().await;
-        match accepted {
-            Ok(client) => match shard.current().config.frontends[frontend].mode {
-                percore_conf::Mode::Tcp => {
-                    tcp::start(&shard, frontend, id, client, [fe_slot, global_slot])
-                }
-                percore_conf::Mode::Http => {
-                    http::start(&shard, frontend, id, client, [fe_slot, global_slot])
-                }
-            },
+        let client = match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await
+        {
+            Ok(client) => client,
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off instead of spinning on the error.
                 shard.warn_accept(addr, &e);
                 glommio::timer::sleep(Duration::from_millis(100)).await;
+                continue;
             }
+        };
+        let fe_slot = fe_budget.acquire().await;
+        let global_slot = global.acquire().await;
+        let slots = [fe_slot, global_slot];
+        match shard.current().config.frontends[frontend].mode {
+            percore_conf::Mode::Tcp => tcp::start(&shard, frontend, id, client, slots),
+            percore_conf::Mode::Http => http::start(&shard, frontend, id, client, slots),
         }
         glommio::yield_if_needed().await;
     }

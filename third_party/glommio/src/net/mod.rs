@@ -117,3 +117,17 @@ pub use self::{
     udp_socket::UdpSocket,
     unix::{AcceptedUnixStream, UnixDatagram, UnixListener, UnixStream},
 };
+
+/// percore patch 14: waits until `fd` is readable, with a one-shot poll; for a listening
+/// socket, until a connection waits in its accept queue. Unlike `accept`, this is
+/// cancel-safe: dropping the future takes nothing from the socket (a cancelled accept may
+/// already have taken a connection, which then has no reader). The caller accepts with a
+/// non-blocking `accept4` once this returns, and waits again on `EAGAIN`.
+pub async fn readable(fd: std::os::fd::BorrowedFd<'_>) -> crate::Result<(), ()> {
+    use std::os::fd::AsRawFd;
+    let source = crate::executor()
+        .reactor()
+        .poll_read_ready(fd.as_raw_fd());
+    source.collect_rw().await?;
+    Ok(())
+}

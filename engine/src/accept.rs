@@ -1,0 +1,54 @@
+//! Cancel-safe accepts: a readiness wait (`glommio::net::readable`), then a non-blocking
+//! `accept4`, on every listening socket of the process (frontends, admin, metrics).
+//!
+//! An io_uring accept that is cancelled may already have taken a connection, which then has
+//! no reader and is closed unserved (third_party/glommio/PATCHES.md, patches 8 and 13).
+//! Dropping a pending readiness wait takes nothing, so a listener paused, removed, stopped
+//! or handed to a new binary leaves every queued connection for the next accept — in this
+//! process or, during an upgrade, in the one that shares the socket.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::SockFlag;
+
+/// One connection from the accept queue of the non-blocking listening socket `fd`, as `S`,
+/// or `None` when the queue is empty. Connections that ended while queued (ECONNABORTED,
+/// or a network error Linux reports on accept) are skipped; other errors are the caller's.
+pub fn accept_now<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<Option<S>> {
+    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+    loop {
+        match nix::sys::socket::accept4(fd.as_raw_fd(), flags) {
+            // SAFETY: accept4 just returned this descriptor: nothing else owns it, and `S`
+            // (a glommio stream) takes it over and closes it once.
+            Ok(client) => return Ok(Some(unsafe { S::from_raw_fd(client) })),
+            Err(Errno::EAGAIN) => return Ok(None),
+            Err(Errno::EINTR | Errno::ECONNABORTED | Errno::EPROTO | Errno::ENETDOWN) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The next connection of the non-blocking listening socket `fd`: waits for readiness
+/// while its queue is empty. Cancel-safe (see the module doc).
+pub async fn accept<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<S> {
+    loop {
+        if let Some(client) = accept_now(fd)? {
+            return Ok(client);
+        }
+        glommio::net::readable(fd)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+    }
+}
+
+/// Makes listening socket `fd` non-blocking, as [`accept_now`] needs: another shard's or
+/// (during an upgrade) another process's accept may take a connection between the
+/// readiness wait and the accept. The flag belongs to the socket, shared by every
+/// descriptor of it.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    Ok(())
+}
