@@ -523,15 +523,13 @@ impl HttpMachine {
                 }
                 let fault = match self.resp {
                     Resp::Head { .. } | Resp::Connecting => Fault::ServerAbortedHead,
-                    Resp::Tunnel => {
-                        self.close = Close::Done;
-                        return;
-                    }
                     _ => Fault::ServerAbortedBody,
                 };
+                // A reset tunnel ends its exchange as a reset body does (SD): recorded now or
+                // once the bytes before the reset are written, never left to a later step.
                 if matches!(
                     self.resp,
-                    Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. }
+                    Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. } | Resp::Tunnel
                 ) {
                     self.fail(env, now, fault);
                 } else if let Some(_s) = self.server.take() {

@@ -259,6 +259,22 @@ fn upgrade_becomes_a_tunnel_with_half_close() {
     assert_eq!(p.records[0].bytes_in as usize, head.len() + 9);
 }
 
+/// A server reset during a tunnel ends the exchange with one record (SD) after the bytes
+/// that came before the reset; nothing is recorded after the end.
+#[test]
+fn tunnel_reset_by_server_is_recorded_once() {
+    let mut p = pair();
+    p.client(b"GET /ws HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n");
+    p.server(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nhi");
+    p.reset(Side::Server);
+    assert!(p.take_client().ends_with("\r\n\r\nhi"));
+    assert_eq!(p.records.len(), 1);
+    assert_eq!(p.records[0].termination.to_string(), "SD");
+    p.reset(Side::Client);
+    assert_eq!(p.records.len(), 1, "no record after the end");
+    assert!(p.m.killed_record(p.now).is_none());
+}
+
 #[test]
 fn early_response_during_upload_is_relayed_at_once() {
     let mut p = pair();
