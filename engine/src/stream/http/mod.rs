@@ -143,7 +143,8 @@ struct Exchange {
     version: Version,
     has_body: bool,
     is_head: bool,
-    /// A bodiless idempotent request: may be resent after a dead pooled connection.
+    /// A bodiless idempotent request: may be resent after a dead pooled connection (once:
+    /// the resend clears it).
     replayable: bool,
     attempts: Option<Attempts>,
     /// The final response (or a local reply) was queued for the client.
@@ -541,7 +542,8 @@ impl HttpMachine {
     }
 
     /// A pooled connection that died before answering a replayable request: the request
-    /// goes once more on a fresh connection. True when that retry was started.
+    /// goes once more (and only once) on a fresh connection. True when that retry was
+    /// started.
     fn retry_on_fresh_connection(&mut self, env: &Env<'_>) -> bool {
         let Some(server) = self.server else {
             return false;
@@ -562,6 +564,9 @@ impl HttpMachine {
         if !eligible {
             return false;
         }
+        // Resent once at most: should the fresh connect fail and its retry land on another
+        // dead pooled connection, the exchange fails rather than sending a third copy.
+        ex.replayable = false;
         self.server = None;
         self.events.push(Event::CloseServer);
         self.sin.clear();

@@ -456,6 +456,33 @@ fn timeouts_head_response_and_keep_alive() {
     assert_eq!(p.records.len(), 1);
 }
 
+/// Found by the soak (`percore-bench compare --scenario soak`): the fresh connection of a
+/// replay could not be opened, the connect retry took a pooled connection again, and when
+/// that one died too the GET was replayed once more: three sends of one request. A request
+/// is resent at most once.
+#[test]
+fn replayed_request_is_not_replayed_again_after_a_connect_retry() {
+    let mut p = pair_with("", "    http_reuse: always\n");
+    p.connect = Connect::Manual;
+    p.client(GET);
+    let pooled = |server| Connected::Ready {
+        server: ServerKey { backend: 0, server },
+        reused: true,
+        queued_ms: 0,
+    };
+    p.connect(pooled(0));
+    p.eof(Side::Server);
+    // The replay's fresh connect is refused; the retry gets another pooled connection.
+    p.connect(Connected::Failed { server: KEY });
+    p.connect(pooled(1));
+    p.eof(Side::Server);
+    assert!(p.pending.is_empty(), "{:?}", p.pending);
+    let sent = p.take_server();
+    assert_eq!(sent.matches("GET /a ").count(), 2, "{sent}");
+    assert!(p.take_client().starts_with("HTTP/1.1 502 "));
+    assert_eq!(p.records.len(), 1);
+}
+
 #[test]
 fn dead_pooled_connection_is_retried_once_on_a_fresh_one() {
     let mut p = pair_with("", "    http_reuse: always\n");
