@@ -171,31 +171,7 @@ pub fn run(
             break;
         }
         let start = Instant::now();
-        let error = match fault {
-            Fault::OriginKill => {
-                origins[0].kill();
-                std::thread::sleep(KILL_DOWN);
-                origins[0].start().err()
-            }
-            Fault::OriginStall => stall(&origins[1]).err(),
-            Fault::ShutdownSessions => {
-                admin_quiet(&plan.admin, "shutdown sessions server app/s1").err()
-            }
-            Fault::Maint => maint(&plan.admin).err(),
-            Fault::Reload => reload().err(),
-            Fault::FdBurst => {
-                let (opened, failed) = local.block_on(&rt, burst(t.tcp, plan.burst));
-                out.burst_opened += opened;
-                out.burst_failed += failed;
-                None
-            }
-            Fault::Slowloris => {
-                out.slow
-                    .extend(local.block_on(&rt, slowloris(t, plan.slow_limit)));
-                None
-            }
-            other => Some(format!("{} is not a scheduled fault", other.as_str())),
-        };
+        let error = carry_out(*fault, plan, origins, reload, (&rt, &local), &mut out).err();
         out.windows.push(Window {
             fault: *fault,
             start_ms: t.ms(start),
@@ -204,6 +180,41 @@ pub fn run(
         });
     }
     out
+}
+
+/// One scheduled fault; the burst's and slowloris's figures go to `out`.
+fn carry_out(
+    fault: Fault,
+    plan: &FaultPlan,
+    origins: &mut [OriginProc; 2],
+    reload: &mut dyn FnMut() -> Result<(), String>,
+    (rt, local): (&tokio::runtime::Runtime, &tokio::task::LocalSet),
+    out: &mut FaultRun,
+) -> Result<(), String> {
+    let t = &plan.traffic;
+    match fault {
+        Fault::OriginKill => {
+            origins[0].kill();
+            std::thread::sleep(KILL_DOWN);
+            origins[0].start()
+        }
+        Fault::OriginStall => stall(&origins[1]),
+        Fault::ShutdownSessions => admin_quiet(&plan.admin, "shutdown sessions server app/s1"),
+        Fault::Maint => maint(&plan.admin),
+        Fault::Reload => reload(),
+        Fault::FdBurst => {
+            let (opened, failed) = local.block_on(rt, burst(t.tcp, plan.burst));
+            out.burst_opened += opened;
+            out.burst_failed += failed;
+            Ok(())
+        }
+        Fault::Slowloris => {
+            out.slow
+                .extend(local.block_on(rt, slowloris(t, plan.slow_limit)));
+            Ok(())
+        }
+        other => Err(format!("{} is not a scheduled fault", other.as_str())),
+    }
 }
 
 fn stall(origin: &OriginProc) -> Result<(), String> {

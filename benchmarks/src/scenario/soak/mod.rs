@@ -295,9 +295,25 @@ fn drive(
     });
     let warm_at = t0 + o.every.mul_f64(0.9);
     let hard_limit = plan.until + CLIENT_TIMEOUT + Duration::from_secs(30);
-    let sent = loop {
+    let sent = sample_until_done(b, proxy, &rx, r, (t0, warm_at, hard_limit));
+    let _ = done_tx.send(());
+    let (run, origins) = faults.join().expect("the fault thread does not panic");
+    (sent, run, origins)
+}
+
+/// Samples the proxy's RSS and descriptors every 250 ms until the traffic's ids arrive
+/// (nothing past `hard_limit`); the first sample after `warm_at` is the warm RSS.
+fn sample_until_done(
+    b: &Bench,
+    proxy: &mut Proxy,
+    rx: &mpsc::Receiver<Vec<Sent>>,
+    r: &mut SoakResult,
+    (t0, warm_at, hard_limit): (Instant, Instant, Instant),
+) -> Vec<Sent> {
+    let total = b.opts.soak.duration.as_secs_f64();
+    loop {
         match rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(sent) => break sent,
+            Ok(sent) => return sent,
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < hard_limit => {
                 let u = proxy.child.usage();
                 r.rss_peak_kib = r.rss_peak_kib.max(u.rss_kib);
@@ -306,20 +322,16 @@ fn drive(
                     r.rss_warm_kib = u.rss_kib;
                 }
                 b.progress.tick(&format!(
-                    "soak · {} · {:.0}s/{:.0}s · rss {} KiB · fds {}",
+                    "soak · {} · {:.0}s/{total:.0}s · rss {} KiB · fds {}",
                     proxy.name,
                     t0.elapsed().as_secs_f64(),
-                    o.duration.as_secs_f64(),
                     u.rss_kib,
                     u.fds
                 ));
             }
-            Err(_) => break Vec::new(),
+            Err(_) => return Vec::new(),
         }
-    };
-    let _ = done_tx.send(());
-    let (run, origins) = faults.join().expect("the fault thread does not panic");
-    (sent, run, origins)
+    }
 }
 
 /// What a reload does: the configuration rewritten with s2's weight flipped, then percore's

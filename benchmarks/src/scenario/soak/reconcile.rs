@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::plan::{End, Fault, Sent, Window, WINDOW_TAIL_MS};
+use super::plan::{End, Fault, Kind, Sent, Window, WINDOW_TAIL_MS};
 use crate::report::{tally_text, SoakFault, SoakResult};
 
 /// Lost ids listed by name.
@@ -86,70 +86,24 @@ pub fn reconcile(r: &mut SoakResult, sent: &[Sent], windows: &[Window], records:
     let (lines, logged) = log_lines(log);
     r.log_lines = lines;
     r.ids = sent.len() as u64;
-    let mut answers: HashMap<u64, u32> = HashMap::new();
-    let mut rows: BTreeMap<Fault, SoakFault> = FAULT_ORDER
-        .iter()
-        .map(|f| {
-            (
-                *f,
-                SoakFault {
-                    fault: f.as_str().into(),
-                    ..SoakFault::default()
-                },
-            )
-        })
-        .collect();
-    let mut ends: BTreeMap<Fault, BTreeMap<String, u64>> = BTreeMap::new();
-    let mut terminations: BTreeMap<Fault, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut t = Tally::new();
     for w in windows {
-        rows.entry(w.fault).or_default().injected += 1;
+        t.row(w.fault).injected += 1;
     }
     for s in sent {
         count_arrivals(r, s, arrived.get(&s.id).copied().unwrap_or(0));
         // Scheduled faults count their windows, not the ids they carried (slowloris).
         if let Some(f) = s.fault.filter(|f| !Fault::SCHEDULED.contains(f)) {
-            rows.entry(f).or_default().injected += 1;
+            t.row(f).injected += 1;
         }
-        let attributed = match s.end {
-            End::Answered(echo) => {
-                *answers.entry(echo).or_insert(0) += 1;
-                if echo == s.id {
-                    r.answered += 1;
-                } else {
-                    r.misdelivered += 1;
-                }
-                let once = logged.get(&s.id).is_some_and(|l| l.len() == 1);
-                if s.kind != super::plan::Kind::Tcp && !once {
-                    r.answered_not_logged_once += 1;
-                }
-                if !arrived.contains_key(&s.id) {
-                    r.answered_unseen += 1;
-                }
-                s.fault
-            }
-            end => {
-                let fault = attribute(s, windows);
-                if s.fault.is_some_and(Fault::is_client_side) {
-                    r.client_faults += 1;
-                } else {
-                    r.failed += 1;
-                    *r.failed_by_end.entry(end.text()).or_insert(0) += 1;
-                    match fault {
-                        Some(_) => r.failed_attributed += 1,
-                        None => lost(r, s),
-                    }
-                }
-                if let Some(f) = fault {
-                    rows.entry(f).or_default().failed += 1;
-                    *ends.entry(f).or_default().entry(end.text()).or_insert(0) += 1;
-                }
-                fault
-            }
+        let fault = match s.end {
+            End::Answered(echo) => t.answered(r, s, echo, &arrived, &logged),
+            end => t.failed(r, s, end, windows),
         };
-        if let (Some(f), Some(codes)) = (attributed, logged.get(&s.id)) {
-            rows.entry(f).or_default().log_lines += codes.len() as u64;
+        if let (Some(f), Some(codes)) = (fault, logged.get(&s.id)) {
+            t.row(f).log_lines += codes.len() as u64;
             for c in codes {
-                *terminations
+                *t.terminations
                     .entry(f)
                     .or_default()
                     .entry(c.clone())
@@ -157,15 +111,113 @@ pub fn reconcile(r: &mut SoakResult, sent: &[Sent], windows: &[Window], records:
             }
         }
     }
-    r.answered_twice = answers.values().filter(|&&n| n > 1).count() as u64;
-    r.faults = rows
-        .into_iter()
-        .map(|(f, mut row)| {
-            row.ends = ends.get(&f).map_or("-".into(), tally_text);
-            row.terminations = terminations.get(&f).map_or("-".into(), tally_text);
-            row
-        })
-        .collect();
+    t.finish(r);
+}
+
+/// What [`reconcile`] gathers id by id.
+struct Tally {
+    /// Answers per echoed id.
+    answers: HashMap<u64, u32>,
+    rows: BTreeMap<Fault, SoakFault>,
+    /// Per fault: the ends of the failed ids attributed to it.
+    ends: BTreeMap<Fault, BTreeMap<String, u64>>,
+    /// Per fault: the termination codes of its ids' log lines.
+    terminations: BTreeMap<Fault, BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        let rows = FAULT_ORDER
+            .iter()
+            .map(|f| {
+                let row = SoakFault {
+                    fault: f.as_str().into(),
+                    ..SoakFault::default()
+                };
+                (*f, row)
+            })
+            .collect();
+        Tally {
+            answers: HashMap::new(),
+            rows,
+            ends: BTreeMap::new(),
+            terminations: BTreeMap::new(),
+        }
+    }
+
+    fn row(&mut self, f: Fault) -> &mut SoakFault {
+        self.rows.entry(f).or_default()
+    }
+
+    /// An answer echoing `echo`: counted, checked against the records and the log.
+    fn answered(
+        &mut self,
+        r: &mut SoakResult,
+        s: &Sent,
+        echo: u64,
+        arrived: &HashMap<u64, u32>,
+        logged: &HashMap<u64, Vec<String>>,
+    ) -> Option<Fault> {
+        *self.answers.entry(echo).or_insert(0) += 1;
+        if echo == s.id {
+            r.answered += 1;
+        } else {
+            r.misdelivered += 1;
+        }
+        let once = logged.get(&s.id).is_some_and(|l| l.len() == 1);
+        if s.kind != Kind::Tcp && !once {
+            r.answered_not_logged_once += 1;
+        }
+        if !arrived.contains_key(&s.id) {
+            r.answered_unseen += 1;
+        }
+        s.fault
+    }
+
+    /// An id without an answer: a client-side fault's, attributed, or lost.
+    fn failed(
+        &mut self,
+        r: &mut SoakResult,
+        s: &Sent,
+        end: End,
+        windows: &[Window],
+    ) -> Option<Fault> {
+        let fault = attribute(s, windows);
+        if s.fault.is_some_and(Fault::is_client_side) {
+            r.client_faults += 1;
+        } else {
+            r.failed += 1;
+            *r.failed_by_end.entry(end.text()).or_insert(0) += 1;
+            match fault {
+                Some(_) => r.failed_attributed += 1,
+                None => lost(r, s),
+            }
+        }
+        if let Some(f) = fault {
+            self.row(f).failed += 1;
+            *self
+                .ends
+                .entry(f)
+                .or_default()
+                .entry(end.text())
+                .or_insert(0) += 1;
+        }
+        fault
+    }
+
+    fn finish(self, r: &mut SoakResult) {
+        r.answered_twice = self.answers.values().filter(|&&n| n > 1).count() as u64;
+        let (ends, terminations) = (self.ends, self.terminations);
+        r.faults = self
+            .rows
+            .into_iter()
+            .map(|(f, mut row)| {
+                row.ends = ends.get(&f).map_or("-".into(), tally_text);
+                row.terminations = terminations.get(&f).map_or("-".into(), tally_text);
+                row
+            })
+            .collect();
+    }
 }
 
 /// Counts an id's deliveries to the origins against what its method allows.
@@ -196,7 +248,6 @@ fn lost(r: &mut SoakResult, s: &Sent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::soak::plan::Kind;
 
     fn sent(id: u64, kind: Kind, fault: Option<Fault>, at: u64, end: End) -> Sent {
         Sent {
