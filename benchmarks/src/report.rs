@@ -293,6 +293,10 @@ pub struct SoakResult {
     pub failed: u64,
     /// Of which attributable to an injected fault.
     pub failed_attributed: u64,
+    /// Of which attributed to a scheduled fault (kills, stalls, admin, reloads, burst): the
+    /// figure to compare between contenders, since the per-request origin faults fail their
+    /// ids under any proxy.
+    pub failed_scheduled: u64,
     /// Failed ids no injected fault explains: lost. Must be 0.
     pub lost: u64,
     /// A few lost ids, as `id kind end @ms`.
@@ -709,13 +713,16 @@ fn soak_table(s: &ScenarioReport) -> String {
     let mut rows = vec![std::iter::once("".to_string())
         .chain(s.soak.iter().map(|r| r.contender.clone()))
         .collect::<Vec<_>>()];
-    let figures: [SoakFigure; 22] = [
+    let figures: [SoakFigure; 23] = [
         ("ids sent", |r| r.ids.to_string()),
         ("answered", |r| r.answered.to_string()),
         ("client-side faults", |r| r.client_faults.to_string()),
         ("failed", |r| r.failed.to_string()),
         ("  attributed to a fault", |r| {
             r.failed_attributed.to_string()
+        }),
+        ("  of which to a scheduled one", |r| {
+            r.failed_scheduled.to_string()
         }),
         ("  lost (unexplained) [0]", |r| r.lost.to_string()),
         ("answered twice [0]", |r| r.answered_twice.to_string()),

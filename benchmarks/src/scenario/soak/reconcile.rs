@@ -189,7 +189,10 @@ impl Tally {
             r.failed += 1;
             *r.failed_by_end.entry(end.text()).or_insert(0) += 1;
             match fault {
-                Some(_) => r.failed_attributed += 1,
+                Some(f) => {
+                    r.failed_attributed += 1;
+                    r.failed_scheduled += u64::from(Fault::SCHEDULED.contains(&f));
+                }
                 None => lost(r, s),
             }
         }
