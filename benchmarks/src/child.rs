@@ -141,8 +141,10 @@ pub struct Child {
 
 impl Child {
     /// Starts `cmd` in a new process group pinned to `cpus`, stdout and stderr appended to
-    /// `log`. `stop_signal` is what asks this program to exit quickly (SIGTERM for all
-    /// three proxies).
+    /// `log`. The child is killed when the *thread* that calls this ends (PR_SET_PDEATHSIG
+    /// follows the parent thread): call it from a thread that outlives the child's use.
+    /// `stop_signal` is what asks this program to exit quickly (SIGTERM for all three
+    /// proxies).
     pub fn spawn(
         name: &str,
         mut cmd: Command,
@@ -213,10 +215,12 @@ impl Child {
             }
             if let Some(status) = self.exited() {
                 let log = self.log_text();
-                let first_line = log
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty())
+                let mut lines = log.lines().map(str::trim).filter(|l| !l.is_empty());
+                // HAProxy opens with a version NOTICE; the reason is its first ALERT.
+                let first_line = lines
+                    .clone()
+                    .find(|l| l.contains("[ALERT]"))
+                    .or_else(|| lines.next())
                     .unwrap_or("no output")
                     .to_string();
                 return Err(NotReady {
@@ -234,6 +238,16 @@ impl Child {
         }
     }
 
+    /// Process id of the first process (HAProxy's master: `SIGUSR2` reloads it).
+    pub fn pid(&self) -> i32 {
+        self.pgid
+    }
+
+    /// Sends `sig` to every process of the group (the soak's origin kills and stalls).
+    pub fn signal_group(&self, sig: Signal) -> io::Result<()> {
+        killpg(Pid::from_raw(self.pgid), sig).map_err(io::Error::from)
+    }
+
     /// Asks the group to stop, waits up to the grace period, then kills it.
     pub fn stop(mut self) {
         self.stop_now();
@@ -241,6 +255,8 @@ impl Child {
 
     fn stop_now(&mut self) {
         let _ = killpg(Pid::from_raw(self.pgid), self.stop_signal);
+        // A stalled (SIGSTOPped) group acts on the stop signal only once it runs again.
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGCONT);
         let deadline = Instant::now() + STOP_GRACE;
         loop {
             let first_done = self.exited().is_some();

@@ -23,8 +23,8 @@ pub struct CompareArgs {
     /// Peers to run beside percore and direct: a list of haproxy, nginx; or none.
     #[arg(long, default_value = "haproxy,nginx")]
     pub peers: String,
-    /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill, admin (a
-    /// comma-separated list) or all.
+    /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill, admin,
+    /// soak (a comma-separated list) or all (every one but soak).
     #[arg(long, default_value = "all")]
     pub scenario: String,
     /// Measured time per load point (after the warm-up). kill stops after 6 × this.
@@ -85,6 +85,21 @@ pub struct CompareArgs {
     /// Leave out the `direct` row (client straight to the origin).
     #[arg(long)]
     pub no_direct: bool,
+    /// soak: length of the traffic.
+    #[arg(long, default_value = "10m", value_parser = units::duration)]
+    pub soak_duration: Duration,
+    /// soak: pause between two scheduled faults.
+    #[arg(long, default_value = "5s", value_parser = units::duration)]
+    pub soak_fault_every: Duration,
+    /// soak: requests and TCP streams per second.
+    #[arg(long, default_value_t = 400.0)]
+    pub soak_rate: f64,
+    /// soak: most request ids over the run.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub soak_requests: u64,
+    /// soak: streams of the descriptor burst (default: up to near the proxy's limit).
+    #[arg(long)]
+    pub soak_burst: Option<usize>,
 }
 
 /// Runs `compare`.
@@ -123,8 +138,11 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
     }
-    if args.duration.is_zero() {
-        return Err("--duration must be positive".into());
+    if args.duration.is_zero() || args.soak_duration.is_zero() {
+        return Err("--duration and --soak-duration must be positive".into());
+    }
+    if args.soak_rate.is_nan() || args.soak_rate <= 0.0 {
+        return Err("--soak-rate must be positive".into());
     }
     let percore = find_percore(args.percore.as_deref())?;
 
@@ -196,6 +214,13 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
         kill_streams: args.kill_streams.max(2),
         kill_iterations: args.kill_iterations.max(1),
         repeat: args.repeat as usize,
+        soak: scenario::soak::SoakOptions {
+            duration: args.soak_duration,
+            every: args.soak_fault_every,
+            rate: args.soak_rate,
+            requests_max: args.soak_requests,
+            burst: args.soak_burst,
+        },
     };
     Ok((host, contenders, scenarios, opts, client_cpus))
 }
@@ -266,6 +291,7 @@ fn execute(
             Scenario::IdleConns => scenario::idle::run(&bench),
             Scenario::Kill => scenario::kill::run(&bench),
             Scenario::Admin => scenario::admin::run(&bench),
+            Scenario::Soak => scenario::soak::run(&bench),
             other => scenario::throughput::run(&bench, *other),
         };
         progress.clear();
@@ -433,6 +459,7 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
                         .min(opts.kill_iterations as f64 * 0.4)
             }
             Scenario::Admin => proxies.min(2.0) * opts.repeat as f64 * 2.0 * point,
+            Scenario::Soak => proxies.min(2.0) * (opts.soak.duration.as_secs_f64() + 10.0),
         })
         .sum();
     if secs < 120.0 {

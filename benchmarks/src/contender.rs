@@ -238,36 +238,30 @@ pub fn start(name: Name, host: &Host, setup: &Setup) -> Result<Running, NotRun> 
     let mut child = match name {
         Name::Direct => unreachable!("handled above"),
         Name::Percore | Name::PercoreB => {
-            let bin = match name {
-                Name::PercoreB => host
-                    .percore_b
-                    .as_ref()
-                    .ok_or_else(|| missing("percore-b"))?,
-                _ => &host.percore,
-            };
             let path = dir.path().join("percore.yaml");
             std::fs::write(&path, percore_config(host, setup, addr, admin.as_deref()))
                 .map_err(failed)?;
-            let mut cmd = Command::new(bin);
-            cmd.arg("run").arg("-c").arg(&path);
-            let mut c = Child::spawn("percore", cmd, cpus, log, Signal::SIGTERM).map_err(failed)?;
-            let ready = c.wait_ready(START_LIMIT, |log| log.contains("] ready: "));
-            if let Err(why) = ready {
-                return Err(percore_refusal(setup, &why));
-            }
-            c
+            let how = Launch {
+                config: &path,
+                addr,
+                log,
+                mode: setup.mode,
+                master_worker: false,
+            };
+            launch(name, host, how)?
         }
         Name::Haproxy => {
-            let bin = host.haproxy.as_ref().ok_or_else(|| missing("haproxy"))?;
             let path = dir.path().join("haproxy.cfg");
             std::fs::write(&path, haproxy_config(host, setup, addr, admin.as_deref()))
                 .map_err(failed)?;
-            let mut cmd = Command::new(bin);
-            cmd.arg("-f").arg(&path).arg("-db");
-            let mut c = Child::spawn("haproxy", cmd, cpus, log, Signal::SIGTERM).map_err(failed)?;
-            c.wait_ready(START_LIMIT, |_| accepts(addr))
-                .map_err(|e| NotRun::Failed(e.text))?;
-            c
+            let how = Launch {
+                config: &path,
+                addr,
+                log,
+                mode: setup.mode,
+                master_worker: false,
+            };
+            launch(name, host, how)?
         }
         Name::Nginx => {
             let bin = host.nginx.as_ref().ok_or_else(|| missing("nginx"))?;
@@ -304,15 +298,72 @@ pub fn start(name: Name, host: &Host, setup: &Setup) -> Result<Running, NotRun> 
     })
 }
 
+/// How [`launch`] starts a proxy.
+pub struct Launch<'a> {
+    /// Its configuration file.
+    pub config: &'a Path,
+    /// Where it serves once ready.
+    pub addr: SocketAddr,
+    /// Its stdout and stderr.
+    pub log: PathBuf,
+    /// The mode of the configuration (for percore's refusal text).
+    pub mode: Mode,
+    /// HAProxy in master-worker mode (`-W`): `SIGUSR2` to the master reloads it (soak).
+    pub master_worker: bool,
+}
+
+/// Starts percore or HAProxy as `how` says and waits until it serves.
+pub fn launch(name: Name, host: &Host, how: Launch) -> Result<Child, NotRun> {
+    let failed = |e: std::io::Error| NotRun::Failed(e.to_string());
+    let cpus = &host.proxy_cpus;
+    match name {
+        Name::Percore | Name::PercoreB => {
+            let bin = match name {
+                Name::PercoreB => host
+                    .percore_b
+                    .as_ref()
+                    .ok_or_else(|| missing("percore-b"))?,
+                _ => &host.percore,
+            };
+            let mut cmd = Command::new(bin);
+            cmd.arg("run").arg("-c").arg(how.config);
+            let mut c =
+                Child::spawn("percore", cmd, cpus, how.log, Signal::SIGTERM).map_err(failed)?;
+            let ready = c.wait_ready(START_LIMIT, |log| log.contains("] ready: "));
+            if let Err(why) = ready {
+                return Err(percore_refusal(how.mode, &why));
+            }
+            Ok(c)
+        }
+        Name::Haproxy => {
+            let bin = host.haproxy.as_ref().ok_or_else(|| missing("haproxy"))?;
+            let mut cmd = Command::new(bin);
+            if how.master_worker {
+                cmd.arg("-W");
+            }
+            cmd.arg("-f").arg(how.config).arg("-db");
+            let mut c =
+                Child::spawn("haproxy", cmd, cpus, how.log, Signal::SIGTERM).map_err(failed)?;
+            let addr = how.addr;
+            c.wait_ready(START_LIMIT, |_| accepts(addr))
+                .map_err(|e| NotRun::Failed(e.text))?;
+            Ok(c)
+        }
+        Name::Direct | Name::Nginx => Err(NotRun::Skipped(format!(
+            "{name} is not started from a configuration file here"
+        ))),
+    }
+}
+
 fn missing(program: &str) -> NotRun {
     NotRun::Skipped(format!("{program} not found; run scripts/install-peers.sh"))
 }
 
 /// Turns percore's start-up failure into the reason shown: a refused `mode: http` (or
 /// another "not supported yet" key) is an expected skip in builds without that feature.
-fn percore_refusal(setup: &Setup, why: &NotReady) -> NotRun {
+fn percore_refusal(mode: Mode, why: &NotReady) -> NotRun {
     if why.first_line.contains("not supported yet") {
-        let feature = if setup.mode == Mode::Http && why.first_line.contains("mode") {
+        let feature = if mode == Mode::Http && why.first_line.contains("mode") {
             "HTTP mode"
         } else {
             "a configuration key this scenario needs"
@@ -331,7 +382,7 @@ fn accepts(addr: SocketAddr) -> bool {
 }
 
 /// Waits (briefly) for the admin socket to accept connections.
-fn wait_admin(child: &mut Child, sock: &Path) -> Result<(), String> {
+pub fn wait_admin(child: &mut Child, sock: &Path) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     loop {
         if std::os::unix::net::UnixStream::connect(sock).is_ok() {
@@ -627,7 +678,7 @@ mod tests {
             text: format!("percore exited (exit status: 2): {line}"),
             first_line: line.into(),
         };
-        match percore_refusal(&setup(Mode::Http), &why) {
+        match percore_refusal(Mode::Http, &why) {
             NotRun::Skipped(text) => {
                 assert_eq!(
                     text,
@@ -641,7 +692,7 @@ mod tests {
             first_line: "cannot bind".into(),
         };
         assert!(matches!(
-            percore_refusal(&setup(Mode::Tcp), &bind),
+            percore_refusal(Mode::Tcp, &bind),
             NotRun::Failed(_)
         ));
     }

@@ -2,7 +2,7 @@
 //! provides the origin and load generator it uses as standalone tools.
 //!
 //! - [`compare`]: the `compare` command: contenders × scenarios → tables, JSON, SVG.
-//! - [`scenario`]: what is measured (throughput, idle memory, admin kill).
+//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak).
 //! - [`contender`]: direct / percore / HAProxy / nginx and their equivalent configurations.
 //! - [`child`]: proxy processes and temporary files, cleaned up even on Ctrl-C.
 //! - [`procfs`]: CPU time and RSS of a process group from /proc.
@@ -51,6 +51,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run every contender through the chosen scenarios and print a comparison.
@@ -74,6 +76,9 @@ enum Command {
         #[arg(long, default_value = "0")]
         cpus: String,
     },
+    /// Run a soak origin (the soak scenario starts these itself): HTTP and TCP echo that
+    /// record every request id.
+    SoakOrigin(scenario::soak::origin::OriginArgs),
     /// Load one address (an origin or a proxy) and print throughput and latency.
     Load {
         /// Where to connect.
@@ -126,6 +131,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> ExitCode {
     match command {
         Command::Compare(args) => compare::run(args),
+        Command::SoakOrigin(args) => scenario::soak::origin::run(args),
         Command::Origin {
             listen,
             kind,

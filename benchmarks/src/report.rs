@@ -122,6 +122,8 @@ pub struct ScenarioReport {
     pub kill: Vec<KillResult>,
     /// admin results.
     pub admin: Vec<AdminResult>,
+    /// soak results.
+    pub soak: Vec<SoakResult>,
     /// Remarks printed under the table.
     pub notes: Vec<String>,
 }
@@ -274,6 +276,96 @@ pub struct AdminResult {
     pub first_error: Option<String>,
 }
 
+/// soak: one contender's reconciliation after mixed traffic under a fault schedule.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SoakResult {
+    /// Contender.
+    pub contender: String,
+    /// Length of the traffic, seconds.
+    pub duration_s: f64,
+    /// Ids sent (HTTP requests, TCP streams, slowloris heads).
+    pub ids: u64,
+    /// Ids answered with their own complete response.
+    pub answered: u64,
+    /// Ids whose request the client itself aborted or slowed down (client-side faults).
+    pub client_faults: u64,
+    /// Ids that failed (not answered, not a client-side fault).
+    pub failed: u64,
+    /// Of which attributable to an injected fault.
+    pub failed_attributed: u64,
+    /// Of which attributed to a scheduled fault (kills, stalls, admin, reloads, burst): the
+    /// figure to compare between contenders, since the per-request origin faults fail their
+    /// ids under any proxy.
+    pub failed_scheduled: u64,
+    /// Failed ids no injected fault explains: lost. Must be 0.
+    pub lost: u64,
+    /// A few lost ids, as `id kind end @ms`.
+    pub lost_examples: Vec<String>,
+    /// Ids answered more than once (an answer echoes its id). Must be 0.
+    pub answered_twice: u64,
+    /// Answers carrying another request's id. Must be 0.
+    pub misdelivered: u64,
+    /// Answered ids the origins never received. Must be 0.
+    pub answered_unseen: u64,
+    /// Non-idempotent ids (POST, TCP streams) that reached an origin twice or more. Must be 0.
+    pub non_idempotent_sent_twice: u64,
+    /// Idempotent ids (GET) that reached an origin twice (allowed: a retry).
+    pub idempotent_sent_twice: u64,
+    /// Idempotent ids that reached an origin more than twice. Must be 0.
+    pub idempotent_sent_over_twice: u64,
+    /// Failed ids by how the client saw them end (`502`, `reset`, `timeout`, …).
+    pub failed_by_end: std::collections::BTreeMap<String, u64>,
+    /// Per fault kind: injected, failed ids, their ends, access-log lines.
+    pub faults: Vec<SoakFault>,
+    /// Access-log lines of the HTTP frontend.
+    pub log_lines: u64,
+    /// Answered HTTP ids without exactly one access-log line. Must be 0.
+    pub answered_not_logged_once: u64,
+    /// `panicked` in the proxy's output. Must be 0.
+    pub panics: u64,
+    /// The proxy was no longer running at the end.
+    pub proxy_exited: bool,
+    /// Reloads carried out.
+    pub reloads: u64,
+    /// Burst streams opened and failed to open.
+    pub burst_opened: u64,
+    /// Burst connections not opened within 2 s.
+    pub burst_failed: u64,
+    /// Proxy RSS before the traffic, KiB.
+    pub rss_start_kib: u64,
+    /// Proxy RSS after the warm-up, before the first scheduled fault, KiB.
+    pub rss_warm_kib: u64,
+    /// Largest proxy RSS sampled, KiB.
+    pub rss_peak_kib: u64,
+    /// Proxy RSS after the traffic ended and connections settled, KiB.
+    pub rss_end_kib: u64,
+    /// Proxy descriptors before the traffic.
+    pub fds_start: u64,
+    /// Most proxy descriptors sampled.
+    pub fds_peak: u64,
+    /// Proxy descriptors at the end.
+    pub fds_end: u64,
+    /// Scheduled faults that could not be carried out as planned.
+    pub fault_errors: Vec<String>,
+}
+
+/// soak: one fault kind's injections and what they caused.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SoakFault {
+    /// `rst-mid`, `origin-kill`, …
+    pub fault: String,
+    /// Requests carrying it, or times it was scheduled.
+    pub injected: u64,
+    /// Ids attributed to it that failed (client-side faults: every id carrying it).
+    pub failed: u64,
+    /// Their ends, e.g. `502 12, eof 1`.
+    pub ends: String,
+    /// Access-log lines of the ids attributed to it.
+    pub log_lines: u64,
+    /// Their termination codes, e.g. `SD-- 12`.
+    pub terminations: String,
+}
+
 /// Prints a scenario's table(s) to a string.
 pub fn scenario_table(s: &ScenarioReport) -> String {
     let mut out = String::new();
@@ -289,6 +381,9 @@ pub fn scenario_table(s: &ScenarioReport) -> String {
     }
     if !s.kill.is_empty() {
         out.push_str(&kill_table(s));
+    }
+    if !s.soak.is_empty() {
+        out.push_str(&soak_table(s));
     }
     for skip in &s.skipped {
         let _ = writeln!(out, "{}: {}", skip.contender, skip.reason);
@@ -607,6 +702,154 @@ fn kill_table(s: &ScenarioReport) -> String {
     }
     let right: Vec<bool> = (0..13).map(|i| i > 0).collect();
     pad(&rows, &right)
+}
+
+/// A row of the soak table: its label and how a contender's value is written.
+type SoakFigure = (&'static str, fn(&SoakResult) -> String);
+
+/// The soak side by side: one row per figure, one column per contender; then one row per
+/// fault kind with each contender's failed ids and log lines.
+fn soak_table(s: &ScenarioReport) -> String {
+    let mut rows = vec![std::iter::once("".to_string())
+        .chain(s.soak.iter().map(|r| r.contender.clone()))
+        .collect::<Vec<_>>()];
+    let figures: [SoakFigure; 23] = [
+        ("ids sent", |r| r.ids.to_string()),
+        ("answered", |r| r.answered.to_string()),
+        ("client-side faults", |r| r.client_faults.to_string()),
+        ("failed", |r| r.failed.to_string()),
+        ("  attributed to a fault", |r| {
+            r.failed_attributed.to_string()
+        }),
+        ("  of which to a scheduled one", |r| {
+            r.failed_scheduled.to_string()
+        }),
+        ("  lost (unexplained) [0]", |r| r.lost.to_string()),
+        ("answered twice [0]", |r| r.answered_twice.to_string()),
+        ("misdelivered [0]", |r| r.misdelivered.to_string()),
+        ("answered, never at an origin [0]", |r| {
+            r.answered_unseen.to_string()
+        }),
+        ("non-idempotent sent twice [0]", |r| {
+            r.non_idempotent_sent_twice.to_string()
+        }),
+        ("idempotent sent twice", |r| {
+            r.idempotent_sent_twice.to_string()
+        }),
+        ("idempotent sent >2 [0]", |r| {
+            r.idempotent_sent_over_twice.to_string()
+        }),
+        ("answered, not logged once [0]", |r| {
+            r.answered_not_logged_once.to_string()
+        }),
+        ("panics [0]", |r| {
+            format!(
+                "{}{}",
+                r.panics,
+                if r.proxy_exited { " (exited)" } else { "" }
+            )
+        }),
+        ("reloads", |r| r.reloads.to_string()),
+        ("burst streams (failed)", |r| {
+            format!("{} ({})", r.burst_opened, r.burst_failed)
+        }),
+        ("rss start / warm", |r| {
+            format!(
+                "{} / {}",
+                kib_text(r.rss_start_kib),
+                kib_text(r.rss_warm_kib)
+            )
+        }),
+        ("rss peak", |r| kib_text(r.rss_peak_kib)),
+        ("rss end (÷warm)", |r| {
+            format!(
+                "{} ({})",
+                kib_text(r.rss_end_kib),
+                ratio_text(r.rss_end_kib, r.rss_warm_kib)
+            )
+        }),
+        ("fds start / peak / end", |r| {
+            format!("{} / {} / {}", r.fds_start, r.fds_peak, r.fds_end)
+        }),
+        ("failed by end", |r| tally_text(&r.failed_by_end)),
+        ("log lines", |r| r.log_lines.to_string()),
+    ];
+    for (label, f) in figures {
+        rows.push(
+            std::iter::once(label.to_string())
+                .chain(s.soak.iter().map(f))
+                .collect(),
+        );
+    }
+    let right: Vec<bool> = (0..rows[0].len()).map(|i| i > 0).collect();
+    let mut out = pad(&rows, &right);
+    out.push('\n');
+    out.push_str(&soak_fault_table(s));
+    for r in &s.soak {
+        for e in &r.fault_errors {
+            let _ = writeln!(
+                out,
+                "{}: fault not carried out as planned: {e}",
+                r.contender
+            );
+        }
+        for e in &r.lost_examples {
+            let _ = writeln!(out, "{}: lost: {e}", r.contender);
+        }
+    }
+    out
+}
+
+/// Per fault kind, per contender: failed ids (their ends) and log lines (terminations).
+fn soak_fault_table(s: &ScenarioReport) -> String {
+    let mut head = vec!["fault".to_string(), "injected".into()];
+    for r in &s.soak {
+        head.push(format!("{} failed", r.contender));
+        head.push(format!("{} log lines", r.contender));
+    }
+    let mut rows = vec![head];
+    let kinds: Vec<&str> = s
+        .soak
+        .first()
+        .map(|r| r.faults.iter().map(|f| f.fault.as_str()).collect())
+        .unwrap_or_default();
+    for kind in kinds {
+        let mut row = vec![kind.to_string()];
+        let find = |r: &SoakResult| r.faults.iter().find(|f| f.fault == kind).cloned();
+        let first = s.soak.iter().find_map(find).unwrap_or_default();
+        row.push(first.injected.to_string());
+        for r in &s.soak {
+            let f = find(r).unwrap_or_default();
+            row.push(format!("{} ({})", f.failed, f.ends));
+            row.push(format!("{} ({})", f.log_lines, f.terminations));
+        }
+        rows.push(row);
+    }
+    let right: Vec<bool> = (0..rows[0].len()).map(|i| i == 1).collect();
+    pad(&rows, &right)
+}
+
+fn kib_text(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn ratio_text(a: u64, b: u64) -> String {
+    if b == 0 {
+        "-".into()
+    } else {
+        format!("×{:.2}", a as f64 / b as f64)
+    }
+}
+
+/// `502 12, eof 1`, or `-` when empty.
+pub fn tally_text(t: &std::collections::BTreeMap<String, u64>) -> String {
+    if t.is_empty() {
+        return "-".into();
+    }
+    t.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

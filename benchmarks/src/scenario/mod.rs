@@ -6,10 +6,12 @@
 //! - [`idle`]: idle-conns — RSS growth per idle keep-alive connection.
 //! - [`kill`]: `shutdown sessions server` against N live streams, through the admin socket.
 //! - [`admin`]: admin command latency under a saturated data path, and its cost.
+//! - [`soak`]: mixed traffic under a fault schedule, every request id reconciled.
 
 pub mod admin;
 pub mod idle;
 pub mod kill;
+pub mod soak;
 pub mod throughput;
 
 use std::io::{IsTerminal, Write};
@@ -38,6 +40,8 @@ pub enum Scenario {
     Kill,
     /// Admin commands during saturation.
     Admin,
+    /// Mixed traffic under a fault schedule (not part of `all`: it runs for minutes).
+    Soak,
 }
 
 impl Scenario {
@@ -62,6 +66,7 @@ impl Scenario {
             Scenario::IdleConns => "idle-conns",
             Scenario::Kill => "kill",
             Scenario::Admin => "admin",
+            Scenario::Soak => "soak",
         }
     }
 
@@ -74,11 +79,12 @@ impl Scenario {
             }
             let s = Scenario::ALL
                 .into_iter()
+                .chain([Scenario::Soak])
                 .find(|s| s.as_str() == part)
                 .ok_or_else(|| {
                     let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();
                     format!(
-                        "unknown scenario {part:?}; choose from {} or all",
+                        "unknown scenario {part:?}; choose from {}, soak or all",
                         names.join(", ")
                     )
                 })?;
@@ -118,6 +124,8 @@ pub struct Options {
     pub kill_iterations: usize,
     /// Samples per throughput load point, contenders interleaved.
     pub repeat: usize,
+    /// soak options.
+    pub soak: soak::SoakOptions,
 }
 
 /// What a scenario runs with.
@@ -337,5 +345,6 @@ mod tests {
             Ok(vec![Scenario::Kill, Scenario::IdleConns])
         );
         assert!(Scenario::parse_list("tcp-ping").is_err());
+        assert_eq!(Scenario::parse_list("soak"), Ok(vec![Scenario::Soak]));
     }
 }

@@ -14,12 +14,6 @@ use super::testing::{config, http_pair, tcp_pair, Connect, Pair};
 use super::{Connected, Event, Machine, Side};
 use crate::ids::ServerKey;
 
-thread_local! {
-    /// Whether [`drive`] also checks the invariants of the open finding (a done stream has no
-    /// exchange left to record, and records nothing more); only its ignored test turns it on.
-    static KNOWN_OPEN_CHECKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// Data buffers one stream may hold: both sides' read and write buffers.
 const BUFFERS_MAX: usize = 4;
 /// Operations decoded from one input: enough for several exchanges, bounded so a run stays
@@ -108,7 +102,7 @@ fn drive<M: Machine>(mut pair: Pair<M>, ops: &[u8], http: bool) {
         let done_before = pair.m.is_done();
         let records_before = pair.records.len();
         apply(&mut pair, &mut ledger, op, &mut next);
-        if done_before && KNOWN_OPEN_CHECKED.with(|c| c.get()) {
+        if done_before {
             assert_eq!(pair.records.len(), records_before, "a record after the end");
         }
         check(&mut pair, &mut ledger, http);
@@ -172,14 +166,11 @@ fn finish<M: Machine>(pair: &mut Pair<M>, ledger: &mut Ledger, http: bool) {
         check(pair, ledger, http);
         return;
     }
-    // Off in the fuzz targets until the open finding (testdata/fuzz/open/http_stream) is
-    // fixed, so runs look for other bugs; its ignored test checks it.
-    if KNOWN_OPEN_CHECKED.with(|c| c.get()) {
-        assert!(
-            pair.m.killed_record(now).is_none(),
-            "a record after the end"
-        );
-    }
+    // A done stream recorded its every exchange: the shell's kill finds nothing left.
+    assert!(
+        pair.m.killed_record(now).is_none(),
+        "a record after the end"
+    );
     pair.park();
     assert_eq!(
         pair.pools.buffers_in_use(),
@@ -369,20 +360,17 @@ mod tests {
         }
     }
 
-    /// Found by the `http_stream` target, not fixed yet: an upgraded (101) exchange whose
-    /// tunnel ends on a timeout leaves the machine done with the exchange still in `ex`, so
-    /// it is never recorded (neither logged nor counted), and `killed_record` still hands it
-    /// out after the end (`tunnel-timeout-loses-record`); the same held exchange can also be
-    /// recorded by a later step, after the end (`done-then-record`). Inputs in
-    /// testdata/fuzz/open/http_stream/.
+    /// Found by the `http_stream` target: a server reset during an upgraded (101) tunnel
+    /// left the machine done with the exchange unrecorded (neither logged nor counted), handed
+    /// out later by `killed_record` (`tunnel-reset-loses-record`) or by a client reset after
+    /// the end (`tunnel-reset-then-record`). Both also run in [`testdata_inputs`]; here they
+    /// fail by name.
     #[test]
-    #[ignore = "open finding: tunnel timeout loses the exchange's record"]
-    fn open_tunnel_timeout_loses_record() {
+    fn tunnel_reset_records_exchange_once() {
         let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/open/http_stream");
-        KNOWN_OPEN_CHECKED.with(|c| c.set(true));
-        for entry in std::fs::read_dir(dir).expect("testdata folder") {
-            http_stream(&std::fs::read(entry.expect("entry").path()).expect("readable input"));
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/http_stream");
+        for name in ["tunnel-reset-loses-record", "tunnel-reset-then-record"] {
+            http_stream(&std::fs::read(dir.join(name)).expect("readable input"));
         }
     }
 

@@ -143,7 +143,8 @@ struct Exchange {
     version: Version,
     has_body: bool,
     is_head: bool,
-    /// A bodiless idempotent request: may be resent after a dead pooled connection.
+    /// A bodiless idempotent request: may be resent after a dead pooled connection (once:
+    /// the resend clears it).
     replayable: bool,
     attempts: Option<Attempts>,
     /// The final response (or a local reply) was queued for the client.
@@ -523,15 +524,13 @@ impl HttpMachine {
                 }
                 let fault = match self.resp {
                     Resp::Head { .. } | Resp::Connecting => Fault::ServerAbortedHead,
-                    Resp::Tunnel => {
-                        self.close = Close::Done;
-                        return;
-                    }
                     _ => Fault::ServerAbortedBody,
                 };
+                // A reset tunnel ends its exchange as a reset body does (SD): recorded now or
+                // once the bytes before the reset are written, never left to a later step.
                 if matches!(
                     self.resp,
-                    Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. }
+                    Resp::Head { .. } | Resp::Hold { .. } | Resp::Body { .. } | Resp::Tunnel
                 ) {
                     self.fail(env, now, fault);
                 } else if let Some(_s) = self.server.take() {
@@ -543,7 +542,8 @@ impl HttpMachine {
     }
 
     /// A pooled connection that died before answering a replayable request: the request
-    /// goes once more on a fresh connection. True when that retry was started.
+    /// goes once more (and only once) on a fresh connection. True when that retry was
+    /// started.
     fn retry_on_fresh_connection(&mut self, env: &Env<'_>) -> bool {
         let Some(server) = self.server else {
             return false;
@@ -564,6 +564,9 @@ impl HttpMachine {
         if !eligible {
             return false;
         }
+        // Resent once at most: should the fresh connect fail and its retry land on another
+        // dead pooled connection, the exchange fails rather than sending a third copy.
+        ex.replayable = false;
         self.server = None;
         self.events.push(Event::CloseServer);
         self.sin.clear();

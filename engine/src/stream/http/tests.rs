@@ -259,6 +259,22 @@ fn upgrade_becomes_a_tunnel_with_half_close() {
     assert_eq!(p.records[0].bytes_in as usize, head.len() + 9);
 }
 
+/// A server reset during a tunnel ends the exchange with one record (SD) after the bytes
+/// that came before the reset; nothing is recorded after the end.
+#[test]
+fn tunnel_reset_by_server_is_recorded_once() {
+    let mut p = pair();
+    p.client(b"GET /ws HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n");
+    p.server(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nhi");
+    p.reset(Side::Server);
+    assert!(p.take_client().ends_with("\r\n\r\nhi"));
+    assert_eq!(p.records.len(), 1);
+    assert_eq!(p.records[0].termination.to_string(), "SD");
+    p.reset(Side::Client);
+    assert_eq!(p.records.len(), 1, "no record after the end");
+    assert!(p.m.killed_record(p.now).is_none());
+}
+
 #[test]
 fn early_response_during_upload_is_relayed_at_once() {
     let mut p = pair();
@@ -437,6 +453,33 @@ fn timeouts_head_response_and_keep_alive() {
     p.take_client();
     p.advance(Duration::from_secs(3));
     assert!(p.m.is_done() && p.to_client.is_empty());
+    assert_eq!(p.records.len(), 1);
+}
+
+/// Found by the soak (`percore-bench compare --scenario soak`): the fresh connection of a
+/// replay could not be opened, the connect retry took a pooled connection again, and when
+/// that one died too the GET was replayed once more: three sends of one request. A request
+/// is resent at most once.
+#[test]
+fn replayed_request_is_not_replayed_again_after_a_connect_retry() {
+    let mut p = pair_with("", "    http_reuse: always\n");
+    p.connect = Connect::Manual;
+    p.client(GET);
+    let pooled = |server| Connected::Ready {
+        server: ServerKey { backend: 0, server },
+        reused: true,
+        queued_ms: 0,
+    };
+    p.connect(pooled(0));
+    p.eof(Side::Server);
+    // The replay's fresh connect is refused; the retry gets another pooled connection.
+    p.connect(Connected::Failed { server: KEY });
+    p.connect(pooled(1));
+    p.eof(Side::Server);
+    assert!(p.pending.is_empty(), "{:?}", p.pending);
+    let sent = p.take_server();
+    assert_eq!(sent.matches("GET /a ").count(), 2, "{sent}");
+    assert!(p.take_client().starts_with("HTTP/1.1 502 "));
     assert_eq!(p.records.len(), 1);
 }
 
