@@ -237,23 +237,20 @@ pub fn start(name: Name, host: &Host, setup: &Setup) -> Result<Running, NotRun> 
     let cpus = &host.proxy_cpus;
     let mut child = match name {
         Name::Direct => unreachable!("handled above"),
-        Name::Percore | Name::PercoreB => {
-            let path = dir.path().join("percore.yaml");
-            std::fs::write(&path, percore_config(host, setup, addr, admin.as_deref()))
-                .map_err(failed)?;
-            let how = Launch {
-                config: &path,
-                addr,
-                log,
-                mode: setup.mode,
-                master_worker: false,
+        Name::Percore | Name::PercoreB | Name::Haproxy => {
+            let (file, text) = if name == Name::Haproxy {
+                (
+                    "haproxy.cfg",
+                    haproxy_config(host, setup, addr, admin.as_deref()),
+                )
+            } else {
+                (
+                    "percore.yaml",
+                    percore_config(host, setup, addr, admin.as_deref()),
+                )
             };
-            launch(name, host, how)?
-        }
-        Name::Haproxy => {
-            let path = dir.path().join("haproxy.cfg");
-            std::fs::write(&path, haproxy_config(host, setup, addr, admin.as_deref()))
-                .map_err(failed)?;
+            let path = dir.path().join(file);
+            std::fs::write(&path, text).map_err(failed)?;
             let how = Launch {
                 config: &path,
                 addr,
@@ -398,13 +395,9 @@ pub fn wait_admin(child: &mut Child, sock: &Path) -> Result<(), String> {
     }
 }
 
-/// percore YAML.
-pub fn percore_config(
-    host: &Host,
-    setup: &Setup,
-    addr: SocketAddr,
-    admin: Option<&Path>,
-) -> String {
+/// The start of every generated percore file: a header naming `by`, and the `global`
+/// settings all scenarios share (shards on the proxy CPUs, maxconn, grace, buffers).
+pub fn percore_global(by: &str, host: &Host) -> String {
     let shards = host
         .proxy_cpus
         .iter()
@@ -412,12 +405,23 @@ pub fn percore_config(
         .collect::<Vec<_>>()
         .join(", ");
     let mut y = String::new();
-    let _ = writeln!(y, "# percore-bench: generated, do not edit");
+    let _ = writeln!(y, "# {by}: generated, do not edit");
     let _ = writeln!(y, "global:");
     let _ = writeln!(y, "  shards: [{shards}]");
     let _ = writeln!(y, "  maxconn: {}", host.maxconn());
     let _ = writeln!(y, "  grace: 1s");
     let _ = writeln!(y, "  tune: {{ bufsize: 16k }}");
+    y
+}
+
+/// percore YAML.
+pub fn percore_config(
+    host: &Host,
+    setup: &Setup,
+    addr: SocketAddr,
+    admin: Option<&Path>,
+) -> String {
+    let mut y = percore_global("percore-bench", host);
     if let Some(sock) = admin {
         let _ = writeln!(y, "  admin: {{ socket: \"{}\" }}", sock.display());
     }

@@ -44,19 +44,7 @@ const LOG_FORMAT: &str = "%ft %ST %tsc %{+Q}r";
 
 /// percore YAML.
 pub fn percore(host: &Host, l: &SoakLayout) -> String {
-    let shards = host
-        .proxy_cpus
-        .iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut y = String::new();
-    let _ = writeln!(y, "# percore-bench soak: generated, do not edit");
-    let _ = writeln!(y, "global:");
-    let _ = writeln!(y, "  shards: [{shards}]");
-    let _ = writeln!(y, "  maxconn: {}", host.maxconn());
-    let _ = writeln!(y, "  grace: 1s");
-    let _ = writeln!(y, "  tune: {{ bufsize: 16k }}");
+    let mut y = crate::contender::percore_global("percore-bench soak", host);
     let _ = writeln!(y, "  admin: {{ socket: \"{}\" }}", l.admin.display());
     let _ = writeln!(
         y,
