@@ -8,31 +8,43 @@
 //! process or, during an upgrade, in the one that shares the socket.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::SockFlag;
+use socket2::{SockAddr, SockRef};
 
 /// One connection from the accept queue of the non-blocking listening socket `fd`, as `S`,
-/// or `None` when the queue is empty. Connections that ended while queued (ECONNABORTED,
-/// or a network error Linux reports on accept) are skipped; other errors are the caller's.
-pub fn accept_now<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<Option<S>> {
-    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+/// with the peer address `accept4` reported, or `None` when the queue is empty.
+/// Connections that ended while queued (ECONNABORTED, or a network error Linux reports on
+/// accept) are skipped; other errors are the caller's.
+///
+/// The address comes from `accept4` itself: a client that reset its connection while it
+/// waited in the queue has no peer any more for `getpeername` (ENOTCONN), yet the bytes it
+/// sent are still to be read, served and logged, as HAProxy does (`CR--`).
+pub fn accept_now<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<Option<(S, SockAddr)>> {
+    let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
     loop {
-        match nix::sys::socket::accept4(fd.as_raw_fd(), flags) {
-            // SAFETY: accept4 just returned this descriptor: nothing else owns it, and `S`
-            // (a glommio stream) takes it over and closes it once.
-            Ok(client) => return Ok(Some(unsafe { S::from_raw_fd(client) })),
-            Err(Errno::EAGAIN) => return Ok(None),
-            Err(Errno::EINTR | Errno::ECONNABORTED | Errno::EPROTO | Errno::ENETDOWN) => {}
-            Err(e) => return Err(e.into()),
+        match SockRef::from(&fd).accept4(flags) {
+            // SAFETY: accept4 just returned this descriptor and `into_raw_fd` released it:
+            // nothing else owns it, and `S` (a glommio stream) takes it over and closes it once.
+            Ok((client, peer)) => {
+                return Ok(Some((
+                    unsafe { S::from_raw_fd(client.into_raw_fd()) },
+                    peer,
+                )))
+            }
+            Err(e) => match Errno::from_raw(e.raw_os_error().unwrap_or(0)) {
+                Errno::EAGAIN => return Ok(None),
+                Errno::EINTR | Errno::ECONNABORTED | Errno::EPROTO | Errno::ENETDOWN => {}
+                _ => return Err(e),
+            },
         }
     }
 }
 
-/// The next connection of the non-blocking listening socket `fd`: waits for readiness
-/// while its queue is empty. Cancel-safe (see the module doc).
-pub async fn accept<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<S> {
+/// The next connection of the non-blocking listening socket `fd` and its peer address:
+/// waits for readiness while its queue is empty. Cancel-safe (see the module doc).
+pub async fn accept<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<(S, SockAddr)> {
     loop {
         if let Some(client) = accept_now(fd)? {
             return Ok(client);

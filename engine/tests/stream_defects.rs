@@ -231,3 +231,65 @@ fn idle_keep_alive_connections_count_on_the_frontend_only() {
     assert_eq!(stat(&csv, "app", "s0", "scur"), "0");
     assert_eq!(stat(&csv, "app", "BACKEND", "stot"), "3");
 }
+
+#[test]
+fn a_client_reset_while_queued_is_served_counted_and_logged() {
+    // The soak's client abort: POST head and part of the body, then RST. When the reset
+    // reached the kernel before percore's accept, the stream asked `getpeername` for the
+    // address (ENOTCONN) and dropped the connection with no log line and no count.
+    const CLIENTS: usize = 20;
+    let o = HttpOrigin::start("o1");
+    let dir = temp_dir("d-reset-queued");
+    let log = dir.join("access.log");
+    let yaml = config("", "", o.addr).replace(
+        "  admin:\n",
+        &format!(
+            "  log: {{ target: \"{}\", access: true }}\n  admin:\n",
+            log.display()
+        ),
+    );
+    let p = Proxy::start_in(dir.clone(), &yaml);
+    let sock = dir.join("admin.sock");
+    // Paused, the listener stays bound: the connections wait in its accept queue.
+    assert_eq!(admin(&sock, "disable frontend web"), "\n");
+    for i in 0..CLIENTS {
+        let mut s = connect(p.addr("web"));
+        let head = format!("POST /up/{i} HTTP/1.1\r\nhost: t\r\ncontent-length: 131072\r\n\r\n");
+        s.write_all(head.as_bytes()).expect("head");
+        s.write_all(&[b'b'; 4096]).expect("part of the body");
+        socket2::SockRef::from(&s)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .expect("linger");
+    }
+    assert_eq!(admin(&sock, "enable frontend web"), "\n");
+    let csv = poll_until("every reset client accounted", || {
+        let csv = admin(&sock, "show stat");
+        if stat(&csv, "web", "FRONTEND", "stot") == CLIENTS.to_string()
+            && stat(&csv, "web", "FRONTEND", "scur") == "0"
+        {
+            Ok(csv)
+        } else {
+            Err(csv)
+        }
+    });
+    assert_eq!(
+        stat(&csv, "web", "FRONTEND", "req_tot"),
+        CLIENTS.to_string()
+    );
+    let text = poll_until("a log line per client", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= CLIENTS {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    });
+    for i in 0..CLIENTS {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("\"POST /up/{i} HTTP/1.1\"")))
+            .unwrap_or_else(|| panic!("no line for /up/{i} in\n{text}"));
+        assert!(line.contains(" CR-- "), "{line}");
+    }
+    assert_eq!(text.lines().count(), CLIENTS, "{text}");
+}

@@ -306,7 +306,7 @@ impl Drop for ConnSlot {
 pub async fn serve_unix(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
     loop {
         match crate::accept::accept::<glommio::net::UnixStream>(listener.as_fd()).await {
-            Ok(stream) => spawn_conn(&ctl, &admin, stream),
+            Ok((stream, _peer)) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);
                 glommio::timer::sleep(Duration::from_millis(100)).await;
@@ -319,7 +319,7 @@ pub async fn serve_unix(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
 pub async fn serve_tcp(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
     loop {
         match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await {
-            Ok(stream) => spawn_conn(&ctl, &admin, stream),
+            Ok((stream, _peer)) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);
                 glommio::timer::sleep(Duration::from_millis(100)).await;

@@ -114,7 +114,12 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
     } = l;
     let mut taken = 0usize;
     // Bounded by the accept queue; an accept error other than "empty" ends the drain.
-    while let Ok(Some(client)) = crate::accept::accept_now::<TcpStream>(socket.as_fd()) {
+    while let Ok(Some((client, peer))) = crate::accept::accept_now::<TcpStream>(socket.as_fd()) {
+        // Not an address family a TCP listener can accept from.
+        let Some(peer) = peer.as_socket() else {
+            continue;
+        };
+        let client = (client, peer);
         let budget = shard.frontend_budgets.borrow()[frontend].clone();
         let fe_slot = budget.acquire().await;
         let global_slot = shard.global_budget.acquire().await;

@@ -883,7 +883,11 @@ async fn accept_loop(
     loop {
         let client = match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await
         {
-            Ok(client) => client,
+            Ok((client, peer)) => match peer.as_socket() {
+                Some(peer) => (client, peer),
+                // Not an address family a TCP listener can accept from.
+                None => continue,
+            },
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off instead of spinning on the error.
                 shard.warn_accept(addr, &e);

@@ -122,21 +122,17 @@ pub type BuildStream<M> = fn(
     StreamGuard,
 ) -> Stream<M>;
 
-/// Registers a freshly accepted client of `frontend` (on its `listener`-th bind) and spawns
-/// its fenced stream task, which reads the PROXY header first with `accept_proxy`. A
+/// Registers a freshly accepted client of `frontend` (on its `listener`-th bind), at the
+/// `peer` address its accept reported, and spawns its fenced stream task, which reads the PROXY header first with `accept_proxy`. A
 /// stream that is not `on_backend` until routed (HTTP) leaves its backend's count at once.
 pub fn spawn_stream<M: Machine + 'static>(
     shard: &Rc<Shard>,
     (frontend, listener): (usize, usize),
-    mut client: TcpStream,
+    (mut client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
     on_backend: bool,
     build: BuildStream<M>,
 ) {
-    let Ok(peer) = client.peer_addr() else {
-        // The client already went away (ENOTCONN); nothing to serve or log.
-        return;
-    };
     let local = client.local_addr().unwrap_or(peer);
     let Some(slot) = shard.register_stream(frontend, peer) else {
         return;

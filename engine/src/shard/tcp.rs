@@ -19,10 +19,17 @@ pub fn start(
     shard: &Rc<Shard>,
     frontend: usize,
     listener: usize,
-    client: TcpStream,
+    (client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
 ) {
-    shell::spawn_stream(shard, (frontend, listener), client, slots, true, stream);
+    shell::spawn_stream(
+        shard,
+        (frontend, listener),
+        (client, peer),
+        slots,
+        true,
+        stream,
+    );
 }
 
 /// The stream of a client at `addrs` (client, address it connected to).

@@ -24,11 +24,18 @@ pub fn start(
     shard: &Rc<Shard>,
     frontend: usize,
     listener: usize,
-    client: TcpStream,
+    (client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
 ) {
     // Between exchanges a client connection is on no backend.
-    shell::spawn_stream(shard, (frontend, listener), client, slots, false, stream);
+    shell::spawn_stream(
+        shard,
+        (frontend, listener),
+        (client, peer),
+        slots,
+        false,
+        stream,
+    );
 }
 
 /// The stream of a client at `addrs` (client, address it connected to).
