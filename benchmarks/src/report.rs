@@ -333,7 +333,7 @@ pub struct SoakResult {
     pub burst_failed: u64,
     /// Proxy RSS before the traffic, KiB.
     pub rss_start_kib: u64,
-    /// Proxy RSS after the warm-up, before the first scheduled fault, KiB.
+    /// Proxy RSS after the warm-up, just before the first descriptor burst, KiB.
     pub rss_warm_kib: u64,
     /// Largest proxy RSS sampled, KiB.
     pub rss_peak_kib: u64,
@@ -753,7 +753,7 @@ fn soak_table(s: &ScenarioReport) -> String {
         ("burst streams (failed)", |r| {
             format!("{} ({})", r.burst_opened, r.burst_failed)
         }),
-        ("rss start / warm", |r| {
+        ("rss start / before 1st burst", |r| {
             format!(
                 "{} / {}",
                 kib_text(r.rss_start_kib),
@@ -761,7 +761,7 @@ fn soak_table(s: &ScenarioReport) -> String {
             )
         }),
         ("rss peak", |r| kib_text(r.rss_peak_kib)),
-        ("rss end (÷warm)", |r| {
+        ("rss end (÷before burst)", |r| {
             format!(
                 "{} ({})",
                 kib_text(r.rss_end_kib),

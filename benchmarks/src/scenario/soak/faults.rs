@@ -6,6 +6,8 @@
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -125,6 +127,9 @@ pub struct FaultPlan {
     pub burst: usize,
     /// How long a slowloris connection may go unanswered: past it, the proxy never cut it.
     pub slow_limit: Duration,
+    /// Set as the first descriptor burst starts: the RSS sampled until then is the one
+    /// the end is compared with.
+    pub burst_started: Arc<AtomicBool>,
 }
 
 /// What the fault thread did.
@@ -203,6 +208,7 @@ fn carry_out(
         Fault::Maint => maint(&plan.admin),
         Fault::Reload => reload(),
         Fault::FdBurst => {
+            plan.burst_started.store(true, Ordering::Relaxed);
             let (opened, failed) = local.block_on(rt, burst(t.tcp, plan.burst));
             out.burst_opened += opened;
             out.burst_failed += failed;

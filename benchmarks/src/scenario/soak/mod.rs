@@ -22,7 +22,7 @@ pub mod traffic;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -282,7 +282,9 @@ fn drive(
         admin: proxy.admin.clone(),
         burst,
         slow_limit: Duration::from_secs(u64::from(config::HTTP_REQUEST_S) + 3),
+        burst_started: Arc::new(AtomicBool::new(false)),
     };
+    let burst_started = fault_plan.burst_started.clone();
     let mut reload = reloader(b, proxy);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let faults = std::thread::spawn(move || {
@@ -295,19 +297,22 @@ fn drive(
     });
     let warm_at = t0 + o.every.mul_f64(0.9);
     let hard_limit = plan.until + CLIENT_TIMEOUT + Duration::from_secs(30);
-    let sent = sample_until_done(b, proxy, &rx, r, (t0, warm_at, hard_limit));
+    let sent = sample_until_done(b, proxy, &rx, r, &burst_started, (t0, warm_at, hard_limit));
     let _ = done_tx.send(());
     let (run, origins) = faults.join().expect("the fault thread does not panic");
     (sent, run, origins)
 }
 
 /// Samples the proxy's RSS and descriptors every 250 ms until the traffic's ids arrive
-/// (nothing past `hard_limit`); the first sample after `warm_at` is the warm RSS.
+/// (nothing past `hard_limit`). The warm RSS is the last sample after `warm_at` before the
+/// first descriptor burst starts (what the goal compares the end with), or the first after
+/// `warm_at` in a run too short for a burst.
 fn sample_until_done(
     b: &Bench,
     proxy: &mut Proxy,
     rx: &mpsc::Receiver<Vec<Sent>>,
     r: &mut SoakResult,
+    burst_started: &AtomicBool,
     (t0, warm_at, hard_limit): (Instant, Instant, Instant),
 ) -> Vec<Sent> {
     let total = b.opts.soak.duration.as_secs_f64();
@@ -318,7 +323,8 @@ fn sample_until_done(
                 let u = proxy.child.usage();
                 r.rss_peak_kib = r.rss_peak_kib.max(u.rss_kib);
                 r.fds_peak = r.fds_peak.max(u.fds);
-                if r.rss_warm_kib == 0 && Instant::now() >= warm_at {
+                let before_burst = !burst_started.load(Ordering::Relaxed);
+                if (r.rss_warm_kib == 0 || before_burst) && Instant::now() >= warm_at {
                     r.rss_warm_kib = u.rss_kib;
                 }
                 b.progress.tick(&format!(
