@@ -150,6 +150,7 @@ pub fn start(
     signals: SigSet,
     mut inherited: Inherited,
 ) -> Result<Running, RunError> {
+    crate::executor::keep_large_allocations_mapped();
     let maxconn = config.global.maxconn;
     if let Some((level, line)) = crate::fds::fit(&mut config).message(maxconn) {
         log::log!(level, "{line}");

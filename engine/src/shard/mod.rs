@@ -825,10 +825,10 @@ async fn purge_pool(shard: Rc<Shard>) {
             b.update_want();
         }
         tick = tick.wrapping_add(1);
-        let trimmed = if tick.is_multiple_of(BUFFER_TRIM_EVERY) {
-            shard.pools.trim()
+        let (trimmed, shrunk) = if tick.is_multiple_of(BUFFER_TRIM_EVERY) {
+            (shard.pools.trim(), shrink_tables(&shard, false))
         } else {
-            0
+            (0, false)
         };
         let streams = shard.table.borrow().len();
         peak_streams = peak_streams.max(streams);
@@ -838,13 +838,32 @@ async fn purge_pool(shard: Rc<Shard>) {
         if burst_ended {
             // The free lists sized for the burst are not needed any more.
             shard.pools.release_free();
-            shard.table.borrow_mut().shrink();
+            shrink_tables(&shard, true);
         }
-        if trimmed >= TRIM_BUFFERS_MIN || burst_ended {
+        if trimmed >= TRIM_BUFFERS_MIN || burst_ended || shrunk {
             peak_streams = streams;
             crate::executor::return_free_memory();
         }
     }
+}
+
+/// Gives back the room of the stream table and of the reactor's source map (glommio patch
+/// 15): both grow to a burst and shrink only when asked. Their tails free as a burst's last
+/// streams end, which may be well after the burst. Unless `burst_ended`, only a table at
+/// most a quarter full is shrunk: shrinking during a burst re-allocates its long-lived
+/// parts among the burst's short-lived ones, which then pin the allocator's pages after
+/// the burst (measured: +1.8 MiB instead of +0.8 after three 9 600-stream bursts).
+/// Whether either shrank.
+fn shrink_tables(shard: &Shard, burst_ended: bool) -> bool {
+    let mut table = shard.table.borrow_mut();
+    if !burst_ended && table.len() * 4 > table.slab_len() {
+        return false;
+    }
+    let slots = table.shrink();
+    drop(table);
+    let sources = glommio::executor().source_slots();
+    glommio::executor().shrink_memory();
+    slots > 0 || glommio::executor().source_slots() < sources
 }
 
 /// One listening socket of this shard and its accept loop.

@@ -586,20 +586,32 @@ impl StreamTable {
         Poll::Pending
     }
 
+    /// Slots of the slab, live or free: what [`StreamTable::shrink`] can give back.
+    pub fn slab_len(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Gives back the memory of free slots at the end of the slab and of empty per-server
-    /// lists (after a burst); live slots never move, so every `SlotRef` stays valid.
-    pub fn shrink(&mut self) {
+    /// lists (after a burst); live slots never move, so every `SlotRef` stays valid. Free
+    /// slots are then reused lowest first, so that the streams of a burst's tail do not
+    /// keep the slab at the burst's size: as they end, the next shrink gives it back.
+    /// Returns the slots given back.
+    pub fn shrink(&mut self) -> usize {
+        let before = self.slots.capacity();
         while self.slots.last().is_some_and(Option::is_none) {
             self.slots.pop();
         }
         let len = self.slots.len() as u32;
         self.free.retain(|&slot| slot < len);
+        // `insert` pops from the end.
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
         self.slots.shrink_to_fit();
         self.free.shrink_to_fit();
         self.deadlines.shrink(self.slots.len());
         for index in self.by_server.iter_mut().flatten() {
             index.slots.shrink_to_fit();
         }
+        before - self.slots.capacity()
     }
 
     /// Ready once the table is empty.
@@ -799,6 +811,36 @@ mod tests {
         }
         assert_eq!(t.len(), 8);
         assert!(t.get(refs[0]).is_some() && t.get(refs[2]).is_some());
+    }
+
+    #[test]
+    fn after_a_shrink_new_streams_take_the_lowest_slots_and_free_the_tail() {
+        let mut t = StreamTable::new(ShardId(0), 64, 1, &[1]);
+        let burst: Vec<SlotRef> = (0..64)
+            .map(|_| t.insert(0, 0, addr(), Instant::now()).expect("room"))
+            .collect();
+        // The burst ends, but for its stream in slot 50, and in an order that leaves high
+        // slots on top of the free list.
+        for r in burst.iter().filter(|r| r.slot != 50) {
+            t.remove(*r);
+        }
+        t.shrink();
+        assert_eq!(t.slots.len(), 51, "slot 50 is live");
+        let steady: Vec<SlotRef> = (0..4)
+            .map(|_| t.insert(0, 0, addr(), Instant::now()).expect("room"))
+            .collect();
+        assert_eq!(
+            steady.iter().map(|r| r.slot).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        t.remove(burst[50]);
+        t.shrink();
+        assert_eq!(
+            t.slots.len(),
+            4,
+            "the tail went with the burst's last stream"
+        );
+        assert!(steady.iter().all(|r| t.get(*r).is_some()));
     }
 
     #[test]

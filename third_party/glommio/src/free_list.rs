@@ -37,6 +37,9 @@ impl<T> Idx<T> {
     }
 }
 
+/// Slots a free list holds room for from the start.
+const INITIAL_SLOTS: usize = 8 << 10;
+
 #[derive(Debug)]
 pub(crate) struct FreeList<T> {
     first_free: Option<Idx<T>>,
@@ -47,7 +50,7 @@ impl<T> Default for FreeList<T> {
     fn default() -> Self {
         FreeList {
             first_free: None,
-            slots: Vec::with_capacity(8 << 10),
+            slots: Vec::with_capacity(INITIAL_SLOTS),
         }
     }
 }
@@ -70,6 +73,44 @@ impl<T> FreeList<T> {
             }
         }
     }
+    /// percore patch 15: gives back the slots a burst left. Trailing free slots are dropped
+    /// and the capacity shrunk to what is left (never below the initial capacity); the free
+    /// chain is rebuilt in ascending order, so that new items take the lowest slots and
+    /// the tail a later call can drop is not pinned by a recent allocation. O(slots): call
+    /// it rarely (every few seconds, after a burst), not per operation; free while the
+    /// list never grew past its initial capacity. Live indices do not change.
+    pub(crate) fn shrink(&mut self) {
+        if self.slots.capacity() <= INITIAL_SLOTS {
+            return;
+        }
+        while matches!(self.slots.last(), Some(Slot::Free { .. })) {
+            self.slots.pop();
+        }
+        let mut next = None;
+        for i in (0..self.slots.len()).rev() {
+            if let Slot::Free { next_free } = &mut self.slots[i] {
+                *next_free = next;
+                next = Some(Idx::from_raw(i));
+            }
+        }
+        self.first_free = next;
+        self.slots.shrink_to(self.slots.len().max(INITIAL_SLOTS));
+    }
+
+    /// Slots the list has room for (percore patch 15).
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    /// Items held (percore patch 15, for its test).
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Full { .. }))
+            .count()
+    }
+
     pub(crate) fn dealloc(&mut self, idx: Idx<T>) -> T {
         let slot = Slot::Free {
             next_free: mem::replace(&mut self.first_free, Some(idx)),
@@ -134,4 +175,31 @@ fn free_list_smoke_test() {
     assert_eq!(a, Idx::from_raw(1));
     assert_eq!(b, Idx::from_raw(0));
     assert_eq!(c, Idx::from_raw(2));
+}
+
+#[test]
+fn shrink_drops_the_free_tail_and_reuses_low_slots_first() {
+    let mut list: FreeList<usize> = FreeList::default();
+    let ids: Vec<_> = (0..(INITIAL_SLOTS * 4)).map(|i| list.alloc(i)).collect();
+    assert!(list.slots.capacity() >= INITIAL_SLOTS * 4);
+    // A burst ends: all but a few low and one high item go, in an order that leaves a
+    // high slot at the head of the chain.
+    let kept = [3usize, 10, INITIAL_SLOTS * 2];
+    for (i, id) in ids.iter().enumerate() {
+        if !kept.contains(&i) {
+            list.dealloc(*id);
+        }
+    }
+    list.shrink();
+    assert_eq!(list.live(), 3);
+    assert_eq!(list.slots.len(), INITIAL_SLOTS * 2 + 1);
+    assert_eq!(list[ids[10]], 10, "live items keep their index");
+    // New items take the lowest free slots, so the high one can go once it ends.
+    assert_eq!(list.alloc(7).to_raw(), 0);
+    assert_eq!(list.alloc(8).to_raw(), 1);
+    list.dealloc(ids[INITIAL_SLOTS * 2]);
+    list.shrink();
+    assert_eq!(list.slots.len(), 11);
+    assert_eq!(list.slots.capacity(), INITIAL_SLOTS);
+    assert_eq!(list.live(), 4);
 }

@@ -219,6 +219,11 @@ impl Reactor {
     /// unconsumed completions (percore patch; upstream armed a main-ring count timeout with
     /// a linked eventfd write every reactor turn to get the same signal), or when a
     /// latency-sensitive task was woken from another thread (percore patch 13).
+    /// percore patch 15: see `sys::Reactor::shrink_memory`.
+    pub(crate) fn shrink_memory(&self) {
+        self.sys.shrink_memory();
+    }
+
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
         // SAFETY: the pointers point into the rings' shared memory, mapped for the whole

@@ -1130,6 +1130,14 @@ impl LocalExecutor {
         self.reactor.clone()
     }
 
+    /// percore patch 15: see [`ExecutorProxy::shrink_memory`].
+    fn shrink_memory(&self) {
+        for tq in self.queues.borrow().available_executors.values() {
+            tq.borrow().ex.shrink();
+        }
+        self.reactor.shrink_memory();
+    }
+
     fn init(&mut self) {
         let io_requirements = IoRequirements::new(Latency::NotImportant, 0);
         self.queues.borrow_mut().available_executors.insert(
@@ -2311,6 +2319,29 @@ impl ExecutorProxy {
                 .expect("this thread doesn't have a LocalExecutor running")
                 .create_task_queue(shares, latency, name)
         };
+    }
+
+    /// Gives back the room that a burst of I/O sources and runnable tasks left in the
+    /// reactor's source map, its rings' submission queues and the task queues (percore
+    /// patch 15): none of them shrinks on its own. O(sources ever held at once): call it
+    /// after a burst, not per operation.
+    pub fn shrink_memory(&self) {
+        #[cfg(not(feature = "native-tls"))]
+        LOCAL_EX.with(|local_ex| local_ex.shrink_memory());
+
+        #[cfg(feature = "native-tls")]
+        unsafe {
+            LOCAL_EX
+                .as_ref()
+                .expect("this thread doesn't have a LocalExecutor running")
+                .shrink_memory()
+        };
+    }
+
+    /// Slots the reactor's source map has room for: what [`ExecutorProxy::shrink_memory`]
+    /// gives back after a burst (percore patch 15, for its test).
+    pub fn source_slots(&self) -> usize {
+        self.reactor().sys.source_slots()
     }
 
     /// Returns the [`TaskQueueHandle`] that represents the TaskQueue currently

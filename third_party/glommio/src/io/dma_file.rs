@@ -780,7 +780,7 @@ pub(crate) mod test {
     };
     use futures::join;
     use futures_lite::{stream, StreamExt};
-    use rand::{seq::SliceRandom, thread_rng};
+    use rand::{rng as thread_rng, seq::SliceRandom};
     use std::{cell::RefCell, convert::TryInto, path::PathBuf, time::Duration};
 
     macro_rules! dma_file_test {

@@ -678,12 +678,26 @@ pub(crate) struct UringQueueState {
 
 pub(crate) type ReactorQueue = Rc<RefCell<UringQueueState>>;
 
+/// percore patch 15: submissions a ring's queue has room for from the start, and keeps
+/// when it shrinks. Upstream reserved four times the ring's depth (768 KiB per ring at
+/// percore's depth): a `VecDeque` walks its whole buffer as it is used, so all of it
+/// became resident over time, three rings per shard, though the queue rarely holds more
+/// than a few entries between two submissions.
+const QUEUE_KEPT: usize = 64;
+
 impl UringQueueState {
-    fn with_capacity(cap: usize) -> ReactorQueue {
+    fn new() -> ReactorQueue {
         Rc::new(RefCell::new(UringQueueState {
-            submissions: VecDeque::with_capacity(cap),
+            submissions: VecDeque::with_capacity(QUEUE_KEPT),
             cancellations: VecDeque::new(),
         }))
+    }
+
+    /// percore patch 15: gives back the room a burst of submissions or cancellations left.
+    fn shrink(&mut self) {
+        self.submissions
+            .shrink_to(self.submissions.len().max(QUEUE_KEPT));
+        self.cancellations.shrink_to(self.cancellations.len());
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -839,7 +853,7 @@ impl PollRing {
         Ok(PollRing {
             size,
             ring,
-            submission_queue: UringQueueState::with_capacity(size * 4),
+            submission_queue: UringQueueState::new(),
             allocator,
             stats: RingIoStats::default(),
             task_queue_stats: AHashMap::new(),
@@ -1001,7 +1015,7 @@ impl SleepableRing {
         Ok(SleepableRing {
             ring: new_sleepable_ring(size as _)?,
             size,
-            submission_queue: UringQueueState::with_capacity(size * 4),
+            submission_queue: UringQueueState::new(),
             name,
             allocator,
             stats: RingIoStats::default(),
@@ -1411,6 +1425,19 @@ fn align_up(v: usize, align: usize) -> usize {
 }
 
 impl Reactor {
+    /// percore patch 15: gives back the source map's and the rings' queue room a burst
+    /// left (see `FreeList::shrink`).
+    pub(crate) fn source_slots(&self) -> usize {
+        self.source_map.borrow().capacity()
+    }
+
+    pub(crate) fn shrink_memory(&self) {
+        self.source_map.borrow_mut().shrink();
+        self.main_ring.borrow().submission_queue.borrow_mut().shrink();
+        self.latency_ring.borrow().submission_queue.borrow_mut().shrink();
+        self.poll_ring.borrow().submission_queue.borrow_mut().shrink();
+    }
+
     pub(crate) fn new(
         notifier: Arc<sys::SleepNotifier>,
         mut io_memory: usize,
