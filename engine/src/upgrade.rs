@@ -9,6 +9,7 @@
 //! old -> new   listener <configured> <bound> <frontend>   + fd   (one per shard and bind)
 //!              admin-unix <path>                          + fd
 //!              admin-tcp <address>                        + fd
+//!              metrics <configured>                       + fd
 //!              end
 //! new -> old   ready <pid>            every shard accepts, the admin sockets are served
 //!          or  failed <message>       start-up failed (the process then exits non-zero)
@@ -70,6 +71,8 @@ pub enum Handed {
     AdminUnix(PathBuf),
     /// A TCP admin listener.
     AdminTcp(SocketAddr),
+    /// The `/metrics` listener, by its bind as configured (port 0 for an ephemeral one).
+    Metrics(SocketAddr),
 }
 
 impl Handed {
@@ -87,6 +90,7 @@ impl Handed {
                 m
             }
             Handed::AdminTcp(addr) => format!("admin-tcp {addr}").into_bytes(),
+            Handed::Metrics(configured) => format!("metrics {configured}").into_bytes(),
         }
     }
 
@@ -98,6 +102,9 @@ impl Handed {
         let text = std::str::from_utf8(m).ok()?;
         if let Some(addr) = text.strip_prefix("admin-tcp ") {
             return addr.parse().ok().map(Handed::AdminTcp);
+        }
+        if let Some(addr) = text.strip_prefix("metrics ") {
+            return addr.parse().ok().map(Handed::Metrics);
         }
         let mut words = text.strip_prefix("listener ")?.splitn(3, ' ');
         Some(Handed::Listener {
@@ -211,6 +218,8 @@ pub struct Inherited {
     pub admin_unix: Vec<(PathBuf, OwnedFd)>,
     /// TCP admin listeners by address.
     pub admin_tcp: Vec<(SocketAddr, OwnedFd)>,
+    /// The metrics listener, by its bind as configured.
+    pub metrics: Vec<(SocketAddr, OwnedFd)>,
 }
 
 impl Inherited {
@@ -230,6 +239,12 @@ impl Inherited {
     pub fn take_admin_unix(&mut self, path: &Path) -> Option<OwnedFd> {
         let i = self.admin_unix.iter().position(|(p, _)| p == path)?;
         Some(self.admin_unix.remove(i).1)
+    }
+
+    /// Takes the received metrics listener of configured bind `configured`, if any.
+    pub fn take_metrics(&mut self, configured: SocketAddr) -> Option<OwnedFd> {
+        let i = self.metrics.iter().position(|(a, _)| *a == configured)?;
+        Some(self.metrics.remove(i).1)
     }
 
     /// Takes the received TCP admin listener of `addr`, if any.
@@ -323,6 +338,7 @@ fn receive_sockets(channel: &OwnedFd) -> Result<Inherited, String> {
             } => inherited.listeners.push((configured, addr, frontend, fd)),
             Handed::AdminUnix(path) => inherited.admin_unix.push((path, fd)),
             Handed::AdminTcp(addr) => inherited.admin_tcp.push((addr, fd)),
+            Handed::Metrics(configured) => inherited.metrics.push((configured, fd)),
         }
     }
 }
@@ -378,6 +394,7 @@ mod tests {
             },
             Handed::AdminUnix(PathBuf::from("/run/percore dir/admin.sock")),
             Handed::AdminTcp("[::1]:9999".parse().expect("addr")),
+            Handed::Metrics("0.0.0.0:0".parse().expect("addr")),
         ];
         for h in all {
             assert_eq!(Handed::decode(&h.encode()), Some(h));

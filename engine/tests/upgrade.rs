@@ -351,6 +351,39 @@ fn show_info_names_the_new_pid_and_the_admin_socket_moves() {
     );
 }
 
+/// `GET /metrics` on `addr`: the status line.
+fn scrape(addr: SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect to metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send scrape");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn the_metrics_listener_is_handed_over_on_its_ephemeral_port() {
+    let origin = HttpOrigin::start("o");
+    let yaml = http_config(origin.addr).replace(
+        "  admin:\n",
+        "  metrics: { bind: \"127.0.0.1:0\" }\n  admin:\n",
+    );
+    let mut p = Proxy::start("upgrade-metrics", &yaml);
+    let log = p.wait_log("metrics on http://");
+    let addr: SocketAddr = log
+        .split("metrics on http://")
+        .nth(1)
+        .and_then(|r| r.split("/metrics").next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no metrics address in {log}"));
+    assert_eq!(scrape(addr), "HTTP/1.1 200 OK");
+    let successor = Successor(new_pid(&admin(&sock(&p), "upgrade")));
+    assert_eq!(p.wait_exit(WAIT).map(|s| s.code()), Some(Some(0)));
+    // Only the new process holds the port now: the same one, though it was ephemeral.
+    assert_eq!(scrape(addr), "HTTP/1.1 200 OK");
+    successor.stop();
+}
+
 #[test]
 fn sigusr2_upgrades_as_ctl_upgrade_does() {
     let origin = HttpOrigin::start("o");

@@ -50,7 +50,7 @@ pub struct Ctl {
     /// A reload, `add server` or `del server` is being applied (they run one at a time).
     pub changing: Cell<bool>,
     /// The `/metrics` responder, when `global.metrics` is set (a reload may move it).
-    pub metrics: RefCell<Option<glommio::task::JoinHandle<()>>>,
+    pub metrics: RefCell<Option<super::metrics::Endpoint>>,
     /// Rate limits of repeated warnings (admin sockets, metrics), flushed by a task of the
     /// control plane.
     pub warnings: Rc<super::warnings::Warnings>,

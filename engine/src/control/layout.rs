@@ -159,7 +159,7 @@ impl Ctl {
     fn rebind_metrics(
         &self,
         plan: &Plan,
-    ) -> Result<Option<Option<(glommio::net::TcpListener, std::net::SocketAddr)>>, String> {
+    ) -> Result<Option<Option<(std::os::fd::OwnedFd, std::net::SocketAddr)>>, String> {
         let running = self
             .state
             .borrow()

@@ -10,11 +10,13 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpStream;
+use socket2::{Domain, Socket, Type};
 
 use super::exec::Ctl;
 
@@ -27,17 +29,52 @@ pub const METRICS_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a client gets to take the whole response.
 pub const METRICS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds the metrics listener; the error names the address.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).map_err(|e| format!("metrics listener {addr}: {e}"))
+/// Backlog of the metrics listener.
+const METRICS_BACKLOG: i32 = 128;
+
+/// The serving `/metrics` endpoint: the bind as configured, its socket (kept so that an
+/// upgrade can hand it over) and its accept loop.
+pub struct Endpoint {
+    /// The bind as configured (port 0 for an ephemeral one): what a new process matches.
+    pub configured: SocketAddr,
+    /// The listening socket (non-blocking).
+    pub socket: Rc<OwnedFd>,
+    /// The accept loop.
+    pub task: glommio::task::JoinHandle<()>,
 }
 
-/// Accepts scrapes forever (cancelled at stop).
-pub async fn serve(ctl: Rc<Ctl>, listener: TcpListener) {
+impl Endpoint {
+    /// Stops accepting; the socket closes when the last holder lets it go.
+    pub fn cancel(self) {
+        self.task.cancel();
+    }
+}
+
+/// Binds the metrics listener (non-blocking); the error names the address. `SO_REUSEPORT`
+/// as glommio's listeners: a new binary that does not take the old one's socket can bind
+/// the port beside it during an upgrade.
+pub fn bind(addr: SocketAddr) -> Result<OwnedFd, String> {
+    let bound = || -> std::io::Result<Socket> {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        s.set_reuse_address(true)?;
+        s.set_reuse_port(true)?;
+        s.bind(&addr.into())?;
+        s.listen(METRICS_BACKLOG)?;
+        s.set_nonblocking(true)?;
+        Ok(s)
+    };
+    bound()
+        .map(OwnedFd::from)
+        .map_err(|e| format!("metrics listener {addr}: {e}"))
+}
+
+/// Accepts scrapes on the non-blocking `socket` forever (cancelled at stop or hand-over;
+/// cancel-safe: `crate::accept`).
+pub async fn serve(ctl: Rc<Ctl>, socket: Rc<OwnedFd>) {
     let live = Rc::new(Cell::new(0usize));
     loop {
-        let stream = match listener.accept().await {
-            Ok(s) => s,
+        let stream = match crate::accept::accept::<TcpStream>(socket.as_fd()).await {
+            Ok((s, _peer)) => s,
             Err(e) => {
                 let now = Instant::now();
                 ctl.warnings

@@ -203,8 +203,9 @@ async fn main(
     ctl.upgrade.set_up(exe, upgrade_stop);
     glommio::spawn_local(ctl.warnings.clone().flush_forever()).detach();
     // The admin sockets open only once every shard accepts (DESIGN §3).
-    let opened = open_admin(&ctl, &config, &mut inherited)
-        .and_then(|()| open_metrics(&ctl, &config).map(|t| *ctl.metrics.borrow_mut() = t));
+    let opened = open_admin(&ctl, &config, &mut inherited).and_then(|()| {
+        open_metrics(&ctl, &config, &mut inherited).map(|t| *ctl.metrics.borrow_mut() = t)
+    });
     if let Err(message) = opened {
         ctl.close_admin();
         let _ = status.send(ProcessStatus::Failed(message));
@@ -403,27 +404,53 @@ fn stop_status(outcome: Result<Vec<Reply>, BroadcastError>) -> ProcessStatus {
     }
 }
 
-/// Binds the Prometheus endpoint when `global.metrics` is set and starts serving it.
+/// Binds the Prometheus endpoint when `global.metrics` is set, or takes the socket an
+/// upgrade handed over for the same configured bind, and starts serving it. A handed-over
+/// endpoint the configuration no longer names is closed.
 fn open_metrics(
     ctl: &Rc<Ctl>,
     config: &Config,
-) -> Result<Option<glommio::task::JoinHandle<()>>, String> {
-    let Some(m) = &config.global.metrics else {
+    inherited: &mut Inherited,
+) -> Result<Option<metrics::Endpoint>, String> {
+    let wanted = config.global.metrics.as_ref().map(|m| m.bind);
+    let handed = wanted.and_then(|bind| inherited.take_metrics(bind));
+    for (configured, _) in inherited.metrics.drain(..) {
+        log::info!("upgrade: metrics listener {configured} is not in this configuration: closed");
+    }
+    let Some(bind) = wanted else {
         return Ok(None);
     };
-    let listener = metrics::bind(m.bind)?;
-    Ok(Some(serve_metrics(ctl, listener, m.bind)))
+    let socket = match handed {
+        Some(fd) => {
+            crate::accept::set_nonblocking(fd.as_fd())
+                .map_err(|e| format!("metrics listener {bind}: {e}"))?;
+            fd
+        }
+        None => metrics::bind(bind)?,
+    };
+    Ok(Some(serve_metrics(ctl, socket, bind)))
 }
 
-/// Serves `/metrics` on `listener` (bound for `bind`) until the task is cancelled.
+/// Serves `/metrics` on the non-blocking `socket` (bound for `configured`) until the
+/// endpoint is cancelled.
 pub(crate) fn serve_metrics(
     ctl: &Rc<Ctl>,
-    listener: glommio::net::TcpListener,
-    bind: std::net::SocketAddr,
-) -> glommio::task::JoinHandle<()> {
-    let shown = listener.local_addr().map_or(bind, |a| a);
+    socket: OwnedFd,
+    configured: std::net::SocketAddr,
+) -> metrics::Endpoint {
+    let shown = socket2::SockRef::from(&socket)
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(configured);
     log::info!("metrics on http://{shown}/metrics");
-    glommio::spawn_local(metrics::serve(ctl.clone(), listener)).detach()
+    let socket = Rc::new(socket);
+    let task = glommio::spawn_local(metrics::serve(ctl.clone(), socket.clone())).detach();
+    metrics::Endpoint {
+        configured,
+        socket,
+        task,
+    }
 }
 
 /// Binds every configured admin listener, or takes the socket an upgrade handed over for

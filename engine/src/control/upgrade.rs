@@ -131,7 +131,7 @@ impl Ctl {
     }
 
     /// A duplicate of every listening socket, described for the new process: each shard's
-    /// frontend listeners (paused ones too), then the admin sockets.
+    /// frontend listeners (paused ones too), then the admin sockets and the metrics one.
     async fn handed_sockets(&self) -> Result<Vec<(Handed, OwnedFd)>, String> {
         let replies = self
             .broadcast_replies(Op::DupListeners)
@@ -161,11 +161,18 @@ impl Ctl {
                 .map_err(|e| format!("duplicating an admin socket: {e}"))?;
             out.push((entry.endpoint.clone(), fd));
         }
+        if let Some(m) = self.metrics.borrow().as_ref() {
+            let fd = m
+                .socket
+                .try_clone()
+                .map_err(|e| format!("duplicating the metrics socket: {e}"))?;
+            out.push((Handed::Metrics(m.configured), fd));
+        }
         Ok(out)
     }
 
     /// The new process is ready: stop accepting on the admin sockets (their files are the
-    /// new process's now) and on every frontend. The sockets themselves stay open here
+    /// new process's now), on the metrics socket and on every frontend. The sockets themselves stay open here
     /// until exit, so that nothing queued in them is lost.
     async fn hand_over(&self) {
         // From now on this process is stopping: no reload or second upgrade may start
@@ -176,6 +183,11 @@ impl Ctl {
                 t.cancel();
             }
             entry.file = None;
+        }
+        // The socket stays open with the endpoint: a scrape queued in it is the new
+        // process's to accept.
+        if let Some(m) = self.metrics.borrow_mut().as_mut() {
+            m.task.cancel();
         }
         self.set_every_frontend_accepting(false, "upgrade").await;
     }
