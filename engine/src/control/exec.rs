@@ -161,8 +161,9 @@ impl Ctl {
             .collect())
     }
 
-    /// Kills every stream of `key` on every shard; returns how many. When it returns, the
-    /// sockets of all of them are closed.
+    /// Kills every stream of `key` on every shard; returns how many. When it returns, every
+    /// one of them is fenced (never polled again); their sockets close in the teardown that
+    /// follows.
     pub async fn kill_server(&self, key: ServerKey) -> Result<usize, ErrorReply> {
         let replies = self.broadcast(Op::KillServer(key)).await?;
         Ok(replies
@@ -380,10 +381,12 @@ impl Ctl {
         let t0 = Instant::now();
         let killed = self.kill_server(key).await?;
         let us = t0.elapsed().as_micros();
-        self.log_server(
+        let line = self.server_line(
             key,
-            &format!("shutdown sessions: {killed} stream(s) killed and closed in {us} us"),
+            &format!("shutdown sessions: {killed} stream(s) killed and fenced in {us} us"),
         );
+        // The reply goes first: the line is a blocking write to stderr.
+        glommio::spawn_local(async move { log::info!("{line}") }).detach();
         Ok(String::new())
     }
 
@@ -500,9 +503,14 @@ impl Ctl {
     }
 
     fn log_server(&self, key: ServerKey, what: &str) {
+        log::info!("{}", self.server_line(key, what));
+    }
+
+    /// `server <backend>/<server>: <what>`, the log line of a change to a server.
+    fn server_line(&self, key: ServerKey, what: &str) -> String {
         let st = self.state.borrow();
         let b = &st.config.backends[key.backend];
-        log::info!("server {}/{}: {what}", b.name, b.servers[key.server].name);
+        format!("server {}/{}: {what}", b.name, b.servers[key.server].name)
     }
 
     fn show_servers_state(&self, backend: Option<&str>) -> Result<String, ErrorReply> {
