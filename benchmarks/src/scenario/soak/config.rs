@@ -25,20 +25,20 @@ pub struct SoakLayout<'a> {
 }
 
 /// Server connect timeout; a refused connect is retried at once.
-const CONNECT_S: u32 = 1;
+pub const CONNECT_S: u32 = 1;
 /// Client-side inactivity.
-const CLIENT_S: u32 = 10;
+pub const CLIENT_S: u32 = 10;
 /// Server-side inactivity: longer than an origin stall.
-const SERVER_S: u32 = 5;
+pub const SERVER_S: u32 = 5;
 /// A request head must arrive within this: what cuts slowloris heads.
 pub const HTTP_REQUEST_S: u32 = 3;
 /// Idle time of a kept-alive client connection between requests.
-const KEEP_ALIVE_S: u32 = 5;
+pub const KEEP_ALIVE_S: u32 = 5;
 /// Retries of a failed connect, each on another server when possible.
-const RETRIES: u32 = 3;
+pub const RETRIES: u32 = 3;
 /// Idle pooled server connections are closed after this, so that descriptors return to
 /// their count before the traffic soon after it ends.
-const POOL_IDLE_S: u32 = 1;
+pub const POOL_IDLE_S: u32 = 1;
 /// The access-log format, in both proxies' log-format syntax.
 const LOG_FORMAT: &str = "%ft %ST %tsc %{+Q}r";
 
@@ -97,15 +97,7 @@ pub fn percore(host: &Host, l: &SoakLayout) -> String {
 
 /// HAProxy configuration (master-worker: reloaded by `SIGUSR2`).
 pub fn haproxy(host: &Host, l: &SoakLayout) -> String {
-    let mut c = String::new();
-    let _ = writeln!(c, "# percore-bench soak: generated, do not edit");
-    let _ = writeln!(c, "global");
-    let _ = writeln!(c, "    nbthread {}", host.proxy_cpus.len());
-    for (i, cpu) in host.proxy_cpus.iter().enumerate() {
-        let _ = writeln!(c, "    cpu-map 1/{} {cpu}", i + 1);
-    }
-    let _ = writeln!(c, "    maxconn {}", host.maxconn());
-    let _ = writeln!(c, "    tune.bufsize 16384");
+    let mut c = crate::contender::haproxy_global("percore-bench soak", host);
     let _ = writeln!(
         c,
         "    stats socket {} mode 600 level admin",

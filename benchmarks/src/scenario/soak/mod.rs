@@ -265,6 +265,7 @@ fn drive(
         ids_max: o.requests_max,
         timeout: CLIENT_TIMEOUT,
         seed: SEED,
+        mix: traffic::Mix::SOAK,
     };
     let (tx, rx) = mpsc::channel();
     let p = plan.clone();
@@ -378,7 +379,7 @@ fn reloader(b: &Bench, proxy: &Proxy) -> impl FnMut() -> Result<(), String> + Se
 }
 
 /// `SIGUSR2` to HAProxy's master, and its next "Loading success." in the log.
-fn haproxy_reload(pid: i32, log: &Path) -> Result<(), String> {
+pub fn haproxy_reload(pid: i32, log: &Path) -> Result<(), String> {
     let before = std::fs::read_to_string(log)
         .unwrap_or_default()
         .matches("Loading success")
