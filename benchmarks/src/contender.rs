@@ -112,6 +112,22 @@ impl Host {
     }
 }
 
+impl Host {
+    /// A host for configuration tests: the proxy on `cpus`, 20 000 descriptors, no peers.
+    #[cfg(test)]
+    pub fn for_tests(cpus: &[usize]) -> Host {
+        Host {
+            percore: PathBuf::from("/bin/percore"),
+            percore_b: None,
+            haproxy: None,
+            nginx: None,
+            nginx_stream: Ok(None),
+            proxy_cpus: cpus.to_vec(),
+            nofile: 20_000,
+        }
+    }
+}
+
 /// Looks for a program in PATH and in the sbin directories (not always in a user's PATH).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -633,15 +649,7 @@ mod tests {
     use super::*;
 
     fn host() -> Host {
-        Host {
-            percore: PathBuf::from("/bin/percore"),
-            percore_b: None,
-            haproxy: None,
-            nginx: None,
-            nginx_stream: Ok(None),
-            proxy_cpus: vec![1, 3],
-            nofile: 20_000,
-        }
+        Host::for_tests(&[1, 3])
     }
 
     fn setup(mode: Mode) -> Setup {

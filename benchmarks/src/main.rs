@@ -2,7 +2,7 @@
 //! provides the origin and load generator it uses as standalone tools.
 //!
 //! - [`compare`]: the `compare` command: contenders × scenarios → tables, JSON, SVG.
-//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak).
+//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak, reload).
 //! - [`contender`]: direct / percore / HAProxy / nginx and their equivalent configurations.
 //! - [`child`]: proxy processes and temporary files, cleaned up even on Ctrl-C.
 //! - [`procfs`]: CPU time and RSS of a process group from /proc.

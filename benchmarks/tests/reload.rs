@@ -5,42 +5,28 @@
 //! and nothing may be left behind, the process the upgrade started included. Counts only,
 //! no timings.
 
-use std::process::{Command, Stdio};
-
 mod common;
 
-use common::{alive, children_of, harness_temp_dirs, percore, temp_path, HARNESS};
-
-fn count(v: &serde_json::Value, key: &str) -> u64 {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
+use common::{alive, children_of, count, harness_temp_dirs, run_compare};
 
 #[test]
 fn short_reload_loses_no_request() {
-    let json = temp_path("reload.json");
-    let child = Command::new(HARNESS)
-        .args(["compare", "--peers", "none", "--no-direct"])
-        .args(["--scenario", "reload", "--reload-duration", "5s"])
-        .args(["--reload-count", "3", "--upgrade-count", "1"])
-        .args(["--reload-rate", "300"])
-        .arg("--percore")
-        .arg(percore())
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("harness starts");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("harness runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
-    let text = std::fs::read_to_string(&json).expect("JSON written");
-    let _ = std::fs::remove_file(&json);
-    let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let run = run_compare(&[
+        "--peers",
+        "none",
+        "--no-direct",
+        "--scenario",
+        "reload",
+        "--reload-duration",
+        "5s",
+        "--reload-count",
+        "3",
+        "--upgrade-count",
+        "1",
+        "--reload-rate",
+        "300",
+    ]);
+    let (report, stdout, pid) = (&run.report, &run.stdout, run.pid);
     let r = &report["scenarios"][0]["reload"][0];
     assert_eq!(r["contender"], "percore", "{stdout}");
     assert!(count(r, "answered") > 500, "{stdout}");

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use crate::contender::{self, Host};
 use crate::scenario::soak::config::{
-    CLIENT_S, CONNECT_S, HTTP_REQUEST_S, KEEP_ALIVE_S, POOL_IDLE_S, RETRIES, SERVER_S,
+    haproxy_defaults, percore_defaults, CLIENT_S, CONNECT_S, HTTP_REQUEST_S, KEEP_ALIVE_S,
+    POOL_IDLE_S, SERVER_S,
 };
 
 /// The path prefix the extra route sends to backend `alt`: the traffic's POSTs, so that the
@@ -76,15 +77,7 @@ impl Variant {
 pub fn percore(host: &Host, l: &Layout, v: Variant) -> String {
     let mut y = contender::percore_global("percore-bench reload", host);
     let _ = writeln!(y, "  admin: {{ socket: \"{}\" }}", l.admin.display());
-    let _ = writeln!(y, "defaults:");
-    let _ = writeln!(y, "  mode: http");
-    let _ = writeln!(y, "  retries: {RETRIES}");
-    let _ = writeln!(y, "  redispatch: true");
-    let _ = writeln!(
-        y,
-        "  timeout: {{ connect: {CONNECT_S}s, client: {CLIENT_S}s, server: {SERVER_S}s, \
-         http_request: {HTTP_REQUEST_S}s, http_keep_alive: {KEEP_ALIVE_S}s }}"
-    );
+    percore_defaults(&mut y);
     let _ = writeln!(y, "frontends:");
     let _ = writeln!(y, "  web:");
     let _ = writeln!(y, "    bind: \"{}\"", l.http);
@@ -127,16 +120,7 @@ pub fn haproxy(host: &Host, l: &Layout, v: Variant) -> String {
     // An old worker still serving after a reload is stopped after this (bounded cleanup).
     let _ = writeln!(c, "    hard-stop-after 10s");
     let _ = writeln!(c, "defaults");
-    let _ = writeln!(c, "    mode http");
-    let _ = writeln!(c, "    option http-keep-alive");
-    let _ = writeln!(c, "    http-reuse always");
-    let _ = writeln!(c, "    retries {RETRIES}");
-    let _ = writeln!(c, "    option redispatch 1");
-    let _ = writeln!(c, "    timeout connect {CONNECT_S}s");
-    let _ = writeln!(c, "    timeout client {CLIENT_S}s");
-    let _ = writeln!(c, "    timeout server {SERVER_S}s");
-    let _ = writeln!(c, "    timeout http-request {HTTP_REQUEST_S}s");
-    let _ = writeln!(c, "    timeout http-keep-alive {KEEP_ALIVE_S}s");
+    haproxy_defaults(&mut c);
     let _ = writeln!(c, "frontend web");
     let _ = writeln!(c, "    bind {}", l.http);
     if v.route {
@@ -212,8 +196,6 @@ pub fn nginx_proxy_conf() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     #[test]
@@ -230,15 +212,7 @@ mod tests {
                 route: true
             }
         );
-        let host = Host {
-            percore: PathBuf::from("/bin/percore"),
-            percore_b: None,
-            haproxy: None,
-            nginx: None,
-            nginx_stream: Ok(None),
-            proxy_cpus: vec![1],
-            nofile: 20_000,
-        };
+        let host = Host::for_tests(&[1]);
         let a = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().expect("addr") };
         let l = Layout {
             http: a(1),

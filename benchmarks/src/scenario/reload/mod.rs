@@ -24,7 +24,7 @@ pub mod tally;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -207,16 +207,7 @@ fn drive(
         seed: SEED,
         mix: Mix::RELOAD,
     };
-    let (tx, rx) = mpsc::channel();
-    let p = plan.clone();
-    b.pool.spawn(
-        0,
-        Box::new(move || {
-            Box::pin(async move {
-                let _ = tx.send(traffic::run(p).await);
-            })
-        }),
-    );
+    let rx = traffic::spawn(b.pool, &plan);
     let mut events = Vec::new();
     let mut samplers = Vec::new();
     for (at, step) in schedule(o.duration, o.reloads, o.upgrades) {

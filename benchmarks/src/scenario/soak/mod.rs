@@ -267,16 +267,7 @@ fn drive(
         seed: SEED,
         mix: traffic::Mix::SOAK,
     };
-    let (tx, rx) = mpsc::channel();
-    let p = plan.clone();
-    b.pool.spawn(
-        0,
-        Box::new(move || {
-            Box::pin(async move {
-                let _ = tx.send(traffic::run(p).await);
-            })
-        }),
-    );
+    let rx = traffic::spawn(b.pool, &plan);
     let fault_plan = FaultPlan {
         traffic: plan.clone(),
         every: o.every,

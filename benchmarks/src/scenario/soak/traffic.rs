@@ -139,6 +139,21 @@ pub async fn run(plan: TrafficPlan) -> Vec<Sent> {
     Rc::try_unwrap(out).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
 }
 
+/// Starts [`run`] on the first thread of `pool`; its ids come on the returned channel.
+pub fn spawn(pool: &crate::pool::Pool, plan: &TrafficPlan) -> std::sync::mpsc::Receiver<Vec<Sent>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let plan = plan.clone();
+    pool.spawn(
+        0,
+        Box::new(move || {
+            Box::pin(async move {
+                let _ = tx.send(run(plan).await);
+            })
+        }),
+    );
+    rx
+}
+
 /// One HTTP request on `conn` (opened if `None`; left `None` when the connection cannot
 /// carry another request).
 async fn http_one(
