@@ -213,7 +213,12 @@ impl Child {
             if ready(&log) {
                 return Ok(());
             }
-            if let Some(status) = self.exited() {
+            // A launcher that exits 0 leaving its program in the group (nginx started for
+            // an upgrade, see contender::launch_nginx) is not a failed start.
+            let gone = |c: &Child, status: std::process::ExitStatus| {
+                !status.success() || procfs::group_usage(c.pgid).processes == 0
+            };
+            if let Some(status) = self.exited().filter(|&s| gone(self, s)) {
                 let log = self.log_text();
                 let mut lines = log.lines().map(str::trim).filter(|l| !l.is_empty());
                 // HAProxy opens with a version NOTICE; the reason is its first ALERT.

@@ -24,7 +24,7 @@ pub struct CompareArgs {
     #[arg(long, default_value = "haproxy,nginx")]
     pub peers: String,
     /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill, admin,
-    /// soak (a comma-separated list) or all (every one but soak).
+    /// soak, reload (a comma-separated list) or all (every one but soak and reload).
     #[arg(long, default_value = "all")]
     pub scenario: String,
     /// Measured time per load point (after the warm-up). kill stops after 6 × this.
@@ -100,6 +100,18 @@ pub struct CompareArgs {
     /// soak: streams of the descriptor burst (default: up to near the proxy's limit).
     #[arg(long)]
     pub soak_burst: Option<usize>,
+    /// reload: length of the traffic.
+    #[arg(long, default_value = "60s", value_parser = units::duration)]
+    pub reload_duration: Duration,
+    /// reload: configuration reloads during the traffic, evenly spaced.
+    #[arg(long, default_value_t = 20)]
+    pub reload_count: usize,
+    /// reload: binary upgrades during the traffic, among the reloads.
+    #[arg(long, default_value_t = 3)]
+    pub upgrade_count: usize,
+    /// reload: requests per second.
+    #[arg(long, default_value_t = 400.0)]
+    pub reload_rate: f64,
 }
 
 /// Runs `compare`.
@@ -143,6 +155,9 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
     }
     if args.soak_rate.is_nan() || args.soak_rate <= 0.0 {
         return Err("--soak-rate must be positive".into());
+    }
+    if args.reload_rate.is_nan() || args.reload_rate <= 0.0 || args.reload_duration.is_zero() {
+        return Err("--reload-rate and --reload-duration must be positive".into());
     }
     let percore = find_percore(args.percore.as_deref())?;
 
@@ -221,6 +236,13 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
             requests_max: args.soak_requests,
             burst: args.soak_burst,
         },
+        reload: scenario::reload::ReloadOptions {
+            duration: args.reload_duration,
+            reloads: args.reload_count,
+            upgrades: args.upgrade_count,
+            rate: args.reload_rate,
+            requests_max: args.soak_requests,
+        },
     };
     Ok((host, contenders, scenarios, opts, client_cpus))
 }
@@ -292,6 +314,7 @@ fn execute(
             Scenario::Kill => scenario::kill::run(&bench),
             Scenario::Admin => scenario::admin::run(&bench),
             Scenario::Soak => scenario::soak::run(&bench),
+            Scenario::Reload => scenario::reload::run(&bench),
             other => scenario::throughput::run(&bench, *other),
         };
         progress.clear();
@@ -409,7 +432,7 @@ fn allowed_cpus() -> Vec<usize> {
 
 /// The percore binary: `--percore`, else `percore` beside this program (same build), else
 /// the workspace's target/release/percore.
-fn find_percore(given: Option<&Path>) -> Result<PathBuf, String> {
+pub fn find_percore(given: Option<&Path>) -> Result<PathBuf, String> {
     let build_hint =
         "build it with `cargo build --release -p percore` (add CARGO_TARGET_DIR=… if you \
                       use one) or pass --percore PATH";
@@ -460,6 +483,7 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
             }
             Scenario::Admin => proxies.min(2.0) * opts.repeat as f64 * 2.0 * point,
             Scenario::Soak => proxies.min(2.0) * (opts.soak.duration.as_secs_f64() + 10.0),
+            Scenario::Reload => proxies * (opts.reload.duration.as_secs_f64() + 10.0),
         })
         .sum();
     if secs < 120.0 {

@@ -112,6 +112,22 @@ impl Host {
     }
 }
 
+impl Host {
+    /// A host for configuration tests: the proxy on `cpus`, 20 000 descriptors, no peers.
+    #[cfg(test)]
+    pub fn for_tests(cpus: &[usize]) -> Host {
+        Host {
+            percore: PathBuf::from("/bin/percore"),
+            percore_b: None,
+            haproxy: None,
+            nginx: None,
+            nginx_stream: Ok(None),
+            proxy_cpus: cpus.to_vec(),
+            nofile: 20_000,
+        }
+    }
+}
+
 /// Looks for a program in PATH and in the sbin directories (not always in a user's PATH).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -463,15 +479,11 @@ pub fn percore_config(
     y
 }
 
-/// HAProxy configuration.
-pub fn haproxy_config(
-    host: &Host,
-    setup: &Setup,
-    addr: SocketAddr,
-    admin: Option<&Path>,
-) -> String {
+/// The start of every generated HAProxy file: a header naming `by`, and the `global`
+/// settings all scenarios share (one thread per proxy CPU, pinned; maxconn; buffers).
+pub fn haproxy_global(by: &str, host: &Host) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "# percore-bench: generated, do not edit");
+    let _ = writeln!(c, "# {by}: generated, do not edit");
     let _ = writeln!(c, "global");
     let _ = writeln!(c, "    nbthread {}", host.proxy_cpus.len());
     for (i, cpu) in host.proxy_cpus.iter().enumerate() {
@@ -479,6 +491,17 @@ pub fn haproxy_config(
     }
     let _ = writeln!(c, "    maxconn {}", host.maxconn());
     let _ = writeln!(c, "    tune.bufsize 16384");
+    c
+}
+
+/// HAProxy configuration.
+pub fn haproxy_config(
+    host: &Host,
+    setup: &Setup,
+    addr: SocketAddr,
+    admin: Option<&Path>,
+) -> String {
+    let mut c = haproxy_global("percore-bench", host);
     if let Some(sock) = admin {
         let _ = writeln!(
             c,
@@ -514,13 +537,16 @@ pub fn haproxy_config(
     c
 }
 
-/// nginx configuration: `http {}` with upstream keep-alive, or `stream {}` for TCP.
-pub fn nginx_config(
+/// The start of every generated nginx file: a header naming `by`, the stream module if
+/// needed, the main-context settings all scenarios share (foreground master, one worker per
+/// proxy CPU, pinned; the pid file in `dir`; errors at `error_level` on stderr) and
+/// `events {}`.
+pub fn nginx_main(
+    by: &str,
     host: &Host,
-    setup: &Setup,
-    addr: SocketAddr,
     dir: &Path,
     stream_module: Option<&Path>,
+    error_level: &str,
 ) -> String {
     let workers = host.proxy_cpus.len();
     let cpu_max = host.proxy_cpus.iter().copied().max().unwrap_or(0);
@@ -536,7 +562,7 @@ pub fn nginx_config(
         .collect();
     let d = dir.display();
     let mut c = String::new();
-    let _ = writeln!(c, "# percore-bench: generated, do not edit");
+    let _ = writeln!(c, "# {by}: generated, do not edit");
     if let Some(m) = stream_module {
         let _ = writeln!(c, "load_module {};", m.display());
     }
@@ -546,12 +572,25 @@ pub fn nginx_config(
     let _ = writeln!(c, "worker_cpu_affinity {};", masks.join(" "));
     let _ = writeln!(c, "worker_rlimit_nofile {};", host.nofile);
     let _ = writeln!(c, "pid {d}/nginx.pid;");
-    let _ = writeln!(c, "error_log stderr warn;");
+    let _ = writeln!(c, "error_log stderr {error_level};");
     let _ = writeln!(
         c,
         "events {{ worker_connections {}; }}",
         host.maxconn() * 2 + 50
     );
+    c
+}
+
+/// nginx configuration: `http {}` with upstream keep-alive, or `stream {}` for TCP.
+pub fn nginx_config(
+    host: &Host,
+    setup: &Setup,
+    addr: SocketAddr,
+    dir: &Path,
+    stream_module: Option<&Path>,
+) -> String {
+    let mut c = nginx_main("percore-bench", host, dir, stream_module, "warn");
+    let d = dir.display();
     let servers: String = setup
         .servers
         .iter()
@@ -610,15 +649,7 @@ mod tests {
     use super::*;
 
     fn host() -> Host {
-        Host {
-            percore: PathBuf::from("/bin/percore"),
-            percore_b: None,
-            haproxy: None,
-            nginx: None,
-            nginx_stream: Ok(None),
-            proxy_cpus: vec![1, 3],
-            nofile: 20_000,
-        }
+        Host::for_tests(&[1, 3])
     }
 
     fn setup(mode: Mode) -> Setup {

@@ -2,7 +2,7 @@
 //! provides the origin and load generator it uses as standalone tools.
 //!
 //! - [`compare`]: the `compare` command: contenders × scenarios → tables, JSON, SVG.
-//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak).
+//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak, reload).
 //! - [`contender`]: direct / percore / HAProxy / nginx and their equivalent configurations.
 //! - [`child`]: proxy processes and temporary files, cleaned up even on Ctrl-C.
 //! - [`procfs`]: CPU time and RSS of a process group from /proc.
@@ -79,6 +79,21 @@ enum Command {
     /// Run a soak origin (the soak scenario starts these itself): HTTP and TCP echo that
     /// record every request id.
     SoakOrigin(scenario::soak::origin::OriginArgs),
+    /// Time percore's `reload` reply with one backend of N servers (checks off), for each N.
+    ReloadTime {
+        /// Server counts.
+        #[arg(long, default_value = "10,100,1000")]
+        servers: String,
+        /// Reloads per count, each changing every server's weight.
+        #[arg(long, default_value_t = 10)]
+        repeat: usize,
+        /// percore binary (default as for `compare`).
+        #[arg(long)]
+        percore: Option<std::path::PathBuf>,
+        /// CPUs of percore's shards.
+        #[arg(long, default_value = "1")]
+        proxy_cpus: String,
+    },
     /// Load one address (an origin or a proxy) and print throughput and latency.
     Load {
         /// Where to connect.
@@ -132,6 +147,12 @@ fn run(command: Command) -> ExitCode {
     match command {
         Command::Compare(args) => compare::run(args),
         Command::SoakOrigin(args) => scenario::soak::origin::run(args),
+        Command::ReloadTime {
+            servers,
+            repeat,
+            percore,
+            proxy_cpus,
+        } => run_reload_time(&servers, repeat, percore.as_deref(), &proxy_cpus),
         Command::Origin {
             listen,
             kind,
@@ -188,6 +209,41 @@ fn run(command: Command) -> ExitCode {
                 timeout,
             };
             run_load(&spec, &cpus)
+        }
+    }
+}
+
+fn run_reload_time(
+    servers: &str,
+    repeat: usize,
+    percore: Option<&std::path::Path>,
+    proxy_cpus: &str,
+) -> ExitCode {
+    let parsed = (|| -> Result<(Vec<usize>, contender::Host), String> {
+        let counts = servers
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse::<usize>()
+                    .map_err(|e| format!("--servers {n:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let host = contender::Host {
+            percore: compare::find_percore(percore)?,
+            percore_b: None,
+            haproxy: None,
+            nginx: None,
+            nginx_stream: Err("not used".into()),
+            proxy_cpus: units::cpu_list(proxy_cpus).map_err(|e| format!("--proxy-cpus: {e}"))?,
+            nofile: procfs::nofile_limit(),
+        };
+        Ok((counts, host))
+    })();
+    match parsed {
+        Ok((counts, host)) => scenario::reload::reply_time::run(&host, &counts, repeat.max(1)),
+        Err(e) => {
+            eprintln!("percore-bench reload-time: {e}");
+            ExitCode::from(2)
         }
     }
 }

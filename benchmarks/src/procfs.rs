@@ -104,6 +104,37 @@ pub fn group_usage(pgid: i32) -> Usage {
     usage
 }
 
+/// The live (not zombie) processes of group `pgid`, each as (pid, VmRSS in KiB): what a
+/// handover is sampled from, old and new processes apart.
+pub fn group_members(pgid: i32) -> Vec<(i32, u64)> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let zombie = stat_fields(&stat).is_some_and(|f| f.first() == Some(&"Z"));
+        if zombie || parse_stat(&stat).is_none_or(|t| t.pgrp != pgid) {
+            continue;
+        }
+        let rss = fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| parse_vm_rss(&s))
+            .unwrap_or(0);
+        out.push((pid, rss));
+    }
+    out
+}
+
 /// CPU time of this process (every thread), in microseconds.
 pub fn self_cpu_us() -> u64 {
     let hz = ticks_per_second();

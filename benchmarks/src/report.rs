@@ -124,6 +124,8 @@ pub struct ScenarioReport {
     pub admin: Vec<AdminResult>,
     /// soak results.
     pub soak: Vec<SoakResult>,
+    /// reload results.
+    pub reload: Vec<ReloadResult>,
     /// Remarks printed under the table.
     pub notes: Vec<String>,
 }
@@ -349,6 +351,80 @@ pub struct SoakResult {
     pub fault_errors: Vec<String>,
 }
 
+/// reload: one contender's counts under continuous traffic with live reloads and binary
+/// upgrades.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ReloadResult {
+    /// Contender.
+    pub contender: String,
+    /// Length of the traffic, seconds.
+    pub duration_s: f64,
+    /// Reloads confirmed.
+    pub reloads: u64,
+    /// Upgrades confirmed.
+    pub upgrades: u64,
+    /// Reloads and upgrades that failed, with the reply or the error.
+    pub event_errors: Vec<String>,
+    /// Ids sent.
+    pub sent: u64,
+    /// Ids answered with their own complete 200.
+    pub answered: u64,
+    /// Ids that ended with an error (a status, a reset, an early close, a refused connect).
+    pub failed: u64,
+    /// Failed and lost ids by end, kind and connection (`eof post kept-alive`).
+    pub failed_by_end: std::collections::BTreeMap<String, u64>,
+    /// Of the failed: connects refused.
+    pub refused: u64,
+    /// Of the failed: connections reset.
+    pub reset: u64,
+    /// Ids neither answered nor failed within the client's timeout. Must be 0.
+    pub lost: u64,
+    /// Ids answered more than once. Must be 0.
+    pub answered_twice: u64,
+    /// Answers carrying another id. Must be 0.
+    pub misdelivered: u64,
+    /// POST ids that reached an origin twice or more. Must be 0.
+    pub non_idempotent_sent_twice: u64,
+    /// GET ids that reached an origin twice or more (a retry).
+    pub idempotent_sent_twice: u64,
+    /// p99 of every answer, µs.
+    pub latency_p99_us: u64,
+    /// Largest p99 of the answers sent within 1 s after a reload or upgrade, µs.
+    pub latency_p99_after_event_us: u64,
+    /// The event of that window.
+    pub worst_window: String,
+    /// Reload command (or signal) to confirmation: p50, max, µs.
+    pub reload_reply_us: [u64; 2],
+    /// Upgrade command (or signal) until the new process serves: p50, max, µs.
+    pub upgrade_reply_us: [u64; 2],
+    /// RSS of the processes around each upgrade.
+    pub upgrade_rss: Vec<UpgradeRss>,
+    /// Pids of the processes each upgrade started (percore, nginx).
+    pub upgraded_pids: Vec<i32>,
+    /// A few failed or lost ids, with the event before them.
+    pub failure_examples: Vec<String>,
+    /// `panicked` in the proxy's output. Must be 0.
+    pub panics: u64,
+    /// Processes of the proxy at the end (before it is stopped): 0 means it died.
+    pub processes_at_end: u32,
+}
+
+/// reload: RSS of the old and new processes of one upgrade, sampled every 20 ms from the
+/// command until the old processes are gone, then once 1 s later.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UpgradeRss {
+    /// Milliseconds from the traffic's start to the command.
+    pub at_ms: u64,
+    /// Largest RSS of the processes that ran before it (HAProxy: the old worker), KiB.
+    pub old_kib: u64,
+    /// Largest RSS of the new processes meanwhile, KiB.
+    pub new_during_kib: u64,
+    /// RSS of the new processes 1 s after the old ones exited, KiB.
+    pub new_after_kib: u64,
+    /// Command to the exit of the last old process, ms (`None`: still running after 15 s).
+    pub old_exit_ms: Option<u64>,
+}
+
 /// soak: one fault kind's injections and what they caused.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct SoakFault {
@@ -384,6 +460,9 @@ pub fn scenario_table(s: &ScenarioReport) -> String {
     }
     if !s.soak.is_empty() {
         out.push_str(&soak_table(s));
+    }
+    if !s.reload.is_empty() {
+        out.push_str(&reload_table(s));
     }
     for skip in &s.skipped {
         let _ = writeln!(out, "{}: {}", skip.contender, skip.reason);
@@ -795,6 +874,116 @@ fn soak_table(s: &ScenarioReport) -> String {
         }
         for e in &r.lost_examples {
             let _ = writeln!(out, "{}: lost: {e}", r.contender);
+        }
+    }
+    out
+}
+
+/// A row of the reload table: its label and how a contender's value is written.
+type ReloadFigure = (&'static str, fn(&ReloadResult) -> String);
+
+/// The reload scenario side by side: one row per figure, one column per contender.
+fn reload_table(s: &ScenarioReport) -> String {
+    let mut rows = vec![std::iter::once("".to_string())
+        .chain(s.reload.iter().map(|r| r.contender.clone()))
+        .collect::<Vec<_>>()];
+    let figures: [ReloadFigure; 19] = [
+        ("reloads / upgrades done", |r| {
+            format!("{} / {}", r.reloads, r.upgrades)
+        }),
+        ("requests sent", |r| r.sent.to_string()),
+        ("answered ok", |r| r.answered.to_string()),
+        ("failed", |r| r.failed.to_string()),
+        ("  connection refused", |r| r.refused.to_string()),
+        ("  connection reset", |r| r.reset.to_string()),
+        ("lost (no answer, no error) [0]", |r| r.lost.to_string()),
+        ("answered twice [0]", |r| r.answered_twice.to_string()),
+        ("misdelivered [0]", |r| r.misdelivered.to_string()),
+        ("POST at an origin twice [0]", |r| {
+            r.non_idempotent_sent_twice.to_string()
+        }),
+        ("GET at an origin twice", |r| {
+            r.idempotent_sent_twice.to_string()
+        }),
+        ("latency p99", |r| micros_text(r.latency_p99_us)),
+        ("p99 in 1 s after an event (max)", |r| {
+            micros_text(r.latency_p99_after_event_us)
+        }),
+        ("reload reply p50 / max", |r| {
+            format!(
+                "{} / {}",
+                micros_text(r.reload_reply_us[0]),
+                micros_text(r.reload_reply_us[1])
+            )
+        }),
+        ("upgrade reply p50 / max", |r| {
+            format!(
+                "{} / {}",
+                micros_text(r.upgrade_reply_us[0]),
+                micros_text(r.upgrade_reply_us[1])
+            )
+        }),
+        ("upgrade rss old / new (max)", |r| {
+            let max = |f: fn(&UpgradeRss) -> u64| r.upgrade_rss.iter().map(f).max();
+            match (max(|u| u.old_kib), max(|u| u.new_during_kib)) {
+                (Some(o), Some(n)) => format!("{} / {}", kib_text(o), kib_text(n)),
+                _ => "-".into(),
+            }
+        }),
+        ("new rss 1 s after (max)", |r| {
+            r.upgrade_rss
+                .iter()
+                .map(|u| u.new_after_kib)
+                .max()
+                .map_or("-".into(), kib_text)
+        }),
+        ("old gone after (max)", |r| {
+            let most = r.upgrade_rss.iter().map(|u| u.old_exit_ms).max();
+            match most {
+                Some(Some(ms)) => format!("{ms} ms"),
+                Some(None) => "> 15 s".into(),
+                None => "-".into(),
+            }
+        }),
+        ("panics [0]", |r| {
+            let dead = if r.processes_at_end == 0 {
+                " (died)"
+            } else {
+                ""
+            };
+            format!("{}{dead}", r.panics)
+        }),
+    ];
+    for (label, f) in figures {
+        rows.push(
+            std::iter::once(label.to_string())
+                .chain(s.reload.iter().map(f))
+                .collect(),
+        );
+    }
+    let right: Vec<bool> = (0..rows[0].len()).map(|i| i > 0).collect();
+    let mut out = pad(&rows, &right);
+    for r in &s.reload {
+        if !r.failed_by_end.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}: failed by end: {}",
+                r.contender,
+                tally_text(&r.failed_by_end)
+            );
+        }
+        if !r.worst_window.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}: worst 1 s window after the {}",
+                r.contender, r.worst_window
+            );
+        }
+        for e in &r.event_errors {
+            let _ = writeln!(out, "{}: event failed: {e}", r.contender);
+        }
+        for e in &r.failure_examples {
+            let _ = writeln!(out, "{}: failed: {e}", r.contender);
         }
     }
     out

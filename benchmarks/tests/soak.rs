@@ -4,11 +4,9 @@
 //! no GET more than twice, every answer logged once, no panic, descriptors back to their
 //! count before the traffic — and nothing may be left behind. Counts only, no timings.
 
-use std::process::{Command, Stdio};
-
 mod common;
 
-use common::{children_of, harness_temp_dirs, percore, temp_path, HARNESS};
+use common::{children_of, count, harness_temp_dirs, run_compare};
 
 /// Every fault the cycle must have injected at least once.
 const FAULTS: [&str; 12] = [
@@ -26,42 +24,24 @@ const FAULTS: [&str; 12] = [
     "fd-burst",
 ];
 
-fn count(v: &serde_json::Value, key: &str) -> u64 {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
-
 #[test]
 fn short_soak_reconciles_every_id() {
-    let json = temp_path("soak.json");
-    let child = Command::new(HARNESS)
-        .args([
-            "compare",
-            "--peers",
-            "none",
-            "--no-direct",
-            "--scenario",
-            "soak",
-        ])
-        .args(["--soak-duration", "16s", "--soak-fault-every", "300ms"])
-        .args(["--soak-rate", "300", "--soak-burst", "200"])
-        .arg("--percore")
-        .arg(percore())
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("harness starts");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("harness runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
-    let text = std::fs::read_to_string(&json).expect("JSON written");
-    let _ = std::fs::remove_file(&json);
-    let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let run = run_compare(&[
+        "--peers",
+        "none",
+        "--no-direct",
+        "--scenario",
+        "soak",
+        "--soak-duration",
+        "16s",
+        "--soak-fault-every",
+        "300ms",
+        "--soak-rate",
+        "300",
+        "--soak-burst",
+        "200",
+    ]);
+    let (report, stdout, pid) = (&run.report, &run.stdout, run.pid);
     let r = &report["scenarios"][0]["soak"][0];
     assert_eq!(r["contender"], "percore", "{stdout}");
     assert!(count(r, "answered") > 1000, "{stdout}");

@@ -7,10 +7,12 @@
 //! - [`kill`]: `shutdown sessions server` against N live streams, through the admin socket.
 //! - [`admin`]: admin command latency under a saturated data path, and its cost.
 //! - [`soak`]: mixed traffic under a fault schedule, every request id reconciled.
+//! - [`reload`]: traffic through live reloads and binary upgrades, every request id counted.
 
 pub mod admin;
 pub mod idle;
 pub mod kill;
+pub mod reload;
 pub mod soak;
 pub mod throughput;
 
@@ -42,6 +44,9 @@ pub enum Scenario {
     Admin,
     /// Mixed traffic under a fault schedule (not part of `all`: it runs for minutes).
     Soak,
+    /// Traffic through live reloads and binary upgrades (not part of `all`: a minute per
+    /// contender).
+    Reload,
 }
 
 impl Scenario {
@@ -67,6 +72,7 @@ impl Scenario {
             Scenario::Kill => "kill",
             Scenario::Admin => "admin",
             Scenario::Soak => "soak",
+            Scenario::Reload => "reload",
         }
     }
 
@@ -79,12 +85,12 @@ impl Scenario {
             }
             let s = Scenario::ALL
                 .into_iter()
-                .chain([Scenario::Soak])
+                .chain([Scenario::Soak, Scenario::Reload])
                 .find(|s| s.as_str() == part)
                 .ok_or_else(|| {
                     let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();
                     format!(
-                        "unknown scenario {part:?}; choose from {}, soak or all",
+                        "unknown scenario {part:?}; choose from {}, soak, reload or all",
                         names.join(", ")
                     )
                 })?;
@@ -126,6 +132,8 @@ pub struct Options {
     pub repeat: usize,
     /// soak options.
     pub soak: soak::SoakOptions,
+    /// reload options.
+    pub reload: reload::ReloadOptions,
 }
 
 /// What a scenario runs with.
@@ -346,5 +354,6 @@ mod tests {
         );
         assert!(Scenario::parse_list("tcp-ping").is_err());
         assert_eq!(Scenario::parse_list("soak"), Ok(vec![Scenario::Soak]));
+        assert_eq!(Scenario::parse_list("reload"), Ok(vec![Scenario::Reload]));
     }
 }

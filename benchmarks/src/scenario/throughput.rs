@@ -55,7 +55,7 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
             "MB",
             format!("bulk transfer through a TCP proxy, {} connections, each direction", bulk_connections(o.connections)),
         ),
-        Scenario::IdleConns | Scenario::Kill | Scenario::Admin | Scenario::Soak => {
+        Scenario::IdleConns | Scenario::Kill | Scenario::Admin | Scenario::Soak | Scenario::Reload => {
             unreachable!("not a throughput scenario")
         }
     };

@@ -30,6 +30,50 @@ pub fn percore() -> PathBuf {
     );
 }
 
+/// A count of a JSON report object; it must be there.
+pub fn count(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// A finished `percore-bench compare` run: its JSON report, stdout and pid.
+pub struct Run {
+    pub report: serde_json::Value,
+    pub stdout: String,
+    pub pid: u32,
+}
+
+/// Runs `percore-bench compare <args> --percore <percore> --json <tmp>` to its end; it
+/// must succeed.
+pub fn run_compare(args: &[&str]) -> Run {
+    let json = temp_path(&format!("{}.json", args.join("_").replace(['/', ' '], "")));
+    let child = std::process::Command::new(HARNESS)
+        .arg("compare")
+        .args(args)
+        .arg("--percore")
+        .arg(percore())
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("harness starts");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("harness runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    let text = std::fs::read_to_string(&json).expect("JSON written");
+    let _ = std::fs::remove_file(&json);
+    let report = serde_json::from_str(&text).expect("valid JSON");
+    Run {
+        report,
+        stdout,
+        pid,
+    }
+}
+
 pub fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("percore-bench-test.{}.{name}", std::process::id()))
 }

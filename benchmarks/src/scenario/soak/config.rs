@@ -25,20 +25,20 @@ pub struct SoakLayout<'a> {
 }
 
 /// Server connect timeout; a refused connect is retried at once.
-const CONNECT_S: u32 = 1;
+pub const CONNECT_S: u32 = 1;
 /// Client-side inactivity.
-const CLIENT_S: u32 = 10;
+pub const CLIENT_S: u32 = 10;
 /// Server-side inactivity: longer than an origin stall.
-const SERVER_S: u32 = 5;
+pub const SERVER_S: u32 = 5;
 /// A request head must arrive within this: what cuts slowloris heads.
 pub const HTTP_REQUEST_S: u32 = 3;
 /// Idle time of a kept-alive client connection between requests.
-const KEEP_ALIVE_S: u32 = 5;
+pub const KEEP_ALIVE_S: u32 = 5;
 /// Retries of a failed connect, each on another server when possible.
-const RETRIES: u32 = 3;
+pub const RETRIES: u32 = 3;
 /// Idle pooled server connections are closed after this, so that descriptors return to
 /// their count before the traffic soon after it ends.
-const POOL_IDLE_S: u32 = 1;
+pub const POOL_IDLE_S: u32 = 1;
 /// The access-log format, in both proxies' log-format syntax.
 const LOG_FORMAT: &str = "%ft %ST %tsc %{+Q}r";
 
@@ -50,15 +50,7 @@ pub fn percore(host: &Host, l: &SoakLayout) -> String {
         y,
         "  log: {{ target: stderr, access: true, log_format: \"{LOG_FORMAT}\" }}"
     );
-    let _ = writeln!(y, "defaults:");
-    let _ = writeln!(y, "  mode: http");
-    let _ = writeln!(y, "  retries: {RETRIES}");
-    let _ = writeln!(y, "  redispatch: true");
-    let _ = writeln!(
-        y,
-        "  timeout: {{ connect: {CONNECT_S}s, client: {CLIENT_S}s, server: {SERVER_S}s, \
-         http_request: {HTTP_REQUEST_S}s, http_keep_alive: {KEEP_ALIVE_S}s, tunnel: 30s }}"
-    );
+    percore_defaults(&mut y);
     let _ = writeln!(y, "frontends:");
     let _ = writeln!(
         y,
@@ -95,27 +87,9 @@ pub fn percore(host: &Host, l: &SoakLayout) -> String {
     y
 }
 
-/// HAProxy configuration (master-worker: reloaded by `SIGUSR2`).
-pub fn haproxy(host: &Host, l: &SoakLayout) -> String {
-    let mut c = String::new();
-    let _ = writeln!(c, "# percore-bench soak: generated, do not edit");
-    let _ = writeln!(c, "global");
-    let _ = writeln!(c, "    nbthread {}", host.proxy_cpus.len());
-    for (i, cpu) in host.proxy_cpus.iter().enumerate() {
-        let _ = writeln!(c, "    cpu-map 1/{} {cpu}", i + 1);
-    }
-    let _ = writeln!(c, "    maxconn {}", host.maxconn());
-    let _ = writeln!(c, "    tune.bufsize 16384");
-    let _ = writeln!(
-        c,
-        "    stats socket {} mode 600 level admin",
-        l.admin.display()
-    );
-    // An old worker still serving after a reload is stopped after this (bounded cleanup).
-    let _ = writeln!(c, "    hard-stop-after 10s");
-    let _ = writeln!(c, "    log stdout format raw local0");
-    let _ = writeln!(c, "defaults");
-    let _ = writeln!(c, "    log global");
+/// The lines of HAProxy's `defaults` section the soak and the reload scenario share (after
+/// `defaults` itself): HTTP keep-alive and reuse, retries, timeouts.
+pub fn haproxy_defaults(c: &mut String) {
     let _ = writeln!(c, "    mode http");
     let _ = writeln!(c, "    option http-keep-alive");
     let _ = writeln!(c, "    http-reuse always");
@@ -129,6 +103,36 @@ pub fn haproxy(host: &Host, l: &SoakLayout) -> String {
     let _ = writeln!(c, "    timeout http-request {HTTP_REQUEST_S}s");
     let _ = writeln!(c, "    timeout http-keep-alive {KEEP_ALIVE_S}s");
     let _ = writeln!(c, "    timeout tunnel 30s");
+}
+
+/// percore's `defaults:` section, the soak's and the reload scenario's: HTTP, retries with
+/// redispatch, timeouts as HAProxy's.
+pub fn percore_defaults(y: &mut String) {
+    let _ = writeln!(y, "defaults:");
+    let _ = writeln!(y, "  mode: http");
+    let _ = writeln!(y, "  retries: {RETRIES}");
+    let _ = writeln!(y, "  redispatch: true");
+    let _ = writeln!(
+        y,
+        "  timeout: {{ connect: {CONNECT_S}s, client: {CLIENT_S}s, server: {SERVER_S}s, \
+         http_request: {HTTP_REQUEST_S}s, http_keep_alive: {KEEP_ALIVE_S}s, tunnel: 30s }}"
+    );
+}
+
+/// HAProxy configuration (master-worker: reloaded by `SIGUSR2`).
+pub fn haproxy(host: &Host, l: &SoakLayout) -> String {
+    let mut c = crate::contender::haproxy_global("percore-bench soak", host);
+    let _ = writeln!(
+        c,
+        "    stats socket {} mode 600 level admin",
+        l.admin.display()
+    );
+    // An old worker still serving after a reload is stopped after this (bounded cleanup).
+    let _ = writeln!(c, "    hard-stop-after 10s");
+    let _ = writeln!(c, "    log stdout format raw local0");
+    let _ = writeln!(c, "defaults");
+    let _ = writeln!(c, "    log global");
+    haproxy_defaults(&mut c);
     let _ = writeln!(c, "frontend soak_http");
     let _ = writeln!(c, "    bind {}", l.http);
     let _ = writeln!(c, "    log-format \"{LOG_FORMAT}\"");
@@ -156,21 +160,11 @@ pub fn haproxy(host: &Host, l: &SoakLayout) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     #[test]
     fn both_proxies_get_the_same_retries_timeouts_and_servers() {
-        let host = Host {
-            percore: PathBuf::from("/bin/percore"),
-            percore_b: None,
-            haproxy: None,
-            nginx: None,
-            nginx_stream: Ok(None),
-            proxy_cpus: vec![1],
-            nofile: 20_000,
-        };
+        let host = Host::for_tests(&[1]);
         let a = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().expect("addr") };
         let l = SoakLayout {
             http: a(1),

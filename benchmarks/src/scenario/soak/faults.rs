@@ -317,6 +317,7 @@ async fn slow_one(t: &TrafficPlan, id: u64, limit: Duration) -> Sent {
         fault: Some(Fault::Slowloris),
         start_ms: t.ms(start),
         end_ms: t.ms(Instant::now()),
+        micros: start.elapsed().as_micros() as u64,
         end,
     }
 }

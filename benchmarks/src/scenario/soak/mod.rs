@@ -265,17 +265,9 @@ fn drive(
         ids_max: o.requests_max,
         timeout: CLIENT_TIMEOUT,
         seed: SEED,
+        mix: traffic::Mix::SOAK,
     };
-    let (tx, rx) = mpsc::channel();
-    let p = plan.clone();
-    b.pool.spawn(
-        0,
-        Box::new(move || {
-            Box::pin(async move {
-                let _ = tx.send(traffic::run(p).await);
-            })
-        }),
-    );
+    let rx = traffic::spawn(b.pool, &plan);
     let fault_plan = FaultPlan {
         traffic: plan.clone(),
         every: o.every,
@@ -384,7 +376,7 @@ fn reloader(b: &Bench, proxy: &Proxy) -> impl FnMut() -> Result<(), String> + Se
 }
 
 /// `SIGUSR2` to HAProxy's master, and its next "Loading success." in the log.
-fn haproxy_reload(pid: i32, log: &Path) -> Result<(), String> {
+pub fn haproxy_reload(pid: i32, log: &Path) -> Result<(), String> {
     let before = std::fs::read_to_string(log)
         .unwrap_or_default()
         .matches("Loading success")

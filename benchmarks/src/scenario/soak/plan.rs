@@ -179,6 +179,8 @@ pub struct Sent {
     pub start_ms: u64,
     /// Milliseconds from the run's start to the end.
     pub end_ms: u64,
+    /// From the first byte sent to the end, in microseconds (the latency of an answer).
+    pub micros: u64,
     /// How it ended.
     pub end: End,
 }

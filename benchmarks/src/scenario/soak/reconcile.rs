@@ -260,6 +260,7 @@ mod tests {
             fault,
             start_ms: at,
             end_ms: at + 10,
+            micros: 10_000,
             end,
         }
     }

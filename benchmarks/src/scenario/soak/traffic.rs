@@ -17,12 +17,32 @@ use tokio::net::TcpStream;
 
 use super::plan::{End, Fault, Kind, Rng, Sent};
 
-/// HTTP tasks keeping their client connection between requests.
-const KEEP_ALIVE_TASKS: u64 = 6;
-/// HTTP tasks opening a connection per request (`Connection: close`).
-const NEW_CONN_TASKS: u64 = 3;
-/// TCP stream tasks.
-const TCP_TASKS: u64 = 2;
+/// Which client tasks run, and whether requests carry per-request faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mix {
+    /// HTTP tasks keeping their client connection between requests.
+    pub keep_alive_tasks: u64,
+    /// HTTP tasks opening a connection per request (`Connection: close`).
+    pub new_conn_tasks: u64,
+    /// TCP stream tasks.
+    pub tcp_tasks: u64,
+    /// Per-request origin and client faults drawn (soak), or none (reload).
+    pub faults: bool,
+}
+
+impl Mix {
+    /// The soak's: 6 kept-alive, 3 new-connection, 2 TCP tasks, with faults.
+    pub const SOAK: Mix = Mix {
+        keep_alive_tasks: 6,
+        new_conn_tasks: 3,
+        tcp_tasks: 2,
+        faults: true,
+    };
+
+    fn tasks(self) -> u64 {
+        self.keep_alive_tasks + self.new_conn_tasks + self.tcp_tasks
+    }
+}
 
 /// Response body bytes of a GET.
 const GET_BODY: usize = 1024;
@@ -61,6 +81,8 @@ pub struct TrafficPlan {
     pub timeout: Duration,
     /// Seed of every task's choices.
     pub seed: u64,
+    /// The client tasks.
+    pub mix: Mix,
 }
 
 impl TrafficPlan {
@@ -79,7 +101,8 @@ impl TrafficPlan {
 /// Runs every task until `until` (or the id bound) and returns every id's record.
 pub async fn run(plan: TrafficPlan) -> Vec<Sent> {
     let out = Rc::new(RefCell::new(Vec::new()));
-    let tasks = KEEP_ALIVE_TASKS + NEW_CONN_TASKS + TCP_TASKS;
+    let mix = plan.mix;
+    let tasks = mix.tasks();
     let every = Duration::from_secs_f64(tasks as f64 / plan.rate.max(1.0));
     let mut handles = Vec::new();
     for i in 0..tasks {
@@ -97,10 +120,12 @@ pub async fn run(plan: TrafficPlan) -> Vec<Sent> {
                 let Some(id) = plan.next_id() else {
                     return;
                 };
-                let sent = if i < KEEP_ALIVE_TASKS {
-                    http_one(&plan, &mut conn, id, true, rng.request()).await
-                } else if i < KEEP_ALIVE_TASKS + NEW_CONN_TASKS {
-                    http_one(&plan, &mut None, id, false, rng.request()).await
+                let (kind, fault) = rng.request();
+                let request = (kind, fault.filter(|_| mix.faults));
+                let sent = if i < mix.keep_alive_tasks {
+                    http_one(&plan, &mut conn, id, true, request).await
+                } else if i < mix.keep_alive_tasks + mix.new_conn_tasks {
+                    http_one(&plan, &mut None, id, false, request).await
                 } else {
                     tcp_one(&plan, id).await
                 };
@@ -112,6 +137,21 @@ pub async fn run(plan: TrafficPlan) -> Vec<Sent> {
         let _ = h.await;
     }
     Rc::try_unwrap(out).map_or_else(|rc| rc.borrow().clone(), RefCell::into_inner)
+}
+
+/// Starts [`run`] on the first thread of `pool`; its ids come on the returned channel.
+pub fn spawn(pool: &crate::pool::Pool, plan: &TrafficPlan) -> std::sync::mpsc::Receiver<Vec<Sent>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let plan = plan.clone();
+    pool.spawn(
+        0,
+        Box::new(move || {
+            Box::pin(async move {
+                let _ = tx.send(run(plan).await);
+            })
+        }),
+    );
+    rx
 }
 
 /// One HTTP request on `conn` (opened if `None`; left `None` when the connection cannot
@@ -150,6 +190,7 @@ async fn http_one(
         fault,
         start_ms: plan.ms(start),
         end_ms: plan.ms(Instant::now()),
+        micros: start.elapsed().as_micros() as u64,
         end,
     }
 }
@@ -391,6 +432,7 @@ async fn tcp_one(plan: &TrafficPlan, id: u64) -> Sent {
         fault: None,
         start_ms: plan.ms(start),
         end_ms: plan.ms(Instant::now()),
+        micros: start.elapsed().as_micros() as u64,
         end,
     }
 }
