@@ -461,6 +461,9 @@ async fn read_by<S: AsyncRead + Unpin>(
     }
 }
 
+/// Commands of one line run before the control plane serves its other tasks and I/O.
+const COMMANDS_PER_TURN: usize = 32;
+
 /// Runs the commands of one line into `writer`; whether one of them was `upgrade`.
 async fn run_line(
     ctl: &Rc<Ctl>,
@@ -470,9 +473,14 @@ async fn run_line(
     cli_timeout: &mut Duration,
 ) -> bool {
     let mut upgraded = false;
-    for part in split_commands(line) {
+    for (i, part) in split_commands(line).into_iter().enumerate() {
         if writer.is_closed() {
             break;
+        }
+        // A 16 KiB line holds thousands of commands (an unknown one costs ~20 us of
+        // keyword ranking): other connections and the shards' replies get their turn.
+        if i > 0 && i % COMMANDS_PER_TURN == 0 {
+            glommio::executor().yield_task_queue_now().await;
         }
         match parse(&part, level) {
             Ok(Command::Prompt) => writer.toggle_prompt(),
