@@ -797,6 +797,9 @@ const BUFFER_TRIM_EVERY: u32 = 4;
 /// its free pages to the system (4 MiB at the default bufsize).
 const TRIM_BUFFERS_MIN: usize = 256;
 
+/// Slab slots (~136 B each) below which the stream table is shrunk only at a burst's end.
+const SHRINK_SLAB_MIN: usize = 1024;
+
 /// Streams that must have ended since the last peak before a drop to a quarter of it
 /// counts as the end of a burst. Small enough that the tail of a burst (the last few
 /// hundred streams, ~2.4 KB each) is given back too, not only its first three quarters.
@@ -825,11 +828,8 @@ async fn purge_pool(shard: Rc<Shard>) {
             b.update_want();
         }
         tick = tick.wrapping_add(1);
-        let (trimmed, shrunk) = if tick.is_multiple_of(BUFFER_TRIM_EVERY) {
-            (shard.pools.trim(), shrink_tables(&shard, false))
-        } else {
-            (0, false)
-        };
+        let trim_tick = tick.is_multiple_of(BUFFER_TRIM_EVERY);
+        let trimmed = if trim_tick { shard.pools.trim() } else { 0 };
         let streams = shard.table.borrow().len();
         peak_streams = peak_streams.max(streams);
         // After a burst: freed buffers and stream state sit in the allocator's free lists,
@@ -838,8 +838,8 @@ async fn purge_pool(shard: Rc<Shard>) {
         if burst_ended {
             // The free lists sized for the burst are not needed any more.
             shard.pools.release_free();
-            shrink_tables(&shard, true);
         }
+        let shrunk = (trim_tick || burst_ended) && shrink_tables(&shard, burst_ended);
         if trimmed >= TRIM_BUFFERS_MIN || burst_ended || shrunk {
             peak_streams = streams;
             crate::executor::return_free_memory();
@@ -852,14 +852,20 @@ async fn purge_pool(shard: Rc<Shard>) {
 /// streams end, which may be well after the burst. Unless `burst_ended`, only a table at
 /// most a quarter full is shrunk: shrinking during a burst re-allocates its long-lived
 /// parts among the burst's short-lived ones, which then pin the allocator's pages after
-/// the burst (measured: +1.8 MiB instead of +0.8 after three 9 600-stream bursts).
+/// the burst (measured: +1.8 MiB instead of +0.8 after three 9 600-stream bursts). A
+/// table of fewer than [`SHRINK_SLAB_MIN`] slots is left as it is outside a burst's end:
+/// too little to give back for re-allocating its deadline buckets every few seconds.
 /// Whether either shrank.
 fn shrink_tables(shard: &Shard, burst_ended: bool) -> bool {
     let mut table = shard.table.borrow_mut();
     if !burst_ended && table.len() * 4 > table.slab_len() {
         return false;
     }
-    let slots = table.shrink();
+    let slots = if burst_ended || table.slab_len() >= SHRINK_SLAB_MIN {
+        table.shrink()
+    } else {
+        0
+    };
     drop(table);
     let sources = glommio::executor().source_slots();
     glommio::executor().shrink_memory();
