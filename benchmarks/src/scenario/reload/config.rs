@@ -64,14 +64,24 @@ impl Variant {
     }
 
     /// `app`'s servers with their weights.
-    fn app_servers(self, l: &Layout) -> Vec<(usize, SocketAddr, u32)> {
+    fn app_servers(self, l: &Layout) -> Vec<Server> {
         let mut out = vec![(1, l.servers[0], 100), (2, l.servers[1], self.s2_weight)];
         if self.s3 {
             out.push((3, l.servers[2], 100));
         }
         out
     }
+
+    /// Every backend, `app` and the routed-to `alt`, with its servers (number, address,
+    /// weight), as each proxy's configuration spells them.
+    fn backends(self, l: &Layout) -> [(&'static str, Vec<Server>); 2] {
+        let alt = vec![(1, l.servers[0], 100), (2, l.servers[1], 100)];
+        [("app", self.app_servers(l)), ("alt", alt)]
+    }
 }
+
+/// A server of a generated configuration: its number (name `s<n>`), address and weight.
+type Server = (usize, SocketAddr, u32);
 
 /// percore YAML.
 pub fn percore(host: &Host, l: &Layout, v: Variant) -> String {
@@ -90,8 +100,7 @@ pub fn percore(host: &Host, l: &Layout, v: Variant) -> String {
     }
     let _ = writeln!(y, "    default_backend: app");
     let _ = writeln!(y, "backends:");
-    let alt = [(1, l.servers[0], 100), (2, l.servers[1], 100)];
-    for (name, servers) in [("app", v.app_servers(l)), ("alt", alt.to_vec())] {
+    for (name, servers) in v.backends(l) {
         let _ = writeln!(y, "  {name}:");
         let _ = writeln!(y, "    balance: roundrobin");
         let _ = writeln!(y, "    http_reuse: always");
@@ -127,8 +136,7 @@ pub fn haproxy(host: &Host, l: &Layout, v: Variant) -> String {
         let _ = writeln!(c, "    use_backend alt if {{ path_beg {ROUTE_PREFIX} }}");
     }
     let _ = writeln!(c, "    default_backend app");
-    let alt = [(1, l.servers[0], 100), (2, l.servers[1], 100)];
-    for (name, servers) in [("app", v.app_servers(l)), ("alt", alt.to_vec())] {
+    for (name, servers) in v.backends(l) {
         let _ = writeln!(c, "backend {name}");
         let _ = writeln!(c, "    balance roundrobin");
         let _ = writeln!(c, "    default-server pool-purge-delay {POOL_IDLE_S}s");
@@ -153,8 +161,7 @@ pub fn nginx(host: &Host, l: &Layout, v: Variant) -> String {
     let _ = writeln!(c, "    keepalive_timeout {KEEP_ALIVE_S}s;");
     let _ = writeln!(c, "    client_header_timeout {HTTP_REQUEST_S}s;");
     let _ = writeln!(c, "    client_body_timeout {CLIENT_S}s;");
-    let alt = [(1, l.servers[0], 100), (2, l.servers[1], 100)];
-    for (name, servers) in [("app", v.app_servers(l)), ("alt", alt.to_vec())] {
+    for (name, servers) in v.backends(l) {
         let _ = writeln!(c, "    upstream {name} {{");
         for (_, addr, w) in servers {
             let _ = writeln!(c, "        server {addr} weight={w};");

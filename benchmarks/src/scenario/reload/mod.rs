@@ -23,8 +23,7 @@ pub mod reply_time;
 pub mod tally;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -194,19 +193,16 @@ fn drive(
     r: &mut ReloadResult,
 ) -> (Vec<Sent>, Vec<Event>, Vec<JoinHandle<UpgradeRss>>) {
     let o = &b.opts.reload;
-    let t0 = Instant::now();
-    let plan = TrafficPlan {
-        http: live.http,
-        tcp: live.http,
-        rate: o.rate,
-        t0,
-        until: t0 + o.duration,
-        ids: Arc::new(AtomicU64::new(0)),
-        ids_max: o.requests_max,
-        timeout: CLIENT_TIMEOUT,
-        seed: SEED,
-        mix: Mix::RELOAD,
-    };
+    let plan = TrafficPlan::starting_now(
+        (live.http, live.http),
+        o.rate,
+        o.duration,
+        o.requests_max,
+        CLIENT_TIMEOUT,
+        SEED,
+        Mix::RELOAD,
+    );
+    let t0 = plan.t0;
     let rx = traffic::spawn(b.pool, &plan);
     let mut events = Vec::new();
     let mut samplers = Vec::new();

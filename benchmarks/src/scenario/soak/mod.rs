@@ -22,7 +22,7 @@ pub mod traffic;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -254,19 +254,16 @@ fn drive(
     r: &mut SoakResult,
 ) -> (Vec<Sent>, FaultRun, [OriginProc; 2]) {
     let o = &b.opts.soak;
-    let t0 = Instant::now();
-    let plan = TrafficPlan {
-        http: proxy.layout_http,
-        tcp: proxy.layout_tcp,
-        rate: o.rate,
-        t0,
-        until: t0 + o.duration,
-        ids: Arc::new(AtomicU64::new(0)),
-        ids_max: o.requests_max,
-        timeout: CLIENT_TIMEOUT,
-        seed: SEED,
-        mix: traffic::Mix::SOAK,
-    };
+    let plan = TrafficPlan::starting_now(
+        (proxy.layout_http, proxy.layout_tcp),
+        o.rate,
+        o.duration,
+        o.requests_max,
+        CLIENT_TIMEOUT,
+        SEED,
+        traffic::Mix::SOAK,
+    );
+    let t0 = plan.t0;
     let rx = traffic::spawn(b.pool, &plan);
     let fault_plan = FaultPlan {
         traffic: plan.clone(),

@@ -86,6 +86,31 @@ pub struct TrafficPlan {
 }
 
 impl TrafficPlan {
+    /// A plan that starts now and sends for `duration`, ids counted from 0.
+    pub fn starting_now(
+        (http, tcp): (SocketAddr, SocketAddr),
+        rate: f64,
+        duration: Duration,
+        ids_max: u64,
+        timeout: Duration,
+        seed: u64,
+        mix: Mix,
+    ) -> TrafficPlan {
+        let t0 = Instant::now();
+        TrafficPlan {
+            http,
+            tcp,
+            rate,
+            t0,
+            until: t0 + duration,
+            ids: Arc::new(AtomicU64::new(0)),
+            ids_max,
+            timeout,
+            seed,
+            mix,
+        }
+    }
+
     /// The next id, or `None` once the run's bound is reached.
     pub fn next_id(&self) -> Option<u64> {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
