@@ -260,6 +260,8 @@ pub struct Frontend {
     /// Every connection must open with a PROXY protocol header (v1 or v2), whose source
     /// address then stands for the client everywhere.
     pub accept_proxy: bool,
+    /// TLS termination of each bind (same order as `bind`); `None`: plain TCP.
+    pub tls: Vec<Option<crate::tls::BindTls>>,
 }
 
 /// One backend: servers and how to choose among them.

@@ -23,11 +23,13 @@
 //! - [`config`]: the validated types
 //! - [`limits`]: every bound and built-in default, with its reason
 //! - [`logformat`]: HAProxy log-format templates (`log_format`, httplog, tcplog)
+//! - [`tls`]:    a bind's TLS settings; reads and checks its certificates and keys
 //! - [`units`]:  durations and sizes
 //!
 //! Nothing here panics on any input (a property test feeds it arbitrary text), does I/O other
 //! than [`load`]'s one read and the bounded, non-blocking reads of the errorfiles the
-//! configuration names ([`errorfile`], in [`parse`] too), or looks at the clock.
+//! configuration names ([`errorfile`], in [`parse`] too) and its certificate files ([`tls`]),
+//! or looks at the clock (except to refuse an expired certificate).
 
 #![forbid(unsafe_code)]
 
@@ -46,6 +48,7 @@ pub mod logformat;
 mod not_yet;
 mod path;
 mod raw;
+pub mod tls;
 mod tree;
 pub mod units;
 mod validate;

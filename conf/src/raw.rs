@@ -280,11 +280,50 @@ pub(crate) enum RawStrings {
     List(Vec<String>),
 }
 
-/// `bind`: one address or a list of them; which form was used decides the error paths.
+/// `bind`: one entry or a list of them; which form was used decides the error paths.
 #[derive(Debug)]
 pub(crate) enum RawBind {
-    One(String),
-    List(Vec<String>),
+    One(RawBindEntry),
+    List(Vec<RawBindEntry>),
+}
+
+/// One bind: an address, or a mapping with the address and its TLS settings.
+#[derive(Debug)]
+pub(crate) enum RawBindEntry {
+    Address(String),
+    Full(RawBindMap),
+}
+
+/// The mapping form of a bind entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBindMap {
+    pub(crate) address: String,
+    pub(crate) tls: Option<RawTls>,
+}
+
+/// A bind's `tls` mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    pub(crate) certs: Vec<String>,
+    pub(crate) alpn: Option<Vec<String>>,
+    pub(crate) min_version: Option<String>,
+    pub(crate) max_version: Option<String>,
+    pub(crate) ciphers: Option<Vec<String>>,
+    pub(crate) client_ca: Option<String>,
+    pub(crate) verify: Option<String>,
+    pub(crate) strict_sni: Option<bool>,
+}
+
+impl RawBindEntry {
+    /// The address text.
+    pub(crate) fn address(&self) -> &str {
+        match self {
+            RawBindEntry::Address(text) => text,
+            RawBindEntry::Full(map) => &map.address,
+        }
+    }
 }
 
 /// One entry of `backends`.
@@ -448,23 +487,59 @@ impl<'de> Deserialize<'de> for RawBind {
             type Value = RawBind;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an address such as \"127.0.0.1:8080\" or a list of them")
+                f.write_str(
+                    "an address such as \"127.0.0.1:8080\", a mapping with `address` (and \
+                     `tls`), or a list of them",
+                )
             }
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawBind, E> {
-                Ok(RawBind::One(s.to_owned()))
+                Ok(RawBind::One(RawBindEntry::Address(s.to_owned())))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawBind, A::Error> {
+                let full = RawBindMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawBind::One(RawBindEntry::Full(full)))
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBind, A::Error> {
-                let mut addresses = Vec::new();
-                while let Some(address) = seq.next_element::<String>()? {
-                    addresses.push(address);
+                let mut entries = Vec::new();
+                while let Some(entry) = seq.next_element::<RawBindEntry>()? {
+                    entries.push(entry);
                 }
-                Ok(RawBind::List(addresses))
+                Ok(RawBind::List(entries))
             }
         }
 
         deserializer.deserialize_any(BindVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawBindEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = RawBindEntry;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an address such as \"127.0.0.1:8080\" or a mapping with `address` (and \
+                     `tls`)",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawBindEntry, E> {
+                Ok(RawBindEntry::Address(s.to_owned()))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawBindEntry, A::Error> {
+                let full = RawBindMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawBindEntry::Full(full))
+            }
+        }
+
+        deserializer.deserialize_any(EntryVisitor)
     }
 }
 

@@ -180,8 +180,8 @@ fn wrong_types() {
     );
     assert_eq!(
         error("frontends:\n  web: { bind: 8080, default_backend: app }\n"),
-        "test.yaml:2:16: frontends.web.bind: expected an address such as \"127.0.0.1:8080\" or a \
-         list of them, found integer 8080"
+        "test.yaml:2:16: frontends.web.bind: expected an address such as \"127.0.0.1:8080\", a \
+         mapping with `address` (and `tls`), or a list of them, found integer 8080"
     );
     let text = PROXY.replace("  app:\n", "  app:\n    redispatch: yes\n");
     assert_eq!(

@@ -99,6 +99,7 @@ fn full_tcp_example() {
             timeout: defaults_timeout.clone(),
             http: Default::default(),
             accept_proxy: false,
+            tls: vec![None],
         }],
         backends: vec![Backend {
             name: "app".into(),
@@ -161,6 +162,7 @@ fn minimal_example_gets_every_default() {
             timeout: Timeouts::default(),
             http: Default::default(),
             accept_proxy: false,
+            tls: vec![None],
         }],
         backends: vec![Backend {
             name: "app".into(),

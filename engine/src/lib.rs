@@ -33,4 +33,5 @@ pub mod shard;
 pub mod stream;
 pub mod table_stats;
 pub mod termination;
+pub mod tls;
 pub mod upgrade;

@@ -247,6 +247,8 @@ fn spawn_shards(
     mut shard_logs: Vec<Option<AccessLog>>,
 ) -> Result<(Vec<ShardLink>, Vec<std::thread::JoinHandle<()>>), RunError> {
     let ring = config.global.tune.control_ring;
+    let ticket_keys = crate::tls::ticket::TicketKeys::generate()
+        .map_err(|_| RunError::Failed("cannot draw TLS ticket keys from the system RNG".into()))?;
     let mut links = Vec::new();
     let mut threads = Vec::new();
     for (i, cpu) in cpus.iter().copied().enumerate() {
@@ -262,6 +264,7 @@ fn spawn_shards(
             cmd_rx,
             evt_tx,
             access_log: shard_logs[i].take(),
+            ticket_keys: ticket_keys.clone(),
         };
         threads.push(shard::spawn(spec).map_err(RunError::Thread)?);
     }

@@ -14,6 +14,7 @@ mod field;
 mod global;
 mod http;
 mod proxy;
+mod tls;
 
 use std::net::SocketAddr;
 

@@ -10,7 +10,11 @@ use crate::hint;
 use crate::limits;
 use crate::not_yet;
 use crate::path::YamlPath;
-use crate::raw::{Named, RawBackend, RawBind, RawDefaults, RawFrontend, RawServer, RawTimeouts};
+use crate::raw::{
+    Named, RawBackend, RawBind, RawBindEntry, RawBindMap, RawDefaults, RawFrontend, RawServer,
+    RawTimeouts,
+};
+use crate::tls::BindTls;
 use crate::validate::field::{self, NamePlace, Port, Zero};
 
 /// `defaults` resolved against the built-in values; what sections inherit.
@@ -210,7 +214,7 @@ pub(crate) fn frontend(
 ) -> Result<Frontend, Fault> {
     let path = YamlPath::root().key("frontends").key(name);
     field::name(name, &path, NamePlace::Key)?;
-    let bind = bind(&raw.bind, &path.key("bind"))?;
+    let (bind, tls) = bind(&raw.bind, &path.key("bind"))?.into_iter().unzip();
     let mode = raw.mode.unwrap_or(defaults.mode);
     let maxconn = match raw.maxconn {
         Some(value) => field::int_u32(value, &path.key("maxconn"), 1, limits::MAXCONN_MAX)?,
@@ -278,6 +282,7 @@ pub(crate) fn frontend(
         timeout,
         http,
         accept_proxy: raw.accept_proxy.unwrap_or(false),
+        tls,
     })
 }
 
@@ -308,20 +313,44 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// The bind addresses of one frontend, at least one; paths follow the form written.
-fn bind(raw: &RawBind, path: &YamlPath) -> Result<Vec<SocketAddr>, Fault> {
-    match raw {
-        RawBind::One(text) => Ok(vec![field::address(text, path, Port::ZeroAllowed)?]),
-        RawBind::List(texts) => {
-            if texts.is_empty() {
+/// The bind addresses of one frontend, at least one, with their TLS settings; paths follow
+/// the form written.
+fn bind(raw: &RawBind, path: &YamlPath) -> Result<Vec<(SocketAddr, Option<BindTls>)>, Fault> {
+    let entries: Vec<(&RawBindEntry, YamlPath)> = match raw {
+        RawBind::One(entry) => vec![(entry, path.clone())],
+        RawBind::List(list) => {
+            if list.is_empty() {
                 return Err(Fault::value(path, "expected at least one address"));
             }
-            let mut addresses = Vec::with_capacity(texts.len());
-            for (i, text) in texts.iter().enumerate() {
-                addresses.push(field::address(text, &path.index(i), Port::ZeroAllowed)?);
-            }
-            Ok(addresses)
+            list.iter()
+                .enumerate()
+                .map(|(i, entry)| (entry, path.index(i)))
+                .collect()
         }
+    };
+    let mut binds = Vec::with_capacity(entries.len());
+    for (entry, at) in entries {
+        let address = field::address(
+            entry.address(),
+            &address_path(entry, at.clone()),
+            Port::ZeroAllowed,
+        )?;
+        let tls = match entry {
+            RawBindEntry::Full(RawBindMap { tls: Some(tls), .. }) => {
+                Some(super::tls::bind_tls(tls, &at.key("tls"))?)
+            }
+            _ => None,
+        };
+        binds.push((address, tls));
+    }
+    Ok(binds)
+}
+
+/// Where a bind entry's address is written.
+fn address_path(entry: &RawBindEntry, at: YamlPath) -> YamlPath {
+    match entry {
+        RawBindEntry::Address(_) => at,
+        RawBindEntry::Full(_) => at.key("address"),
     }
 }
 
@@ -329,8 +358,11 @@ fn bind(raw: &RawBind, path: &YamlPath) -> Result<Vec<SocketAddr>, Fault> {
 pub(crate) fn bind_path(frontend: &str, raw: &RawBind, index: usize) -> YamlPath {
     let path = YamlPath::root().key("frontends").key(frontend).key("bind");
     match raw {
-        RawBind::One(_) => path,
-        RawBind::List(_) => path.index(index),
+        RawBind::One(entry) => address_path(entry, path),
+        RawBind::List(list) => match list.get(index) {
+            Some(entry) => address_path(entry, path.index(index)),
+            None => path.index(index),
+        },
     }
 }
 

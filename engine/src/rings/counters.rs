@@ -64,6 +64,12 @@ pub struct ProxyCounters {
     pub times_max_ms: [u32; 4],
     /// When the last stream started (`lastsess`); merged as the latest over shards.
     pub last_stream: Option<Instant>,
+    /// TLS handshakes completed (`ssl_sess`).
+    pub ssl_sess: u64,
+    /// Of which resumed a session (`ssl_reused_sess`).
+    pub ssl_reused_sess: u64,
+    /// TLS handshakes that failed (`ssl_failed_handshake`).
+    pub ssl_failed_handshake: u64,
 }
 
 impl ProxyCounters {
@@ -132,7 +138,13 @@ impl ProxyCounters {
             total_time,
             times_max_ms,
             last_stream,
+            ssl_sess,
+            ssl_reused_sess,
+            ssl_failed_handshake,
         } = o;
+        self.ssl_sess += ssl_sess;
+        self.ssl_reused_sess += ssl_reused_sess;
+        self.ssl_failed_handshake += ssl_failed_handshake;
         self.streams_total += streams_total;
         self.streams_max += streams_max;
         self.bytes_in += bytes_in;

@@ -21,6 +21,7 @@ pub struct Warnings {
     invalid_request: RateLimiter,
     invalid_response: RateLimiter,
     proxy_header: RateLimiter,
+    tls: RateLimiter,
     accept: RateLimiter,
 }
 
@@ -32,6 +33,7 @@ impl Warnings {
             invalid_request: kind("invalid requests"),
             invalid_response: kind("invalid responses"),
             proxy_header: kind("refused PROXY headers"),
+            tls: kind("failed TLS handshakes"),
             accept: kind("accept errors"),
         }
     }
@@ -54,6 +56,7 @@ impl Warnings {
             &self.invalid_request,
             &self.invalid_response,
             &self.proxy_header,
+            &self.tls,
             &self.accept,
         ] {
             limit.warn_flush(now);
@@ -66,6 +69,13 @@ impl Shard {
     pub(super) fn warn_proxy_header(&self, line: &str) {
         self.warnings
             .proxy_header
+            .warn(Instant::now(), || format!("shard {}: {line}", self.id));
+    }
+
+    /// A failed TLS handshake: a rate-limited warning.
+    pub(super) fn warn_tls(&self, line: &str) {
+        self.warnings
+            .tls
             .warn(Instant::now(), || format!("shard {}: {line}", self.id));
     }
 

@@ -47,6 +47,7 @@ pub fn apply(shard: &Shard, a: ApplyConfig) -> Option<Box<percore_conf::Config>>
         log.set_thinning(config.global.log.sample, config.global.log.rate_max);
     }
     let gen = Generation::new(generation, config);
+    shard.tls.borrow_mut().rebuild(&gen.config);
     shard.generations.borrow_mut().push(&gen);
     let previous = shard.gen.replace(gen);
     drop(old);

@@ -28,8 +28,21 @@ pub fn start(shard: &Rc<Shard>, l: BoundListener, id: usize, accepting: bool) {
         return;
     }
     let socket = Rc::new(fd);
+    // The how-manieth bind of this frontend written with this address (for its TLS).
+    let nth = shard
+        .listeners
+        .borrow()
+        .iter()
+        .filter(|l| l.frontend == frontend && l.configured == configured)
+        .count();
     let task = accepting.then(|| {
-        let run = accept_loop(shard.clone(), frontend, id, addr, socket.clone());
+        let run = accept_loop(
+            shard.clone(),
+            frontend,
+            (id, configured, nth),
+            addr,
+            socket.clone(),
+        );
         match shard.data_queue.get() {
             Some(tq) => glommio::spawn_local_into(run, tq).ok().map(|t| t.detach()),
             None => Some(glommio::spawn_local(run).detach()),
@@ -39,6 +52,7 @@ pub fn start(shard: &Rc<Shard>, l: BoundListener, id: usize, accepting: bool) {
         frontend,
         id,
         configured,
+        nth,
         addr,
         socket,
         task: task.flatten(),
@@ -108,6 +122,8 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
     let ShardListener {
         frontend,
         id,
+        configured,
+        nth,
         addr,
         socket,
         ..
@@ -124,9 +140,11 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
         let fe_slot = budget.acquire().await;
         let global_slot = shard.global_budget.acquire().await;
         let slots = [fe_slot, global_slot];
+        let security = shard.tls.borrow().security(frontend, configured, nth);
+        let listener = (frontend, id, security);
         match shard.current().config.frontends[frontend].mode {
-            percore_conf::Mode::Tcp => super::tcp::start(&shard, frontend, id, client, slots),
-            percore_conf::Mode::Http => super::http::start(&shard, frontend, id, client, slots),
+            percore_conf::Mode::Tcp => super::tcp::start(&shard, listener, client, slots),
+            percore_conf::Mode::Http => super::http::start(&shard, listener, client, slots),
         }
         taken += 1;
     }

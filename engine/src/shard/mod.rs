@@ -34,6 +34,7 @@ pub mod queue;
 pub mod shell;
 pub mod table;
 pub mod tcp;
+pub mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -94,6 +95,8 @@ pub struct ShardSpec {
     pub evt_tx: thingbuf::mpsc::Sender<ShardEvent>,
     /// This shard's end of the access-log ring, when the access log is on.
     pub access_log: Option<AccessLog>,
+    /// TLS session ticket keys, the same on every shard.
+    pub ticket_keys: crate::tls::ticket::TicketKeys,
 }
 
 /// One listening socket created for a shard.
@@ -204,6 +207,8 @@ pub struct Shard {
     log_formats: (LogFormat, LogFormat),
     /// The last refused head per proxy, for `show errors`.
     pub errors: RefCell<errors::ErrorLog>,
+    /// TLS acceptors of the current generation's binds.
+    pub tls: RefCell<tls::ShardTls>,
 }
 
 impl Shard {
@@ -271,6 +276,7 @@ impl Shard {
                 cfg.frontends.len(),
                 cfg.backends.len(),
             )),
+            tls: RefCell::new(tls::ShardTls::new(cfg, &spec.ticket_keys)),
             gen: RefCell::new(gen),
             generations: RefCell::new(generations),
         })
@@ -640,7 +646,8 @@ impl Shard {
             };
             for l in self.listeners.borrow_mut().iter_mut() {
                 if l.frontend == frontend && l.task.is_none() && !self.is_stopping() {
-                    let run = accept_loop(self.clone(), frontend, l.id, l.addr, l.socket.clone());
+                    let bind = (l.id, l.configured, l.nth);
+                    let run = accept_loop(self.clone(), frontend, bind, l.addr, l.socket.clone());
                     l.task = glommio::spawn_local_into(run, tq).ok().map(|t| t.detach());
                 }
             }
@@ -880,6 +887,9 @@ struct ShardListener {
     id: usize,
     /// The address as configured (what a reload compares).
     configured: SocketAddr,
+    /// Which of the frontend's binds written with `configured` it is (from 0), which
+    /// tells its TLS settings apart when one address is written twice (`127.0.0.1:0`).
+    nth: usize,
     /// Bound address.
     addr: SocketAddr,
     /// The socket (non-blocking), shared with its accept loop; closed when both let go.
@@ -899,7 +909,7 @@ struct ShardListener {
 async fn accept_loop(
     shard: Rc<Shard>,
     frontend: usize,
-    id: usize,
+    (id, configured, nth): (usize, SocketAddr, usize),
     addr: SocketAddr,
     listener: Rc<OwnedFd>,
 ) {
@@ -923,9 +933,11 @@ async fn accept_loop(
         let fe_slot = fe_budget.acquire().await;
         let global_slot = global.acquire().await;
         let slots = [fe_slot, global_slot];
+        let security = shard.tls.borrow().security(frontend, configured, nth);
+        let listener = (frontend, id, security);
         match shard.current().config.frontends[frontend].mode {
-            percore_conf::Mode::Tcp => tcp::start(&shard, frontend, id, client, slots),
-            percore_conf::Mode::Http => http::start(&shard, frontend, id, client, slots),
+            percore_conf::Mode::Tcp => tcp::start(&shard, listener, client, slots),
+            percore_conf::Mode::Http => http::start(&shard, listener, client, slots),
         }
         glommio::yield_if_needed().await;
     }

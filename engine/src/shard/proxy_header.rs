@@ -51,6 +51,11 @@ impl Preread {
         n
     }
 
+    /// The bytes not handed over yet.
+    pub fn rest(&self) -> &[u8] {
+        &self.bytes[self.at..]
+    }
+
     /// Whether every byte was handed over.
     pub fn is_empty(&self) -> bool {
         self.at == self.bytes.len()

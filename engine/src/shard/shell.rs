@@ -19,9 +19,11 @@ use super::connect::{connect_once, ServerConn};
 use super::generation::Generation;
 use super::proxy_header::Preread;
 use super::table::{Fenced, StreamGuard, StreamState};
+use super::tls::Security;
 use super::Shard;
 use crate::rings::msg::AdminState;
 use crate::stream::{Connected, Event, Layer, Machine, ServerRequest, Side, Transmit};
+use crate::tls::ClientSock;
 
 /// Bytes moved by one stream per wake-up before it yields to other streams.
 const COPY_BUDGET_BYTES: usize = 256 * 1024;
@@ -30,7 +32,7 @@ const COPY_BUDGET_BYTES: usize = 256 * 1024;
 /// budgets are released, and last the table entry disappears — so the control task may
 /// treat "entry gone" as "both sockets closed".
 pub struct Stream<M: Machine> {
-    client: TcpStream,
+    client: ClientSock,
     /// Boxed: an HTTP stream between exchanges has none, and should not carry its size.
     server: Option<Box<ServerConn>>,
     machine: M,
@@ -52,7 +54,7 @@ impl<M: Machine> Stream<M> {
         shard: &Rc<Shard>,
         gen: Rc<Generation>,
         frontend: usize,
-        client: TcpStream,
+        client: ClientSock,
         machine: M,
         slots: [BudgetSlot; 2],
         guard: StreamGuard,
@@ -116,19 +118,21 @@ impl<M: Machine> Drop for Stream<M> {
 pub type BuildStream<M> = fn(
     &Rc<Shard>,
     usize,
-    TcpStream,
+    ClientSock,
     (SocketAddr, SocketAddr),
     [BudgetSlot; 2],
     StreamGuard,
 ) -> Stream<M>;
 
 /// Registers a freshly accepted client of `frontend` (on its `listener`-th bind), at the
-/// `peer` address its accept reported, and spawns its fenced stream task, which reads the PROXY header first with `accept_proxy`. A
-/// stream that is not `on_backend` until routed (HTTP) leaves its backend's count at once.
+/// `peer` address its accept reported, and spawns its fenced stream task. The task reads the
+/// PROXY header first with `accept_proxy`, then runs the TLS handshake when the bind asks
+/// for one. A stream that is not `on_backend` until routed (HTTP) leaves its backend's
+/// count at once.
 pub fn spawn_stream<M: Machine + 'static>(
     shard: &Rc<Shard>,
-    (frontend, listener): (usize, usize),
-    (mut client, peer): (TcpStream, SocketAddr),
+    (frontend, listener, security): (usize, usize, Security),
+    (client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
     on_backend: bool,
     build: BuildStream<M>,
@@ -142,21 +146,37 @@ pub fn spawn_stream<M: Machine + 'static>(
         guard.leave_backend();
     }
     let table = shard.table.clone();
-    let task = if shard.current().config.frontends[frontend].accept_proxy {
+    let accept_proxy = shard.current().config.frontends[frontend].accept_proxy;
+    let task = if accept_proxy || !matches!(security, Security::Plain) {
         let shard = shard.clone();
         glommio::spawn_local(Fenced::new(table, slot, async move {
-            let Some(a) = shard
-                .read_proxy_header(frontend, listener, &mut client, peer, local)
-                .await
+            let mut client = client;
+            let mut addrs = (peer, local);
+            let mut preread = None;
+            if accept_proxy {
+                let Some(a) = shard
+                    .read_proxy_header(frontend, listener, &mut client, peer, local)
+                    .await
+                else {
+                    return;
+                };
+                guard.with(|e| e.client = a.client);
+                addrs = (a.client, a.local);
+                preread = a.preread;
+            }
+            let bind = (frontend, listener, addrs.0);
+            let Some((client, preread)) =
+                Box::pin(shard.secure(bind, client, security, preread)).await
             else {
                 return;
             };
-            guard.with(|e| e.client = a.client);
-            let stream = build(&shard, frontend, client, (a.client, a.local), slots, guard);
-            run(stream.with_preread(a.preread)).await;
+            guard.with(|e| e.tls = client.facts());
+            let stream = build(&shard, frontend, client, addrs, slots, guard);
+            run(stream.with_preread(preread)).await;
         }))
         .detach()
     } else {
+        let client = ClientSock::Plain(client);
         let stream = build(shard, frontend, client, (peer, local), slots, guard);
         glommio::spawn_local(Fenced::new(table, slot, run(stream))).detach()
     };
@@ -324,11 +344,37 @@ fn poll_io_turn<M: Machine>(
     }
 }
 
+/// One side's socket: the client's may be TLS.
+enum Sock<'a> {
+    Client(&'a mut ClientSock),
+    Server(&'a mut TcpStream),
+}
+
+impl Sock<'_> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self {
+            Sock::Client(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            Sock::Server(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
+            Sock::Client(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            Sock::Server(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Sock::Client(s) => Pin::new(&mut **s).poll_close(cx),
+            Sock::Server(s) => Pin::new(&mut **s).poll_close(cx),
+        }
+    }
+}
+
 /// The socket of `side` (if connected) and the machine, borrowed together.
-fn socket_and_machine<M: Machine>(
-    s: &mut Stream<M>,
-    side: Side,
-) -> Option<(&mut TcpStream, &mut M)> {
+fn socket_and_machine<M: Machine>(s: &mut Stream<M>, side: Side) -> Option<(Sock<'_>, &mut M)> {
     let Stream {
         client,
         server,
@@ -336,8 +382,8 @@ fn socket_and_machine<M: Machine>(
         ..
     } = s;
     let sock = match side {
-        Side::Client => client,
-        Side::Server => &mut server.as_mut()?.stream,
+        Side::Client => Sock::Client(client),
+        Side::Server => Sock::Server(&mut server.as_mut()?.stream),
     };
     Some((sock, machine))
 }
@@ -371,11 +417,11 @@ fn poll_read_side<M: Machine>(
             return true;
         }
     }
-    let Some((sock, machine)) = socket_and_machine(s, side) else {
+    let Some((mut sock, machine)) = socket_and_machine(s, side) else {
         return false;
     };
     let polled = match machine.read_space(env, side) {
-        Some(space) => Pin::new(sock).poll_read(cx, space),
+        Some(space) => sock.poll_read(cx, space),
         None => return false,
     };
     match polled {
@@ -403,16 +449,16 @@ fn poll_write_side<M: Machine>(
 ) -> bool {
     let mut moved = false;
     loop {
-        let Some((sock, machine)) = socket_and_machine(s, side) else {
+        let Some((mut sock, machine)) = socket_and_machine(s, side) else {
             return moved;
         };
         let polled: Poll<io::Result<usize>> = match machine.poll_transmit(side) {
-            Some(Transmit::Bytes(bytes)) => match Pin::new(&mut *sock).poll_write(cx, bytes) {
+            Some(Transmit::Bytes(bytes)) => match sock.poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 other => other,
             },
             // ENOTCONN means the peer is already gone: the read side will see it.
-            Some(Transmit::Shutdown) => match Pin::new(&mut *sock).poll_close(cx) {
+            Some(Transmit::Shutdown) => match sock.poll_close(cx) {
                 Poll::Ready(_) => Poll::Ready(Ok(0)),
                 Poll::Pending => Poll::Pending,
             },

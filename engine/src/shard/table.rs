@@ -70,6 +70,8 @@ pub struct StreamEntry {
     pub bytes_out: u64,
     /// Current phase.
     pub state: StreamState,
+    /// What the client's TLS handshake negotiated (`None`: plain, or not done yet).
+    pub tls: Option<crate::tls::TlsFacts>,
     /// Handle on the stream's task; cancelling it drops the task's sockets. Moved to the
     /// teardown queue by a kill.
     kill: Option<JoinHandle<()>>,
@@ -221,6 +223,7 @@ impl StreamTable {
             bytes_in: 0,
             bytes_out: 0,
             state: StreamState::Connecting,
+            tls: None,
             kill: None,
             killed: false,
             server_pos: NOT_INDEXED,

@@ -7,9 +7,12 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
+use crate::tls::ClientSock;
+
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
 use super::table::StreamGuard;
+use super::tls::Security;
 use super::Shard;
 use crate::stream::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 
@@ -17,14 +20,13 @@ use crate::stream::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 /// and spawns its stream task; with `accept_proxy` the task reads the PROXY header first.
 pub fn start(
     shard: &Rc<Shard>,
-    frontend: usize,
-    listener: usize,
+    (frontend, listener, security): (usize, usize, Security),
     (client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
 ) {
     shell::spawn_stream(
         shard,
-        (frontend, listener),
+        (frontend, listener, security),
         (client, peer),
         slots,
         true,
@@ -36,7 +38,7 @@ pub fn start(
 fn stream(
     shard: &Rc<Shard>,
     frontend: usize,
-    client: TcpStream,
+    client: ClientSock,
     addrs: (SocketAddr, SocketAddr),
     slots: [BudgetSlot; 2],
     guard: StreamGuard,

@@ -11,9 +11,12 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
+use crate::tls::ClientSock;
+
 use super::budget::BudgetSlot;
 use super::shell::{self, Stream};
 use super::table::StreamGuard;
+use super::tls::Security;
 use super::Shard;
 use crate::stream::http::{HttpMachine, HttpStart};
 
@@ -22,15 +25,14 @@ use crate::stream::http::{HttpMachine, HttpStart};
 /// first, and the announced client is the one rules, `forwardfor` and balancing see.
 pub fn start(
     shard: &Rc<Shard>,
-    frontend: usize,
-    listener: usize,
+    (frontend, listener, security): (usize, usize, Security),
     (client, peer): (TcpStream, SocketAddr),
     slots: [BudgetSlot; 2],
 ) {
     // Between exchanges a client connection is on no backend.
     shell::spawn_stream(
         shard,
-        (frontend, listener),
+        (frontend, listener, security),
         (client, peer),
         slots,
         false,
@@ -42,7 +44,7 @@ pub fn start(
 fn stream(
     shard: &Rc<Shard>,
     frontend: usize,
-    client: TcpStream,
+    client: ClientSock,
     (peer, local): (SocketAddr, SocketAddr),
     slots: [BudgetSlot; 2],
     guard: StreamGuard,

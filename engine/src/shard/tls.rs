@@ -1,0 +1,232 @@
+//! This shard's TLS acceptors: one rustls `ServerConfig` per TLS bind of the current
+//! generation, built here from the validated settings and the ticket keys the control
+//! plane sent. A reload rebuilds only the binds whose settings (certificate bytes
+//! included) changed; streams keep the acceptor their handshake used.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+use glommio::timer::Timer;
+
+use percore_conf::tls::BindTls;
+use percore_conf::Config;
+use rustls::server::ProducesTickets;
+use rustls::ServerConfig;
+
+use super::proxy_header::Preread;
+use super::Shard;
+use crate::logging::Severity;
+use crate::tls::acceptor;
+use crate::tls::ticket::{TicketKeys, Ticketer};
+use crate::tls::{ClientSock, HandshakeError, TlsStream};
+
+/// What a bind asks of its connections.
+#[derive(Clone)]
+pub enum Security {
+    /// Plain TCP.
+    Plain,
+    /// A TLS handshake with this configuration.
+    Tls(Arc<ServerConfig>),
+    /// TLS whose configuration could not be built (logged): every connection is refused.
+    Broken,
+}
+
+/// One bind: its configured address, settings and what it asks.
+type Bind = (SocketAddr, Option<BindTls>, Security);
+
+/// The acceptors of one shard.
+pub struct ShardTls {
+    ticketer: Arc<dyn ProducesTickets>,
+    /// Per frontend, its binds in configuration order.
+    binds: Vec<Vec<Bind>>,
+    /// Binds the last reload removed, per frontend: their listeners still serve the
+    /// connections already queued.
+    retired: Vec<(usize, Bind)>,
+}
+
+impl ShardTls {
+    /// The acceptors of `config` with `keys`.
+    pub fn new(config: &Config, keys: &TicketKeys) -> Self {
+        let mut tls = ShardTls {
+            ticketer: Arc::new(Ticketer::new(keys)),
+            binds: Vec::new(),
+            retired: Vec::new(),
+        };
+        tls.rebuild(config);
+        tls
+    }
+
+    /// Follows a new generation: unchanged TLS settings keep their acceptor.
+    pub fn rebuild(&mut self, config: &Config) {
+        let old = std::mem::take(&mut self.binds);
+        self.binds = config
+            .frontends
+            .iter()
+            .enumerate()
+            .map(|(f, fe)| {
+                fe.bind
+                    .iter()
+                    .zip(&fe.tls)
+                    .map(|(&addr, tls)| {
+                        let kept = old.get(f).and_then(|binds| {
+                            binds
+                                .iter()
+                                .find(|(_, t, _)| t == tls)
+                                .map(|(_, _, s)| s.clone())
+                        });
+                        let security = kept.unwrap_or_else(|| self.build(&fe.name, tls.as_ref()));
+                        (addr, tls.clone(), security)
+                    })
+                    .collect()
+            })
+            .collect();
+        self.retired.clear();
+        for (f, binds) in old.into_iter().enumerate() {
+            for bind in binds {
+                let gone = self
+                    .binds
+                    .get(f)
+                    .is_none_or(|now| now.iter().all(|b| b.0 != bind.0));
+                if gone {
+                    self.retired.push((f, bind));
+                }
+            }
+        }
+    }
+
+    /// New ticket keys: every acceptor is rebuilt around them (open connections keep theirs).
+    pub fn set_keys(&mut self, keys: &TicketKeys) {
+        self.ticketer = Arc::new(Ticketer::new(keys));
+        let ticketer = self.ticketer.clone();
+        let all = self.binds.iter_mut().flatten();
+        for (_, _, security) in all.chain(self.retired.iter_mut().map(|(_, b)| b)) {
+            if let Security::Tls(config) = security {
+                let mut next = (**config).clone();
+                next.ticketer = ticketer.clone();
+                *security = Security::Tls(Arc::new(next));
+            }
+        }
+    }
+
+    fn build(&self, frontend: &str, tls: Option<&BindTls>) -> Security {
+        let Some(tls) = tls else {
+            return Security::Plain;
+        };
+        match acceptor::server_config(tls, self.ticketer.clone()) {
+            Ok(config) => Security::Tls(config),
+            Err(e) => {
+                log::error!(
+                    "frontend {frontend}: TLS bind refused, connections will be closed: {e}"
+                );
+                Security::Broken
+            }
+        }
+    }
+
+    /// What bind `configured` of `frontend` asks: the `nth` bind written with that address
+    /// (a frontend may bind `127.0.0.1:0` twice), else the first; a bind the last reload
+    /// removed keeps what it asked.
+    pub fn security(&self, frontend: usize, configured: SocketAddr, nth: usize) -> Security {
+        let binds = self
+            .binds
+            .get(frontend)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let same: Vec<&Bind> = binds.iter().filter(|b| b.0 == configured).collect();
+        if let Some(bind) = same.get(nth).or(same.first()) {
+            return bind.2.clone();
+        }
+        self.retired
+            .iter()
+            .find(|(f, b)| *f == frontend && b.0 == configured)
+            .map_or(Security::Plain, |(_, b)| b.2.clone())
+    }
+}
+
+impl Shard {
+    /// The client connection of bind `(frontend, listener)` from `peer` as its bind asks:
+    /// plain, or TLS once the handshake completed within `timeout.client`. Bytes already
+    /// read after a PROXY header go to the handshake, or back to the caller when plain.
+    /// `None` when the handshake failed (counted and logged): the caller drops it.
+    pub async fn secure(
+        &self,
+        (frontend, listener, peer): (usize, usize, SocketAddr),
+        client: TcpStream,
+        security: Security,
+        preread: Option<Preread>,
+    ) -> Option<(ClientSock, Option<Preread>)> {
+        let config = match security {
+            Security::Plain => return Some((ClientSock::Plain(client), preread)),
+            Security::Tls(config) => config,
+            Security::Broken => {
+                self.refuse_tls(
+                    (frontend, listener, peer),
+                    &HandshakeError::Closed,
+                    "SSL handshake failure",
+                );
+                return None;
+            }
+        };
+        let timeout = self.current().config.frontends[frontend].timeout.client;
+        let early = preread.as_ref().map_or(&[][..], |p| p.rest());
+        let handshake = TlsStream::accept(client, config, early);
+        let timer = async {
+            Timer::new(timeout).await;
+            Err(HandshakeError::Timeout)
+        };
+        match futures_lite::future::or(handshake, timer).await {
+            Ok(tls) => {
+                let resumed =
+                    tls.connection().handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                let mut c = self.counters.borrow_mut();
+                c.frontends[frontend].ssl_sess += 1;
+                c.frontends[frontend].ssl_reused_sess += u64::from(resumed);
+                Some((ClientSock::Tls(Box::new(tls)), None))
+            }
+            Err(e) => {
+                self.refuse_tls((frontend, listener, peer), &e, haproxy_message(&e));
+                None
+            }
+        }
+    }
+
+    /// Counts a failed handshake and logs HAProxy's line for it,
+    /// `ip:port [date] frontend/listener: message`; the warning (rate-limited) adds why.
+    fn refuse_tls(
+        &self,
+        (frontend, listener, peer): (usize, usize, SocketAddr),
+        error: &HandshakeError,
+        message: &str,
+    ) {
+        self.counters.borrow_mut().frontends[frontend].ssl_failed_handshake += 1;
+        let gen = self.current();
+        let name = &gen.config.frontends[frontend].name;
+        let line = format!(
+            "{}:{} [{}] {name}/{listener}: {message}",
+            peer.ip(),
+            peer.port(),
+            crate::logging::haproxy_date(std::time::SystemTime::now()),
+        );
+        self.warn_tls(&format!("{line} ({error})"));
+        if let Some(log) = self.access_log.borrow_mut().as_mut() {
+            if log.admit(Instant::now()) {
+                log.push(Severity::Info, &line);
+            }
+        }
+    }
+}
+
+/// HAProxy's wording of a failed handshake (its `CO_ER_SSL_*` connection errors).
+fn haproxy_message(e: &HandshakeError) -> &'static str {
+    match e {
+        HandshakeError::Closed => "Connection closed during SSL handshake",
+        HandshakeError::Io(_) => "Connection error during SSL handshake",
+        HandshakeError::Timeout => "Timeout during SSL handshake",
+        HandshakeError::Tls(
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented,
+        ) => "SSL client certificate not trusted",
+        HandshakeError::Tls(_) => "SSL handshake failure",
+    }
+}

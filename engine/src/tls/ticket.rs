@@ -1,0 +1,191 @@
+//! Session ticket keys. The control plane creates them at start-up and on each rotation
+//! and sends the same keys to every shard, so a ticket one shard issued resumes on any
+//! other (the kernel spreads a client's connections over the shards).
+//!
+//! A ticket is `key id (4) | nonce (12) | AES-256-GCM(state) | tag (16)`. Two keys are
+//! live: new tickets use the current one; tickets of the previous one still decrypt, so a
+//! ticket lives between one and two rotation periods.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+
+/// How often the control plane rotates the keys.
+pub const ROTATION: Duration = Duration::from_secs(3600);
+
+/// Lifetime hint sent with each ticket: two rotation periods, the longest a key lives.
+const LIFETIME_SECS: u32 = 2 * 3600;
+
+const ID_LEN: usize = 4;
+const TAG_LEN: usize = 16;
+
+/// Largest ticket accepted for decryption (a TLS 1.3 resumption state is ~100-200 bytes,
+/// with a client certificate chain a few KiB).
+const TICKET_BYTES_MAX: usize = 16 * 1024;
+
+/// Raw material of one key: its id and AES-256 key bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyBytes {
+    id: [u8; ID_LEN],
+    key: [u8; 32],
+}
+
+impl fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyBytes({:02x?})", self.id)
+    }
+}
+
+/// The live keys, current first; plain bytes, sent over the control rings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketKeys {
+    /// Encrypts new tickets.
+    pub current: KeyBytes,
+    /// The one before (still decrypts).
+    pub previous: Option<KeyBytes>,
+}
+
+impl TicketKeys {
+    /// Fresh random keys (start-up).
+    pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
+        Ok(TicketKeys {
+            current: random_key()?,
+            previous: None,
+        })
+    }
+
+    /// The next keys: a new current one, the current one kept as previous.
+    pub fn rotated(&self) -> Result<Self, aws_lc_rs::error::Unspecified> {
+        Ok(TicketKeys {
+            current: random_key()?,
+            previous: Some(self.current.clone()),
+        })
+    }
+}
+
+fn random_key() -> Result<KeyBytes, aws_lc_rs::error::Unspecified> {
+    let mut k = KeyBytes {
+        id: [0; ID_LEN],
+        key: [0; 32],
+    };
+    aws_lc_rs::rand::fill(&mut k.id)?;
+    aws_lc_rs::rand::fill(&mut k.key)?;
+    Ok(k)
+}
+
+/// A shard's ticketer over one set of [`TicketKeys`] (immutable: a rotation builds a new
+/// one, so rustls's `Send + Sync` bound needs no lock).
+pub struct Ticketer {
+    current: ([u8; ID_LEN], LessSafeKey),
+    previous: Option<([u8; ID_LEN], LessSafeKey)>,
+}
+
+impl fmt::Debug for Ticketer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ticketer(..)")
+    }
+}
+
+fn aead(k: &KeyBytes) -> ([u8; ID_LEN], LessSafeKey) {
+    let unbound = UnboundKey::new(&AES_256_GCM, &k.key).expect("32-byte AES-256 key");
+    (k.id, LessSafeKey::new(unbound))
+}
+
+impl Ticketer {
+    /// The ticketer of `keys`.
+    pub fn new(keys: &TicketKeys) -> Self {
+        Ticketer {
+            current: aead(&keys.current),
+            previous: keys.previous.as_ref().map(aead),
+        }
+    }
+}
+
+impl rustls::server::ProducesTickets for Ticketer {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn lifetime(&self) -> u32 {
+        LIFETIME_SECS
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        let (id, key) = &self.current;
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).ok()?;
+        let mut out = Vec::with_capacity(ID_LEN + NONCE_LEN + plain.len() + TAG_LEN);
+        out.extend_from_slice(id);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plain);
+        let mut body = out.split_off(ID_LEN + NONCE_LEN);
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(id),
+            &mut body,
+        )
+        .ok()?;
+        out.extend_from_slice(&body);
+        Some(out)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        if cipher.len() < ID_LEN + NONCE_LEN + TAG_LEN || cipher.len() > TICKET_BYTES_MAX {
+            return None;
+        }
+        let (id, rest) = cipher.split_at(ID_LEN);
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let key = [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|(kid, _)| kid == id)
+            .map(|(_, key)| key)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut body = sealed.to_vec();
+        let plain = key.open_in_place(nonce, Aad::from(id), &mut body).ok()?;
+        let n = plain.len();
+        body.truncate(n);
+        Some(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::server::ProducesTickets;
+
+    #[test]
+    fn a_ticket_decrypts_under_the_same_keys_and_the_next_rotation_only() {
+        let k0 = TicketKeys::generate().unwrap();
+        let k1 = k0.rotated().unwrap();
+        let k2 = k1.rotated().unwrap();
+        let ticket = Ticketer::new(&k0).encrypt(b"state").unwrap();
+        assert_eq!(
+            Ticketer::new(&k0).decrypt(&ticket).as_deref(),
+            Some(&b"state"[..])
+        );
+        assert_eq!(
+            Ticketer::new(&k1).decrypt(&ticket).as_deref(),
+            Some(&b"state"[..])
+        );
+        assert_eq!(
+            Ticketer::new(&k2).decrypt(&ticket),
+            None,
+            "two rotations later"
+        );
+    }
+
+    #[test]
+    fn tampered_short_and_foreign_tickets_are_refused() {
+        let keys = TicketKeys::generate().unwrap();
+        let t = Ticketer::new(&keys);
+        let mut ticket = t.encrypt(b"state").unwrap();
+        let last = ticket.len() - 1;
+        ticket[last] ^= 1;
+        assert_eq!(t.decrypt(&ticket), None);
+        assert_eq!(t.decrypt(&[0u8; 10]), None);
+        let other = Ticketer::new(&TicketKeys::generate().unwrap());
+        assert_eq!(other.decrypt(&t.encrypt(b"x").unwrap()), None);
+    }
+}
