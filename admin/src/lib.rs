@@ -39,10 +39,10 @@ pub use cmd::{
     render_stat_json, render_stat_typed, render_version, render_weight, AdminState, CheckStatus,
     Command, ErrorKinds, ErrorRow, ErrorsProxy, ForcedHealth, Format, H1Module, InfoSnapshot,
     Lookup, Mode, Modules, PortArg, ServerConnRow, ServerRef, ServerStateRow, SessRow, SessTarget,
-    ShardRow, StatFilter, StatKind, StatOptions, StatRow, WeightSpec, HAPROXY_STAT_CSV_HEADER,
-    SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT, SRV_CHECK_STATE_CONFIGURED,
-    SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING, SRV_OP_STARTING,
-    SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
+    ShardRow, SslModule, StatFilter, StatKind, StatOptions, StatRow, WeightSpec,
+    HAPROXY_STAT_CSV_HEADER, SRV_ADMIN_FORCED_DRAIN, SRV_ADMIN_FORCED_MAINT,
+    SRV_CHECK_STATE_CONFIGURED, SRV_CHECK_STATE_ENABLED, SRV_CHECK_STATE_PAUSED, SRV_OP_RUNNING,
+    SRV_OP_STARTING, SRV_OP_STOPPED, SRV_OP_STOPPING, STAT_CSV_HEADER,
 };
 pub use cmd::{
     AddServer, ADD_SERVER_USAGE, BACKEND_NOT_DYNAMIC, DELETE_HAS_CONNECTIONS, DELETE_NEEDS_MAINT,

@@ -859,14 +859,21 @@ fn row_from_csv(line: &str) -> StatRow {
         cache_hits,
     );
     row.modules = if num("h1_total_connections").is_some() {
-        Modules::All(H1Module {
-            open_connections: num("h1_open_connections").expect("h1"),
-            open_streams: num("h1_open_streams").expect("h1"),
-            total_connections: num("h1_total_connections").expect("h1"),
-            total_streams: num("h1_total_streams").expect("h1"),
-            bytes_in: num("h1_bytes_in").expect("h1"),
-            bytes_out: num("h1_bytes_out").expect("h1"),
-        })
+        Modules::All(
+            H1Module {
+                open_connections: num("h1_open_connections").expect("h1"),
+                open_streams: num("h1_open_streams").expect("h1"),
+                total_connections: num("h1_total_connections").expect("h1"),
+                total_streams: num("h1_total_streams").expect("h1"),
+                bytes_in: num("h1_bytes_in").expect("h1"),
+                bytes_out: num("h1_bytes_out").expect("h1"),
+            },
+            SslModule {
+                sess: num("ssl_sess").expect("ssl"),
+                reused_sess: num("ssl_reused_sess").expect("ssl"),
+                failed_handshake: num("ssl_failed_handshake").expect("ssl"),
+            },
+        )
     } else if num("ssl_sess").is_some() {
         Modules::SslOnly
     } else {

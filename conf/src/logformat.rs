@@ -120,6 +120,10 @@ pub enum LogVar {
     StreamId,
     /// `%pid`: process id.
     Pid,
+    /// `%sslv`: the client connection's TLS version (`TLSv1.3`), `-` when plain.
+    SslVersion,
+    /// `%sslc`: the client connection's cipher suite, OpenSSL's name, `-` when plain.
+    SslCipher,
 }
 
 /// Name ↔ variable, in HAProxy's spelling.
@@ -162,6 +166,8 @@ const VARS: &[(&str, LogVar)] = &[
     ("HV", LogVar::Version),
     ("ID", LogVar::StreamId),
     ("pid", LogVar::Pid),
+    ("sslv", LogVar::SslVersion),
+    ("sslc", LogVar::SslCipher),
 ];
 
 /// Why a template was refused.

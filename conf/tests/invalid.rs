@@ -936,6 +936,6 @@ fn log_keys_are_checked() {
         error("global:\n  log: { log_format: \"%ci %shard\" }\n"),
         "test.yaml:2:22: global.log.log_format: unknown log-format variable `%shard`; percore \
          has: %ci %cp %tr %t %ft %f %b %s %TR %Tw %Tc %Tr %Ta %Tt %ST %B %U %CC %CS %ts %tsc %ac \
-         %fc %bc %sc %rc %sq %bq %hr %hs %r %HM %HU %HP %HQ %HV %ID %pid"
+         %fc %bc %sc %rc %sq %bq %hr %hs %r %HM %HU %HP %HQ %HV %ID %pid %sslv %sslc"
     );
 }

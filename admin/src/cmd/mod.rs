@@ -60,7 +60,8 @@ pub use sess::{render_sess_detail, render_sess_list, SessRow, SessTarget};
 pub use shards::{render_cli_level, render_shards, render_version, ShardRow};
 pub use stat::{
     render_stat_csv, render_stat_json, render_stat_typed, Format, H1Module, Mode, Modules,
-    StatFilter, StatKind, StatOptions, StatRow, HAPROXY_STAT_CSV_HEADER, STAT_CSV_HEADER,
+    SslModule, StatFilter, StatKind, StatOptions, StatRow, HAPROXY_STAT_CSV_HEADER,
+    STAT_CSV_HEADER,
 };
 
 use crate::error::{ErrorReply, PERMISSION_DENIED};

@@ -305,8 +305,20 @@ pub enum Modules {
     Absent,
     /// Server rows: the three `ssl_*` columns, 0.
     SslOnly,
-    /// FRONTEND/BACKEND rows: every module column, `h1_*` from these figures.
-    All(H1Module),
+    /// FRONTEND/BACKEND rows: every module column, `ssl_*` and `h1_*` from these figures.
+    All(H1Module, SslModule),
+}
+
+/// The `ssl_*` module columns of a FRONTEND row (0 elsewhere: percore does not originate
+/// TLS yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SslModule {
+    /// TLS handshakes completed (`ssl_sess`).
+    pub sess: u64,
+    /// Of which resumed a session (`ssl_reused_sess`).
+    pub reused_sess: u64,
+    /// TLS handshakes that failed (`ssl_failed_handshake`).
+    pub failed_handshake: u64,
 }
 
 /// The `h1_*` module columns of a FRONTEND or BACKEND row (all 0 in TCP mode).
@@ -463,9 +475,14 @@ impl StatRow {
                 c[col::SSL_SESS..=col::SSL_FAILED_HANDSHAKE].fill(Cell::Unsigned(0));
                 return;
             }
-            Modules::All(h1) => h1,
+            Modules::All(h1, ssl) => {
+                c[col::SSL_SESS..COLUMNS].fill(Cell::Unsigned(0));
+                c[col::SSL_SESS] = Cell::Unsigned(ssl.sess);
+                c[col::SSL_REUSED_SESS] = Cell::Unsigned(ssl.reused_sess);
+                c[col::SSL_FAILED_HANDSHAKE] = Cell::Unsigned(ssl.failed_handshake);
+                h1
+            }
         };
-        c[col::SSL_SESS..COLUMNS].fill(Cell::Unsigned(0));
         c[col::H1_OPEN_CONNECTIONS] = Cell::Unsigned(h1.open_connections);
         c[col::H1_OPEN_STREAMS] = Cell::Unsigned(h1.open_streams);
         c[col::H1_TOTAL_CONNECTIONS] = Cell::Unsigned(h1.total_connections);

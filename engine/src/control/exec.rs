@@ -1043,22 +1043,30 @@ fn h1_module(
     c: &ProxyCounters,
     backend: bool,
 ) -> admin::Modules {
+    let ssl = admin::SslModule {
+        sess: c.ssl_sess,
+        reused_sess: c.ssl_reused_sess,
+        failed_handshake: c.ssl_failed_handshake,
+    };
     if mode != percore_conf::Mode::Http {
-        return admin::Modules::All(admin::H1Module::default());
+        return admin::Modules::All(admin::H1Module::default(), ssl);
     }
     let (bytes_in, bytes_out) = if backend {
         (c.bytes_out, c.bytes_in)
     } else {
         (c.bytes_in, c.bytes_out)
     };
-    admin::Modules::All(admin::H1Module {
-        open_connections: scur,
-        open_streams: scur,
-        total_connections: c.streams_total,
-        total_streams: c.requests,
-        bytes_in,
-        bytes_out,
-    })
+    admin::Modules::All(
+        admin::H1Module {
+            open_connections: scur,
+            open_streams: scur,
+            total_connections: c.streams_total,
+            total_streams: c.requests,
+            bytes_in,
+            bytes_out,
+        },
+        ssl,
+    )
 }
 
 /// `base` with the HTTP columns of a `show stat` row (left empty in TCP mode, as HAProxy

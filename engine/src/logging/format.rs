@@ -32,6 +32,8 @@ pub struct LineFacts<'a> {
     pub conns: [usize; 4],
     /// The stream.
     pub stream: StreamId,
+    /// What the client's TLS handshake negotiated (`None`: plain connection).
+    pub tls: Option<crate::tls::TlsFacts>,
 }
 
 /// Renders one line of `r` through `format` into `out` (no newline). Runs of spaces are
@@ -135,6 +137,8 @@ fn var_value(out: &mut String, var: LogVar, f: &LineFacts<'_>, r: &Record) {
         }
         LogVar::StreamId => write!(out, "{}", f.stream),
         LogVar::Pid => write!(out, "{}", std::process::id()),
+        LogVar::SslVersion => write!(out, "{}", f.tls.map_or("-", |t| t.version_name())),
+        LogVar::SslCipher => write!(out, "{}", f.tls.map_or("-", |t| t.cipher_name())),
     };
 }
 
@@ -186,6 +190,7 @@ mod tests {
             started: date(),
             conns: [1, 1, 0, 0],
             stream: StreamId(0x1000000000002a),
+            tls: None,
         }
     }
 

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use super::table::SlotRef;
 use super::Shard;
 use crate::ids::{ShardId, StreamId};
 use crate::logging::format::LineFacts;
@@ -88,13 +89,13 @@ impl Shard {
     }
 
     /// Counts one finished exchange or stream of `frontend` and writes its log line.
-    pub fn account(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) {
+    pub fn account(&self, frontend: usize, peer: SocketAddr, slot: SlotRef, r: &Record) {
         self.count(frontend, r);
-        self.warn_on_fault(peer, id, r);
+        self.warn_on_fault(peer, slot.id(), r);
         let mut log = self.access_log.borrow_mut();
         if let Some(log) = log.as_mut() {
             if log.admit(r.ended) {
-                log.push(Severity::Info, &self.log_line(frontend, peer, id, r));
+                log.push(Severity::Info, &self.log_line(frontend, peer, slot, r));
             }
         }
     }
@@ -154,7 +155,7 @@ impl Shard {
 
     /// The line of `r` in the configured layout: `log_format`, else HAProxy's httplog or
     /// tcplog. An exchange that reached no backend names the frontend in its place.
-    fn log_line(&self, frontend: usize, peer: SocketAddr, id: StreamId, r: &Record) -> String {
+    fn log_line(&self, frontend: usize, peer: SocketAddr, slot: SlotRef, r: &Record) -> String {
         let gen = self.current();
         let cfg = &gen.config;
         let fe = &cfg.frontends[frontend];
@@ -172,7 +173,8 @@ impl Shard {
                 table.backend_streams(r.backend),
                 r.server.map_or(0, |k| table.server_streams(k)),
             ],
-            stream: id,
+            stream: slot.id(),
+            tls: table.get(slot).and_then(|e| e.tls),
         };
         let (http, tcp) = &self.log_formats;
         let format = cfg

@@ -101,7 +101,7 @@ impl<M: Machine> Drop for Stream<M> {
                 }
                 let peer = self.peer();
                 self.shard
-                    .account(self.frontend, peer, self.guard.slot().id(), &record);
+                    .account(self.frontend, peer, self.guard.slot(), &record);
             }
         }
         // Parked first: a done machine drops what it still holds (counting unread client
@@ -282,7 +282,7 @@ fn handle_event<M: Machine>(s: &mut Stream<M>, event: Event) {
                 .record(s.frontend, s.peer(), *capture);
         }
         Event::Record(record) => {
-            shard.account(s.frontend, s.peer(), s.guard.slot().id(), &record);
+            shard.account(s.frontend, s.peer(), s.guard.slot(), &record);
             // The exchange's bytes are in the counters now: the entry must not show them
             // as live too, or `show stat` would count them twice until the next wake-up.
             report_live_bytes(s);

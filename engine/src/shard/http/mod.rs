@@ -54,6 +54,7 @@ fn stream(
         peer,
         local,
         log_requests: shard.access_log.borrow().is_some(),
+        tls: matches!(client, ClientSock::Tls(_)),
     };
     let gen = shard.current();
     let machine = HttpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);

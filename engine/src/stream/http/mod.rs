@@ -66,6 +66,8 @@ pub struct HttpStart {
     pub local: SocketAddr,
     /// Fill the request line of records (the access log is on).
     pub log_requests: bool,
+    /// The client connection is TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
 }
 
 /// Request side of the exchange.
@@ -170,6 +172,7 @@ pub struct HttpMachine {
     /// The address the client connected to: the destination of `send_proxy` headers.
     local: SocketAddr,
     log_requests: bool,
+    tls: bool,
     /// Bytes from the client, not yet consumed.
     cin: Buf,
     /// Bytes from the server, not yet consumed.
@@ -205,6 +208,7 @@ impl HttpMachine {
             peer: start.peer,
             local: start.local,
             log_requests: start.log_requests,
+            tls: start.tls,
             cin: Buf::new(),
             sin: Buf::new(),
             cout: Buf::new(),

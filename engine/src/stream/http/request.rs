@@ -333,7 +333,8 @@ impl HttpMachine {
             .and_then(|ex| ex.head.as_mut())
             .expect("head parsed");
         head.add_header("x-forwarded-for", ip.to_string().as_bytes())?;
-        head.set_header("x-forwarded-proto", b"http")
+        let proto: &[u8] = if self.tls { b"https" } else { b"http" };
+        head.set_header("x-forwarded-proto", proto)
     }
 
     /// Queues the head toward `backend` and asks the shell for a server connection.
