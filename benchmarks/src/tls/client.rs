@@ -73,12 +73,14 @@ pub struct TlsClient {
 }
 
 impl TlsClient {
-    /// A fresh configuration with an empty session cache. Key exchange is X25519 only, so
-    /// that every proxy does the same work (rustls also offers a post-quantum hybrid that
-    /// OpenSSL 3.0 lacks).
+    /// A fresh configuration with an empty session cache. Key exchange is X25519, so that
+    /// every proxy does the same work (rustls would also offer a post-quantum hybrid that
+    /// OpenSSL 3.0 lacks): TLS 1.3 sends a key share for the first group only. P-256 is
+    /// listed second because an OpenSSL server refuses TLS 1.2 with an ECDSA certificate
+    /// whose curve the client does not list (HandshakeFailure); X25519 still wins there.
     pub fn config(&self) -> Arc<ClientConfig> {
         let provider = CryptoProvider {
-            kx_groups: vec![aws_lc_rs::kx_group::X25519],
+            kx_groups: vec![aws_lc_rs::kx_group::X25519, aws_lc_rs::kx_group::SECP256R1],
             ..aws_lc_rs::default_provider()
         };
         let verifier = ExactCertVerifier {
