@@ -12,6 +12,7 @@ use crate::procfs;
 use crate::report::{self, ContenderReport, HostReport, Report, Settings};
 use crate::scenario::{self, Bench, Options, Progress, Scenario};
 use crate::svg;
+use crate::tls::{BenchCert, TlsVersion};
 use crate::units;
 
 /// CPU use by others, before the run, above which a warning is printed.
@@ -24,7 +25,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "haproxy,nginx")]
     pub peers: String,
     /// Scenarios: http-keepalive, http-close, tcp-echo, tcp-bulk, idle-conns, kill, admin,
-    /// soak, reload (a comma-separated list) or all (every one but soak and reload).
+    /// tls-handshake, tls-keepalive, tls-bulk, soak, reload (a comma-separated list) or all
+    /// (every one but soak and reload).
     #[arg(long, default_value = "all")]
     pub scenario: String,
     /// Measured time per load point (after the warm-up). kill stops after 6 × this.
@@ -112,6 +114,13 @@ pub struct CompareArgs {
     /// reload: requests per second.
     #[arg(long, default_value_t = 400.0)]
     pub reload_rate: f64,
+    /// TLS scenarios: the protocol version the clients offer, 1.2 or 1.3.
+    #[arg(long, default_value = "1.3", value_parser = TlsVersion::parse)]
+    pub tls_version: TlsVersion,
+    /// tls-keepalive: idle TLS connections to hold for the memory figure (bounded by
+    /// ulimit -n).
+    #[arg(long, default_value_t = 2_000)]
+    pub tls_idle_connections: usize,
 }
 
 /// Runs `compare`.
@@ -243,6 +252,8 @@ fn prepare(args: &CompareArgs) -> Result<Prepared, String> {
             rate: args.reload_rate,
             requests_max: args.soak_requests,
         },
+        tls_version: args.tls_version,
+        tls_idle_connections: args.tls_idle_connections.max(1),
     };
     Ok((host, contenders, scenarios, opts, client_cpus))
 }
@@ -300,12 +311,25 @@ fn execute(
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // One certificate for every TLS scenario and contender, removed at the end of the run.
+    let cert = if scenarios.iter().any(|s| s.is_tls()) {
+        match BenchCert::generate() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("percore-bench compare: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let bench = Bench {
         pool: &pool,
         host: &host,
         opts: &opts,
         contenders: &contenders,
         progress: &progress,
+        cert: cert.as_ref(),
     };
     let mut results = Vec::new();
     for s in &scenarios {
@@ -358,6 +382,8 @@ fn execute(
             kill_streams: opts.kill_streams,
             kill_iterations: opts.kill_iterations,
             repeat: opts.repeat,
+            tls_version: opts.tls_version.as_str().into(),
+            tls_idle_connections: opts.tls_idle_connections,
         },
         contenders: contenders
             .iter()
@@ -473,7 +499,13 @@ fn estimate(scenarios: &[Scenario], contenders: &[Name], opts: &Options) -> Stri
             Scenario::HttpKeepalive | Scenario::HttpClose | Scenario::TcpEcho => {
                 opts.repeat as f64 * n * (1.0 + rates) * point + 2.0 * n
             }
+            Scenario::TlsKeepalive => {
+                opts.repeat as f64 * proxies * (1.0 + rates) * point + proxies * 8.0
+            }
             Scenario::TcpBulk => opts.repeat as f64 * n * 2.0 * point + n,
+            Scenario::TlsHandshake | Scenario::TlsBulk => {
+                opts.repeat as f64 * proxies * 2.0 * point + proxies
+            }
             Scenario::IdleConns => proxies * 2.0 * 6.0,
             Scenario::Kill => {
                 proxies.min(2.0)

@@ -3,6 +3,8 @@
 //! CPUs (every proxy process is pinned to the proxy CPUs at exec), one shard / thread /
 //! worker per proxy CPU, no logging, 16 KiB buffers, connection pooling to the servers in
 //! HTTP mode, and the same `maxconn`, derived from `ulimit -n` so that HAProxy accepts it.
+//! With [`Setup::tls`], every proxy terminates TLS on its listener with the run's one
+//! certificate (ALPN `http/1.1` in HTTP mode) and speaks plain TCP to the servers.
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -14,6 +16,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::child::{Child, NotReady, TempDir};
+use crate::tls::TlsFiles;
 
 /// How long a proxy may take to start.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -78,6 +81,8 @@ pub struct Setup {
     /// Client and server inactivity timeout: longer than any idle period of the scenario,
     /// or the proxy itself ends streams the scenario holds open on purpose.
     pub idle_timeout: Duration,
+    /// Terminate TLS on the listener with this certificate; `None`: plain TCP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Inactivity timeout of every scenario except kill, which holds idle streams longer.
@@ -274,7 +279,10 @@ pub fn start(name: Name, host: &Host, setup: &Setup) -> Result<Running, NotRun> 
                 mode: setup.mode,
                 master_worker: false,
             };
-            launch(name, host, how)?
+            launch(name, host, how).map_err(|e| match &setup.tls {
+                Some(_) if name != Name::Haproxy => percore_tls_refusal(e),
+                _ => e,
+            })?
         }
         Name::Nginx => {
             let bin = host.nginx.as_ref().ok_or_else(|| missing("nginx"))?;
@@ -389,6 +397,23 @@ fn percore_refusal(mode: Mode, why: &NotReady) -> NotRun {
     NotRun::Failed(why.text.clone())
 }
 
+/// A percore that refuses a TLS bind entry (a mapping where it expects an address, or an
+/// unknown `tls` key) is a build without TLS termination: an expected skip, said plainly.
+fn percore_tls_refusal(e: NotRun) -> NotRun {
+    match e {
+        NotRun::Failed(text)
+            if text.contains(".bind") && (text.contains("mapping") || text.contains("tls")) =>
+        {
+            let line = text.split_once("): ").map_or(text.as_str(), |(_, l)| l);
+            NotRun::Skipped(format!(
+                "TLS termination not available in this build: {}",
+                line.lines().next().unwrap_or(line)
+            ))
+        }
+        other => other,
+    }
+}
+
 /// True once `addr` accepts a TCP connection.
 fn accepts(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
@@ -464,7 +489,22 @@ pub fn percore_config(
         }
     }
     let _ = writeln!(y, "frontends:");
-    let _ = writeln!(y, "  fe: {{ bind: \"{addr}\", default_backend: app }}");
+    match &setup.tls {
+        None => {
+            let _ = writeln!(y, "  fe: {{ bind: \"{addr}\", default_backend: app }}");
+        }
+        Some(files) => {
+            let _ = writeln!(y, "  fe:");
+            let _ = writeln!(y, "    bind:");
+            let _ = writeln!(y, "      - address: \"{addr}\"");
+            let _ = writeln!(y, "        tls:");
+            let _ = writeln!(y, "          certs: [\"{}\"]", files.combined.display());
+            if setup.mode == Mode::Http {
+                let _ = writeln!(y, "          alpn: [\"http/1.1\"]");
+            }
+            let _ = writeln!(y, "    default_backend: app");
+        }
+    }
     let _ = writeln!(y, "backends:");
     let _ = writeln!(y, "  app:");
     let _ = writeln!(y, "    balance: roundrobin");
@@ -527,7 +567,18 @@ pub fn haproxy_config(
     let _ = writeln!(c, "    timeout client {t}s");
     let _ = writeln!(c, "    timeout server {t}s");
     let _ = writeln!(c, "frontend fe");
-    let _ = writeln!(c, "    bind {addr}");
+    match (&setup.tls, setup.mode) {
+        (None, _) => {
+            let _ = writeln!(c, "    bind {addr}");
+        }
+        (Some(files), Mode::Http) => {
+            let crt = files.combined.display();
+            let _ = writeln!(c, "    bind {addr} ssl crt {crt} alpn http/1.1");
+        }
+        (Some(files), Mode::Tcp) => {
+            let _ = writeln!(c, "    bind {addr} ssl crt {}", files.combined.display());
+        }
+    }
     let _ = writeln!(c, "    default_backend app");
     let _ = writeln!(c, "backend app");
     let _ = writeln!(c, "    balance roundrobin");
@@ -596,7 +647,21 @@ pub fn nginx_config(
         .iter()
         .map(|s| format!("        server {s};\n"))
         .collect();
-    let listen = format!("listen {addr} reuseport backlog=4096;");
+    let (listen, tls) = match &setup.tls {
+        None => (
+            format!("listen {addr} reuseport backlog=4096;"),
+            String::new(),
+        ),
+        Some(files) => (
+            format!("listen {addr} ssl reuseport backlog=4096;"),
+            format!(
+                "        ssl_certificate {};\n        ssl_certificate_key {};\n        \
+                 ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_tickets on;\n",
+                files.cert.display(),
+                files.key.display()
+            ),
+        ),
+    };
     let t = setup.idle_timeout.as_secs().max(1);
     match setup.mode {
         Mode::Http => {
@@ -614,6 +679,7 @@ pub fn nginx_config(
             let _ = writeln!(c, "    }}");
             let _ = writeln!(c, "    server {{");
             let _ = writeln!(c, "        {listen}");
+            let _ = write!(c, "{tls}");
             let _ = writeln!(c, "        location / {{");
             let _ = writeln!(c, "            proxy_pass http://app;");
             let _ = writeln!(c, "            proxy_http_version 1.1;");
@@ -633,6 +699,7 @@ pub fn nginx_config(
             let _ = writeln!(c, "    }}");
             let _ = writeln!(c, "    server {{");
             let _ = writeln!(c, "        {listen}");
+            let _ = write!(c, "{tls}");
             let _ = writeln!(c, "        proxy_pass app;");
             let _ = writeln!(c, "        proxy_connect_timeout 2s;");
             let _ = writeln!(c, "        proxy_timeout {t}s;");
@@ -661,7 +728,79 @@ mod tests {
             ],
             admin: true,
             idle_timeout: IDLE_TIMEOUT,
+            tls: None,
         }
+    }
+
+    fn tls_setup(mode: Mode) -> Setup {
+        Setup {
+            admin: false,
+            tls: Some(TlsFiles {
+                combined: "/t/site.pem".into(),
+                cert: "/t/cert.pem".into(),
+                key: "/t/key.pem".into(),
+            }),
+            ..setup(mode)
+        }
+    }
+
+    #[test]
+    fn tls_configs_terminate_with_the_one_certificate() {
+        let h = host();
+        let addr: SocketAddr = "127.0.0.1:7443".parse().expect("addr");
+        let p = percore_config(&h, &tls_setup(Mode::Http), addr, None);
+        assert!(
+            p.contains(
+                "  fe:\n    bind:\n      - address: \"127.0.0.1:7443\"\n        tls:\n          \
+                 certs: [\"/t/site.pem\"]\n          alpn: [\"http/1.1\"]\n    \
+                 default_backend: app\n"
+            ),
+            "{p}"
+        );
+        let pt = percore_config(&h, &tls_setup(Mode::Tcp), addr, None);
+        assert!(
+            pt.contains("certs: [\"/t/site.pem\"]") && !pt.contains("alpn"),
+            "{pt}"
+        );
+        let ha = haproxy_config(&h, &tls_setup(Mode::Http), addr, None);
+        assert!(
+            ha.contains("    bind 127.0.0.1:7443 ssl crt /t/site.pem alpn http/1.1\n"),
+            "{ha}"
+        );
+        let hat = haproxy_config(&h, &tls_setup(Mode::Tcp), addr, None);
+        assert!(
+            hat.contains("    bind 127.0.0.1:7443 ssl crt /t/site.pem\n"),
+            "{hat}"
+        );
+        let dir = Path::new("/tmp/d");
+        for mode in [Mode::Http, Mode::Tcp] {
+            let ng = nginx_config(&h, &tls_setup(mode), addr, dir, None);
+            for line in [
+                "listen 127.0.0.1:7443 ssl reuseport backlog=4096;",
+                "ssl_certificate /t/cert.pem;",
+                "ssl_certificate_key /t/key.pem;",
+                "ssl_session_tickets on;",
+            ] {
+                assert!(ng.contains(line), "{line} missing in {ng}");
+            }
+        }
+        let plain = nginx_config(&h, &setup(Mode::Http), addr, dir, None);
+        assert!(!plain.contains("ssl"), "{plain}");
+    }
+
+    #[test]
+    fn percore_without_tls_is_a_skip() {
+        let line =
+            "/tmp/x/percore.yaml:8:9: frontends.fe.bind[0]: expected a string, found a mapping";
+        let failed = NotRun::Failed(format!("percore exited (exit status: 2): {line}"));
+        assert_eq!(
+            percore_tls_refusal(failed),
+            NotRun::Skipped(format!(
+                "TLS termination not available in this build: {line}"
+            ))
+        );
+        let other = NotRun::Failed("percore exited: cannot bind 127.0.0.1:1".into());
+        assert_eq!(percore_tls_refusal(other.clone()), other);
     }
 
     #[test]

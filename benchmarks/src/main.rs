@@ -2,7 +2,7 @@
 //! provides the origin and load generator it uses as standalone tools.
 //!
 //! - [`compare`]: the `compare` command: contenders × scenarios → tables, JSON, SVG.
-//! - [`scenario`]: what is measured (throughput, idle memory, admin kill, soak, reload).
+//! - [`scenario`]: what is measured (throughput, TLS, idle memory, admin kill, soak, reload).
 //! - [`contender`]: direct / percore / HAProxy / nginx and their equivalent configurations.
 //! - [`child`]: proxy processes and temporary files, cleaned up even on Ctrl-C.
 //! - [`procfs`]: CPU time and RSS of a process group from /proc.
@@ -11,6 +11,7 @@
 //! - [`load`]: closed- and open-loop load generator (coordinated-omission corrected).
 //! - [`record`]: latency histograms and error counts, merged across threads.
 //! - [`http`]: request heads and an incremental response parser.
+//! - [`tls`]: the run's certificate and the rustls client of the TLS scenarios.
 //! - [`repeat`]: `--repeat`: interleaved run order, medians and min–max of the samples.
 //! - [`report`]: JSON document and tables. [`svg`]: latency-vs-rate plot.
 //! - [`units`]: command-line values.
@@ -32,6 +33,7 @@ mod repeat;
 mod report;
 mod scenario;
 mod svg;
+mod tls;
 mod units;
 
 use std::net::SocketAddr;
@@ -207,6 +209,7 @@ fn run(command: Command) -> ExitCode {
                 warmup,
                 duration,
                 timeout,
+                tls: None,
             };
             run_load(&spec, &cpus)
         }

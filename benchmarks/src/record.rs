@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Timeout,
     /// A response that is not what the origin sends: bad framing, status, length or bytes.
     BadResponse,
+    /// The TLS handshake or a record failed (alert, bad certificate, undecryptable data).
+    Tls,
 }
 
 /// Error counts by kind.
@@ -37,6 +39,8 @@ pub struct Errors {
     pub timeout: u64,
     /// See [`ErrorKind::BadResponse`].
     pub bad_response: u64,
+    /// See [`ErrorKind::Tls`].
+    pub tls: u64,
 }
 
 impl Errors {
@@ -47,12 +51,13 @@ impl Errors {
             ErrorKind::Reset => self.reset += 1,
             ErrorKind::Timeout => self.timeout += 1,
             ErrorKind::BadResponse => self.bad_response += 1,
+            ErrorKind::Tls => self.tls += 1,
         }
     }
 
     /// All kinds together.
     pub fn total(&self) -> u64 {
-        self.connect + self.reset + self.timeout + self.bad_response
+        self.connect + self.reset + self.timeout + self.bad_response + self.tls
     }
 
     /// Adds another set of counts.
@@ -61,6 +66,7 @@ impl Errors {
         self.reset += other.reset;
         self.timeout += other.timeout;
         self.bad_response += other.bad_response;
+        self.tls += other.tls;
     }
 
     /// `0`, or `12 (reset 10, timeout 2)`.
@@ -73,6 +79,7 @@ impl Errors {
             ("reset", self.reset),
             ("timeout", self.timeout),
             ("bad", self.bad_response),
+            ("tls", self.tls),
         ]
         .iter()
         .filter(|(_, n)| *n > 0)
@@ -109,6 +116,10 @@ pub struct Recorder {
     pub bytes: u64,
     /// Errors inside the measured window.
     pub errors: Errors,
+    /// TLS handshakes completed by the operations counted in `ops`.
+    pub handshakes: u64,
+    /// Of which resumed an earlier session.
+    pub handshakes_resumed: u64,
 }
 
 impl Default for Recorder {
@@ -126,6 +137,8 @@ impl Recorder {
             ops: 0,
             bytes: 0,
             errors: Errors::default(),
+            handshakes: 0,
+            handshakes_resumed: 0,
         }
     }
 
@@ -146,6 +159,8 @@ impl Recorder {
         self.ops += other.ops;
         self.bytes += other.bytes;
         self.errors.merge(&other.errors);
+        self.handshakes += other.handshakes;
+        self.handshakes_resumed += other.handshakes_resumed;
     }
 
     /// Merges the recorders of all threads of a run.
@@ -254,5 +269,7 @@ mod tests {
         e.add(ErrorKind::Reset);
         e.add(ErrorKind::Timeout);
         assert_eq!(e.text(), "3 (reset 2, timeout 1)");
+        e.add(ErrorKind::Tls);
+        assert_eq!(e.text(), "4 (reset 2, timeout 1, tls 1)");
     }
 }

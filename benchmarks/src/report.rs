@@ -75,6 +75,10 @@ pub struct Settings {
     pub kill_iterations: usize,
     /// Samples per throughput load point (`--repeat`).
     pub repeat: usize,
+    /// TLS scenarios: the version the clients offered (`1.2`, `1.3`).
+    pub tls_version: String,
+    /// tls-keepalive: idle TLS connections asked for.
+    pub tls_idle_connections: usize,
 }
 
 /// A contender's identity.
@@ -172,6 +176,18 @@ pub struct Measurement {
     /// Bulk: proxy CPU µs per 10^6 bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_us_per_mb: Option<f64>,
+    /// TLS: handshakes completed in the window (tls-handshake: one per request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshakes: Option<u64>,
+    /// TLS: of which resumed an earlier session (rustls `handshake_kind()`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshakes_resumed: Option<u64>,
+    /// TLS: `handshakes_resumed ÷ handshakes`, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_pct: Option<f64>,
+    /// tls-handshake: `1e6 ÷ cpu_us_per_req`, handshakes per second one proxy core sustains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshakes_per_core_sec: Option<f64>,
     /// Latency from intended send to last byte (open loop) or from send (closed loop).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<Percentiles>,
@@ -538,14 +554,17 @@ fn same_point(a: &Measurement, b: &Measurement) -> bool {
 
 fn throughput_table(s: &ScenarioReport) -> String {
     let bulk = s.unit == "MB";
+    let handshakes = s.unit == "handshake";
     let rate_unit = match s.unit.as_str() {
         "round trip" => "rt/s",
         "MB" => "MB/s",
+        "handshake" => "hs/s",
         _ => "req/s",
     };
     let per = match s.unit.as_str() {
         "round trip" => "cpu µs/rt",
         "MB" => "cpu µs/MB",
+        "handshake" => "cpu µs/hs",
         _ => "cpu µs/req",
     };
     let mut header = vec![
@@ -557,6 +576,10 @@ fn throughput_table(s: &ScenarioReport) -> String {
         "vs haproxy".into(),
         "usr/sys".into(),
     ];
+    if handshakes {
+        header.push("hs/s per core".into());
+        header.push("resumed".into());
+    }
     if !bulk {
         for p in ["p50", "p90", "p99", "p99.9", "max"] {
             header.push(p.into());
@@ -614,6 +637,10 @@ fn throughput_table(s: &ScenarioReport) -> String {
                 m.proxy_user_pct
                     .map_or("-".into(), |u| format!("{u:.0}/{:.0}%", 100.0 - u)),
             ];
+            if handshakes {
+                row.push(m.handshakes_per_core_sec.map_or("-".into(), count_text));
+                row.push(resumed_text(m));
+            }
             if !bulk {
                 match m.latency_us {
                     Some(p) => {
@@ -649,6 +676,20 @@ fn throughput_table(s: &ScenarioReport) -> String {
     }
     let right: Vec<bool> = rows[0].iter().enumerate().map(|(i, _)| i >= 2).collect();
     pad(&rows, &right)
+}
+
+/// `97.3%`, flagged `(<90%!)` on a `resumed` row under the minimum.
+fn resumed_text(m: &Measurement) -> String {
+    match m.resumed_pct {
+        None => "-".into(),
+        Some(pct) if m.load == "resumed" && pct < crate::scenario::throughput::RESUMED_PCT_MIN => {
+            format!(
+                "{pct:.1}% (<{:.0}%!)",
+                crate::scenario::throughput::RESUMED_PCT_MIN
+            )
+        }
+        Some(pct) => format!("{pct:.1}%"),
+    }
 }
 
 fn idle_table(s: &ScenarioReport) -> String {

@@ -10,6 +10,10 @@
 //! connections are still busy one more `timeout` later aborts them (counted as timeouts
 //! too) and reports. Every connection, request and run is bounded in time.
 //!
+//! With [`LoadSpec::tls`] every connection speaks TLS ([`crate::tls`]) with its own session
+//! cache; an operation that opened its connection also counts its handshake, and whether
+//! it resumed.
+//!
 //! - [`pacer`]: when to send, and from which instant latency counts.
 
 pub mod pacer;
@@ -17,7 +21,7 @@ pub mod pacer;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +30,7 @@ use tokio::net::TcpStream;
 use crate::http::{self, ResponseParser};
 use crate::pool::Pool;
 use crate::record::{ErrorKind, Recorder};
+use crate::tls::{TlsClient, TlsStream};
 use pacer::{Pacer, Step};
 
 /// Read buffer per connection: a whole response head and then body chunks.
@@ -104,6 +109,8 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Per request (and per connect) limit; also bounds the drain after the window.
     pub timeout: Duration,
+    /// Speak TLS to the target; `None`: plain TCP.
+    pub tls: Option<TlsClient>,
 }
 
 /// The measured window of a run.
@@ -231,6 +238,7 @@ async fn connection(ctx: Rc<Ctx>, rec: Rc<RefCell<Recorder>>, index: usize) {
             Pacer::open_share(ctx.begin, rate, index, ctx.spec.connections, ctx.window.end)
         }
     };
+    let tls = ctx.spec.tls.as_ref().map(TlsClient::config);
     let mut conn: Option<Conn> = None;
     // Requests due in the window may still leave during the drain, not after it.
     let drain_end = ctx.window.end + ctx.spec.timeout;
@@ -247,14 +255,20 @@ async fn connection(ctx: Rc<Ctx>, rec: Rc<RefCell<Recorder>>, index: usize) {
             }
             Step::Send { intended, start } => (intended, start),
         };
-        let outcome = tokio::time::timeout(ctx.spec.timeout, exchange(&ctx, &mut conn)).await;
+        let outcome =
+            tokio::time::timeout(ctx.spec.timeout, exchange(&ctx, tls.as_ref(), &mut conn)).await;
         let done = Instant::now();
         pacer.completed(done);
         let counted = ctx.window.contains(intended);
         match outcome {
-            Ok(Ok(())) => {
+            Ok(Ok(handshake)) => {
                 if counted {
-                    rec.borrow_mut().complete(done - start);
+                    let mut r = rec.borrow_mut();
+                    r.complete(done - start);
+                    if let Some(resumed) = handshake {
+                        r.handshakes += 1;
+                        r.handshakes_resumed += u64::from(resumed);
+                    }
                 }
             }
             Ok(Err(kind)) => {
@@ -276,9 +290,65 @@ async fn connection(ctx: Rc<Ctx>, rec: Rc<RefCell<Recorder>>, index: usize) {
     }
 }
 
+/// A plain or TLS connection.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Transport {
+    async fn read(&mut self, out: &mut [u8]) -> Result<usize, ErrorKind> {
+        match self {
+            Transport::Plain(s) => s.read(out).await.map_err(|_| ErrorKind::Reset),
+            Transport::Tls(s) => s.read(out).await,
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> Result<(), ErrorKind> {
+        match self {
+            Transport::Plain(s) => s.write_all(data).await.map_err(|_| ErrorKind::Reset),
+            Transport::Tls(s) => s.write_all(data).await,
+        }
+    }
+
+    /// Writes some of `data` (plain), or all of it (TLS: in records); returns how much.
+    async fn write(&mut self, data: &[u8]) -> Result<usize, ErrorKind> {
+        match self {
+            Transport::Plain(s) => s.write(data).await.map_err(|_| ErrorKind::Reset),
+            Transport::Tls(s) => s.write_all(data).await.map(|()| data.len()),
+        }
+    }
+
+    /// Ends the connection: a TLS one sends close_notify first.
+    async fn close(self) {
+        if let Transport::Tls(s) = self {
+            s.close().await;
+        }
+    }
+}
+
+/// Connects with Nagle off and, given a TLS configuration, runs the handshake.
+async fn connect(
+    target: SocketAddr,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Transport, ErrorKind> {
+    let stream = TcpStream::connect(target)
+        .await
+        .map_err(|_| ErrorKind::Connect)?;
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => Ok(Transport::Plain(stream)),
+        Some(config) => Ok(Transport::Tls(Box::new(
+            TlsStream::handshake(stream, config.clone()).await?,
+        ))),
+    }
+}
+
 /// An open connection with its read buffer.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Transport,
+    /// TLS only: whether its handshake resumed a session.
+    resumed: Option<bool>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -286,19 +356,21 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects with Nagle off.
-    pub async fn open(target: SocketAddr) -> Result<Conn, ErrorKind> {
-        Conn::open_with_buffer(target, READ_BYTES).await
-    }
-
-    /// Connects with a read buffer of `buf_bytes` (≥ the longest response head expected).
-    pub async fn open_with_buffer(target: SocketAddr, buf_bytes: usize) -> Result<Conn, ErrorKind> {
-        let stream = TcpStream::connect(target)
-            .await
-            .map_err(|_| ErrorKind::Connect)?;
-        let _ = stream.set_nodelay(true);
+    /// Connects with a read buffer of `buf_bytes` (≥ the longest response head expected),
+    /// over TLS when `tls` is given.
+    pub async fn open_with(
+        target: SocketAddr,
+        buf_bytes: usize,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Conn, ErrorKind> {
+        let stream = connect(target, tls).await?;
+        let resumed = match &stream {
+            Transport::Plain(_) => None,
+            Transport::Tls(s) => Some(s.resumed()),
+        };
         Ok(Conn {
             stream,
+            resumed,
             buf: vec![0u8; buf_bytes].into_boxed_slice(),
             start: 0,
             end: 0,
@@ -308,10 +380,7 @@ impl Conn {
 
     /// Sends a GET and reads its response; `Err(Reset)` if the connection ends first.
     pub async fn get(&mut self, keep_alive: bool, body: u64) -> Result<http::Response, ErrorKind> {
-        self.stream
-            .write_all(http::get_request(keep_alive))
-            .await
-            .map_err(|_| ErrorKind::Reset)?;
+        self.stream.write_all(http::get_request(keep_alive)).await?;
         let r = self.read_response().await?;
         if r.status != 200 || r.body_bytes != body {
             return Err(ErrorKind::BadResponse);
@@ -346,11 +415,7 @@ impl Conn {
                 self.end -= self.start;
                 self.start = 0;
             }
-            let n = self
-                .stream
-                .read(&mut self.buf[self.end..])
-                .await
-                .map_err(|_| ErrorKind::Reset)?;
+            let n = self.stream.read(&mut self.buf[self.end..]).await?;
             if n == 0 {
                 return self.parser.eof().ok_or(ErrorKind::Reset);
             }
@@ -360,34 +425,53 @@ impl Conn {
 
     /// Writes `message` and reads the same bytes back.
     pub async fn echo(&mut self, message: &[u8]) -> Result<(), ErrorKind> {
-        self.stream
-            .write_all(message)
-            .await
-            .map_err(|_| ErrorKind::Reset)?;
-        let back = &mut self.buf[..message.len()];
-        match self.stream.read_exact(back).await {
-            Ok(_) if back == message => Ok(()),
-            Ok(_) => Err(ErrorKind::BadResponse),
-            Err(_) => Err(ErrorKind::Reset),
+        self.stream.write_all(message).await?;
+        let mut got = 0;
+        while got < message.len() {
+            let n = self.stream.read(&mut self.buf[got..message.len()]).await?;
+            if n == 0 {
+                return Err(ErrorKind::Reset);
+            }
+            got += n;
         }
+        if self.buf[..message.len()] == *message {
+            Ok(())
+        } else {
+            Err(ErrorKind::BadResponse)
+        }
+    }
+
+    /// Ends the connection (TLS: with close_notify).
+    pub async fn close(self) {
+        self.stream.close().await;
     }
 }
 
-/// One request or round trip on `conn`, opening it first if needed.
-async fn exchange(ctx: &Ctx, conn: &mut Option<Conn>) -> Result<(), ErrorKind> {
+/// One request or round trip on `conn`, opening it first if needed. Returns, when it
+/// opened a TLS connection, whether its handshake resumed.
+async fn exchange(
+    ctx: &Ctx,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    conn: &mut Option<Conn>,
+) -> Result<Option<bool>, ErrorKind> {
+    let mut handshake = None;
     if conn.is_none() {
-        *conn = Some(Conn::open(ctx.spec.target).await?);
+        let c = Conn::open_with(ctx.spec.target, READ_BYTES, tls).await?;
+        handshake = c.resumed;
+        *conn = Some(c);
     }
     let c = conn.as_mut().expect("opened above");
     match ctx.spec.workload {
         Workload::Http { keep_alive, body } => {
             let r = c.get(keep_alive, body).await?;
             if r.close || !keep_alive {
-                *conn = None;
+                if let Some(c) = conn.take() {
+                    c.close().await;
+                }
             }
-            Ok(())
+            Ok(handshake)
         }
-        Workload::Echo { .. } => c.echo(&ctx.message).await,
+        Workload::Echo { .. } => c.echo(&ctx.message).await.map(|()| handshake),
         Workload::BulkDown | Workload::BulkUp => unreachable!("bulk runs its own loop"),
     }
 }
@@ -395,19 +479,27 @@ async fn exchange(ctx: &Ctx, conn: &mut Option<Conn>) -> Result<(), ErrorKind> {
 /// Bulk transfer: moves bytes until the window ends; bytes inside the window are counted.
 async fn bulk(ctx: &Ctx, rec: &RefCell<Recorder>) {
     let deadline = ctx.window.end;
+    let tls = ctx.spec.tls.as_ref().map(TlsClient::config);
     while Instant::now() < deadline {
-        let mut stream =
-            match tokio::time::timeout(ctx.spec.timeout, TcpStream::connect(ctx.spec.target)).await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(_)) | Err(_) => {
-                    if ctx.window.contains(Instant::now()) {
-                        rec.borrow_mut().errors.add(ErrorKind::Connect);
-                    }
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                    continue;
+        let opened =
+            tokio::time::timeout(ctx.spec.timeout, connect(ctx.spec.target, tls.as_ref())).await;
+        let mut stream = match opened {
+            Ok(Ok(s)) => s,
+            Ok(Err(kind)) => {
+                if ctx.window.contains(Instant::now()) {
+                    rec.borrow_mut().errors.add(kind);
                 }
-            };
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
+            Err(_) => {
+                if ctx.window.contains(Instant::now()) {
+                    rec.borrow_mut().errors.add(ErrorKind::Connect);
+                }
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
+        };
         let mut buf = vec![b'b'; BULK_CHUNK_BYTES];
         let download = ctx.spec.workload == Workload::BulkDown;
         if download
@@ -438,7 +530,7 @@ async fn bulk(ctx: &Ctx, rec: &RefCell<Recorder>) {
                 Ok(Err(_stalled)) => break Err(ErrorKind::Timeout),
                 Ok(Ok(Ok(0))) => break Err(ErrorKind::Reset),
                 Ok(Ok(Ok(n))) => n,
-                Ok(Ok(Err(_))) => break Err(ErrorKind::Reset),
+                Ok(Ok(Err(kind))) => break Err(kind),
             };
             let now = Instant::now();
             if ctx.window.contains(now) {

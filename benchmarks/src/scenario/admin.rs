@@ -67,6 +67,7 @@ pub fn run(b: &Bench) -> ScenarioReport {
         servers: vec![origin.addr],
         admin: true,
         idle_timeout: crate::contender::IDLE_TIMEOUT,
+        tls: None,
     };
     let mut running = Vec::new();
     for &name in b.contenders.iter().filter(|&&c| c != Name::Direct) {
@@ -121,6 +122,7 @@ fn one_round(b: &Bench, r: &Running) -> Round {
         warmup: o.warmup,
         duration: o.duration,
         timeout: o.timeout,
+        tls: None,
     };
     let quiet = measure(b, r, &spec, "admin quiet");
     let socket = r.admin.clone().expect("asked for an admin socket");

@@ -6,6 +6,9 @@
 //! by N is the user-space cost of an idle connection (kernel socket buffers are not in
 //! RSS). N is bounded by `ulimit -n`: each connection holds two descriptors in the proxy
 //! and two in this process (client socket + origin socket).
+//!
+//! [`run_tls`] does the same with TLS connections (handshake done, one GET served) for
+//! tls-keepalive, `--tls-idle-connections` of them, mode `tls`.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -21,6 +24,7 @@ use crate::origin::{Kind, Origin};
 use crate::pool::Pool;
 use crate::record::{ErrorKind, Errors};
 use crate::report::{IdleResult, ScenarioReport};
+use crate::tls::TlsClient;
 
 /// Connections opening at once per worker: enough to be quick, few enough not to overflow
 /// listen backlogs (SYN drops would turn into 1 s retransmit stalls).
@@ -83,6 +87,7 @@ pub fn run(b: &Bench) -> ScenarioReport {
             servers: vec![origin.addr],
             admin: false,
             idle_timeout: crate::contender::IDLE_TIMEOUT,
+            tls: None,
         };
         let mode_name = if mode == Mode::Tcp { "tcp" } else { "http" };
         let label = format!("idle-conns ({mode_name})");
@@ -91,7 +96,7 @@ pub fn run(b: &Bench) -> ScenarioReport {
             let Some(running) = start_contender(b, name, &setup, &label, &mut skipped) else {
                 continue;
             };
-            let r = measure_idle(b, &running, n, mode_name);
+            let r = measure_idle(b, &running, n, mode_name, None);
             report.idle.push(r);
             running.stop();
         }
@@ -103,7 +108,43 @@ pub fn run(b: &Bench) -> ScenarioReport {
     report
 }
 
-fn measure_idle(b: &Bench, running: &Running, n: usize, mode: &str) -> IdleResult {
+/// tls-keepalive's memory part: for every proxy contender, a fresh start with `setup`
+/// (which terminates TLS), then `--tls-idle-connections` idle TLS connections measured as
+/// above; rows (mode `tls`) and skips go into `report`.
+pub fn run_tls(b: &Bench, setup: &Setup, tls: &TlsClient, report: &mut ScenarioReport) {
+    let limit = b.host.maxconn().saturating_sub(100) as usize;
+    let asked = b.opts.tls_idle_connections;
+    let n = asked.min(limit).max(1);
+    if n < asked {
+        report.notes.push(format!(
+            "{asked} idle TLS connections asked, {n} used: ulimit -n is {}",
+            b.host.nofile
+        ));
+    }
+    let mut skipped = Vec::new();
+    for &name in b.contenders.iter().filter(|&&c| c != Name::Direct) {
+        let Some(running) = start_contender(b, name, setup, "tls idle", &mut skipped) else {
+            continue;
+        };
+        let mut r = measure_idle(b, &running, n, "tls", Some(tls));
+        r.connections_requested = asked;
+        report.idle.push(r);
+        running.stop();
+    }
+    for s in skipped {
+        if !report.skipped.iter().any(|k| k.contender == s.contender) {
+            report.skipped.push(s);
+        }
+    }
+}
+
+fn measure_idle(
+    b: &Bench,
+    running: &Running,
+    n: usize,
+    mode: &str,
+    tls: Option<&TlsClient>,
+) -> IdleResult {
     let child = running.child.as_ref().expect("proxies only");
     let body = b.opts.body as u64;
     let what = format!("idle-conns ({mode}) · {}", running.name);
@@ -114,12 +155,13 @@ fn measure_idle(b: &Bench, running: &Running, n: usize, mode: &str) -> IdleResul
         WARM_CONNECTIONS,
         body,
         b.opts.timeout,
+        tls,
     ));
     std::thread::sleep(SETTLE);
     let before = child.usage();
     b.progress
         .step(&format!("{what} · opening {n} connections"));
-    let held = Held::open(b.pool, running.addr, n, body, b.opts.timeout);
+    let held = Held::open(b.pool, running.addr, n, body, b.opts.timeout, tls);
     wait_until(b.progress, Instant::now() + SETTLE, &|_| {
         format!("{what} · holding {}", held.open)
     });
@@ -161,9 +203,16 @@ struct Held {
 }
 
 impl Held {
-    /// Opens `n` connections (spread over the workers), one GET each; returns once all
-    /// are open or failed.
-    fn open(pool: &Pool, addr: SocketAddr, n: usize, body: u64, timeout: Duration) -> Held {
+    /// Opens `n` connections (spread over the workers), over TLS when `tls` is given, one
+    /// GET each; returns once all are open or failed.
+    fn open(
+        pool: &Pool,
+        addr: SocketAddr,
+        n: usize,
+        body: u64,
+        timeout: Duration,
+        tls: Option<&TlsClient>,
+    ) -> Held {
         let (tx, rx) = mpsc::channel();
         let mut release = Vec::new();
         let workers = pool.len();
@@ -172,9 +221,10 @@ impl Held {
             let (rel_tx, rel_rx) = oneshot::channel::<()>();
             release.push(rel_tx);
             let tx = tx.clone();
+            let tls = tls.cloned();
             pool.spawn(
                 w,
-                Box::new(move || Box::pin(hold(addr, count, body, timeout, tx, rel_rx))),
+                Box::new(move || Box::pin(hold(addr, count, body, timeout, tls, tx, rel_rx))),
             );
         }
         drop(tx);
@@ -213,17 +263,21 @@ async fn hold(
     count: usize,
     body: u64,
     timeout: Duration,
+    tls: Option<TlsClient>,
     report: mpsc::Sender<(usize, Errors)>,
     release: oneshot::Receiver<()>,
 ) {
     let gate = Rc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
+    // Resumption off: every held connection did a full handshake, as a first visit does.
+    let config = tls.map(|t| TlsClient { resume: false, ..t }.config());
     let tasks: Vec<_> = (0..count)
         .map(|_| {
             let gate = gate.clone();
+            let config = config.clone();
             tokio::task::spawn_local(async move {
                 let _permit = gate.acquire().await;
                 let once = async {
-                    let mut c = Conn::open_with_buffer(addr, HELD_READ_BYTES).await?;
+                    let mut c = Conn::open_with(addr, HELD_READ_BYTES, config.as_ref()).await?;
                     c.get(true, body).await?;
                     Ok::<Conn, ErrorKind>(c)
                 };

@@ -97,6 +97,7 @@ pub fn run(b: &Bench) -> ScenarioReport {
         admin: true,
         // Idle s1/s2 streams live as long as the run: no proxy timeout may end them.
         idle_timeout: kill_bound(o.duration) + COMMAND_TIMEOUT + Duration::from_secs(60),
+        tls: None,
     };
     for &name in b.contenders.iter().filter(|&&c| c != Name::Direct) {
         if name == Name::Nginx {

@@ -3,6 +3,8 @@
 //!
 //! - [`throughput`]: http-keepalive, http-close, tcp-echo, tcp-bulk — saturation (closed
 //!   loop), then latency at fixed rates (open loop).
+//!   Also tls-handshake, tls-keepalive and tls-bulk: the same through a TLS-terminating
+//!   proxy, with handshakes (full and resumed) and memory per idle TLS connection.
 //! - [`idle`]: idle-conns — RSS growth per idle keep-alive connection.
 //! - [`kill`]: `shutdown sessions server` against N live streams, through the admin socket.
 //! - [`admin`]: admin command latency under a saturated data path, and its cost.
@@ -42,6 +44,12 @@ pub enum Scenario {
     Kill,
     /// Admin commands during saturation.
     Admin,
+    /// New TLS connection + handshake + one GET per iteration, full and resumed.
+    TlsHandshake,
+    /// GETs on long-lived TLS connections, then memory per idle TLS connection.
+    TlsKeepalive,
+    /// Bulk download and upload through a TCP proxy terminating TLS.
+    TlsBulk,
     /// Mixed traffic under a fault schedule (not part of `all`: it runs for minutes).
     Soak,
     /// Traffic through live reloads and binary upgrades (not part of `all`: a minute per
@@ -51,7 +59,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// All, in run order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::HttpKeepalive,
         Scenario::HttpClose,
         Scenario::TcpEcho,
@@ -59,6 +67,9 @@ impl Scenario {
         Scenario::IdleConns,
         Scenario::Kill,
         Scenario::Admin,
+        Scenario::TlsHandshake,
+        Scenario::TlsKeepalive,
+        Scenario::TlsBulk,
     ];
 
     /// Command-line name.
@@ -71,9 +82,20 @@ impl Scenario {
             Scenario::IdleConns => "idle-conns",
             Scenario::Kill => "kill",
             Scenario::Admin => "admin",
+            Scenario::TlsHandshake => "tls-handshake",
+            Scenario::TlsKeepalive => "tls-keepalive",
+            Scenario::TlsBulk => "tls-bulk",
             Scenario::Soak => "soak",
             Scenario::Reload => "reload",
         }
+    }
+
+    /// Whether it needs the run's certificate.
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            Scenario::TlsHandshake | Scenario::TlsKeepalive | Scenario::TlsBulk
+        )
     }
 
     /// Parses a comma-separated list, or `all`.
@@ -134,6 +156,10 @@ pub struct Options {
     pub soak: soak::SoakOptions,
     /// reload options.
     pub reload: reload::ReloadOptions,
+    /// TLS scenarios: the one version the clients offer.
+    pub tls_version: crate::tls::TlsVersion,
+    /// tls-keepalive: idle TLS connections to hold.
+    pub tls_idle_connections: usize,
 }
 
 /// What a scenario runs with.
@@ -148,6 +174,8 @@ pub struct Bench<'a> {
     pub contenders: &'a [Name],
     /// The stderr progress line.
     pub progress: &'a Progress,
+    /// The run's certificate, when a TLS scenario runs.
+    pub cert: Option<&'a crate::tls::BenchCert>,
 }
 
 /// The status line on stderr: rewritten in place on a terminal, one line per step otherwise.
@@ -309,6 +337,12 @@ pub fn measure(b: &Bench, running: &Running, spec: &LoadSpec, what: &str) -> Mea
         m.cpu_system_us_per_req = per_req(proxy_cpu_us.zip(proxy_user_us).map(|(a, u)| a - u));
         m.latency_us = rec.percentiles();
     }
+    if spec.tls.is_some() {
+        m.handshakes = Some(rec.handshakes);
+        m.handshakes_resumed = Some(rec.handshakes_resumed);
+        m.resumed_pct = (rec.handshakes > 0)
+            .then(|| rec.handshakes_resumed as f64 / rec.handshakes as f64 * 100.0);
+    }
     m
 }
 
@@ -347,7 +381,15 @@ mod tests {
             Scenario::parse_list("tcp-echo"),
             Ok(vec![Scenario::TcpEcho])
         );
-        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(7));
+        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(10));
+        assert_eq!(
+            Scenario::parse_list("tls-handshake,tls-keepalive,tls-bulk"),
+            Ok(vec![
+                Scenario::TlsHandshake,
+                Scenario::TlsKeepalive,
+                Scenario::TlsBulk
+            ])
+        );
         assert_eq!(
             Scenario::parse_list("kill,idle-conns,kill"),
             Ok(vec![Scenario::Kill, Scenario::IdleConns])

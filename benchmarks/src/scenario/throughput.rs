@@ -6,16 +6,26 @@
 //! that every contender can sustain every rate and latencies compare at equal load. Each
 //! pass starts every proxy, runs its load points with the contenders interleaved (each
 //! point `--repeat` times: A B C A B C …, see [`crate::repeat`]), and stops them.
+//!
+//! The TLS scenarios run the same way through proxies terminating TLS (`direct` is left
+//! out: the origin speaks no TLS). tls-handshake has two closed-loop points instead of
+//! saturation and rates, `full` (clients keep no session) and `resumed` (each client
+//! keeps its tickets), and no pass 2; tls-keepalive ends with [`idle::run_tls`]; tls-bulk
+//! is tcp-bulk over TLS.
 
 use std::net::SocketAddr;
 
-use super::{measure, start_contender, Bench, Scenario};
+use super::{idle, measure, start_contender, Bench, Scenario};
 use crate::contender::{Mode, Name, Running, Setup};
 use crate::load::{LoadSpec, Pacing, Workload};
 use crate::origin::{Kind, Origin};
 use crate::repeat;
-use crate::report::{Measurement, ScenarioReport};
+use crate::report::{Measurement, ScenarioReport, Skip};
+use crate::tls::TlsClient;
 use crate::units::count_text;
+
+/// Share of resumed handshakes below which a contender is flagged in tls-handshake.
+pub const RESUMED_PCT_MIN: f64 = 90.0;
 
 /// Fractions of the slowest proxy's saturation throughput used as default rates.
 const AUTO_RATE_FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 0.9];
@@ -55,6 +65,30 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
             "MB",
             format!("bulk transfer through a TCP proxy, {} connections, each direction", bulk_connections(o.connections)),
         ),
+        Scenario::TlsHandshake => (
+            Mode::Http,
+            Kind::Http { body: o.body },
+            Workload::Http { keep_alive: false, body: o.body as u64 },
+            "handshake",
+            format!(
+                "{}: new connection + handshake + one GET ({}-byte body) + close per iteration, {} concurrent clients",
+                o.tls_version, o.body, o.connections
+            ),
+        ),
+        Scenario::TlsKeepalive => (
+            Mode::Http,
+            Kind::Http { body: o.body },
+            Workload::Http { keep_alive: true, body: o.body as u64 },
+            "request",
+            format!("{}: HTTP/1.1 GET, {}-byte body, keep-alive, {} connections", o.tls_version, o.body, o.connections),
+        ),
+        Scenario::TlsBulk => (
+            Mode::Tcp,
+            Kind::Bulk,
+            Workload::BulkDown,
+            "MB",
+            format!("{}: bulk transfer through a TCP proxy terminating TLS, {} connections, each direction", o.tls_version, bulk_connections(o.connections)),
+        ),
         Scenario::IdleConns | Scenario::Kill | Scenario::Admin | Scenario::Soak | Scenario::Reload => {
             unreachable!("not a throughput scenario")
         }
@@ -74,14 +108,38 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
             return report;
         }
     };
+    let tls = match (scenario.is_tls(), b.cert) {
+        (false, _) => None,
+        (true, Some(cert)) => Some((
+            cert.files.clone(),
+            TlsClient {
+                version: o.tls_version,
+                resume: false,
+                alpn: if mode == Mode::Http {
+                    vec![b"http/1.1".to_vec()]
+                } else {
+                    Vec::new()
+                },
+                server_cert: cert.der.clone(),
+            },
+        )),
+        (true, None) => {
+            report
+                .notes
+                .push("no certificate for the TLS scenarios".into());
+            return report;
+        }
+    };
     let setup = Setup {
         mode,
         servers: vec![origin.addr],
         admin: false,
         idle_timeout: crate::contender::IDLE_TIMEOUT,
+        tls: tls.as_ref().map(|(files, _)| files.clone()),
     };
+    let client = tls.map(|(_, client)| client);
     let bulk = workload.is_bulk();
-    let spec = |target: SocketAddr, workload: Workload, pacing: Pacing| LoadSpec {
+    let spec = |target: SocketAddr, workload: Workload, pacing: Pacing, resume: bool| LoadSpec {
         target,
         connections: if bulk {
             bulk_connections(o.connections)
@@ -93,27 +151,49 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
         warmup: o.warmup,
         duration: o.duration,
         timeout: o.timeout,
+        tls: client.clone().map(|c| TlsClient { resume, ..c }),
     };
 
-    // Pass 1: saturation (bulk: download, upload).
-    let points: Vec<(&str, Workload)> = if bulk {
+    // Pass 1: saturation (bulk: download, upload; handshakes: full, resumed).
+    let handshakes = scenario == Scenario::TlsHandshake;
+    let points: Vec<(&str, Workload, bool)> = if bulk {
         vec![
-            ("download", Workload::BulkDown),
-            ("upload", Workload::BulkUp),
+            ("download", Workload::BulkDown, false),
+            ("upload", Workload::BulkUp, false),
+        ]
+    } else if handshakes {
+        vec![
+            ("full", workload.clone(), false),
+            ("resumed", workload.clone(), true),
         ]
     } else {
-        vec![("saturation", workload.clone())]
+        vec![("saturation", workload.clone(), false)]
     };
+    if setup.tls.is_some() && b.contenders.contains(&Name::Direct) {
+        report.skipped.push(Skip {
+            contender: Name::Direct.to_string(),
+            reason: "skipped (the origin speaks plain TCP: no TLS ceiling to measure)".into(),
+        });
+    }
     let running = start_all(b, &setup, name, &mut report.skipped);
     if running.is_empty() {
         return report;
     }
-    for (label, w) in &points {
+    for (label, w, resume) in &points {
         let what = format!("{name} {label}");
         let rows = measure_point(b, &running, &mut report, &what, |r: &Running| {
-            spec(r.addr, w.clone(), Pacing::Closed)
+            spec(r.addr, w.clone(), Pacing::Closed, *resume)
         });
         for mut m in rows {
+            if handshakes {
+                per_core(&mut m);
+                for s in &mut m.samples {
+                    per_core(s);
+                }
+                if let Some(note) = few_resumed(&m, *resume) {
+                    report.notes.push(note);
+                }
+            }
             m.load = (*label).into();
             for s in &mut m.samples {
                 s.load = (*label).into();
@@ -126,7 +206,7 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
     }
     let ran: Vec<Name> = running.iter().map(|r| r.name).collect();
     stop_all(running);
-    if bulk {
+    if bulk || handshakes {
         return report;
     }
 
@@ -157,7 +237,7 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
     for &rate in &rates {
         let what = format!("{name} {}/s", count_text(rate));
         let rows = measure_point(b, &running, &mut report, &what, |r: &Running| {
-            spec(r.addr, workload.clone(), Pacing::Open { rate })
+            spec(r.addr, workload.clone(), Pacing::Open { rate }, false)
         });
         for mut m in rows {
             m.load = "rate".into();
@@ -176,8 +256,37 @@ pub fn run(b: &Bench, scenario: Scenario) -> ScenarioReport {
         }
     }
     stop_all(running);
+    if let Some(client) = &client {
+        idle::run_tls(b, &setup, client, &mut report);
+    }
     drop(origin);
     report
+}
+
+/// tls-handshake: handshakes one proxy core sustains per second, from its CPU per
+/// handshake — the figure that holds even when the client side is the bottleneck.
+fn per_core(m: &mut Measurement) {
+    m.handshakes_per_core_sec = m.cpu_us_per_req.filter(|&us| us > 0.0).map(|us| 1e6 / us);
+}
+
+/// A remark when a contender resumed fewer handshakes than it should have: too few with
+/// tickets kept (`resume`), or any without.
+fn few_resumed(m: &Measurement, resume: bool) -> Option<String> {
+    let pct = m.resumed_pct?;
+    if resume && pct < RESUMED_PCT_MIN {
+        Some(format!(
+            "{} resumed only {pct:.1} % of its handshakes (< {RESUMED_PCT_MIN:.0} %): its \
+             `resumed` row is mostly full handshakes",
+            m.contender
+        ))
+    } else if !resume && pct > 0.0 {
+        Some(format!(
+            "{} resumed {pct:.1} % of the handshakes of clients that kept no session",
+            m.contender
+        ))
+    } else {
+        None
+    }
 }
 
 /// Starts every contender of the run for one pass; they stay up, idle but for the one
@@ -190,6 +299,7 @@ fn start_all(
 ) -> Vec<Running> {
     b.contenders
         .iter()
+        .filter(|&&c| setup.tls.is_none() || c != Name::Direct)
         .filter_map(|&c| start_contender(b, c, setup, name, skipped))
         .collect()
 }
