@@ -3,8 +3,8 @@
 //! depend on. Ported from HAProxy 2.6 `cli_io_handler` / `cli_parse_request`; what a command
 //! does with its words is in `cmd/`.
 //!
-//! Not supported: the `<<` payload marker (HAProxy switches to multi-line payload mode when a
-//! line ends with it); here `<<` is an ordinary word.
+//! The `<<` payload marker (a line ending with it is followed by payload lines up to an
+//! empty line) is the connection loop's: it passes the payload to `parse_with_payload`.
 
 /// Most words kept from one command (HAProxy `MAX_CLI_ARGS`); further words are ignored.
 pub const ARGS_MAX: usize = 64;

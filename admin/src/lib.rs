@@ -33,10 +33,11 @@ pub use client::{
     render_stat_table, reply_is_error, Client, Endpoint, DEFAULT_TIMEOUT, REPLY_BYTES_MAX,
 };
 pub use cmd::{
-    parse, render_addr_change, render_backends, render_cli_level, render_errors, render_info,
-    render_info_json, render_info_typed, render_prometheus, render_servers_conn,
-    render_servers_state, render_sess_detail, render_sess_list, render_shards, render_stat_csv,
-    render_stat_json, render_stat_typed, render_version, render_weight, AdminState, CheckStatus,
+    parse, parse_with_payload, render_addr_change, render_backends, render_cli_level,
+    render_errors, render_info, render_info_json, render_info_typed, render_prometheus,
+    render_servers_conn, render_servers_state, render_sess_detail, render_sess_list, render_shards,
+    render_ssl_cert_details, render_ssl_cert_list, render_stat_csv, render_stat_json,
+    render_stat_typed, render_version, render_weight, AdminState, CertDetails, CheckStatus,
     Command, ErrorKinds, ErrorRow, ErrorsProxy, ForcedHealth, Format, H1Module, InfoSnapshot,
     Lookup, Mode, Modules, PortArg, ServerConnRow, ServerRef, ServerStateRow, SessRow, SessTarget,
     ShardRow, SslModule, StatFilter, StatKind, StatOptions, StatRow, WeightSpec,

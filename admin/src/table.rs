@@ -44,6 +44,10 @@ pub(crate) enum KeywordId {
     DelServer,
     Reload,
     Upgrade,
+    ShowSslCert,
+    SetSslCert,
+    CommitSslCert,
+    AbortSslCert,
 }
 
 /// One command of the table.
@@ -297,6 +301,34 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "start a new binary on every listening socket, then soft-stop",
         Level::Admin,
         KeywordId::Upgrade,
+    ),
+    kw(
+        &["abort", "ssl", "cert"],
+        "abort ssl cert <certfile>",
+        "abort a transaction for a certificate file",
+        Level::Admin,
+        KeywordId::AbortSslCert,
+    ),
+    kw(
+        &["commit", "ssl", "cert"],
+        "commit ssl cert <certfile>",
+        "commit a certificate file",
+        Level::Admin,
+        KeywordId::CommitSslCert,
+    ),
+    kw(
+        &["set", "ssl", "cert"],
+        "set ssl cert <certfile> <payload>",
+        "replace a certificate file",
+        Level::Admin,
+        KeywordId::SetSslCert,
+    ),
+    kw(
+        &["show", "ssl", "cert"],
+        "show ssl cert [<certfile>]",
+        "display the SSL certificates used in memory, or the details of a file",
+        Level::Operator,
+        KeywordId::ShowSslCert,
     ),
     kw(
         &["show", "shards"],

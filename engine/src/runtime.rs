@@ -166,7 +166,9 @@ pub fn start(
     }
     let listening = log_listening(&config, &listeners);
     let (access_log, shard_logs, events) = start_access_log(&config, cpus.len())?;
-    let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs)?;
+    let ticket_keys = crate::tls::ticket::TicketKeys::generate()
+        .map_err(|_| RunError::Failed("cannot draw TLS ticket keys from the system RNG".into()))?;
+    let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs, &ticket_keys)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();
     let start = control::Start {
@@ -175,6 +177,7 @@ pub fn start(
         exe: std::env::current_exe().ok(),
         admin: inherited,
         upgrade_stop: req_tx.clone(),
+        ticket_keys,
     };
     threads
         .push(control::spawn(start, links, events, req_rx, status_tx).map_err(RunError::Thread)?);
@@ -245,10 +248,9 @@ fn spawn_shards(
     cpus: &[usize],
     mut listeners: Vec<Vec<BoundListener>>,
     mut shard_logs: Vec<Option<AccessLog>>,
+    ticket_keys: &crate::tls::ticket::TicketKeys,
 ) -> Result<(Vec<ShardLink>, Vec<std::thread::JoinHandle<()>>), RunError> {
     let ring = config.global.tune.control_ring;
-    let ticket_keys = crate::tls::ticket::TicketKeys::generate()
-        .map_err(|_| RunError::Failed("cannot draw TLS ticket keys from the system RNG".into()))?;
     let mut links = Vec::new();
     let mut threads = Vec::new();
     for (i, cpu) in cpus.iter().copied().enumerate() {

@@ -706,3 +706,157 @@ fn check_refuses_a_key_that_does_not_match_its_certificate_with_its_position() {
     );
     assert!(stderr.contains(&wanted), "{stderr}");
 }
+
+/// Sends `command <<`, the payload lines and the empty line that ends them, as an operator
+/// would with socat; returns the reply.
+fn admin_payload(socket: &Path, command: &str, payload: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).expect("admin socket");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(s, "{command} <<\n{payload}\n").expect("write");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("reply");
+    reply
+}
+
+#[test]
+fn a_certificate_is_swapped_live_on_every_shard_with_no_failed_request() {
+    let origin = HttpOrigin::start("app");
+    let dir = scratch_dir("tls-swap");
+    let old = self_signed(&["localhost"]);
+    let new = self_signed(&["localhost"]);
+    let pem = write_pem(&dir, "site.pem", &old);
+    let p = Proxy::start(
+        "tls-swap",
+        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
+    );
+    let (_, addr) = addrs(&p);
+    let socket = sock(&p);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (served, failures) = std::thread::scope(|s| {
+        let load = s.spawn(|| {
+            // Full handshakes only: a resumed one shows the certificate of its first session.
+            let mut config = (*Client::any().config()).clone();
+            config.resumption = rustls::client::Resumption::disabled();
+            let config = Arc::new(config);
+            let (mut served, mut failures) = (Vec::new(), Vec::new());
+            let mut after_stop = 0;
+            // Bounded: 20 requests after the commit, at most 5 000 in all.
+            for _ in 0..5_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    after_stop += 1;
+                    if after_stop > 20 {
+                        break;
+                    }
+                }
+                match handshake(addr, config.clone(), "localhost")
+                    .and_then(|mut t| try_get(&mut t, "/").map(|r| (t, r)))
+                {
+                    Ok((t, (r, _))) if status(&r) == 200 => {
+                        served.push(t.conn.peer_certificates().unwrap()[0].clone())
+                    }
+                    Ok((_, (r, _))) => failures.push(r),
+                    Err(e) => failures.push(e),
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            (served, failures)
+        });
+        poll_until("load running", || {
+            match done.load(std::sync::atomic::Ordering::Relaxed) {
+                n if n >= 20 => Ok(()),
+                n => Err(n),
+            }
+        });
+        let set = admin_payload(
+            &socket,
+            &format!("set ssl cert {pem}"),
+            &format!("{}{}", new.pem, new.key_pem),
+        );
+        assert_eq!(
+            set,
+            format!("Transaction created for certificate {pem}!\n\n")
+        );
+        let listed = admin(&socket, "show ssl cert");
+        assert_eq!(
+            listed,
+            format!("# transaction\n*{pem}\n# filename\n{pem}\n\n")
+        );
+        let commit = admin(&socket, &format!("commit ssl cert {pem}"));
+        assert_eq!(commit, format!("Committing {pem}\nSuccess!\n\n"));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().expect("load thread")
+    });
+    assert!(
+        failures.is_empty(),
+        "failed requests during the swap: {failures:?}"
+    );
+    assert_eq!(served.first(), Some(&old.der), "the old certificate first");
+    assert_eq!(
+        served.last(),
+        Some(&new.der),
+        "the new one after the commit"
+    );
+    // After the commit every shard serves the new certificate.
+    for _ in 0..16 {
+        let tls = handshake(addr, Client::trusting(&new).config(), "localhost").expect("new cert");
+        assert_eq!(tls.conn.peer_certificates().unwrap()[0], new.der);
+    }
+    let details = admin(&socket, &format!("show ssl cert {pem}"));
+    assert!(
+        details.starts_with(&format!("Filename: {pem}\nStatus: Used\nSerial: ")),
+        "{details}"
+    );
+    assert!(
+        details.contains("Subject Alternative Name: DNS:localhost\n"),
+        "{details}"
+    );
+}
+
+#[test]
+fn ssl_cert_commands_refuse_what_they_cannot_do_in_haproxy_words() {
+    let origin = HttpOrigin::start("app");
+    let dir = scratch_dir("tls-cmds");
+    let cert = self_signed(&["localhost"]);
+    let pem = write_pem(&dir, "site.pem", &cert);
+    let p = Proxy::start(
+        "tls-cmds",
+        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
+    );
+    let socket = sock(&p);
+    let other = self_signed(&["other.test"]);
+    let payload = format!("{}{}", other.pem, other.key_pem);
+    assert_eq!(
+        admin_payload(&socket, "set ssl cert /nope.pem", &payload),
+        "Can't replace a certificate which is not referenced by the configuration!\n\n"
+    );
+    assert_eq!(
+        admin(&socket, &format!("commit ssl cert {pem}")),
+        "No ongoing transaction! !\n\n"
+    );
+    assert_eq!(
+        admin(&socket, &format!("abort ssl cert {pem}")),
+        "No ongoing transaction!\n\n"
+    );
+    let mismatched = format!("{}{}", other.pem, cert.key_pem);
+    let refused = admin_payload(&socket, &format!("set ssl cert {pem}"), &mismatched);
+    assert!(
+        refused.contains("the private key does not match the certificate"),
+        "{refused}"
+    );
+    assert_eq!(
+        admin_payload(&socket, &format!("set ssl cert {pem}"), &payload),
+        format!("Transaction created for certificate {pem}!\n\n")
+    );
+    assert_eq!(
+        admin(&socket, &format!("abort ssl cert {pem}")),
+        format!("Transaction aborted for certificate '{pem}'!\n\n")
+    );
+    assert_eq!(
+        admin(&socket, "show ssl cert"),
+        format!("# transaction\n# filename\n{pem}\n\n")
+    );
+    // The aborted certificate was never served.
+    let tls = handshake(addrs(&p).1, Client::trusting(&cert).config(), "localhost").expect("old");
+    assert_eq!(tls.conn.peer_certificates().unwrap()[0], cert.der);
+}

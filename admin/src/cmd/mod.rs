@@ -36,6 +36,7 @@ mod servers_conn;
 mod servers_state;
 mod sess;
 mod shards;
+mod ssl;
 mod stat;
 mod stat_fields;
 
@@ -58,6 +59,7 @@ pub use servers_state::{
 };
 pub use sess::{render_sess_detail, render_sess_list, SessRow, SessTarget};
 pub use shards::{render_cli_level, render_shards, render_version, ShardRow};
+pub use ssl::{render_ssl_cert_details, render_ssl_cert_list, CertDetails};
 pub use stat::{
     render_stat_csv, render_stat_json, render_stat_typed, Format, H1Module, Mode, Modules,
     SslModule, StatFilter, StatKind, StatOptions, StatRow, HAPROXY_STAT_CSV_HEADER,
@@ -187,6 +189,19 @@ pub enum Command {
         /// Reply once `target` resolved.
         error: ErrorReply,
     },
+    /// `show ssl cert [<file>]`: the certificate files, or one file's details.
+    ShowSslCert(Option<String>),
+    /// `set ssl cert <file> <payload>`: opens (or updates) the transaction for `file`.
+    SetSslCert {
+        /// The certificate file as the configuration names it.
+        file: String,
+        /// The new certificate chain and key, PEM.
+        payload: String,
+    },
+    /// `commit ssl cert <file>`: applies the transaction on every shard.
+    CommitSslCert(String),
+    /// `abort ssl cert <file>`: drops the transaction.
+    AbortSslCert(String),
 }
 
 /// An object named on the command line that the engine must resolve.
@@ -217,7 +232,8 @@ impl Command {
             | Command::ShowServersConn { .. } => Level::User,
             Command::ShowSess(_)
             | Command::ClearCounters { all: false }
-            | Command::ShowErrors { .. } => Level::Operator,
+            | Command::ShowErrors { .. }
+            | Command::ShowSslCert(_) => Level::Operator,
             Command::ShutdownSession(_)
             | Command::ShutdownSessionsServer(_)
             | Command::SetServerState(..)
@@ -236,6 +252,9 @@ impl Command {
             | Command::DelServer(_)
             | Command::Reload(_)
             | Command::Upgrade(_)
+            | Command::SetSslCert { .. }
+            | Command::CommitSslCert(_)
+            | Command::AbortSslCert(_)
             | Command::ArgumentError { .. } => Level::Admin,
         }
     }
@@ -247,6 +266,17 @@ impl Command {
 /// partial command, `Permission denied` when `level` is too low (checked before any argument),
 /// or the argument error HAProxy would give without runtime lookups. Never panics.
 pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
+    parse_with_payload(part, None, level)
+}
+
+/// [`parse`] for the last command of a line that ended with `<<`: `payload` is the text of
+/// the lines that followed, up to the empty line (HAProxy 2.6's payload mode). Only the
+/// commands that take a payload read it.
+pub fn parse_with_payload(
+    part: &str,
+    payload: Option<&str>,
+    level: Level,
+) -> Result<Command, ErrorReply> {
     let words = tokenize(part);
     let Some(keyword) = table::find(&words) else {
         return Err(ErrorReply::from_string(table::usage_message(&words, false)));
@@ -289,6 +319,10 @@ pub fn parse(part: &str, level: Level) -> Result<Command, ErrorReply> {
         KeywordId::DelServer => dynamic::parse_del_server(args),
         KeywordId::Reload => dynamic::parse_reload(args),
         KeywordId::Upgrade => dynamic::parse_upgrade(args),
+        KeywordId::ShowSslCert => Ok(ssl::parse_show(args)),
+        KeywordId::SetSslCert => ssl::parse_set(args, payload),
+        KeywordId::CommitSslCert => ssl::parse_commit(args),
+        KeywordId::AbortSslCert => ssl::parse_abort(args),
     }
 }
 

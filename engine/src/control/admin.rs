@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use percore_admin::{
-    parse, split_commands, Command, Level, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG,
+    parse_with_payload, split_commands, Command, Level, ReplyWriter, LINE_BYTES_MAX, LINE_TOO_LONG,
 };
 
 use super::exec::Ctl;
@@ -415,14 +415,20 @@ where
     S: AsyncWrite + Unpin,
 {
     while let Some(lf) = conn.buf.iter().position(|&b| b == b'\n') {
-        let line: Vec<u8> = conn.buf.drain(..=lf).collect();
-        let line = String::from_utf8_lossy(&line[..lf]).into_owned();
+        let Some((line, payload)) = take_line(&mut conn.buf, lf) else {
+            // A payload still arriving: read on (the buffer's bound still holds).
+            return ControlFlow::Continue(());
+        };
         if line.len() > LINE_BYTES_MAX {
             conn.writer.push_error(&LINE_TOO_LONG);
             let _ = send(stream, &mut conn.writer).await;
             return ControlFlow::Break(());
         }
-        let upgraded = run_line(ctl, &line, level, &mut conn.writer, &mut conn.cli_timeout).await;
+        let line = Line {
+            text: &line,
+            payload: payload.as_deref(),
+        };
+        let upgraded = run_line(ctl, line, level, &mut conn.writer, &mut conn.cli_timeout).await;
         let sent = send(stream, &mut conn.writer).await;
         // An `upgrade` that succeeded stops this process only now that its reply is out.
         if upgraded {
@@ -436,6 +442,36 @@ where
         }
     }
     ControlFlow::Continue(())
+}
+
+/// One request line and, when it ended with `<<`, its payload.
+struct Line<'a> {
+    text: &'a str,
+    payload: Option<&'a str>,
+}
+
+/// Takes the line ending at `lf` out of `buf`. A line ending with `<<` takes the lines after
+/// it up to an empty one as its payload (HAProxy 2.6); `None` while that empty line has not
+/// arrived (nothing is taken then).
+fn take_line(buf: &mut Vec<u8>, lf: usize) -> Option<(String, Option<String>)> {
+    let first = String::from_utf8_lossy(&buf[..lf]);
+    let Some(command) = first.trim_end_matches(['\r', ' ']).strip_suffix("<<") else {
+        let line = first.into_owned();
+        buf.drain(..=lf);
+        return Some((line, None));
+    };
+    let command = command.to_owned();
+    let mut at = lf + 1;
+    loop {
+        let next = buf[at..].iter().position(|&b| b == b'\n')? + at;
+        let empty = buf[at..next].iter().all(|&b| b == b'\r');
+        if empty {
+            let payload = String::from_utf8_lossy(&buf[lf + 1..at]).replace('\r', "");
+            buf.drain(..=next);
+            return Some((command, Some(payload)));
+        }
+        at = next + 1;
+    }
 }
 
 /// Reads what comes before `deadline`; `None` at EOF, on an error or once it passed.
@@ -467,13 +503,15 @@ const COMMANDS_PER_TURN: usize = 32;
 /// Runs the commands of one line into `writer`; whether one of them was `upgrade`.
 async fn run_line(
     ctl: &Rc<Ctl>,
-    line: &str,
+    line: Line<'_>,
     level: Level,
     writer: &mut ReplyWriter,
     cli_timeout: &mut Duration,
 ) -> bool {
     let mut upgraded = false;
-    for (i, part) in split_commands(line).into_iter().enumerate() {
+    let parts = split_commands(line.text);
+    let last = parts.len() - 1;
+    for (i, part) in parts.into_iter().enumerate() {
         if writer.is_closed() {
             break;
         }
@@ -482,7 +520,9 @@ async fn run_line(
         if i > 0 && i % COMMANDS_PER_TURN == 0 {
             glommio::executor().yield_task_queue_now().await;
         }
-        match parse(&part, level) {
+        // The payload is the last command's.
+        let payload = if i == last { line.payload } else { None };
+        match parse_with_payload(&part, payload, level) {
             Ok(Command::Prompt) => writer.toggle_prompt(),
             Ok(Command::Quit) => writer.quit(),
             Ok(Command::SetTimeoutCli(t)) => {

@@ -58,6 +58,8 @@ pub struct Ctl {
     pub admin: RefCell<Vec<super::admin::AdminEntry>>,
     /// Binary upgrade state.
     pub upgrade: super::upgrade::Upgrade,
+    /// The certificate of an open `set ssl cert` transaction.
+    pub ssl_txn: RefCell<Option<percore_conf::tls::CertKey>>,
 }
 
 /// The error reply for a broadcast or unicast that did not complete.
@@ -100,6 +102,7 @@ impl Ctl {
             warnings: Rc::default(),
             admin: RefCell::new(Vec::new()),
             upgrade: Default::default(),
+            ssl_txn: RefCell::new(None),
         }
     }
 
@@ -231,6 +234,10 @@ impl Ctl {
             Command::ShowErrors { proxy, kinds } => self.show_errors(proxy, kinds).await,
             Command::Reload(path) => self.reload(path.map(Into::into)).await,
             Command::Upgrade(binary) => self.upgrade(binary.map(Into::into)).await,
+            Command::ShowSslCert(file) => self.show_ssl_cert(file),
+            Command::SetSslCert { file, payload } => self.set_ssl_cert(&file, &payload),
+            Command::CommitSslCert(file) => self.commit_ssl_cert(&file).await,
+            Command::AbortSslCert(file) => self.abort_ssl_cert(&file),
             Command::AddServer(add) => self.add_server(add).await,
             Command::DelServer(r) => self.del_server(&r).await,
             Command::ShowServersConn { backend } => {

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod reload;
 mod runtime;
 pub mod shards;
+mod ssl;
 pub mod state;
 pub mod upgrade;
 pub mod warnings;
@@ -104,6 +105,8 @@ pub struct Start {
     pub admin: Inherited,
     /// Where a finished upgrade asks for this process's soft stop.
     pub upgrade_stop: thingbuf::mpsc::Sender<ProcessRequest>,
+    /// The TLS ticket keys every shard started with; the control plane rotates them.
+    pub ticket_keys: crate::tls::ticket::TicketKeys,
 }
 
 /// Starts the control plane thread.
@@ -189,6 +192,7 @@ async fn main(
         exe,
         admin: mut inherited,
         upgrade_stop,
+        ticket_keys,
     } = start;
     let shard_count = links.len();
     let (shards, events, readers) = start_ring_readers(links);
@@ -202,6 +206,7 @@ async fn main(
     let ctl = Rc::new(Ctl::new(state, shards, log));
     ctl.upgrade.set_up(exe, upgrade_stop);
     glommio::spawn_local(ctl.warnings.clone().flush_forever()).detach();
+    glommio::spawn_local(ssl::rotate_ticket_keys(ctl.clone(), ticket_keys)).detach();
     // The admin sockets open only once every shard accepts (DESIGN §3).
     let opened = open_admin(&ctl, &config, &mut inherited).and_then(|()| {
         open_metrics(&ctl, &config, &mut inherited).map(|t| *ctl.metrics.borrow_mut() = t)

@@ -166,6 +166,10 @@ pub enum Op {
     },
     /// `upgrade`: reply [`Reply::Listeners`], a duplicate of every listening socket of the
     /// shard, paused ones included, for the new process.
+    /// Serve this certificate wherever its file is served (`commit ssl cert`).
+    SetCert(Box<percore_conf::tls::CertKey>),
+    /// New TLS session ticket keys (rotation).
+    TicketKeys(Box<crate::tls::ticket::TicketKeys>),
     DupListeners,
 }
 

@@ -118,6 +118,14 @@ async fn handle(
             (runtime_op(shard, op).await, false)
         }
         Op::DupListeners => (Reply::Listeners(shard.dup_listeners()), false),
+        Op::SetCert(cert) => {
+            shard.tls.borrow_mut().replace_cert(&cert);
+            (Reply::Done, false)
+        }
+        Op::TicketKeys(keys) => {
+            shard.tls.borrow_mut().set_keys(&keys);
+            (Reply::Done, false)
+        }
     })
 }
 

@@ -110,6 +110,25 @@ impl ShardTls {
         }
     }
 
+    /// Serves `cert` wherever a bind serves its file (`commit ssl cert`); those binds get
+    /// new acceptors, connections open or handshaking keep theirs.
+    pub fn replace_cert(&mut self, cert: &percore_conf::tls::CertKey) {
+        let mut binds = std::mem::take(&mut self.binds);
+        for (addr, tls, security) in binds.iter_mut().flatten() {
+            let Some(tls) = tls
+                .as_mut()
+                .filter(|t| t.certs.iter().any(|c| c.file == cert.file))
+            else {
+                continue;
+            };
+            for c in tls.certs.iter_mut().filter(|c| c.file == cert.file) {
+                *c = cert.clone();
+            }
+            *security = self.build(&addr.to_string(), Some(tls));
+        }
+        self.binds = binds;
+    }
+
     fn build(&self, frontend: &str, tls: Option<&BindTls>) -> Security {
         let Some(tls) = tls else {
             return Security::Plain;
@@ -174,7 +193,7 @@ impl Shard {
         let handshake = TlsStream::accept(client, config, early);
         let timer = async {
             Timer::new(timeout).await;
-            Err(HandshakeError::Timeout)
+            Err((HandshakeError::Timeout, None))
         };
         match futures_lite::future::or(handshake, timer).await {
             Ok(tls) => {
@@ -185,8 +204,11 @@ impl Shard {
                 c.frontends[frontend].ssl_reused_sess += u64::from(resumed);
                 Some((ClientSock::Tls(Box::new(tls)), None))
             }
-            Err(e) => {
+            Err((e, sock)) => {
                 self.refuse_tls((frontend, listener, peer), &e, haproxy_message(&e));
+                if let Some(sock) = sock {
+                    crate::tls::stream::linger(sock).await;
+                }
                 None
             }
         }

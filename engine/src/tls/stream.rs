@@ -82,16 +82,20 @@ impl TlsStream {
     /// Runs the server handshake on an accepted socket whose first bytes `preread` were
     /// already read (after a PROXY header). No time bound: the caller races it with
     /// `timeout.client`.
+    /// A protocol failure gives the socket back, so that its alert can be delivered (see
+    /// [`linger`]).
     pub async fn accept(
         sock: TcpStream,
         config: Arc<ServerConfig>,
         preread: &[u8],
-    ) -> Result<TlsStream, HandshakeError> {
-        let mut conn = ServerConnection::new(config)?;
+    ) -> Result<TlsStream, (HandshakeError, Option<TcpStream>)> {
+        let mut conn = ServerConnection::new(config).map_err(|e| (e.into(), None))?;
         let mut rest = preread;
         while !rest.is_empty() {
-            conn.read_tls(&mut rest)?;
-            conn.process_new_packets()?;
+            let fed = conn.read_tls(&mut rest).map_err(HandshakeError::from);
+            if let Err(e) = fed.and_then(|_| Ok(conn.process_new_packets()?)) {
+                return Err((e, Some(sock)));
+            }
         }
         let mut tls = TlsStream {
             sock,
@@ -99,8 +103,11 @@ impl TlsStream {
             unconfirmed: 0,
             close_sent: false,
         };
-        std::future::poll_fn(|cx| tls.poll_handshake(cx)).await?;
-        Ok(tls)
+        match std::future::poll_fn(|cx| tls.poll_handshake(cx)).await {
+            Ok(()) => Ok(tls),
+            Err(e @ HandshakeError::Tls(_)) => Err((e, Some(tls.sock))),
+            Err(e) => Err((e, None)),
+        }
     }
 
     fn io<'a, 'b>(sock: &'a mut TcpStream, cx: &'a mut Context<'b>) -> Io<'a, 'b> {
@@ -153,6 +160,33 @@ impl TlsStream {
     pub fn socket(&self) -> &TcpStream {
         &self.sock
     }
+}
+
+/// How long a refused handshake's socket is drained after its alert.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Most bytes drained from it.
+const LINGER_BYTES_MAX: usize = 64 * 1024;
+
+/// Closes a socket whose handshake was refused so that the client reads the alert: a TLS
+/// 1.3 client keeps sending (its ChangeCipherSpec, its Finished) after the server's hello,
+/// and closing with those bytes unread would answer RST, which destroys the alert before
+/// the client reads it. Half-closes, then drains until the client closes, for a bounded
+/// time and byte count.
+pub async fn linger(mut sock: TcpStream) {
+    let _ = sock.shutdown(std::net::Shutdown::Write).await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        while total < LINGER_BYTES_MAX {
+            match futures_lite::AsyncReadExt::read(&mut sock, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let timer = glommio::timer::sleep(LINGER);
+    futures_lite::future::or(drain, timer).await;
 }
 
 impl AsyncRead for TlsStream {
