@@ -583,5 +583,7 @@ fn added_server(add: &AddServer, be: &percore_conf::Backend) -> percore_conf::Se
         check,
         slowstart: None,
         minconn: 0,
+        // `add server` has no TLS keywords yet: a dynamic server is plain.
+        tls: None,
     }
 }
