@@ -189,3 +189,72 @@ fn tcp_mode_originates_tls_too() {
     assert_eq!(origin.accepted(), 1, "one stream, one TLS connection");
     assert_eq!(origin.seen()[0].sni.as_deref(), Some("origin.test"));
 }
+
+/// A one-shard proxy whose backend `app` checks (`check`: the backend's flow mapping) two
+/// servers over TLS verified for `origin.test`: `good` and `bad`.
+fn checked_yaml(check: &str, ca_file: &str, good: SocketAddr, bad: SocketAddr) -> String {
+    format!(
+        "global:\n  shards: 1\n  admin: {{ socket: ./admin.sock }}\n\
+         defaults:\n  mode: http\n\
+         frontends:\n  web:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\n\
+         backends:\n  app:\n    check: {check}\n    \
+         tls: {{ ca: {ca_file}, sni: origin.test }}\n    servers:\n      \
+         - {{ name: good, address: \"{good}\" }}\n      - {{ name: bad, address: \"{bad}\" }}\n"
+    )
+}
+
+/// Waits until server `name` shows `status` and `check_status`.
+fn wait_check(p: &Proxy, name: &str, status: &str, check_status: &str) {
+    poll_until(&format!("{name} {status} {check_status}"), || {
+        let csv = admin(&sock(p), "show stat");
+        let got = (
+            stat(&csv, "app", name, "status"),
+            stat(&csv, "app", name, "check_status"),
+        );
+        if got.0 == status && got.1 == check_status {
+            Ok(())
+        } else {
+            Err(got)
+        }
+    });
+}
+
+#[test]
+fn health_checks_run_over_tls_and_a_wrong_certificate_marks_the_server_down() {
+    let dir = scratch_dir("srvtls-check");
+    let ca = Ca::new();
+    let ca_file = ca.cert.write_cert(&dir, "ca.pem");
+    let good = TlsOrigin::start(&ca.leaf(&["origin.test"]), None, &[]);
+    let bad = TlsOrigin::start(&ca.leaf(&["wrong.test"]), None, &[]);
+    let tcp = "{ type: tcp, inter: 100ms, rise: 1, fall: 1 }";
+    let p = Proxy::start(
+        "srvtls-check",
+        &checked_yaml(tcp, &ca_file, good.addr, bad.addr),
+    );
+    wait_check(&p, "good", "UP", "L6OK");
+    wait_check(&p, "bad", "DOWN", "L6RSP");
+    let csv = admin(&sock(&p), "show stat");
+    assert_eq!(
+        stat(&csv, "app", "bad", "check_desc"),
+        "Layer6 invalid response"
+    );
+    assert!(good
+        .seen()
+        .iter()
+        .all(|s| s.sni.as_deref() == Some("origin.test")));
+    assert_eq!(good.requests(), 0, "a TCP check sends no request");
+    // Traffic goes to the server that passes.
+    for _ in 0..3 {
+        assert_eq!(HttpClient::connect(p.addr("web")).get("/").status, 200);
+    }
+    drop(p);
+
+    let http = "{ type: http, path: /health, inter: 100ms, rise: 1, fall: 1 }";
+    let p = Proxy::start(
+        "srvtls-check",
+        &checked_yaml(http, &ca_file, good.addr, bad.addr),
+    );
+    wait_check(&p, "good", "UP", "L7OK");
+    wait_check(&p, "bad", "DOWN", "L6RSP");
+    assert!(good.requests() > 3, "HTTP checks are requests inside TLS");
+}
