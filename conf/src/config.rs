@@ -366,6 +366,8 @@ pub struct Server {
     /// Dynamic limit floor (HAProxy `minconn`, 0 = none): the server's limit grows from
     /// `minconn` to `maxconn` as the backend's load grows to `fullconn`.
     pub minconn: u32,
+    /// TLS toward the server; `None`: plain TCP.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 /// PROXY protocol version.

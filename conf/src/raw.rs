@@ -316,6 +316,18 @@ pub(crate) struct RawTls {
     pub(crate) strict_sni: Option<bool>,
 }
 
+/// A backend's or a server's `tls` mapping (TLS toward the server); a server's keys
+/// override its backend's one by one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServerTls {
+    pub(crate) verify: Option<String>,
+    pub(crate) ca: Option<String>,
+    pub(crate) sni: Option<String>,
+    pub(crate) alpn: Option<Vec<String>>,
+    pub(crate) cert: Option<String>,
+}
+
 impl RawBindEntry {
     /// The address text.
     pub(crate) fn address(&self) -> &str {
@@ -347,6 +359,7 @@ pub(crate) struct RawBackend {
     pub(crate) uri_len: Option<Int>,
     pub(crate) uri_depth: Option<Int>,
     pub(crate) fullconn: Option<Int>,
+    pub(crate) tls: Option<RawServerTls>,
 }
 
 /// One entry of a backend's `servers`.
@@ -362,6 +375,7 @@ pub(crate) struct RawServer {
     pub(crate) check: Option<RawServerCheck>,
     pub(crate) slowstart: Option<String>,
     pub(crate) minconn: Option<Int>,
+    pub(crate) tls: Option<RawServerTls>,
 }
 
 /// A backend's `check` mapping; also the per-server override (every key optional).

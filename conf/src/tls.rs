@@ -1,4 +1,4 @@
-//! TLS settings of a bind. Certificates and keys are read and checked here, while the
+//! TLS settings of binds and servers. Certificates and keys are read and checked here, while the
 //! configuration is validated — before anything is bound, and by `percore check` — so that a
 //! shard receives DER bytes, never paths, and a bad file is an error with a position.
 //!
@@ -13,6 +13,9 @@
 //! one DNS name (subjectAltName, else the common name) for SNI. The first pair is the
 //! default certificate, served when no name matches (or the client sends no SNI).
 //! Relative paths are relative to the working directory, as HAProxy's.
+//!
+//! A server's `tls` ([`ServerTls`]) is read the same way: its CA bundle and its optional
+//! client certificate (mTLS), which needs no DNS name.
 
 use std::fmt;
 use std::fs;
@@ -80,6 +83,33 @@ pub enum ClientVerify {
     /// Asked for; a client without one is served, one with a bad one refused.
     Optional,
     /// Asked for and required.
+    Required,
+}
+
+/// TLS toward one server (HAProxy's `ssl` on a `server` line): settings of the backend's
+/// `tls` mapping overridden key by key by the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// Whether the server's certificate is verified.
+    pub verify: ServerVerify,
+    /// CA certificates (DER) the server's certificate is verified against (empty with
+    /// `verify: none`; percore never uses the system's roots).
+    pub ca: Vec<Vec<u8>>,
+    /// Name sent as SNI and checked against the certificate; `None`: no SNI, and with
+    /// verification only the chain is checked (HAProxy's default without `sni`).
+    pub sni: Option<String>,
+    /// ALPN protocols offered, in preference order (empty: no ALPN).
+    pub alpn: Vec<String>,
+    /// Client certificate and key presented to the server (mTLS).
+    pub cert: Option<CertKey>,
+}
+
+/// Server certificate policy of a server (HAProxy's `verify` on a `server` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerVerify {
+    /// The certificate is not checked at all.
+    None,
+    /// The chain must lead to `ca`, and the name to `sni` when one is set.
     Required,
 }
 
@@ -361,9 +391,18 @@ fn load_pair(file: &Path, key_file: Option<&Path>, now: i64) -> Result<CertKey, 
 
 /// Completes a parsed certificate file into a checked pair.
 fn pair_from(file: &Path, pem: Pem, key_file: Option<&Path>, now: i64) -> Result<CertKey, String> {
-    let shown = file.display();
+    let (chain, key) = chain_and_key(file, pem, key_file)?;
+    cert_key(file.to_path_buf(), chain, key, now)
+}
+
+/// The chain of a parsed certificate file and its key (inside, in `key_file`, or beside it).
+fn chain_and_key(
+    file: &Path,
+    pem: Pem,
+    key_file: Option<&Path>,
+) -> Result<(Vec<Vec<u8>>, PrivateKey), String> {
     if pem.chain.is_empty() {
-        return Err(format!("{shown} holds no certificate"));
+        return Err(format!("{} holds no certificate", file.display()));
     }
     let key = match (pem.key, key_file) {
         (Some(key), _) => key,
@@ -372,7 +411,15 @@ fn pair_from(file: &Path, pem: Pem, key_file: Option<&Path>, now: i64) -> Result
             .ok_or_else(|| format!("{} holds no private key", key_file.display()))?,
         (None, None) => sibling_key(file)?,
     };
-    cert_key(file.to_path_buf(), pem.chain, key, now)
+    Ok((pem.chain, key))
+}
+
+/// Loads the client certificate percore presents to a server (a combined PEM file, or a
+/// chain with its key beside it): checked as a bind's certificate is, except that it needs
+/// no DNS name.
+pub(crate) fn load_identity(file: &Path, now: i64) -> Result<CertKey, String> {
+    let (chain, key) = chain_and_key(file, load_pem(file)?, None)?;
+    checked_pair(file.to_path_buf(), chain, key, now)
 }
 
 /// The key in `<file>.key` or `<stem>.key` beside a certificate file.
@@ -406,8 +453,25 @@ pub fn cert_key_from_pem(file: &Path, pem: &[u8], now: i64) -> Result<CertKey, S
     cert_key(file.to_path_buf(), parsed.chain, key, now)
 }
 
-/// Checks a chain and key and reads the leaf's facts.
+/// Checks a chain and key, and that the leaf names a DNS host (for SNI).
 fn cert_key(
+    file: PathBuf,
+    chain: Vec<Vec<u8>>,
+    key: PrivateKey,
+    now: i64,
+) -> Result<CertKey, String> {
+    let pair = checked_pair(file, chain, key, now)?;
+    if pair.names.is_empty() {
+        return Err(format!(
+            "{}: the certificate names no DNS host (no subjectAltName or common name)",
+            pair.file.display()
+        ));
+    }
+    Ok(pair)
+}
+
+/// Checks a chain and key (they match, the leaf is not expired) and reads the leaf's facts.
+fn checked_pair(
     file: PathBuf,
     chain: Vec<Vec<u8>>,
     key: PrivateKey,
@@ -420,11 +484,6 @@ fn cert_key(
         return Err(format!(
             "{shown}: the certificate expired on {}",
             leaf.not_after_text
-        ));
-    }
-    if leaf.names.is_empty() {
-        return Err(format!(
-            "{shown}: the certificate names no DNS host (no subjectAltName or common name)"
         ));
     }
     Ok(CertKey {
@@ -503,7 +562,7 @@ impl Leaf {
     }
 }
 
-/// Reads a CA bundle (PEM certificates) for client verification.
+/// Reads a CA bundle (PEM certificates) for client or server verification.
 pub(crate) fn load_ca(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     let pem = load_pem(path)?;
     if pem.chain.is_empty() {

@@ -216,3 +216,147 @@ fn versions_ciphers_alpn_and_verify_are_checked() {
         bad("cert: x")
     );
 }
+
+/// A config whose backend `app` has `backend_tls` (a flow mapping, or empty) at line 7 and
+/// two servers at lines 9 and 10, the first with `server_tls` (or none).
+fn server_config(backend_tls: &str, server_tls: &str) -> String {
+    let backend = if backend_tls.is_empty() {
+        "    balance: roundrobin\n".to_string()
+    } else {
+        format!("    tls: {backend_tls}\n")
+    };
+    let own = if server_tls.is_empty() {
+        String::new()
+    } else {
+        format!(", tls: {server_tls}")
+    };
+    format!(
+        "frontends:\n  web:\n    bind: \"127.0.0.1:0\"\n    default_backend: app\nbackends:\n  app:\n{backend}    servers:\n      - {{ name: s1, address: \"127.0.0.1:9\"{own} }}\n      - {{ name: s2, address: \"127.0.0.1:10\" }}\n"
+    )
+}
+
+#[test]
+fn server_tls_inherits_the_backends_settings_key_by_key() {
+    use percore_conf::tls::ServerVerify;
+    let dir = TempDir::new("srv");
+    let (c, _) = cert(&["origin.test"]);
+    let ca = dir.file("ca.pem", &c);
+    let (cc, ck) = cert(&["client.test"]);
+    let identity = dir.file("client.pem", &format!("{cc}{ck}"));
+    let text = server_config(
+        &format!("{{ ca: {ca}, sni: Origin.Test, alpn: [http/1.1] }}"),
+        &format!("{{ sni: other.test, cert: {identity} }}"),
+    );
+    let cfg = parse("test.yaml", &text, &host()).expect("valid");
+    let servers = &cfg.backends[0].servers;
+    let s1 = servers[0].tls.as_ref().expect("s1 tls");
+    let s2 = servers[1].tls.as_ref().expect("s2 inherits");
+    assert_eq!(s1.verify, ServerVerify::Required, "the default");
+    assert_eq!((s1.ca.len(), s2.ca.len()), (1, 1));
+    assert_eq!(s1.sni.as_deref(), Some("other.test"));
+    assert_eq!(s2.sni.as_deref(), Some("origin.test"), "lowercased");
+    assert_eq!(s1.alpn, vec!["http/1.1"]);
+    assert_eq!(
+        s1.cert.as_ref().map(|c| c.names.clone()),
+        Some(vec!["client.test".into()])
+    );
+    assert!(s2.cert.is_none());
+    assert!(
+        !format!("{s1:?}").contains("PRIVATE"),
+        "keys are never printed"
+    );
+
+    // Only a server: the other stays plain; verify none needs no ca, and turns the
+    // backend's off.
+    let cfg = parse("test.yaml", &server_config("", "{ verify: none }"), &host()).expect("valid");
+    let tls = cfg.backends[0].servers[0].tls.as_ref().expect("tls");
+    assert_eq!(
+        (tls.verify, tls.ca.len(), tls.sni.as_deref()),
+        (ServerVerify::None, 0, None)
+    );
+    assert!(cfg.backends[0].servers[1].tls.is_none());
+    let text = server_config(&format!("{{ ca: {ca} }}"), "{ verify: none }");
+    let cfg = parse("test.yaml", &text, &host()).expect("valid");
+    assert_eq!(cfg.backends[0].servers[0].tls.as_ref().unwrap().ca.len(), 0);
+    // A client certificate needs no DNS name; an identity without SAN or CN still loads.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let bare = params.self_signed(&key).unwrap();
+    let bare = dir.file(
+        "bare.pem",
+        &format!("{}{}", bare.pem(), key.serialize_pem()),
+    );
+    let text = server_config("", &format!("{{ verify: none, cert: {bare} }}"));
+    assert!(parse("test.yaml", &text, &host()).is_ok());
+}
+
+#[test]
+fn server_tls_mistakes_are_refused_where_they_are_written() {
+    let dir = TempDir::new("srvbad");
+    let (c, k) = cert(&["origin.test"]);
+    let ca = dir.file("ca.pem", &c);
+    let (_, other_key) = cert(&["x.test"]);
+    let mismatched = dir.file("mismatch.pem", &format!("{c}{other_key}"));
+    let (ec, ek) = expired_cert();
+    let expired = dir.file("old.pem", &format!("{ec}{ek}"));
+    let key_only = dir.file("key.pem", &k);
+    let at = |text: &str, line: usize, needle: &str| {
+        let column = text.lines().nth(line - 1).unwrap().find(needle).unwrap() + 1;
+        format!("test.yaml:{line}:{column}: ")
+    };
+
+    let text = server_config("{ sni: a.test }", "");
+    let err = error(&text);
+    assert!(
+        err.starts_with("test.yaml:7:")
+            && err.contains("backends.app.tls.verify: verify required needs ca")
+            && err.contains("system's roots are never used"),
+        "{err}"
+    );
+    let text = server_config("", "{ sni: a.test }");
+    let err = error(&text);
+    assert!(
+        err.contains("backends.app.servers[0].tls.verify: verify required needs ca"),
+        "{err}"
+    );
+    let text = server_config("", &format!("{{ verify: none, ca: {ca} }}"));
+    assert!(error(&text).contains("servers[0].tls.ca: ca has no effect with verify none"));
+    let text = server_config("", "{ verify: maybe }");
+    assert!(error(&text).contains("tls.verify: expected required or none, found \"maybe\""));
+    let text = server_config(&format!("{{ ca: {ca}, sni: \"127.0.0.1\" }}"), "");
+    assert!(error(&text).contains("backends.app.tls.sni: expected a DNS name"));
+    let text = server_config(&format!("{{ ca: {ca}, alpn: [h2, h2] }}"), "");
+    assert!(error(&text).contains("tls.alpn[1]: h2 is listed twice"));
+    let text = server_config(&format!("{{ ca: {key_only} }}"), "");
+    assert!(
+        error(&text).contains("backends.app.tls.ca: ")
+            && error(&text).contains("holds no certificate")
+    );
+    for (file, wanted) in [
+        (
+            &mismatched,
+            "the private key does not match the certificate",
+        ),
+        (&expired, "the certificate expired on"),
+        (&ca, "holds no private key"),
+    ] {
+        let text = server_config(&format!("{{ ca: {ca} }}"), &format!("{{ cert: {file} }}"));
+        let err = error(&text);
+        assert!(
+            err.starts_with(&at(&text, 9, file))
+                && err.contains("backends.app.servers[0].tls.cert: ")
+                && err.contains(wanted),
+            "{file}: {err}"
+        );
+    }
+    let text = server_config(&format!("{{ ca: {ca} }}"), "{ certs: [x] }");
+    assert!(error(&text).contains("unknown field"), "{}", error(&text));
+    let text = server_config(&format!("{{ ca: {ca} }}"), "").replace(
+        "address: \"127.0.0.1:10\"",
+        "address: \"127.0.0.1:10\", send_proxy: v2",
+    );
+    assert!(
+        error(&text).contains("servers[1].send_proxy: send_proxy with tls is not supported yet")
+    );
+}

@@ -21,6 +21,12 @@ pub enum CheckStatus {
     Layer4Timeout,
     /// TCP connect refused or unreachable.
     Layer4Connection,
+    /// TLS handshake completed (a TCP check of a server with `tls`).
+    Layer6Ok,
+    /// TLS handshake timed out.
+    Layer6Timeout,
+    /// TLS handshake failed (protocol error, certificate refused).
+    Layer6InvalidResponse,
     /// HTTP check timed out.
     Layer7Timeout,
     /// HTTP check got an invalid response.
@@ -42,6 +48,9 @@ impl CheckStatus {
             CheckStatus::Layer4Ok => 6,
             CheckStatus::Layer4Timeout => 7,
             CheckStatus::Layer4Connection => 8,
+            CheckStatus::Layer6Ok => 9,
+            CheckStatus::Layer6Timeout => 10,
+            CheckStatus::Layer6InvalidResponse => 11,
             CheckStatus::Layer7Timeout => 12,
             CheckStatus::Layer7InvalidResponse => 13,
             CheckStatus::Layer7Ok => 15,
@@ -59,6 +68,9 @@ impl CheckStatus {
             CheckStatus::Layer4Ok => "L4OK",
             CheckStatus::Layer4Timeout => "L4TOUT",
             CheckStatus::Layer4Connection => "L4CON",
+            CheckStatus::Layer6Ok => "L6OK",
+            CheckStatus::Layer6Timeout => "L6TOUT",
+            CheckStatus::Layer6InvalidResponse => "L6RSP",
             CheckStatus::Layer7Timeout => "L7TOUT",
             CheckStatus::Layer7InvalidResponse => "L7RSP",
             CheckStatus::Layer7Ok => "L7OK",
@@ -76,6 +88,9 @@ impl CheckStatus {
             CheckStatus::Layer4Ok => "Layer4 check passed",
             CheckStatus::Layer4Timeout => "Layer4 timeout",
             CheckStatus::Layer4Connection => "Layer4 connection problem",
+            CheckStatus::Layer6Ok => "Layer6 check passed",
+            CheckStatus::Layer6Timeout => "Layer6 timeout",
+            CheckStatus::Layer6InvalidResponse => "Layer6 invalid response",
             CheckStatus::Layer7Timeout => "Layer7 timeout",
             CheckStatus::Layer7InvalidResponse => "Layer7 invalid response",
             CheckStatus::Layer7Ok => "Layer7 check passed",
@@ -88,7 +103,7 @@ impl CheckStatus {
     pub fn result_code(self) -> u32 {
         match self {
             CheckStatus::Unknown | CheckStatus::Initializing => 0,
-            CheckStatus::Layer4Ok | CheckStatus::Layer7Ok => 3,
+            CheckStatus::Layer4Ok | CheckStatus::Layer6Ok | CheckStatus::Layer7Ok => 3,
             _ => 2,
         }
     }
@@ -131,6 +146,17 @@ mod tests {
             "Layer4 connection problem"
         );
         assert!(CheckStatus::Layer7WrongStatus.has_code() && !CheckStatus::Layer4Ok.has_code());
+        // check.c: L6OK, L6TOUT, L6RSP between L4CON and L7TOUT.
+        assert_eq!(
+            (
+                CheckStatus::Layer6Ok.code(),
+                CheckStatus::Layer6InvalidResponse.code(),
+                CheckStatus::Layer6InvalidResponse.info(),
+                CheckStatus::Layer6Ok.result_code()
+            ),
+            (9, 11, "L6RSP", 3)
+        );
+        assert!(!CheckStatus::Layer6InvalidResponse.has_code());
         assert!(CheckStatus::Layer4Ok.has_duration() && !CheckStatus::Initializing.has_duration());
     }
 }

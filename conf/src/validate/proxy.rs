@@ -14,7 +14,7 @@ use crate::raw::{
     Named, RawBackend, RawBind, RawBindEntry, RawBindMap, RawDefaults, RawFrontend, RawServer,
     RawTimeouts,
 };
-use crate::tls::BindTls;
+use crate::tls::{BindTls, ServerTls};
 use crate::validate::field::{self, NamePlace, Port, Zero};
 
 /// `defaults` resolved against the built-in values; what sections inherit.
@@ -415,6 +415,8 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
         return Err(Fault::value(&servers_path, "expected at least one server"));
     }
     let mut servers: Vec<Server> = Vec::with_capacity(raw.servers.len());
+    // The backend's `tls` as servers without their own inherit it: read once.
+    let mut inherited = None;
     for (i, server_raw) in raw.servers.iter().enumerate() {
         let item = servers_path.index(i);
         let mut server = server(server_raw, &item)?;
@@ -424,6 +426,7 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
             server_raw.check.as_ref(),
             &item,
         )?;
+        server.tls = server_tls(raw, server_raw, (&path, &item), &mut inherited)?;
         if let Some(first) = servers.iter().position(|s| s.name == server.name) {
             return Err(Fault::value(
                 &item.key("name"),
@@ -456,6 +459,33 @@ pub(crate) fn backend(name: &str, raw: &RawBackend, defaults: &Defaults) -> Resu
     })
 }
 
+/// A server's TLS settings over its backend's; `inherited` keeps the backend's own, read
+/// once for every server that writes none. `send_proxy` is refused beside TLS.
+fn server_tls(
+    backend: &RawBackend,
+    server: &RawServer,
+    (backend_path, server_path): (&YamlPath, &YamlPath),
+    inherited: &mut Option<Option<ServerTls>>,
+) -> Result<Option<ServerTls>, Fault> {
+    let backend_tls = (backend.tls.as_ref(), &backend_path.key("tls"));
+    let tls = match &server.tls {
+        Some(own) => super::tls::server_tls(backend_tls, (Some(own), &server_path.key("tls")))?,
+        None => match inherited {
+            Some(tls) => tls.clone(),
+            None => inherited
+                .insert(super::tls::server_tls(backend_tls, (None, server_path))?)
+                .clone(),
+        },
+    };
+    if tls.is_some() && server.send_proxy.is_some() {
+        return Err(Fault::key(
+            &server_path.key("send_proxy"),
+            "send_proxy with tls is not supported yet (the header must precede the handshake)",
+        ));
+    }
+    Ok(tls)
+}
+
 fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
     field::name(&raw.name, &path.key("name"), NamePlace::Value)?;
     Ok(Server {
@@ -472,6 +502,7 @@ fn server(raw: &RawServer, path: &YamlPath) -> Result<Server, Fault> {
             None => 0,
         },
         check: None,
+        tls: None,
         minconn: match raw.minconn {
             Some(n) => field::int_u32(n, &path.key("minconn"), 1, limits::MAXCONN_MAX)?,
             None => 0,

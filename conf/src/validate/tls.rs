@@ -1,12 +1,13 @@
 //! A bind's `tls` mapping → [`BindTls`]: versions, ALPN, ciphers, client verification, and
-//! the certificate files, read and checked (see [`crate::tls`]).
+//! the certificate files, read and checked (see [`crate::tls`]). A server's `tls` (over its
+//! backend's) → [`ServerTls`]: verification, CA bundle, SNI, ALPN, client certificate.
 
 use std::path::PathBuf;
 
 use crate::error::Fault;
 use crate::path::YamlPath;
-use crate::raw::RawTls;
-use crate::tls::{self, BindTls, ClientVerify, TlsVersion};
+use crate::raw::{RawServerTls, RawTls};
+use crate::tls::{self, BindTls, ClientVerify, ServerTls, ServerVerify, TlsVersion};
 
 /// Longest ALPN protocol name (RFC 7301: 1..255 bytes).
 const ALPN_NAME_MAX: usize = 255;
@@ -88,6 +89,123 @@ pub(crate) fn bind_tls(raw: &RawTls, path: &YamlPath) -> Result<BindTls, Fault> 
         client_ca,
         strict_sni: raw.strict_sni.unwrap_or(false),
     })
+}
+
+/// A server's TLS settings written in its backend's `tls` (at `backend.1`) and its own
+/// (at `server.1`), whose keys win one by one; `None` when neither is written. Each fault
+/// names the mapping its key came from.
+pub(crate) fn server_tls(
+    backend: (Option<&RawServerTls>, &YamlPath),
+    server: (Option<&RawServerTls>, &YamlPath),
+) -> Result<Option<ServerTls>, Fault> {
+    if backend.0.is_none() && server.0.is_none() {
+        return Ok(None);
+    }
+    let layers = Layers { backend, server };
+    let (verify, ca) = server_verify(&layers)?;
+    let (name, sni_path) = layers.get("sni", |r| r.sni.as_deref());
+    let sni = name.map(|name| sni(name, &sni_path)).transpose()?;
+    let (names, alpn_path) = layers.get("alpn", |r| r.alpn.as_deref());
+    let alpn = alpn(names.unwrap_or_default(), &alpn_path)?;
+    let (file, cert_path) = layers.get("cert", |r| r.cert.as_deref());
+    let cert = file
+        .map(|file| {
+            tls::load_identity(&PathBuf::from(file), tls::unix_now())
+                .map_err(|e| Fault::value(&cert_path, e))
+        })
+        .transpose()?;
+    Ok(Some(ServerTls {
+        verify,
+        ca,
+        sni,
+        alpn,
+        cert,
+    }))
+}
+
+/// A backend's and a server's `tls` mappings, each with its path.
+struct Layers<'a> {
+    backend: (Option<&'a RawServerTls>, &'a YamlPath),
+    server: (Option<&'a RawServerTls>, &'a YamlPath),
+}
+
+impl<'a> Layers<'a> {
+    /// The value of `key` (the server's, else the backend's) and its path: where it is
+    /// written, else the server's mapping when it has one.
+    fn get<T: ?Sized>(
+        &self,
+        key: &str,
+        get: impl Fn(&'a RawServerTls) -> Option<&'a T>,
+    ) -> (Option<&'a T>, YamlPath) {
+        if let Some(value) = self.server.0.and_then(&get) {
+            return (Some(value), self.server.1.key(key));
+        }
+        if let Some(value) = self.backend.0.and_then(&get) {
+            return (Some(value), self.backend.1.key(key));
+        }
+        let at = if self.server.0.is_some() {
+            self.server.1
+        } else {
+            self.backend.1
+        };
+        (None, at.key(key))
+    }
+}
+
+/// `verify` (default `required`) and the `ca` bundle it needs.
+fn server_verify(layers: &Layers<'_>) -> Result<(ServerVerify, Vec<Vec<u8>>), Fault> {
+    let (verify, verify_path) = layers.get("verify", |r| r.verify.as_deref());
+    let verify = match verify {
+        None | Some("required") => ServerVerify::Required,
+        Some("none") => ServerVerify::None,
+        Some(other) => {
+            return Err(Fault::value(
+                &verify_path,
+                format!(
+                    "expected required or none, found {}",
+                    crate::de::quote(other)
+                ),
+            ))
+        }
+    };
+    let (file, ca_path) = layers.get("ca", |r| r.ca.as_deref());
+    // A server may turn verification off under a backend's `ca`: that one is ignored.
+    let ca_overridden = layers
+        .server
+        .0
+        .is_some_and(|r| r.verify.is_some() && r.ca.is_none());
+    let ca = match (file, verify) {
+        (Some(_), ServerVerify::None) if ca_overridden => Vec::new(),
+        (Some(_), ServerVerify::None) => {
+            return Err(Fault::key(
+                &ca_path,
+                "ca has no effect with verify none (remove it, or set verify: required)",
+            ))
+        }
+        (Some(file), ServerVerify::Required) => {
+            tls::load_ca(&PathBuf::from(file)).map_err(|e| Fault::value(&ca_path, e))?
+        }
+        (None, ServerVerify::None) => Vec::new(),
+        (None, ServerVerify::Required) => {
+            return Err(Fault::key(
+                &verify_path,
+                "verify required needs ca, the CA certificates the server's certificate is \
+                 checked against (the system's roots are never used; verify: none skips the check)",
+            ))
+        }
+    };
+    Ok((verify, ca))
+}
+
+/// The SNI sent to a server: a DNS name (not an address: RFC 6066 forbids IP literals).
+fn sni(name: &str, path: &YamlPath) -> Result<String, Fault> {
+    match rustls::pki_types::ServerName::try_from(name) {
+        Ok(rustls::pki_types::ServerName::DnsName(_)) => Ok(name.to_ascii_lowercase()),
+        _ => Err(Fault::value(
+            path,
+            format!("expected a DNS name, found {}", crate::de::quote(name)),
+        )),
+    }
 }
 
 /// `"1.2"`, `"1.3"` or HAProxy's `TLSv1.2` / `TLSv1.3`.

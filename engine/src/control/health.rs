@@ -8,6 +8,10 @@
 //! shutdown-sessions` (the same broadcast kill as `shutdown sessions server`) or `on_marked_up:
 //! shutdown-backup-sessions`. `disable health` and maintenance pause a server's checks
 //! without changing its state.
+//!
+//! A server with `tls` is checked over TLS, as HAProxy's `check-ssl`: a TCP check is a
+//! connect and a handshake (`L6OK`; a failed handshake is `L6RSP`, a slow one `L6TOUT`), an
+//! HTTP check sends its request inside TLS. Each checker task builds its own connector.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
+use glommio::timer::Timer;
 use percore_admin::CheckStatus;
 use percore_conf::check::{Check, CheckKind, OnError, OnMarkedDown, OnMarkedUp};
 use percore_protocols::http1::status_line_code;
@@ -24,6 +29,12 @@ use super::exec::Ctl;
 use crate::ids::ServerKey;
 use crate::logging::Severity;
 use crate::rings::msg::AdminState;
+use crate::tls::connector::Connector;
+use crate::tls::{HandshakeError, ServerSock, TlsStream};
+
+/// How a checker reaches its server: plain (`None`), or TLS with a connector, or TLS whose
+/// settings rustls refused (every check fails with the reason).
+type CheckTls = Option<Result<Connector, String>>;
 
 /// Checks running at the same time, process-wide: bounds sockets and CPU spent on checks.
 pub const CHECKS_CONCURRENT_MAX: u64 = 64;
@@ -69,13 +80,22 @@ pub fn spawn_all(ctl: &Rc<Ctl>) {
             .collect()
     };
     let n = checked.len().max(1) as u32;
-    let mut tasks = ctl.checkers.borrow_mut();
     for (i, (key, check)) in checked.into_iter().enumerate() {
         let delay = check.inter * i as u32 / n;
         let permits = ctl.check_permits.clone();
-        let task = glommio::spawn_local(checker(ctl.clone(), permits, key, check, delay));
-        tasks.insert(key, task.detach());
+        let tls = check_tls(ctl, key);
+        let task = glommio::spawn_local(checker(ctl.clone(), permits, (key, tls), check, delay));
+        ctl.checkers.borrow_mut().insert(key, task.detach());
     }
+}
+
+/// The TLS a check of server `key` uses, from its configured `tls`.
+fn check_tls(ctl: &Ctl, key: ServerKey) -> CheckTls {
+    let st = ctl.state.borrow();
+    let tls = st.config.backends[key.backend].servers[key.server]
+        .tls
+        .as_ref()?;
+    Some(Connector::new(tls))
 }
 
 /// After a reload, `add server` or `del server` changed server `key`: its checker (if
@@ -98,14 +118,15 @@ pub fn restart(ctl: &Rc<Ctl>, key: ServerKey) {
     };
     let delay = check.inter * (key.server % 16) as u32 / 16;
     let permits = ctl.check_permits.clone();
-    let task = glommio::spawn_local(checker(ctl.clone(), permits, key, check, delay));
+    let tls = check_tls(ctl, key);
+    let task = glommio::spawn_local(checker(ctl.clone(), permits, (key, tls), check, delay));
     ctl.checkers.borrow_mut().insert(key, task.detach());
 }
 
 async fn checker(
     ctl: Rc<Ctl>,
     permits: Rc<Semaphore>,
-    key: ServerKey,
+    (key, tls): (ServerKey, CheckTls),
     check: Check,
     delay: Duration,
 ) {
@@ -123,7 +144,7 @@ async fn checker(
             // Read each time: `set server … addr|check-addr|check-port` move the checks.
             let addr = ctl.state.borrow().servers[key.backend][key.server].check_target();
             let t0 = Instant::now();
-            let outcome = run_check(&check, addr).await;
+            let outcome = run_check(&check, addr, tls.as_ref()).await;
             drop(permit);
             on_check(&ctl, key, outcome, t0.elapsed()).await;
         }
@@ -144,18 +165,30 @@ async fn checker(
     }
 }
 
-/// Runs one check against `addr`: a connect for TCP checks; for HTTP checks, a connect and
-/// one request whose status line must come back within `check.timeout` of the start.
-pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
+/// Runs one check against `addr`: a connect (and the TLS handshake with `tls`) for TCP
+/// checks; for HTTP checks, that and one request whose status line must come back, all
+/// within `check.timeout` of the start.
+pub async fn run_check(
+    check: &Check,
+    addr: SocketAddr,
+    tls: Option<&Result<Connector, String>>,
+) -> Outcome {
     let deadline = Instant::now() + check.timeout;
-    let mut stream = match TcpStream::connect_timeout(addr, check.timeout).await {
+    let tcp = match TcpStream::connect_timeout(addr, check.timeout).await {
         Ok(s) => s,
         Err(e) => return check_connect_failure(&e.to_string()),
+    };
+    let (mut stream, passed) = match tls {
+        None => (ServerSock::Plain(tcp), CheckStatus::Layer4Ok),
+        Some(tls) => match check_handshake((tcp, addr), tls, deadline).await {
+            Ok(sock) => (sock, CheckStatus::Layer6Ok),
+            Err(failed) => return failed,
+        },
     };
     if check.kind == CheckKind::Tcp {
         return Outcome {
             passed: true,
-            status: CheckStatus::Layer4Ok,
+            status: passed,
             code: None,
             info: String::new(),
             nolb: false,
@@ -186,6 +219,39 @@ pub async fn run_check(check: &Check, addr: SocketAddr) -> Outcome {
     }
 }
 
+/// The TLS handshake of a check on the connected `tcp`, done by `deadline`; a failure is
+/// the check's outcome: `L6TOUT` when late, `L6RSP` otherwise (with the reason).
+async fn check_handshake(
+    (tcp, addr): (TcpStream, SocketAddr),
+    tls: &Result<Connector, String>,
+    deadline: Instant,
+) -> Result<ServerSock, Outcome> {
+    let failed = |status, info: String| Outcome {
+        passed: false,
+        status,
+        code: None,
+        info,
+        nolb: false,
+    };
+    let connector = tls
+        .as_ref()
+        .map_err(|e| failed(CheckStatus::Layer6InvalidResponse, e.clone()))?;
+    let name = connector.server_name(addr.ip());
+    let handshake = TlsStream::connect(tcp, connector.config.clone(), name);
+    let timer = async {
+        Timer::new(deadline.saturating_duration_since(Instant::now())).await;
+        Err(HandshakeError::Timeout)
+    };
+    match futures_lite::future::or(handshake, timer).await {
+        Ok(tls) => Ok(ServerSock::Tls(Box::new(tls))),
+        Err(HandshakeError::Timeout) => Err(failed(CheckStatus::Layer6Timeout, String::new())),
+        Err(e) => Err(failed(
+            CheckStatus::Layer6InvalidResponse,
+            short_error(&e.to_string()),
+        )),
+    }
+}
+
 /// The outcome of a check whose connect failed with `text`: a layer-4 timeout when the
 /// connect timed out, a layer-4 connection error otherwise.
 fn check_connect_failure(text: &str) -> Outcome {
@@ -206,7 +272,7 @@ fn check_connect_failure(text: &str) -> Outcome {
 /// Writes `request`, then reads until the first CRLF, EOF or [`CHECK_RESPONSE_BYTES_MAX`]
 /// bytes, all within `left` (at least 1 ms); returns the bytes read.
 async fn http_check_exchange(
-    stream: &mut TcpStream,
+    stream: &mut ServerSock,
     request: &str,
     left: Duration,
 ) -> glommio::Result<Vec<u8>, ()> {

@@ -507,7 +507,7 @@ impl State {
             s.split_epoch = s.split_epoch.wrapping_add(1);
             f.splits.push((key, s.maxconn, s.split_epoch));
         }
-        if was.check != new.check || moved {
+        if was.check != new.check || was.tls != new.tls || moved {
             s.check = new.check.clone().map(CheckState::new);
             f.checks.push(key);
         }
@@ -583,5 +583,7 @@ fn added_server(add: &AddServer, be: &percore_conf::Backend) -> percore_conf::Se
         check,
         slowstart: None,
         minconn: 0,
+        // `add server` has no TLS keywords yet: a dynamic server is plain.
+        tls: None,
     }
 }

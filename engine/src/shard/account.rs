@@ -23,6 +23,7 @@ pub struct Warnings {
     invalid_response: RateLimiter,
     proxy_header: RateLimiter,
     tls: RateLimiter,
+    server_tls: RateLimiter,
     accept: RateLimiter,
 }
 
@@ -35,6 +36,7 @@ impl Warnings {
             invalid_response: kind("invalid responses"),
             proxy_header: kind("refused PROXY headers"),
             tls: kind("failed TLS handshakes"),
+            server_tls: kind("failed TLS handshakes with servers"),
             accept: kind("accept errors"),
         }
     }
@@ -58,6 +60,7 @@ impl Warnings {
             &self.invalid_response,
             &self.proxy_header,
             &self.tls,
+            &self.server_tls,
             &self.accept,
         ] {
             limit.warn_flush(now);
@@ -77,6 +80,13 @@ impl Shard {
     pub(super) fn warn_tls(&self, line: &str) {
         self.warnings
             .tls
+            .warn(Instant::now(), || format!("shard {}: {line}", self.id));
+    }
+
+    /// A failed TLS handshake with a server: a rate-limited warning.
+    pub(super) fn warn_server_handshake(&self, line: &str) {
+        self.warnings
+            .server_tls
             .warn(Instant::now(), || format!("shard {}: {line}", self.id));
     }
 

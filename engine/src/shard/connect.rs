@@ -1,7 +1,7 @@
 //! Choosing a server and getting a connection to it, shared by TCP and HTTP streams:
 //! balancer pick (queueing for a `maxconn` slot), optional idle pooled connection (HTTP),
-//! connect with `timeout.connect`. One attempt per call; the stream machine decides retries
-//! and redispatch (`crate::stream::attempt`).
+//! connect and (for a server with `tls`) TLS handshake within `timeout.connect`. One attempt
+//! per call; the stream machine decides retries and redispatch (`crate::stream::attempt`).
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -16,11 +16,12 @@ use super::table::StreamGuard;
 use super::{Pick, Shard};
 use crate::ids::ServerKey;
 use crate::stream::{Connected, ServerRequest};
+use crate::tls::ServerSock;
 
 /// A server connection ready for use.
 pub struct ServerConn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket, plain or TLS.
+    pub stream: ServerSock,
     /// Which server.
     pub key: ServerKey,
     /// Taken from the idle pool rather than freshly connected (it may turn out dead).
@@ -91,7 +92,8 @@ async fn acquire_slot(
 
 /// One connection attempt for `request`: a server and its slot (queueing while all are
 /// full), then an idle pooled connection to it when the request allows, else a connect
-/// within `timeout.connect`. Retry decisions belong to the stream machine.
+/// (and TLS handshake) within `timeout.connect`. Retry decisions belong to the stream
+/// machine; a failed handshake is a failed connect.
 pub async fn connect_once(
     shard: &Rc<Shard>,
     gen: &Generation,
@@ -129,12 +131,9 @@ pub async fn connect_once(
     let server = &layout.config.backends[backend].servers[server_idx];
     // The view's address, not the configured one: `set server … addr` moves new connects.
     let address = shard.views.borrow()[backend][server_idx].address;
-    match TcpStream::connect_timeout(address, be.timeout.connect).await {
-        Ok(stream) => {
-            // Nagle would add up to 40 ms to small exchanges through the proxy.
-            let _ = stream.set_nodelay(true);
-            ready(shard, key, stream, false, slot, queued_ms)
-        }
+    let started = Instant::now();
+    let tcp = match TcpStream::connect_timeout(address, be.timeout.connect).await {
+        Ok(tcp) => tcp,
         Err(e) => {
             log::debug!(
                 "shard {} stream {}: connect to {}/{} ({}) failed: {e}",
@@ -145,6 +144,16 @@ pub async fn connect_once(
                 address
             );
             shard.on_connect_error(key);
+            return (Connected::Failed { server: key }, None);
+        }
+    };
+    // Nagle would add up to 40 ms to small exchanges through the proxy.
+    let _ = tcp.set_nodelay(true);
+    let left = be.timeout.connect.saturating_sub(started.elapsed());
+    match shard.secure_server(key, (tcp, address), left).await {
+        Some(stream) => ready(shard, key, stream, false, slot, queued_ms),
+        None => {
+            shard.on_connect_error(key);
             (Connected::Failed { server: key }, None)
         }
     }
@@ -154,7 +163,7 @@ pub async fn connect_once(
 fn ready(
     shard: &Shard,
     key: ServerKey,
-    stream: TcpStream,
+    stream: ServerSock,
     reused: bool,
     slot: BudgetSlot,
     queued_ms: u32,

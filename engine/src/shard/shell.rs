@@ -23,7 +23,7 @@ use super::tls::Security;
 use super::Shard;
 use crate::rings::msg::AdminState;
 use crate::stream::{Connected, Event, Layer, Machine, ServerRequest, Side, Transmit};
-use crate::tls::ClientSock;
+use crate::tls::{ClientSock, ServerSock};
 
 /// Bytes moved by one stream per wake-up before it yields to other streams.
 const COPY_BUDGET_BYTES: usize = 256 * 1024;
@@ -344,10 +344,10 @@ fn poll_io_turn<M: Machine>(
     }
 }
 
-/// One side's socket: the client's may be TLS.
+/// One side's socket; either may be TLS.
 enum Sock<'a> {
     Client(&'a mut ClientSock),
-    Server(&'a mut TcpStream),
+    Server(&'a mut ServerSock),
 }
 
 impl Sock<'_> {

@@ -1,26 +1,30 @@
-//! This shard's TLS acceptors: one rustls `ServerConfig` per TLS bind of the current
-//! generation, built here from the validated settings and the ticket keys the control
-//! plane sent. A reload rebuilds only the binds whose settings (certificate bytes
-//! included) changed; streams keep the acceptor their handshake used.
+//! This shard's TLS acceptors and connectors: one rustls `ServerConfig` per TLS bind and
+//! one `ClientConfig` per distinct server `tls` setting of the current generation, built
+//! here from the validated settings (and, for binds, the ticket keys the control plane
+//! sent). A reload rebuilds only the settings (certificate bytes included) that changed;
+//! connections keep the configuration their handshake used.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 
-use percore_conf::tls::BindTls;
+use percore_conf::tls::{BindTls, ServerTls};
 use percore_conf::Config;
+use rustls::pki_types::ServerName;
 use rustls::server::ProducesTickets;
-use rustls::ServerConfig;
+use rustls::{ClientConfig, ServerConfig};
 
 use super::proxy_header::Preread;
 use super::Shard;
+use crate::ids::ServerKey;
 use crate::logging::Severity;
 use crate::tls::acceptor;
+use crate::tls::connector::Connector;
 use crate::tls::ticket::{TicketKeys, Ticketer};
-use crate::tls::{ClientSock, HandshakeError, TlsStream};
+use crate::tls::{ClientSock, HandshakeError, ServerSock, TlsStream};
 
 /// What a bind asks of its connections.
 #[derive(Clone)]
@@ -33,10 +37,20 @@ pub enum Security {
     Broken,
 }
 
+/// What connections to a server ask.
+pub enum ServerSecurity {
+    /// Plain TCP.
+    Plain,
+    /// A TLS handshake with this configuration, for this name.
+    Tls(Arc<ClientConfig>, ServerName<'static>),
+    /// TLS whose configuration could not be built (logged): every connect fails.
+    Broken,
+}
+
 /// One bind: its configured address, settings and what it asks.
 type Bind = (SocketAddr, Option<BindTls>, Security);
 
-/// The acceptors of one shard.
+/// The acceptors and connectors of one shard.
 pub struct ShardTls {
     ticketer: Arc<dyn ProducesTickets>,
     /// Per frontend, its binds in configuration order.
@@ -44,6 +58,12 @@ pub struct ShardTls {
     /// Binds the last reload removed, per frontend: their listeners still serve the
     /// connections already queued.
     retired: Vec<(usize, Bind)>,
+    /// The distinct server `tls` settings of the current generation, each with its
+    /// connector (`None`: rustls refused it, logged). Servers with equal settings share
+    /// one, session cache included.
+    connectors: Vec<(ServerTls, Option<Connector>)>,
+    /// `servers[backend][server]`: index into `connectors`; `None` for a plain server.
+    servers: Vec<Vec<Option<usize>>>,
 }
 
 impl ShardTls {
@@ -53,13 +73,77 @@ impl ShardTls {
             ticketer: Arc::new(Ticketer::new(keys)),
             binds: Vec::new(),
             retired: Vec::new(),
+            connectors: Vec::new(),
+            servers: Vec::new(),
         };
         tls.rebuild(config);
         tls
     }
 
-    /// Follows a new generation: unchanged TLS settings keep their acceptor.
+    /// What connecting to server `key` at `ip` asks (plain for a server this generation
+    /// does not know yet).
+    pub fn server_security(&self, key: ServerKey, ip: IpAddr) -> ServerSecurity {
+        let index = self
+            .servers
+            .get(key.backend)
+            .and_then(|b| b.get(key.server))
+            .copied()
+            .flatten();
+        match index.map(|i| &self.connectors[i].1) {
+            None => ServerSecurity::Plain,
+            Some(Some(c)) => ServerSecurity::Tls(c.config.clone(), c.server_name(ip)),
+            Some(None) => ServerSecurity::Broken,
+        }
+    }
+
+    /// Follows a new generation's servers: settings already known keep their connector.
+    fn rebuild_connectors(&mut self, config: &Config) {
+        let mut old = std::mem::take(&mut self.connectors);
+        let mut servers = Vec::with_capacity(config.backends.len());
+        for be in &config.backends {
+            let mut list = Vec::with_capacity(be.servers.len());
+            for srv in &be.servers {
+                let index = srv.tls.as_ref().map(|tls| {
+                    self.connector_index(tls, &mut old, &format!("{}/{}", be.name, srv.name))
+                });
+                list.push(index);
+            }
+            servers.push(list);
+        }
+        self.servers = servers;
+    }
+
+    /// The index of `tls` in the new `connectors`: found there, else moved from `old`,
+    /// else built (a refusal is logged, naming `server`).
+    fn connector_index(
+        &mut self,
+        tls: &ServerTls,
+        old: &mut Vec<(ServerTls, Option<Connector>)>,
+        server: &str,
+    ) -> usize {
+        if let Some(i) = self.connectors.iter().position(|(t, _)| t == tls) {
+            return i;
+        }
+        let entry = match old.iter().position(|(t, _)| t == tls) {
+            Some(i) => old.swap_remove(i),
+            None => {
+                let built = Connector::new(tls)
+                    .map_err(|e| {
+                        log::error!(
+                            "server {server}: TLS settings refused, connects will fail: {e}"
+                        )
+                    })
+                    .ok();
+                (tls.clone(), built)
+            }
+        };
+        self.connectors.push(entry);
+        self.connectors.len() - 1
+    }
+
+    /// Follows a new generation: unchanged TLS settings keep their acceptor or connector.
     pub fn rebuild(&mut self, config: &Config) {
+        self.rebuild_connectors(config);
         let old = std::mem::take(&mut self.binds);
         self.binds = config
             .frontends
@@ -212,6 +296,50 @@ impl Shard {
                 None
             }
         }
+    }
+
+    /// The connection to server `key` at `addr` on the connected `tcp` socket, as the server
+    /// asks: plain, or TLS once the handshake completed within `left` (what remains of
+    /// `timeout.connect`). `None` when the handshake failed: logged (rate-limited) with the
+    /// reason; the caller counts a connect error.
+    pub async fn secure_server(
+        &self,
+        key: ServerKey,
+        (tcp, addr): (TcpStream, SocketAddr),
+        left: Duration,
+    ) -> Option<ServerSock> {
+        let security = self.tls.borrow().server_security(key, addr.ip());
+        let (config, name) = match security {
+            ServerSecurity::Plain => return Some(ServerSock::Plain(tcp)),
+            ServerSecurity::Tls(config, name) => (config, name),
+            ServerSecurity::Broken => {
+                self.warn_server_tls(key, addr, &"TLS settings refused at load");
+                return None;
+            }
+        };
+        let handshake = TlsStream::connect(tcp, config, name);
+        let timer = async {
+            Timer::new(left).await;
+            Err(HandshakeError::Timeout)
+        };
+        match futures_lite::future::or(handshake, timer).await {
+            Ok(tls) => Some(ServerSock::Tls(Box::new(tls))),
+            Err(e) => {
+                self.warn_server_tls(key, addr, &e);
+                None
+            }
+        }
+    }
+
+    /// A failed handshake with server `key`: a rate-limited warning with the reason.
+    fn warn_server_tls(&self, key: ServerKey, addr: SocketAddr, why: &dyn std::fmt::Display) {
+        let gen = self.current();
+        let be = &gen.config.backends[key.backend];
+        let name = be.servers.get(key.server).map_or("?", |s| s.name.as_str());
+        self.warn_server_handshake(&format!(
+            "server {}/{name} ({addr}): SSL handshake failure: {why}",
+            be.name
+        ));
     }
 
     /// Counts a failed handshake and logs HAProxy's line for it,

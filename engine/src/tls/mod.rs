@@ -1,13 +1,17 @@
-//! TLS termination with rustls, owned by each shard.
+//! TLS with rustls, owned by each shard: termination on binds, origination toward servers.
 //!
 //! - [`acceptor`]: a bind's `ServerConfig` (versions, ciphers, SNI certificate choice,
 //!   client verification, ALPN), built by each shard from the validated configuration.
+//! - [`connector`]: a server's `ClientConfig` (CA, SNI, ALPN, client certificate), built by
+//!   each shard (and by the health checks) from the validated configuration.
 //! - [`ticket`]: session ticket keys, made by the control plane and sent to every shard.
-//! - [`stream`]: the TLS connection the stream shell reads and writes, and the handshake.
+//! - [`stream`]: the TLS connection the stream shell reads and writes, and both handshakes.
 //!
-//! A client socket is a [`ClientSock`]: plain or TLS, driven the same way by the shell.
+//! A client socket is a [`ClientSock`], a server one a [`ServerSock`]: plain or TLS, driven
+//! the same way by the shell.
 
 pub mod acceptor;
+pub mod connector;
 pub mod stream;
 pub mod ticket;
 
@@ -57,42 +61,78 @@ impl ClientSock {
     }
 }
 
-impl AsyncRead for ClientSock {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ClientSock::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ClientSock::Tls(t) => Pin::new(&mut **t).poll_read(cx, buf),
+/// `AsyncRead` / `AsyncWrite` for a socket enum of `Plain(TcpStream)` and
+/// `Tls(Box<TlsStream>)`, passing each call to the variant.
+macro_rules! plain_or_tls_io {
+    ($sock:ident) => {
+        impl AsyncRead for $sock {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                match self.get_mut() {
+                    $sock::Plain(s) => Pin::new(s).poll_read(cx, buf),
+                    $sock::Tls(t) => Pin::new(&mut **t).poll_read(cx, buf),
+                }
+            }
         }
-    }
+
+        impl AsyncWrite for $sock {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                match self.get_mut() {
+                    $sock::Plain(s) => Pin::new(s).poll_write(cx, buf),
+                    $sock::Tls(t) => Pin::new(&mut **t).poll_write(cx, buf),
+                }
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() {
+                    $sock::Plain(s) => Pin::new(s).poll_flush(cx),
+                    $sock::Tls(t) => Pin::new(&mut **t).poll_flush(cx),
+                }
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() {
+                    $sock::Plain(s) => Pin::new(s).poll_close(cx),
+                    $sock::Tls(t) => Pin::new(&mut **t).poll_close(cx),
+                }
+            }
+        }
+    };
 }
 
-impl AsyncWrite for ClientSock {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ClientSock::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ClientSock::Tls(t) => Pin::new(&mut **t).poll_write(cx, buf),
+plain_or_tls_io!(ClientSock);
+plain_or_tls_io!(ServerSock);
+
+/// The connection of a stream to a server.
+pub enum ServerSock {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (`tls` on the server); boxed, as it is ~1 KiB and pooled idle.
+    Tls(Box<TlsStream>),
+}
+
+impl ServerSock {
+    /// The TCP socket under any TLS layer.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ServerSock::Plain(s) => s,
+            ServerSock::Tls(t) => t.socket(),
         }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ClientSock::Plain(s) => Pin::new(s).poll_flush(cx),
-            ClientSock::Tls(t) => Pin::new(&mut **t).poll_flush(cx),
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ClientSock::Plain(s) => Pin::new(s).poll_close(cx),
-            ClientSock::Tls(t) => Pin::new(&mut **t).poll_close(cx),
+    /// Whether the TLS layer holds nothing unread (always true for plain TCP): an idle
+    /// connection that received a record is not reusable.
+    pub fn is_quiet(&mut self) -> bool {
+        match self {
+            ServerSock::Plain(_) => true,
+            ServerSock::Tls(t) => t.is_quiet(),
         }
     }
 }
@@ -111,7 +151,7 @@ pub struct TlsFacts {
 
 impl TlsFacts {
     /// The facts of a connection whose handshake completed.
-    pub fn of(conn: &rustls::ServerConnection) -> Self {
+    pub fn of(conn: &rustls::CommonState) -> Self {
         let version = match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_2) => 2,
             Some(rustls::ProtocolVersion::TLSv1_3) => 3,

@@ -1,5 +1,6 @@
 //! A TLS connection over a glommio socket, in the `AsyncRead` / `AsyncWrite` shape the
-//! stream shell drives, plus the handshake.
+//! stream shell drives, plus the handshake: server side for accepted clients, client side
+//! toward servers (one type: rustls's `Connection` is either, and the rest is the same).
 //!
 //! Writes keep the plain socket's meaning: bytes are reported written only once their
 //! records are on the socket (a plaintext write whose records could not all be sent yet is
@@ -13,7 +14,8 @@ use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 /// Why a handshake failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,15 +29,15 @@ pub enum HandshakeError {
     /// The peer broke the protocol, or no parameters were acceptable.
     #[error("{0}")]
     Tls(#[from] rustls::Error),
-    /// Not complete within `timeout.client`.
+    /// Not complete within `timeout.client` (clients) or `timeout.connect` (servers).
     #[error("timeout")]
     Timeout,
 }
 
-/// A server-side TLS connection.
+/// A TLS connection, server side (an accepted client) or client side (toward a server).
 pub struct TlsStream {
     sock: TcpStream,
-    conn: ServerConnection,
+    conn: Connection,
     /// Plaintext bytes taken by a `poll_write` whose records are not all on the socket yet.
     unconfirmed: usize,
     close_sent: bool,
@@ -97,6 +99,22 @@ impl TlsStream {
                 return Err((e, Some(sock)));
             }
         }
+        Self::handshake(sock, conn.into()).await
+    }
+
+    /// Runs the client handshake toward a server on a connected socket, for server `name`
+    /// (sent as SNI when the configuration enables it, and verified). No time bound: the
+    /// caller races it with `timeout.connect`.
+    pub async fn connect(
+        sock: TcpStream,
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<TlsStream, HandshakeError> {
+        let conn = ClientConnection::new(config, name)?;
+        Self::handshake(sock, conn.into()).await
+    }
+
+    async fn handshake(sock: TcpStream, conn: Connection) -> Result<TlsStream, HandshakeError> {
         let mut tls = TlsStream {
             sock,
             conn,
@@ -152,8 +170,16 @@ impl TlsStream {
     }
 
     /// The connection's negotiated facts.
-    pub fn connection(&self) -> &ServerConnection {
+    pub fn connection(&self) -> &rustls::CommonState {
         &self.conn
+    }
+
+    /// Whether an idle connection may be reused: no record is pending inside rustls (no
+    /// unread plaintext, no close_notify). Bytes still on the socket are the pool's check.
+    pub fn is_quiet(&mut self) -> bool {
+        self.conn
+            .process_new_packets()
+            .is_ok_and(|state| state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed())
     }
 
     /// The socket under the TLS layer.

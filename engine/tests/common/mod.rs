@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http_origin;
+pub mod tls_origin;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -6,19 +6,21 @@
 //! connection taken for a request that could not be resent is checked with a non-blocking
 //! `MSG_PEEK`, so one the server already closed (FIN in the receive queue) is not used; a
 //! request that can be resent (bodiless, idempotent) skips that syscall: if the connection
-//! turns out dead, the stream resends it once on a fresh connection.
+//! turns out dead, the stream resends it once on a fresh connection. A TLS connection is
+//! pooled the same way; its check also refuses one whose TLS layer holds a record
+//! (a close_notify, unsolicited data) read before it went idle.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use glommio::net::TcpStream;
 use nix::sys::socket::{recv, MsgFlags};
 
 use crate::ids::ServerKey;
+use crate::tls::ServerSock;
 
 struct Idle {
-    conn: TcpStream,
+    conn: ServerSock,
     since: Instant,
 }
 
@@ -50,16 +52,16 @@ impl Pool {
 
     /// The most recently returned connection to `key`, if any; with `verify`, only one that
     /// the server has not closed.
-    pub fn take(&mut self, key: ServerKey, now: Instant, verify: bool) -> Option<TcpStream> {
+    pub fn take(&mut self, key: ServerKey, now: Instant, verify: bool) -> Option<ServerSock> {
         let timeout = self.limits[key.backend].1;
         let list = &mut self.idle[key.backend][key.server];
-        while let Some(idle) = list.pop_back() {
+        while let Some(mut idle) = list.pop_back() {
             if now.saturating_duration_since(idle.since) >= timeout {
                 // Older ones are older still: drop the whole rest.
                 list.clear();
                 return None;
             }
-            if !verify || is_idle_and_open(&idle.conn) {
+            if !verify || is_idle_and_open(&mut idle.conn) {
                 self.reused += 1;
                 return Some(idle.conn);
             }
@@ -68,7 +70,7 @@ impl Pool {
     }
 
     /// Returns a connection for reuse; it is closed instead when the list is full.
-    pub fn put(&mut self, key: ServerKey, conn: TcpStream, now: Instant) {
+    pub fn put(&mut self, key: ServerKey, conn: ServerSock, now: Instant) {
         let max = self.limits[key.backend].0;
         let list = &mut self.idle[key.backend][key.server];
         if list.len() < max {
@@ -142,15 +144,17 @@ impl Pool {
 }
 
 /// A pooled connection must have nothing to read: EAGAIN means open and quiet; 0 means the
-/// server closed it; bytes mean a protocol error (a response nobody asked for).
-fn is_idle_and_open(conn: &TcpStream) -> bool {
+/// server closed it; bytes mean a protocol error (a response nobody asked for) or, over TLS,
+/// a record (a close_notify before the FIN, most often). Nor may rustls hold one.
+fn is_idle_and_open(conn: &mut ServerSock) -> bool {
     let mut probe = [0u8; 1];
-    matches!(
-        recv(
-            conn.as_raw_fd(),
-            &mut probe,
-            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT
-        ),
-        Err(nix::errno::Errno::EAGAIN)
-    )
+    conn.is_quiet()
+        && matches!(
+            recv(
+                conn.tcp().as_raw_fd(),
+                &mut probe,
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT
+            ),
+            Err(nix::errno::Errno::EAGAIN)
+        )
 }
