@@ -83,8 +83,7 @@ fn ready<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
 impl TlsStream {
     /// Runs the server handshake on an accepted socket whose first bytes `preread` were
     /// already read (after a PROXY header). No time bound: the caller races it with
-    /// `timeout.client`.
-    /// A protocol failure gives the socket back, so that its alert can be delivered (see
+    /// `timeout.client`. A protocol failure gives the socket back, so that its alert can be delivered (see
     /// [`linger`]).
     pub async fn accept(
         sock: TcpStream,
@@ -111,10 +110,14 @@ impl TlsStream {
         name: ServerName<'static>,
     ) -> Result<TlsStream, HandshakeError> {
         let conn = ClientConnection::new(config, name)?;
-        Self::handshake(sock, conn.into()).await
+        Self::handshake(sock, conn.into()).await.map_err(|(e, _)| e)
     }
 
-    async fn handshake(sock: TcpStream, conn: Connection) -> Result<TlsStream, HandshakeError> {
+    /// Drives a handshake; a protocol failure gives the socket back (see [`linger`]).
+    async fn handshake(
+        sock: TcpStream,
+        conn: Connection,
+    ) -> Result<TlsStream, (HandshakeError, Option<TcpStream>)> {
         let mut tls = TlsStream {
             sock,
             conn,
