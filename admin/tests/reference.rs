@@ -872,6 +872,7 @@ fn row_from_csv(line: &str) -> StatRow {
                 sess: num("ssl_sess").expect("ssl"),
                 reused_sess: num("ssl_reused_sess").expect("ssl"),
                 failed_handshake: num("ssl_failed_handshake").expect("ssl"),
+                enabled: false,
             },
         )
     } else if num("ssl_sess").is_some() {

@@ -29,6 +29,11 @@ pub enum Condition {
     },
     /// The client address is in one of these networks.
     Src(Vec<Cidr>),
+    /// The client's TLS SNI is one of these (lowercase; HAProxy `ssl_fc_sni`); never holds
+    /// on a plain connection or without SNI.
+    Sni(Vec<String>),
+    /// The protocol negotiated by ALPN is one of these (HAProxy `ssl_fc_alpn`).
+    Alpn(Vec<String>),
     /// Every condition holds.
     All(Vec<Condition>),
     /// At least one condition holds.

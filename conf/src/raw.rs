@@ -210,6 +210,8 @@ pub(crate) struct RawCondition {
     pub(crate) method: Option<RawStrings>,
     pub(crate) header: Option<RawHeaderMatch>,
     pub(crate) src: Option<RawStrings>,
+    pub(crate) sni: Option<RawStrings>,
+    pub(crate) alpn: Option<RawStrings>,
     pub(crate) all: Option<Vec<RawCondition>>,
     pub(crate) any: Option<Vec<RawCondition>>,
     pub(crate) not: Option<Box<RawCondition>>,

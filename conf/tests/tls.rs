@@ -360,3 +360,19 @@ fn server_tls_mistakes_are_refused_where_they_are_written() {
         error(&text).contains("servers[1].send_proxy: send_proxy with tls is not supported yet")
     );
 }
+
+#[test]
+fn sni_and_alpn_conditions_are_read_and_checked() {
+    let text = "defaults: { mode: http }\nfrontends:\n  web:\n    bind: \"127.0.0.1:0\"\n    use_backend:\n      - { backend: app, when: { sni: [API.Example.com], alpn: h2 } }\n    default_backend: app\nbackends:\n  app:\n    servers: [{ name: s1, address: \"127.0.0.1:9\" }]\n";
+    let cfg = parse("test.yaml", text, &host()).expect("valid");
+    let when = format!("{:?}", cfg.frontends[0].http.routes[0].when);
+    assert!(when.contains("Sni([\"api.example.com\"])"), "{when}");
+    assert!(when.contains("Alpn([\"h2\"])"), "{when}");
+    let bad = error(&text.replace("sni: [API.Example.com]", "sni: \"a b\""));
+    assert!(bad.contains("when.sni: expected a host name"), "{bad}");
+    let bad = error(&text.replace("alpn: h2", "alpn: \"\""));
+    assert!(
+        bad.contains("when.alpn: an ALPN name is 1 to 255 bytes"),
+        "{bad}"
+    );
+}

@@ -226,6 +226,7 @@ fn status(response: &str) -> u16 {
 fn http_yaml(origin: SocketAddr, tls: &str) -> String {
     format!(
         "global:\n  shards: 2\n  admin: {{ socket: ./admin.sock }}\n  \
+         metrics: {{ bind: \"127.0.0.1:0\" }}\n  \
          log: {{ target: ./access.log, access: true, log_format: \"%cp %ID %sslv %sslc %ST %r\" }}\n\
          defaults:\n  mode: http\n  timeout: {{ client: 500ms }}\n\
          frontends:\n  web:\n    bind:\n      - \"127.0.0.1:0\"\n      \
@@ -248,6 +249,27 @@ fn addrs(p: &Proxy) -> (SocketAddr, SocketAddr) {
 
 fn access_log(p: &Proxy) -> String {
     std::fs::read_to_string(p.dir.join("access.log")).unwrap_or_default()
+}
+
+/// The body of `GET /metrics` (the address is in the proxy's log).
+fn scrape(p: &Proxy) -> String {
+    let addr: SocketAddr = p
+        .lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("metrics address logged")
+        .parse()
+        .expect("addr");
+    let mut s = TcpStream::connect(addr).expect("connect metrics");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: m\r\nconnection: close\r\n\r\n")
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
 }
 
 /// The frontend's `column` in `show stat`.
@@ -639,6 +661,11 @@ fn bad_handshakes_are_closed_counted_and_logged_and_the_proxy_serves_on() {
                 .ok_or(log)
         });
     }
+    let metrics = scrape(&p);
+    assert!(
+        metrics.contains("percore_frontend_ssl_failed_handshakes_total{proxy=\"web\"} 6\n"),
+        "{metrics}"
+    );
     // Still serving.
     let mut ok =
         handshake(addr, Client::trusting(&cert).config(), "localhost").expect("good client");
@@ -859,4 +886,89 @@ fn ssl_cert_commands_refuse_what_they_cannot_do_in_haproxy_words() {
     // The aborted certificate was never served.
     let tls = handshake(addrs(&p).1, Client::trusting(&cert).config(), "localhost").expect("old");
     assert_eq!(tls.conn.peer_certificates().unwrap()[0], cert.der);
+}
+
+#[test]
+fn requests_are_routed_by_sni_and_alpn() {
+    let app = HttpOrigin::start("app");
+    let api = HttpOrigin::start("api");
+    let dir = scratch_dir("tls-route");
+    let default = self_signed(&["default.test"]);
+    let named = self_signed(&["api.test"]);
+    let files = [
+        write_pem(&dir, "0.pem", &default),
+        write_pem(&dir, "1.pem", &named),
+    ];
+    let yaml = format!(
+        "global:\n  shards: 2\n  admin: {{ socket: ./admin.sock }}\n\
+         defaults:\n  mode: http\n\
+         frontends:\n  web:\n    bind:\n      - \"127.0.0.1:0\"\n      \
+         - {{ address: \"127.0.0.1:0\", tls: {{ certs: [{}], alpn: [http/1.1, x-test] }} }}\n    \
+         use_backend:\n      - {{ backend: api, when: {{ sni: API.test }} }}\n      \
+         - {{ backend: api, when: {{ alpn: x-test }} }}\n    default_backend: app\n\
+         backends:\n  app:\n    servers: [{{ name: a1, address: \"{}\" }}]\n  \
+         api:\n    servers: [{{ name: p1, address: \"{}\" }}]\n",
+        files.join(", "),
+        app.addr,
+        api.addr
+    );
+    let p = Proxy::start("tls-route", &yaml);
+    let (plain, addr) = addrs(&p);
+    let body = |sni: &str, alpn: &[&[u8]]| {
+        let mut client = Client::any();
+        client.alpn = alpn.iter().map(|a| a.to_vec()).collect();
+        let mut tls = handshake(addr, client.config(), sni).expect("handshake");
+        let (response, _) = get(&mut tls, "/");
+        assert_eq!(status(&response), 200, "{response}");
+        response
+            .rsplit("\r\n\r\n")
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(body("api.test", &[]), "api", "SNI (case-insensitive)");
+    assert_eq!(body("other.test", &[]), "app", "no route matches");
+    assert_eq!(body("other.test", &[b"x-test"]), "api", "ALPN");
+    assert_eq!(body("other.test", &[b"http/1.1"]), "app");
+    assert_eq!(
+        http_get(plain, "/").trim(),
+        "app",
+        "a plain connection has no SNI"
+    );
+}
+
+#[test]
+fn a_reload_serves_new_certificate_files_and_keeps_open_connections() {
+    let origin = HttpOrigin::start("app");
+    let dir = scratch_dir("tls-reload");
+    let old = self_signed(&["localhost"]);
+    let new = self_signed(&["localhost"]);
+    let pem = write_pem(&dir, "site.pem", &old);
+    let p = Proxy::start(
+        "tls-reload",
+        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
+    );
+    let (_, addr) = addrs(&p);
+    let mut open = handshake(addr, Client::trusting(&old).config(), "localhost").expect("old");
+    let keep_alive = b"GET /before HTTP/1.1\r\nhost: t\r\n\r\n";
+    open.write_all(keep_alive).unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(open.read(&mut buf).unwrap() > 0);
+    write_pem(&dir, "site.pem", &new);
+    let reply = admin(&sock(&p), "reload");
+    assert!(
+        reply.contains("Success") || reply.starts_with("Reloaded") || reply.contains("reload"),
+        "{reply}"
+    );
+    for _ in 0..8 {
+        let tls = handshake(addr, Client::trusting(&new).config(), "localhost").expect("new");
+        assert_eq!(tls.conn.peer_certificates().unwrap()[0], new.der);
+    }
+    // The connection opened before the reload is still served.
+    let (response, _) = get(&mut open, "/after");
+    assert!(
+        response.contains("200 OK") || status(&response) == 200,
+        "{response}"
+    );
 }

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use super::info::InfoSnapshot;
 use super::prometheus_table::{PROCESS_METRICS, PROXY_METRICS};
 use super::shards::ShardRow;
-use super::stat::{Cell, StatKind, StatRow};
+use super::stat::{Cell, Modules, StatKind, StatRow};
 use super::stat_fields as col;
 use crate::level::Level;
 
@@ -136,8 +136,52 @@ pub fn render_prometheus(info: &InfoSnapshot, rows: &[StatRow], shards: &[ShardR
             out.truncate(start);
         }
     }
+    render_ssl_metrics(&mut out, rows);
     render_shard_metrics(&mut out, shards);
     out
+}
+
+/// percore's TLS counters per frontend (the `ssl_*` columns of `show stat`, which HAProxy
+/// 2.6's exporter leaves out), for frontends that terminate TLS.
+fn render_ssl_metrics(out: &mut String, rows: &[StatRow]) {
+    type Get = fn(&super::stat::SslModule) -> u64;
+    let series: [(&str, &str, Get); 3] = [
+        (
+            "percore_frontend_ssl_sessions_total",
+            "TLS handshakes completed on the frontend",
+            |s| s.sess,
+        ),
+        (
+            "percore_frontend_ssl_reused_sessions_total",
+            "TLS handshakes that resumed a session",
+            |s| s.reused_sess,
+        ),
+        (
+            "percore_frontend_ssl_failed_handshakes_total",
+            "TLS handshakes that failed (bad hello, no shared parameters, timeout, closed)",
+            |s| s.failed_handshake,
+        ),
+    ];
+    let tls: Vec<(&str, &super::stat::SslModule)> = rows
+        .iter()
+        .filter(|r| r.kind == StatKind::Frontend)
+        .filter_map(|r| match &r.modules {
+            Modules::All(_, ssl) if ssl.enabled => Some((r.pxname.as_str(), ssl)),
+            _ => None,
+        })
+        .collect();
+    if tls.is_empty() {
+        return;
+    }
+    for (name, help, get) in series {
+        header(out, name, help, true);
+        for (proxy, ssl) in &tls {
+            out.push_str(name);
+            out.push_str("{proxy=\"");
+            label_escape(out, proxy);
+            let _ = writeln!(out, "\"}} {}", get(ssl));
+        }
+    }
 }
 
 fn header(out: &mut String, name: &str, help: &str, counter: bool) {

@@ -319,6 +319,8 @@ pub struct SslModule {
     pub reused_sess: u64,
     /// TLS handshakes that failed (`ssl_failed_handshake`).
     pub failed_handshake: u64,
+    /// The frontend has a TLS bind (its counters go to `/metrics`).
+    pub enabled: bool,
 }
 
 /// The `h1_*` module columns of a FRONTEND or BACKEND row (all 0 in TCP mode).

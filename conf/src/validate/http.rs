@@ -151,6 +151,14 @@ fn bound_rules(n: usize, path: &YamlPath) -> Result<(), Fault> {
     Ok(())
 }
 
+/// An ALPN protocol name: 1 to 255 bytes.
+fn alpn_name(text: &str, path: &YamlPath) -> Result<String, Fault> {
+    if text.is_empty() || text.len() > 255 {
+        return Err(Fault::value(path, "an ALPN name is 1 to 255 bytes"));
+    }
+    Ok(text.to_owned())
+}
+
 /// A `when` mapping: one condition, or the `all` of several keys.
 pub(crate) fn condition(
     raw: &RawCondition,
@@ -201,6 +209,14 @@ pub(crate) fn condition(
     if let Some(nets) = &raw.src {
         let p = path.key("src");
         all.push(Condition::Src(strings(nets, &p, cidr)?));
+    }
+    if let Some(names) = &raw.sni {
+        let p = path.key("sni");
+        all.push(Condition::Sni(strings(names, &p, host)?));
+    }
+    if let Some(protocols) = &raw.alpn {
+        let p = path.key("alpn");
+        all.push(Condition::Alpn(strings(protocols, &p, alpn_name)?));
     }
     for (key, list) in [("all", &raw.all), ("any", &raw.any)] {
         let Some(list) = list else { continue };

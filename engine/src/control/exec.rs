@@ -824,7 +824,12 @@ impl StatSources<'_> {
             dcon: Some(0),
             dses: Some(0),
             req_tot: Some(c.requests),
-            modules: h1_module(fe.mode, self.sum(|s| s.frontend_streams[i]), &c, false),
+            modules: h1_module(
+                (fe.mode, fe.tls.iter().any(Option::is_some)),
+                self.sum(|s| s.frontend_streams[i]),
+                &c,
+                false,
+            ),
             ..proxy_zeros(fe.mode, http_columns(fe.mode, &c, StatRow::default()))
         }
     }
@@ -936,7 +941,7 @@ impl StatSources<'_> {
             agg_server_status: Some(0),
             agg_server_check_status: Some(0),
             agg_check_status: Some(0),
-            modules: h1_module(be.mode, scur, &c, true),
+            modules: h1_module((be.mode, false), scur, &c, true),
             ..proxy_zeros(be.mode, http_columns(be.mode, &c, outcome_columns(&c, now)))
         }
     }
@@ -1045,7 +1050,7 @@ fn proxy_zeros(mode: percore_conf::Mode, base: StatRow) -> StatRow {
 /// proxy's counters in HTTP mode (a backend's bytes in are what its servers sent), zeros in
 /// TCP mode, as HAProxy's h1 module.
 fn h1_module(
-    mode: percore_conf::Mode,
+    (mode, tls): (percore_conf::Mode, bool),
     scur: u64,
     c: &ProxyCounters,
     backend: bool,
@@ -1054,6 +1059,7 @@ fn h1_module(
         sess: c.ssl_sess,
         reused_sess: c.ssl_reused_sess,
         failed_handshake: c.ssl_failed_handshake,
+        enabled: tls,
     };
     if mode != percore_conf::Mode::Http {
         return admin::Modules::All(admin::H1Module::default(), ssl);

@@ -113,7 +113,7 @@ pub fn http_pair(
                 peer,
                 local: "198.51.100.1:80".parse().expect("addr"),
                 log_requests,
-                tls: false,
+                tls: None,
             },
         )
     })

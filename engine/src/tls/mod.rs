@@ -52,7 +52,21 @@ impl ClientSock {
         self.tcp().local_addr()
     }
 
-    /// What the handshake negotiated; `None` for a plain connection.
+    /// The SNI and ALPN protocol of the handshake; `None` for a plain connection.
+    pub fn names(&self) -> Option<crate::stream::http::TlsNames> {
+        match self {
+            ClientSock::Plain(_) => None,
+            ClientSock::Tls(t) => Some(crate::stream::http::TlsNames {
+                sni: t.server_name().map(|s| s.to_ascii_lowercase().into()),
+                alpn: t
+                    .connection()
+                    .alpn_protocol()
+                    .map(|a| String::from_utf8_lossy(a).into()),
+            }),
+        }
+    }
+
+    /// What the handshake negotiated, as logs see it; `None` for a plain connection.
     pub fn facts(&self) -> Option<TlsFacts> {
         match self {
             ClientSock::Plain(_) => None,

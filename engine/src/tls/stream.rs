@@ -185,6 +185,14 @@ impl TlsStream {
             .is_ok_and(|state| state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed())
     }
 
+    /// The SNI an accepted client sent.
+    pub fn server_name(&self) -> Option<&str> {
+        match &self.conn {
+            Connection::Server(s) => s.server_name(),
+            Connection::Client(_) => None,
+        }
+    }
+
     /// The socket under the TLS layer.
     pub fn socket(&self) -> &TcpStream {
         &self.sock

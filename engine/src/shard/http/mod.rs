@@ -54,7 +54,7 @@ fn stream(
         peer,
         local,
         log_requests: shard.access_log.borrow().is_some(),
-        tls: matches!(client, ClientSock::Tls(_)),
+        tls: client.names().map(Box::new),
     };
     let gen = shard.current();
     let machine = HttpMachine::new(&shard.env(&gen, &gen), Instant::now(), start);

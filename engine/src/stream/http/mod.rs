@@ -66,8 +66,18 @@ pub struct HttpStart {
     pub local: SocketAddr,
     /// Fill the request line of records (the access log is on).
     pub log_requests: bool,
-    /// The client connection is TLS (`X-Forwarded-Proto: https`).
-    pub tls: bool,
+    /// What the client's TLS handshake named (`None`: plain; `X-Forwarded-Proto: https`
+    /// otherwise). Boxed: plain connections carry a null pointer only.
+    pub tls: Option<Box<TlsNames>>,
+}
+
+/// The names a client's TLS handshake carried, for `sni` and `alpn` conditions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsNames {
+    /// SNI, lowercase.
+    pub sni: Option<Box<str>>,
+    /// The ALPN protocol negotiated.
+    pub alpn: Option<Box<str>>,
 }
 
 /// Request side of the exchange.
@@ -172,7 +182,7 @@ pub struct HttpMachine {
     /// The address the client connected to: the destination of `send_proxy` headers.
     local: SocketAddr,
     log_requests: bool,
-    tls: bool,
+    tls: Option<Box<TlsNames>>,
     /// Bytes from the client, not yet consumed.
     cin: Buf,
     /// Bytes from the server, not yet consumed.

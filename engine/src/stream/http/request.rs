@@ -24,6 +24,7 @@ use crate::termination::{Cause, Phase, Termination};
 pub(super) struct View<'a> {
     pub(super) head: &'a RequestHead,
     pub(super) src: IpAddr,
+    pub(super) tls: Option<&'a super::TlsNames>,
 }
 
 impl RequestView for View<'_> {
@@ -43,6 +44,12 @@ impl RequestView for View<'_> {
     }
     fn src(&self) -> IpAddr {
         self.src
+    }
+    fn sni(&self) -> Option<&str> {
+        self.tls.and_then(|t| t.sni.as_deref())
+    }
+    fn alpn(&self) -> Option<&str> {
+        self.tls.and_then(|t| t.alpn.as_deref())
     }
 }
 
@@ -246,13 +253,14 @@ impl HttpMachine {
     fn apply_request_rules(&mut self, env: &Env<'_>, now: Instant) -> bool {
         let fe = &env.config.frontends[self.frontend];
         let src = self.peer.ip();
+        let tls = self.tls.as_deref();
         for rule in &fe.http.request_rules {
             let ex = self.ex.as_mut().expect("exchange in progress");
             let head = ex.head.as_mut().expect("head parsed");
             let applies = rule
                 .when
                 .as_ref()
-                .is_none_or(|w| route::matches(w, &View { head, src }));
+                .is_none_or(|w| route::matches(w, &View { head, src, tls }));
             if !applies {
                 continue;
             }
@@ -301,6 +309,7 @@ impl HttpMachine {
         let view = View {
             head,
             src: self.peer.ip(),
+            tls: self.tls.as_deref(),
         };
         if let Some(backend) = route::route(&fe.http.routes, fallback, &view) {
             return Some(backend);
@@ -333,7 +342,11 @@ impl HttpMachine {
             .and_then(|ex| ex.head.as_mut())
             .expect("head parsed");
         head.add_header("x-forwarded-for", ip.to_string().as_bytes())?;
-        let proto: &[u8] = if self.tls { b"https" } else { b"http" };
+        let proto: &[u8] = if self.tls.is_some() {
+            b"https"
+        } else {
+            b"http"
+        };
         head.set_header("x-forwarded-proto", proto)
     }
 

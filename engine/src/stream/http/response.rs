@@ -100,6 +100,7 @@ impl HttpMachine {
         let status = head.status();
         let fe = &env.config.frontends[self.frontend];
         let src = self.peer.ip();
+        let tls = self.tls.as_deref();
         let ex = self.ex.as_mut().expect("exchange in progress");
         ex.record.response_at = Some(now);
         ex.record.status = status;
@@ -108,10 +109,16 @@ impl HttpMachine {
         }
         let request = ex.head.as_ref().expect("head parsed");
         for rule in &fe.http.response_rules {
-            let applies = rule
-                .when
-                .as_ref()
-                .is_none_or(|w| super::route::matches(w, &View { head: request, src }));
+            let applies = rule.when.as_ref().is_none_or(|w| {
+                super::route::matches(
+                    w,
+                    &View {
+                        head: request,
+                        src,
+                        tls,
+                    },
+                )
+            });
             if applies {
                 if let Err(e) = edit_headers(&mut head, &rule.action) {
                     env.pools.give_head(head.into_buf());

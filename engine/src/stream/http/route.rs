@@ -19,6 +19,14 @@ pub trait RequestView {
     fn any_header(&self, name: &str, f: &mut dyn FnMut(&[u8]) -> bool) -> bool;
     /// Client address.
     fn src(&self) -> IpAddr;
+    /// The client's TLS SNI (`None`: plain, or none sent).
+    fn sni(&self) -> Option<&str> {
+        None
+    }
+    /// The protocol the client's TLS handshake negotiated by ALPN.
+    fn alpn(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Whether `c` holds for `req`. Recursion depth is bounded by the configuration
@@ -43,6 +51,10 @@ pub fn matches(c: &Condition, req: &dyn RequestView) -> bool {
             let ip = req.src();
             nets.iter().any(|n| n.contains(ip))
         }
+        Condition::Sni(names) => req
+            .sni()
+            .is_some_and(|s| names.iter().any(|n| n.eq_ignore_ascii_case(s))),
+        Condition::Alpn(protocols) => req.alpn().is_some_and(|a| protocols.iter().any(|p| p == a)),
         Condition::All(cs) => cs.iter().all(|c| matches(c, req)),
         Condition::Any(cs) => cs.iter().any(|c| matches(c, req)),
         Condition::Not(c) => !matches(c, req),
