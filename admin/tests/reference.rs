@@ -616,6 +616,8 @@ fn info_from_pairs(pairs: &BTreeMap<String, String>) -> InfoSnapshot {
         curr_conns: n("CurrConns"),
         cum_conns: n("CumConns"),
         cum_req: n("CumReq"),
+        cum_ssl_conns: n("CumSslConns"),
+        ssl_reuse_pct: n("SslFrontendSessionReuse_pct"),
         conn_rate: n("ConnRate"),
         conn_rate_limit: n("ConnRateLimit"),
         max_conn_rate: n("MaxConnRate"),

@@ -525,6 +525,16 @@ fn a_session_resumes_on_the_other_shard() {
     }
     assert_eq!(shards.len(), 2, "both shards served connections");
     assert_eq!(fe_stat(&p, "ssl_reused_sess"), resumed);
+    let info = admin(&sock(&p), "show info");
+    assert!(
+        info.contains(&format!("\nCumSslConns: {connections}\n")),
+        "{info}"
+    );
+    let pct = resumed * 100 / connections;
+    assert!(
+        info.contains(&format!("\nSslFrontendSessionReuse_pct: {pct}\n")),
+        "{info}"
+    );
 }
 
 #[test]

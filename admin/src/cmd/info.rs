@@ -50,6 +50,10 @@ pub struct InfoSnapshot {
     pub cum_conns: u64,
     /// HTTP requests since start.
     pub cum_req: u64,
+    /// TLS handshakes completed on client connections since start (`CumSslConns`).
+    pub cum_ssl_conns: u64,
+    /// Of those, the percentage that resumed a session (`SslFrontendSessionReuse_pct`).
+    pub ssl_reuse_pct: u64,
     /// Connections per second.
     pub conn_rate: u64,
     /// Configured connection rate limit.
@@ -110,6 +114,8 @@ impl Default for InfoSnapshot {
             curr_conns: 0,
             cum_conns: 0,
             cum_req: 0,
+            cum_ssl_conns: 0,
+            ssl_reuse_pct: 0,
             conn_rate: 0,
             conn_rate_limit: 0,
             max_conn_rate: 0,
@@ -291,7 +297,7 @@ impl InfoSnapshot {
                 22,
                 "CumSslConns",
                 m(U32, "Metric", "Counter", "Process"),
-                N(0),
+                N(self.cum_ssl_conns),
             ),
             f(23, "Maxpipes", m(U32, "Config", "Limit", "Process"), N(0)),
             f(24, "PipesUsed", m(U32, "Metric", "Gauge", "Process"), N(0)),
@@ -356,7 +362,7 @@ impl InfoSnapshot {
                 37,
                 "SslFrontendSessionReuse_pct",
                 m(U32, "Metric", "Gauge", "Process"),
-                N(0),
+                N(self.ssl_reuse_pct),
             ),
             f(
                 38,

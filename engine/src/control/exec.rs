@@ -711,6 +711,10 @@ impl Ctl {
             .flat_map(|s| s.counters.frontends.iter())
             .map(|f| f.requests)
             .sum();
+        let (ssl, reused) = stats
+            .iter()
+            .flat_map(|s| s.counters.frontends.iter())
+            .fold((0, 0), |(a, b), f| (a + f.ssl_sess, b + f.ssl_reused_sess));
         let st = self.state.borrow();
         let uptime = st.started.elapsed();
         let curr: u64 = stats.iter().map(|s| s.streams).sum();
@@ -746,6 +750,8 @@ impl Ctl {
             curr_conns: curr,
             cum_conns: cum,
             cum_req,
+            cum_ssl_conns: ssl,
+            ssl_reuse_pct: (reused * 100).checked_div(ssl).unwrap_or(0),
             tasks: curr + self.shards.len() as u64,
             node: nix::unistd::gethostname()
                 .ok()
