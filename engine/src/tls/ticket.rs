@@ -176,6 +176,16 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A ticket is attacker-controlled: any bytes are refused (or, if they were sealed
+        /// with these keys, opened), never a panic.
+        #[test]
+        fn any_bytes_decrypt_to_none_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let t = Ticketer::new(&TicketKeys::generate().unwrap());
+            proptest::prop_assert_eq!(t.decrypt(&bytes), None);
+        }
+    }
+
     #[test]
     fn tampered_short_and_foreign_tickets_are_refused() {
         let keys = TicketKeys::generate().unwrap();
