@@ -165,7 +165,15 @@ fn check(path: PathBuf) -> ExitCode {
         config.global.grace
     );
     for fe in &config.frontends {
-        let binds: Vec<String> = fe.bind.iter().map(|a| a.to_string()).collect();
+        let binds: Vec<String> = fe
+            .bind
+            .iter()
+            .zip(&fe.tls)
+            .map(|(a, tls)| match tls {
+                Some(t) => format!("{a} ({})", tls_summary(t)),
+                None => a.to_string(),
+            })
+            .collect();
         let _ = writeln!(
             out,
             "frontend {}: mode {}, bind {}, maxconn {}, default_backend {}",
@@ -199,6 +207,17 @@ fn check(path: PathBuf) -> ExitCode {
     }
     output::stdout(&out);
     ExitCode::SUCCESS
+}
+
+/// `tls, 2 certificate(s), first expiry 2027-03-01 (a.pem)` for `percore check`.
+fn tls_summary(t: &percore_conf::tls::BindTls) -> String {
+    let first = t.certs.iter().min_by_key(|c| c.not_after);
+    let expiry = first.map_or(String::new(), |c| {
+        let days = u64::try_from(c.not_after).unwrap_or(0) / 86_400;
+        let (y, m, d) = percore_admin::civil_from_days(days);
+        format!(", first expiry {y:04}-{m:02}-{d:02} ({})", c.file.display())
+    });
+    format!("tls, {} certificate(s){expiry}", t.certs.len())
 }
 
 fn mode_name(m: percore_conf::Mode) -> &'static str {

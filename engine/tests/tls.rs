@@ -742,6 +742,15 @@ fn check_refuses_a_key_that_does_not_match_its_certificate_with_its_position() {
          match the certificate"
     );
     assert!(stderr.contains(&wanted), "{stderr}");
+    // The same configuration with the right key: valid, and the summary names the bind's
+    // certificates and the nearest expiry.
+    std::fs::write(dir.join("b.key"), &a.key_pem).unwrap();
+    let (status, stdout, stderr) = run_cli(&["check", "-c", "p.yaml"], &dir);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("(tls, 1 certificate(s), first expiry ") && stdout.contains(" (a.crt))"),
+        "{stdout}"
+    );
 }
 
 /// Sends `command <<`, the payload lines and the empty line that ends them, as an operator
