@@ -65,6 +65,10 @@ pub async fn run(
         if evt_tx.send(event).await.is_err() || last {
             return;
         }
+        // The control plane waits for this reply, and with no CPU of its own it shares
+        // one with a shard: give it the CPU now rather than at the end of this thread's
+        // time slice (measured: kill reply p99 on 1 CPU).
+        std::thread::yield_now();
     }
 }
 
