@@ -209,6 +209,9 @@ pub struct Tune {
     pub max_header_size: usize,
     /// Most header fields in one HTTP head.
     pub max_headers: usize,
+    /// How often the TLS session ticket keys are replaced; a ticket resumes for one to two
+    /// periods.
+    pub tls_ticket_rotation: Duration,
 }
 
 /// Proxy mode of a frontend or backend.
@@ -415,6 +418,7 @@ impl Default for Tune {
             backlog: limits::BACKLOG_DEFAULT,
             max_header_size: limits::MAX_HEADER_SIZE_DEFAULT,
             max_headers: limits::MAX_HEADERS_DEFAULT,
+            tls_ticket_rotation: limits::TLS_TICKET_ROTATION_DEFAULT,
         }
     }
 }

@@ -158,3 +158,10 @@ pub const CHECK_RISE_FALL_MAX: u32 = 100;
 
 /// Default `error_limit` of passive checks, as HAProxy.
 pub const ERROR_LIMIT_DEFAULT: u32 = 10;
+
+/// Default `tune.tls_ticket_rotation`: a ticket resumes for one to two hours.
+pub const TLS_TICKET_ROTATION_DEFAULT: Duration = Duration::from_secs(3600);
+/// Shortest `tune.tls_ticket_rotation`.
+pub const TLS_TICKET_ROTATION_MIN: Duration = Duration::from_secs(1);
+/// Longest `tune.tls_ticket_rotation`: RFC 8446 caps a ticket's life at 7 days.
+pub const TLS_TICKET_ROTATION_MAX: Duration = Duration::from_secs(3 * 86_400);

@@ -145,6 +145,7 @@ pub(crate) struct RawTune {
     pub(crate) bufsize: Option<String>,
     pub(crate) control_ring: Option<Int>,
     pub(crate) io_memory: Option<String>,
+    pub(crate) tls_ticket_rotation: Option<String>,
     pub(crate) backlog: Option<Int>,
     pub(crate) max_header_size: Option<String>,
     pub(crate) max_headers: Option<Int>,

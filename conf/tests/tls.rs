@@ -376,3 +376,26 @@ fn sni_and_alpn_conditions_are_read_and_checked() {
         "{bad}"
     );
 }
+
+#[test]
+fn the_ticket_rotation_period_is_bounded() {
+    let base = "frontends:\n  web: { bind: \"127.0.0.1:0\", default_backend: app }\nbackends:\n  app: { servers: [ { name: s1, address: \"127.0.0.1:9\" } ] }\n";
+    let cfg = parse("test.yaml", base, &host()).expect("valid");
+    assert_eq!(
+        cfg.global.tune.tls_ticket_rotation,
+        std::time::Duration::from_secs(3600)
+    );
+    let with = |v: &str| format!("global: {{ tune: {{ tls_ticket_rotation: {v} }} }}\n{base}");
+    let cfg = parse("test.yaml", &with("10m"), &host()).expect("valid");
+    assert_eq!(
+        cfg.global.tune.tls_ticket_rotation,
+        std::time::Duration::from_secs(600)
+    );
+    for bad in ["500ms", "4d"] {
+        let e = error(&with(bad));
+        assert!(
+            e.contains("global.tune.tls_ticket_rotation: expected a duration from 1s to 3d"),
+            "{e}"
+        );
+    }
+}

@@ -88,6 +88,7 @@ fn full_tcp_example() {
                 backlog: 1024,
                 max_header_size: 16 * 1024,
                 max_headers: 100,
+                tls_ticket_rotation: std::time::Duration::from_secs(3600),
             },
         },
         frontends: vec![Frontend {
@@ -202,6 +203,7 @@ fn minimal_example_gets_every_default() {
             backlog: 1024,
             max_header_size: 16384,
             max_headers: 100,
+            tls_ticket_rotation: std::time::Duration::from_secs(3600),
         }
     );
     assert_eq!(

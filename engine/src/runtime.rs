@@ -166,8 +166,10 @@ pub fn start(
     }
     let listening = log_listening(&config, &listeners);
     let (access_log, shard_logs, events) = start_access_log(&config, cpus.len())?;
-    let ticket_keys = crate::tls::ticket::TicketKeys::generate()
-        .map_err(|_| RunError::Failed("cannot draw TLS ticket keys from the system RNG".into()))?;
+    let ticket_keys = crate::tls::ticket::TicketKeys::generate(
+        config.global.tune.tls_ticket_rotation,
+    )
+    .map_err(|_| RunError::Failed("cannot draw TLS ticket keys from the system RNG".into()))?;
     let (links, mut threads) = spawn_shards(&config, &cpus, listeners, shard_logs, &ticket_keys)?;
     let (req_tx, req_rx) = thingbuf::mpsc::channel(16);
     let (status_tx, status_rx) = mpsc::channel();

@@ -991,3 +991,83 @@ fn a_reload_serves_new_certificate_files_and_keeps_open_connections() {
         "{response}"
     );
 }
+
+/// A client session store that keeps the first TLS 1.2 session it is given and offers it
+/// on every later connection, so a test can present one old ticket again and again.
+#[derive(Debug, Default)]
+struct FirstTicket(std::sync::Mutex<Option<rustls::client::Tls12ClientSessionValue>>);
+
+impl rustls::client::ClientSessionStore for FirstTicket {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: rustls::NamedGroup) {}
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        v: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.0.lock().unwrap().get_or_insert(v);
+    }
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.0.lock().unwrap().clone()
+    }
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
+    fn insert_tls13_ticket(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls13ClientSessionValue,
+    ) {
+    }
+    fn take_tls13_ticket(
+        &self,
+        _: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        None
+    }
+}
+
+#[test]
+fn ticket_keys_rotate_on_every_shard_and_old_tickets_stop_resuming() {
+    let origin = HttpOrigin::start("app");
+    let dir = scratch_dir("tls-rotate");
+    let cert = self_signed(&["localhost"]);
+    let pem = write_pem(&dir, "site.pem", &cert);
+    let yaml = http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")).replace(
+        "global:\n",
+        "global:\n  tune: { tls_ticket_rotation: 1s }\n",
+    );
+    let p = Proxy::start("tls-rotate", &yaml);
+    let (_, addr) = addrs(&p);
+    let mut client = Client::trusting(&cert);
+    client.versions = vec![&rustls::version::TLS12];
+    let mut config = (*client.config()).clone();
+    config.resumption = rustls::client::Resumption::store(Arc::new(FirstTicket::default()));
+    let config = Arc::new(config);
+    let kind = |config: &Arc<ClientConfig>| {
+        let mut tls = handshake(addr, config.clone(), "localhost").expect("handshake");
+        assert_eq!(status(&get(&mut tls, "/").0), 200);
+        tls.conn.handshake_kind()
+    };
+    assert_eq!(kind(&config), Some(rustls::HandshakeKind::Full));
+    assert_eq!(
+        kind(&config),
+        Some(rustls::HandshakeKind::Resumed),
+        "the first ticket resumes"
+    );
+    // Two rotations later (1 s each) its key is gone on every shard: the same ticket gets a
+    // full handshake, whichever shard takes the connection. The client would still offer it
+    // for a minute (the lifetime hint's floor), far beyond this poll's bound: only the
+    // shards' new keys can end its resumptions here.
+    poll_until("the first ticket expires", || match kind(&config) {
+        Some(rustls::HandshakeKind::Full) => Ok(()),
+        other => Err(other),
+    });
+    for _ in 0..8 {
+        assert_eq!(kind(&config), Some(rustls::HandshakeKind::Full));
+    }
+    // A fresh client's ticket resumes under the current keys.
+    let fresh = Client::trusting(&cert).config();
+    assert_eq!(kind(&fresh), Some(rustls::HandshakeKind::Full));
+    assert_eq!(kind(&fresh), Some(rustls::HandshakeKind::Resumed));
+}

@@ -452,6 +452,14 @@ fn tune(raw: Option<&RawTune>, path: &YamlPath) -> Result<Tune, Fault> {
             limits::IO_MEMORY_MAX,
         )?;
     }
+    if let Some(text) = &raw.tls_ticket_rotation {
+        let p = path.key("tls_ticket_rotation");
+        let d = field::duration(text, &p, field::Zero::Refused)?;
+        if !(limits::TLS_TICKET_ROTATION_MIN..=limits::TLS_TICKET_ROTATION_MAX).contains(&d) {
+            return Err(Fault::value(&p, "expected a duration from 1s to 3d"));
+        }
+        tune.tls_ticket_rotation = d;
+    }
     if let Some(value) = raw.backlog {
         tune.backlog = field::int_u32(
             value,

@@ -149,8 +149,8 @@ impl Ctl {
     }
 }
 
-/// Every [`ROTATION`](crate::tls::ticket::ROTATION), new ticket keys to every shard: a
-/// ticket then resumes for one to two periods. A shard that misses a rotation (ring full or
+/// Every `global.tune.tls_ticket_rotation`, new ticket keys to every shard: a ticket then
+/// resumes for one to two periods. A shard that misses a rotation (ring full or
 /// timeout) keeps its keys until the next one; its tickets still resume elsewhere for a
 /// period.
 pub(super) async fn rotate_ticket_keys(
@@ -158,7 +158,8 @@ pub(super) async fn rotate_ticket_keys(
     mut keys: crate::tls::ticket::TicketKeys,
 ) {
     loop {
-        glommio::timer::sleep(crate::tls::ticket::ROTATION).await;
+        let period = ctl.state.borrow().config.global.tune.tls_ticket_rotation;
+        glommio::timer::sleep(period).await;
         if ctl.stopping.get() {
             return;
         }
@@ -169,14 +170,15 @@ pub(super) async fn rotate_ticket_keys(
                 continue;
             }
         }
-        if let Err(e) = ctl
+        match ctl
             .broadcast_op(Op::TicketKeys(Box::new(keys.clone())))
             .await
         {
-            log::warn!(
+            Ok(()) => log::debug!("TLS ticket keys rotated on every shard"),
+            Err(e) => log::warn!(
                 "TLS ticket key rotation not acknowledged by every shard: {}",
                 e.body().trim_end()
-            );
+            ),
         }
     }
 }

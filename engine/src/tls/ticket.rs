@@ -4,18 +4,17 @@
 //!
 //! A ticket is `key id (4) | nonce (12) | AES-256-GCM(state) | tag (16)`. Two keys are
 //! live: new tickets use the current one; tickets of the previous one still decrypt, so a
-//! ticket lives between one and two rotation periods.
+//! ticket lives between one and two rotation periods (`global.tune.tls_ticket_rotation`).
 
 use std::fmt;
 use std::time::Duration;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 
-/// How often the control plane rotates the keys.
-pub const ROTATION: Duration = Duration::from_secs(3600);
-
-/// Lifetime hint sent with each ticket: two rotation periods, the longest a key lives.
-const LIFETIME_SECS: u32 = 2 * 3600;
+/// Shortest lifetime hint. With very short rotations (tests) a client then still offers a
+/// ticket whose key is gone, and gets a full handshake: the key's life, not the hint, is
+/// what bounds resumption.
+pub const LIFETIME_MIN_SECS: u64 = 60;
 
 const ID_LEN: usize = 4;
 const TAG_LEN: usize = 16;
@@ -44,14 +43,20 @@ pub struct TicketKeys {
     pub current: KeyBytes,
     /// The one before (still decrypts).
     pub previous: Option<KeyBytes>,
+    /// Lifetime hint sent with each ticket, seconds: two rotation periods, the longest a
+    /// key lives, and at least [`LIFETIME_MIN_SECS`].
+    pub lifetime: u32,
 }
 
 impl TicketKeys {
-    /// Fresh random keys (start-up).
-    pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
+    /// Fresh random keys (start-up), to be rotated every `rotation`.
+    pub fn generate(rotation: Duration) -> Result<Self, aws_lc_rs::error::Unspecified> {
+        let twice = rotation.as_secs().saturating_mul(2).max(LIFETIME_MIN_SECS);
+        let lifetime = u32::try_from(twice).unwrap_or(u32::MAX);
         Ok(TicketKeys {
             current: random_key()?,
             previous: None,
+            lifetime,
         })
     }
 
@@ -60,6 +65,7 @@ impl TicketKeys {
         Ok(TicketKeys {
             current: random_key()?,
             previous: Some(self.current.clone()),
+            lifetime: self.lifetime,
         })
     }
 }
@@ -77,6 +83,7 @@ fn random_key() -> Result<KeyBytes, aws_lc_rs::error::Unspecified> {
 /// A shard's ticketer over one set of [`TicketKeys`] (immutable: a rotation builds a new
 /// one, so rustls's `Send + Sync` bound needs no lock).
 pub struct Ticketer {
+    lifetime: u32,
     current: ([u8; ID_LEN], LessSafeKey),
     previous: Option<([u8; ID_LEN], LessSafeKey)>,
 }
@@ -96,6 +103,7 @@ impl Ticketer {
     /// The ticketer of `keys`.
     pub fn new(keys: &TicketKeys) -> Self {
         Ticketer {
+            lifetime: keys.lifetime,
             current: aead(&keys.current),
             previous: keys.previous.as_ref().map(aead),
         }
@@ -108,7 +116,7 @@ impl rustls::server::ProducesTickets for Ticketer {
     }
 
     fn lifetime(&self) -> u32 {
-        LIFETIME_SECS
+        self.lifetime
     }
 
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
@@ -157,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_ticket_decrypts_under_the_same_keys_and_the_next_rotation_only() {
-        let k0 = TicketKeys::generate().unwrap();
+        let k0 = TicketKeys::generate(Duration::from_secs(3600)).unwrap();
         let k1 = k0.rotated().unwrap();
         let k2 = k1.rotated().unwrap();
         let ticket = Ticketer::new(&k0).encrypt(b"state").unwrap();
@@ -181,21 +189,21 @@ mod tests {
         /// with these keys, opened), never a panic.
         #[test]
         fn any_bytes_decrypt_to_none_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            let t = Ticketer::new(&TicketKeys::generate().unwrap());
+            let t = Ticketer::new(&TicketKeys::generate(Duration::from_secs(3600)).unwrap());
             proptest::prop_assert_eq!(t.decrypt(&bytes), None);
         }
     }
 
     #[test]
     fn tampered_short_and_foreign_tickets_are_refused() {
-        let keys = TicketKeys::generate().unwrap();
+        let keys = TicketKeys::generate(Duration::from_secs(3600)).unwrap();
         let t = Ticketer::new(&keys);
         let mut ticket = t.encrypt(b"state").unwrap();
         let last = ticket.len() - 1;
         ticket[last] ^= 1;
         assert_eq!(t.decrypt(&ticket), None);
         assert_eq!(t.decrypt(&[0u8; 10]), None);
-        let other = Ticketer::new(&TicketKeys::generate().unwrap());
+        let other = Ticketer::new(&TicketKeys::generate(Duration::from_secs(3600)).unwrap());
         assert_eq!(other.decrypt(&t.encrypt(b"x").unwrap()), None);
     }
 }
