@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{alive, children_of, count, harness_temp_dirs, run_compare};
+use common::{alive, assert_nothing_left, count, run_compare};
 
 #[test]
 fn short_reload_loses_no_request() {
@@ -60,14 +60,5 @@ fn short_reload_loses_no_request() {
         let p = p.as_u64().expect("pid") as u32;
         assert!(!alive(p), "the upgraded percore {p} still runs");
     }
-    assert!(
-        children_of(pid).is_empty(),
-        "children left: {:?}",
-        children_of(pid)
-    );
-    assert!(
-        harness_temp_dirs(pid).is_empty(),
-        "{:?}",
-        harness_temp_dirs(pid)
-    );
+    assert_nothing_left(pid);
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{children_of, count, harness_temp_dirs, run_compare};
+use common::{assert_nothing_left, count, run_compare};
 
 /// Every fault the cycle must have injected at least once.
 const FAULTS: [&str; 12] = [
@@ -79,14 +79,5 @@ fn short_soak_reconciles_every_id() {
             "{fault} never injected\n{stdout}"
         );
     }
-    assert!(
-        children_of(pid).is_empty(),
-        "children left: {:?}",
-        children_of(pid)
-    );
-    assert!(
-        harness_temp_dirs(pid).is_empty(),
-        "{:?}",
-        harness_temp_dirs(pid)
-    );
+    assert_nothing_left(pid);
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{children_of, count, harness_temp_dirs, run_compare};
+use common::{assert_nothing_left, count, run_compare};
 
 /// HAProxy where the harness looks for it (PATH, then the sbin directories).
 fn haproxy_installed() -> bool {
@@ -98,14 +98,5 @@ fn short_tls_handshake_and_keepalive_against_haproxy() {
     assert_eq!(count(idle, "connections_open"), 50, "{idle}\n{stdout}");
     assert_eq!(errors_total(idle), 0, "{idle}\n{stdout}");
 
-    assert!(
-        children_of(pid).is_empty(),
-        "children left: {:?}",
-        children_of(pid)
-    );
-    assert!(
-        harness_temp_dirs(pid).is_empty(),
-        "{:?}",
-        harness_temp_dirs(pid)
-    );
+    assert_nothing_left(pid);
 }

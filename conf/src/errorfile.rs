@@ -15,13 +15,11 @@
 //! It does not compare the file's status with the status it replaces: HAProxy allows an
 //! errorfile for 503 that answers 200, and so does percore.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use percore_protocols::http1::{parse_response, BodyFraming, Limits};
 
+use crate::bounded::{kind, read_regular, ReadError};
 use crate::config::Tune;
 
 /// One checked errorfile of a frontend.
@@ -40,33 +38,16 @@ pub struct ErrorFile {
 /// names the file and the violated rule.
 pub(crate) fn read(path: &Path, tune: &Tune) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let mut file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot open errorfile {shown}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat errorfile {shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!(
-            "errorfile {shown} is {}, expected a regular file",
-            kind(&meta.file_type())
-        ));
-    }
     let limit = tune.bufsize;
-    if meta.len() > limit as u64 {
-        return Err(too_large(path, meta.len(), limit));
-    }
-    // The file may grow between fstat and read: never read more than the limit plus one.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    (&mut file)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read errorfile {shown}: {e}"))?;
-    if bytes.len() > limit {
-        return Err(too_large(path, bytes.len() as u64, limit));
-    }
+    let bytes = read_regular(path, limit as u64).map_err(|e| match e {
+        ReadError::Open(e) => format!("cannot open errorfile {shown}: {e}"),
+        ReadError::Stat(e) => format!("cannot stat errorfile {shown}: {e}"),
+        ReadError::NotRegular(t) => {
+            format!("errorfile {shown} is {}, expected a regular file", kind(&t))
+        }
+        ReadError::TooLarge(n) => too_large(path, n, limit),
+        ReadError::Read(e) => format!("cannot read errorfile {shown}: {e}"),
+    })?;
     check_response(&bytes, tune).map_err(|why| format!("errorfile {shown}: {why}"))?;
     Ok(bytes)
 }
@@ -112,22 +93,6 @@ fn too_large(path: &Path, size: u64, limit: usize) -> String {
         path.display(),
         crate::units::format_size(limit)
     )
-}
-
-fn kind(t: &std::fs::FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
 }
 
 #[cfg(test)]

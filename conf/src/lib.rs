@@ -18,6 +18,7 @@
 //! - `path`:     YAML paths (`backends.app.servers[0]`)
 //! - `hint`:     "did you mean" by edit distance
 //! - [`errorfile`]: reads and checks the errorfiles a frontend names
+//! - `bounded`:  reads a file the configuration names, non-blocking and size-bounded
 //! - `error`:    [`ConfigError`] and the internal `Fault`
 //! - `fuzzing`:  (hidden) the `config_text` fuzz entry point and its invariants
 //! - [`config`]: the validated types
@@ -33,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bounded;
 pub mod check;
 pub mod config;
 mod de;

@@ -19,12 +19,12 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::pem::{PemObject, SectionKind};
+
+use crate::bounded::{read_regular, ReadError};
 use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
 };
@@ -262,33 +262,18 @@ struct Pem {
     key: Option<PrivateKey>,
 }
 
-/// Reads a PEM file of at most [`PEM_FILE_BYTES_MAX`] bytes (opened non-blocking, so a FIFO
-/// cannot hang validation; a regular file only).
+/// Reads a PEM file of at most [`PEM_FILE_BYTES_MAX`] bytes (see [`crate::bounded`]).
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let mut file = fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot open {shown}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat {shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown} is not a regular file"));
-    }
-    if meta.len() > PEM_FILE_BYTES_MAX {
-        return Err(format!(
-            "{shown} is {} bytes, more than the {PEM_FILE_BYTES_MAX} allowed",
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.by_ref()
-        .take(PEM_FILE_BYTES_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    Ok(bytes)
+    read_regular(path, PEM_FILE_BYTES_MAX).map_err(|e| match e {
+        ReadError::Open(e) => format!("cannot open {shown}: {e}"),
+        ReadError::Stat(e) => format!("cannot stat {shown}: {e}"),
+        ReadError::NotRegular(_) => format!("{shown} is not a regular file"),
+        ReadError::TooLarge(n) => {
+            format!("{shown} is {n} bytes, more than the {PEM_FILE_BYTES_MAX} allowed")
+        }
+        ReadError::Read(e) => format!("cannot read {shown}: {e}"),
+    })
 }
 
 /// Parses PEM text: certificates in order and at most one private key.

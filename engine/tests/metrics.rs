@@ -19,16 +19,7 @@ fn start(tag: &str, origin: SocketAddr) -> (Proxy, SocketAddr) {
          backends:\n  app:\n    servers:\n      - {{ name: s1, address: \"{origin}\" }}\n"
     );
     let p = Proxy::start(tag, &yaml);
-    let addr = p
-        .lines
-        .lock()
-        .expect("lines")
-        .iter()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .expect("metrics address logged")
-        .parse()
-        .expect("addr");
+    let addr = metrics_addr(&p);
     (p, addr)
 }
 

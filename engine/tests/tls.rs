@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use common::http_origin::HttpOrigin;
 use common::*;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use percore::tls::connector::NoVerify;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// A certificate and its key, as PEM and DER.
 struct Cert {
@@ -77,50 +77,6 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Accepts any server certificate (the tests check which one was served), still
-/// verifying the handshake signatures.
-#[derive(Debug)]
-struct AnyCert;
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// Client settings: trust `root` (or any certificate), protocol `versions`, ALPN offer.
 struct Client {
     root: Option<CertificateDer<'static>>,
@@ -158,7 +114,7 @@ impl Client {
             }
             None => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert)),
+                .with_custom_certificate_verifier(Arc::new(NoVerify::new(provider()))),
         };
         let mut config = match &self.identity {
             Some((cert, key)) => builder
@@ -236,6 +192,35 @@ fn http_yaml(origin: SocketAddr, tls: &str) -> String {
     )
 }
 
+/// What most tests start from, dropped proxy first: an HTTP origin, a certificate for
+/// `names` written to a scratch directory, and a proxy whose frontend `web` binds plain
+/// and TLS with it (`extra` is appended to the `tls` mapping).
+struct Fixture {
+    p: Proxy,
+    origin: HttpOrigin,
+    cert: Cert,
+    pem: String,
+    dir: TempDir,
+}
+
+fn fixture(tag: &str, names: &[&str], extra: &str) -> Fixture {
+    let origin = HttpOrigin::start("app");
+    let dir = scratch_dir(tag);
+    let cert = self_signed(names);
+    let pem = write_pem(&dir, "site.pem", &cert);
+    let p = Proxy::start(
+        tag,
+        &http_yaml(origin.addr, &format!("{{ certs: [{pem}]{extra} }}")),
+    );
+    Fixture {
+        p,
+        origin,
+        cert,
+        pem,
+        dir,
+    }
+}
+
 /// The two listening addresses of `web`: (plain, TLS).
 fn addrs(p: &Proxy) -> (SocketAddr, SocketAddr) {
     let web: Vec<SocketAddr> = p
@@ -253,17 +238,7 @@ fn access_log(p: &Proxy) -> String {
 
 /// The body of `GET /metrics` (the address is in the proxy's log).
 fn scrape(p: &Proxy) -> String {
-    let addr: SocketAddr = p
-        .lines
-        .lock()
-        .expect("lines")
-        .iter()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .expect("metrics address logged")
-        .parse()
-        .expect("addr");
-    let mut s = TcpStream::connect(addr).expect("connect metrics");
+    let mut s = TcpStream::connect(metrics_addr(p)).expect("connect metrics");
     s.set_read_timeout(Some(WAIT)).expect("timeout");
     s.write_all(b"GET /metrics HTTP/1.1\r\nhost: m\r\nconnection: close\r\n\r\n")
         .expect("write");
@@ -282,14 +257,13 @@ fn fe_stat(p: &Proxy, column: &str) -> u64 {
 
 #[test]
 fn https_over_tls_1_2_and_1_3_is_proxied_marked_https_logged_and_counted() {
-    let origin = HttpOrigin::start("app");
-    let dir = scratch_dir("tls-basic");
-    let cert = self_signed(&["localhost"]);
-    let pem = write_pem(&dir, "site.pem", &cert);
-    let p = Proxy::start(
-        "tls-basic",
-        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
-    );
+    let Fixture {
+        p,
+        origin,
+        cert,
+        pem: _pem,
+        dir: _dir,
+    } = fixture("tls-basic", &["localhost"], "");
     let (plain, tls_addr) = addrs(&p);
 
     let mut client = Client::trusting(&cert);
@@ -429,17 +403,13 @@ fn sni_chooses_the_exact_then_the_wildcard_then_the_default_certificate() {
 
 #[test]
 fn strict_sni_refuses_unknown_names_and_counts_them() {
-    let origin = HttpOrigin::start("app");
-    let dir = scratch_dir("tls-strict");
-    let cert = self_signed(&["a.test"]);
-    let pem = write_pem(&dir, "a.pem", &cert);
-    let p = Proxy::start(
-        "tls-strict",
-        &http_yaml(
-            origin.addr,
-            &format!("{{ certs: [{pem}], strict_sni: true }}"),
-        ),
-    );
+    let Fixture {
+        p,
+        origin: _origin,
+        cert: _cert,
+        pem: _pem,
+        dir: _dir,
+    } = fixture("tls-strict", &["a.test"], ", strict_sni: true");
     let (_, tls_addr) = addrs(&p);
     assert!(handshake(tls_addr, Client::any().config(), "a.test").is_ok());
     let err = handshake(tls_addr, Client::any().config(), "other.test").expect_err("refused");
@@ -455,17 +425,13 @@ fn strict_sni_refuses_unknown_names_and_counts_them() {
 
 #[test]
 fn alpn_is_negotiated_and_a_client_with_no_common_protocol_is_refused() {
-    let origin = HttpOrigin::start("app");
-    let dir = scratch_dir("tls-alpn");
-    let cert = self_signed(&["localhost"]);
-    let pem = write_pem(&dir, "site.pem", &cert);
-    let p = Proxy::start(
-        "tls-alpn",
-        &http_yaml(
-            origin.addr,
-            &format!("{{ certs: [{pem}], alpn: [http/1.1] }}"),
-        ),
-    );
+    let Fixture {
+        p,
+        origin: _origin,
+        cert,
+        pem: _pem,
+        dir: _dir,
+    } = fixture("tls-alpn", &["localhost"], ", alpn: [http/1.1]");
     let (_, tls_addr) = addrs(&p);
     let mut client = Client::trusting(&cert);
     client.alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -481,14 +447,13 @@ fn alpn_is_negotiated_and_a_client_with_no_common_protocol_is_refused() {
 
 #[test]
 fn a_session_resumes_on_the_other_shard() {
-    let origin = HttpOrigin::start("app");
-    let dir = scratch_dir("tls-resume");
-    let cert = self_signed(&["localhost"]);
-    let pem = write_pem(&dir, "site.pem", &cert);
-    let p = Proxy::start(
-        "tls-resume",
-        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
-    );
+    let Fixture {
+        p,
+        origin: _origin,
+        cert,
+        pem: _pem,
+        dir: _dir,
+    } = fixture("tls-resume", &["localhost"], "");
     let (_, tls_addr) = addrs(&p);
     let config = Client::trusting(&cert).config();
     // Each connection resumes with a ticket of an earlier one. Once both shards served a
@@ -861,14 +826,13 @@ fn a_certificate_is_swapped_live_on_every_shard_with_no_failed_request() {
 
 #[test]
 fn ssl_cert_commands_refuse_what_they_cannot_do_in_haproxy_words() {
-    let origin = HttpOrigin::start("app");
-    let dir = scratch_dir("tls-cmds");
-    let cert = self_signed(&["localhost"]);
-    let pem = write_pem(&dir, "site.pem", &cert);
-    let p = Proxy::start(
-        "tls-cmds",
-        &http_yaml(origin.addr, &format!("{{ certs: [{pem}] }}")),
-    );
+    let Fixture {
+        p,
+        origin: _origin,
+        cert,
+        pem,
+        dir: _dir,
+    } = fixture("tls-cmds", &["localhost"], "");
     let socket = sock(&p);
     let other = self_signed(&["other.test"]);
     let payload = format!("{}{}", other.pem, other.key_pem);

@@ -119,3 +119,17 @@ pub fn harness_temp_dirs(pid: u32) -> Vec<PathBuf> {
         })
         .unwrap_or_default()
 }
+
+/// The harness `pid` left no child process and no temporary directory behind.
+pub fn assert_nothing_left(pid: u32) {
+    assert!(
+        children_of(pid).is_empty(),
+        "children left: {:?}",
+        children_of(pid)
+    );
+    assert!(
+        harness_temp_dirs(pid).is_empty(),
+        "{:?}",
+        harness_temp_dirs(pid)
+    );
+}

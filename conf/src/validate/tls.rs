@@ -54,8 +54,7 @@ pub(crate) fn bind_tls(raw: &RawTls, path: &YamlPath) -> Result<BindTls, Fault> 
         }
     };
     let client_ca = match (&raw.client_ca, verify) {
-        (Some(file), ClientVerify::None) => {
-            let _ = file;
+        (Some(_), ClientVerify::None) => {
             return Err(Fault::key(
                 &path.key("client_ca"),
                 "client_ca has no effect with verify none (set verify: optional or required)",

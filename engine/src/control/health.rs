@@ -236,8 +236,7 @@ async fn check_handshake(
     let connector = tls
         .as_ref()
         .map_err(|e| failed(CheckStatus::Layer6InvalidResponse, e.clone()))?;
-    let name = connector.server_name(addr.ip());
-    let handshake = TlsStream::connect(tcp, connector.config.clone(), name);
+    let handshake = TlsStream::connect(tcp, connector, addr.ip());
     let timer = async {
         Timer::new(deadline.saturating_duration_since(Instant::now())).await;
         Err(HandshakeError::Timeout)

@@ -23,13 +23,7 @@ impl Ctl {
     fn cert_files(&self) -> Vec<String> {
         let st = self.state.borrow();
         let mut files: Vec<String> = Vec::new();
-        for cert in st
-            .config
-            .frontends
-            .iter()
-            .flat_map(|f| f.tls.iter().flatten())
-            .flat_map(|t| &t.certs)
-        {
+        for cert in certs(&st.config) {
             let name = cert.file.display().to_string();
             if !files.contains(&name) {
                 files.push(name);
@@ -41,12 +35,7 @@ impl Ctl {
     /// The configuration's certificate of `file`.
     fn cert_of(&self, file: &str) -> Option<CertKey> {
         let st = self.state.borrow();
-        let found = st
-            .config
-            .frontends
-            .iter()
-            .flat_map(|f| f.tls.iter().flatten())
-            .flat_map(|t| &t.certs)
+        let found = certs(&st.config)
             .find(|c| c.file == Path::new(file))
             .cloned();
         found
@@ -181,6 +170,15 @@ pub(super) async fn rotate_ticket_keys(
             ),
         }
     }
+}
+
+/// Every certificate of every TLS bind, in configuration order.
+fn certs(config: &percore_conf::Config) -> impl Iterator<Item = &CertKey> {
+    config
+        .frontends
+        .iter()
+        .flat_map(|f| f.tls.iter().flatten())
+        .flat_map(|t| &t.certs)
 }
 
 /// `show ssl cert <file>` fields of `cert`.

@@ -5,7 +5,6 @@
 //! connections keep the configuration their handshake used.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glommio::net::TcpStream;
@@ -13,17 +12,14 @@ use glommio::timer::Timer;
 
 use percore_conf::tls::{BindTls, ServerTls};
 use percore_conf::Config;
-use rustls::pki_types::ServerName;
-use rustls::server::ProducesTickets;
-use rustls::{ClientConfig, ServerConfig};
 
 use super::proxy_header::Preread;
 use super::Shard;
 use crate::ids::ServerKey;
 use crate::logging::Severity;
-use crate::tls::acceptor;
+use crate::tls::acceptor::Acceptor;
 use crate::tls::connector::Connector;
-use crate::tls::ticket::{TicketKeys, Ticketer};
+use crate::tls::ticket::{TicketKeys, Tickets};
 use crate::tls::{ClientSock, HandshakeError, ServerSock, TlsStream};
 
 /// What a bind asks of its connections.
@@ -32,7 +28,7 @@ pub enum Security {
     /// Plain TCP.
     Plain,
     /// A TLS handshake with this configuration.
-    Tls(Arc<ServerConfig>),
+    Tls(Acceptor),
     /// TLS whose configuration could not be built (logged): every connection is refused.
     Broken,
 }
@@ -41,8 +37,8 @@ pub enum Security {
 pub enum ServerSecurity {
     /// Plain TCP.
     Plain,
-    /// A TLS handshake with this configuration, for this name.
-    Tls(Arc<ClientConfig>, ServerName<'static>),
+    /// A TLS handshake with this configuration, to this address.
+    Tls(Connector, IpAddr),
     /// TLS whose configuration could not be built (logged): every connect fails.
     Broken,
 }
@@ -52,7 +48,7 @@ type Bind = (SocketAddr, Option<BindTls>, Security);
 
 /// The acceptors and connectors of one shard.
 pub struct ShardTls {
-    ticketer: Arc<dyn ProducesTickets>,
+    tickets: Tickets,
     /// Per frontend, its binds in configuration order.
     binds: Vec<Vec<Bind>>,
     /// Binds the last reload removed, per frontend: their listeners still serve the
@@ -70,7 +66,7 @@ impl ShardTls {
     /// The acceptors of `config` with `keys`.
     pub fn new(config: &Config, keys: &TicketKeys) -> Self {
         let mut tls = ShardTls {
-            ticketer: Arc::new(Ticketer::new(keys)),
+            tickets: Tickets::new(keys),
             binds: Vec::new(),
             retired: Vec::new(),
             connectors: Vec::new(),
@@ -91,7 +87,7 @@ impl ShardTls {
             .flatten();
         match index.map(|i| &self.connectors[i].1) {
             None => ServerSecurity::Plain,
-            Some(Some(c)) => ServerSecurity::Tls(c.config.clone(), c.server_name(ip)),
+            Some(Some(c)) => ServerSecurity::Tls(c.clone(), ip),
             Some(None) => ServerSecurity::Broken,
         }
     }
@@ -182,14 +178,11 @@ impl ShardTls {
 
     /// New ticket keys: every acceptor is rebuilt around them (open connections keep theirs).
     pub fn set_keys(&mut self, keys: &TicketKeys) {
-        self.ticketer = Arc::new(Ticketer::new(keys));
-        let ticketer = self.ticketer.clone();
+        self.tickets = Tickets::new(keys);
         let all = self.binds.iter_mut().flatten();
         for (_, _, security) in all.chain(self.retired.iter_mut().map(|(_, b)| b)) {
-            if let Security::Tls(config) = security {
-                let mut next = (**config).clone();
-                next.ticketer = ticketer.clone();
-                *security = Security::Tls(Arc::new(next));
+            if let Security::Tls(acceptor) = security {
+                *security = Security::Tls(acceptor.with_tickets(&self.tickets));
             }
         }
     }
@@ -217,8 +210,8 @@ impl ShardTls {
         let Some(tls) = tls else {
             return Security::Plain;
         };
-        match acceptor::server_config(tls, self.ticketer.clone()) {
-            Ok(config) => Security::Tls(config),
+        match Acceptor::new(tls, &self.tickets) {
+            Ok(acceptor) => Security::Tls(acceptor),
             Err(e) => {
                 log::error!(
                     "frontend {frontend}: TLS bind refused, connections will be closed: {e}"
@@ -237,8 +230,9 @@ impl ShardTls {
             .get(frontend)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let same: Vec<&Bind> = binds.iter().filter(|b| b.0 == configured).collect();
-        if let Some(bind) = same.get(nth).or(same.first()) {
+        let mut same = binds.iter().filter(|b| b.0 == configured);
+        let first = same.clone().next();
+        if let Some(bind) = same.nth(nth).or(first) {
             return bind.2.clone();
         }
         self.retired
@@ -260,9 +254,9 @@ impl Shard {
         security: Security,
         preread: Option<Preread>,
     ) -> Option<(ClientSock, Option<Preread>)> {
-        let config = match security {
+        let acceptor = match security {
             Security::Plain => return Some((ClientSock::Plain(client), preread)),
-            Security::Tls(config) => config,
+            Security::Tls(acceptor) => acceptor,
             Security::Broken => {
                 self.refuse_tls(
                     (frontend, listener, peer),
@@ -274,7 +268,7 @@ impl Shard {
         };
         let timeout = self.current().config.frontends[frontend].timeout.client;
         let early = preread.as_ref().map_or(&[][..], |p| p.rest());
-        let handshake = TlsStream::accept(client, config, early);
+        let handshake = TlsStream::accept(client, &acceptor, early);
         let timer = async {
             Timer::new(timeout).await;
             Err((HandshakeError::Timeout, None))
@@ -309,15 +303,15 @@ impl Shard {
         left: Duration,
     ) -> Option<ServerSock> {
         let security = self.tls.borrow().server_security(key, addr.ip());
-        let (config, name) = match security {
+        let (connector, ip) = match security {
             ServerSecurity::Plain => return Some(ServerSock::Plain(tcp)),
-            ServerSecurity::Tls(config, name) => (config, name),
+            ServerSecurity::Tls(connector, ip) => (connector, ip),
             ServerSecurity::Broken => {
                 self.warn_server_tls(key, addr, &"TLS settings refused at load");
                 return None;
             }
         };
-        let handshake = TlsStream::connect(tcp, config, name);
+        let handshake = TlsStream::connect(tcp, &connector, ip);
         let timer = async {
             Timer::new(left).await;
             Err(HandshakeError::Timeout)

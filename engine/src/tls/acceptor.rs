@@ -11,6 +11,8 @@ use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, WebPkiCli
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 
+use super::ticket::Tickets;
+
 /// The crypto provider: aws-lc-rs measured 13 % cheaper than ring per full TLS 1.3
 /// handshake with an ECDSA P-256 certificate (91 vs 104 µs of server CPU) and 30 % per
 /// TLS 1.2 one (63 vs 90 µs); see issue 16's note.
@@ -22,7 +24,7 @@ pub fn provider(ciphers: &[&str]) -> CryptoProvider {
             .iter()
             .filter_map(|name| {
                 all.iter()
-                    .find(|s| format!("{:?}", s.suite()) == *name)
+                    .find(|s| s.suite().as_str() == Some(*name))
                     .copied()
             })
             .collect();
@@ -30,8 +32,40 @@ pub fn provider(ciphers: &[&str]) -> CryptoProvider {
     provider
 }
 
+/// One TLS bind's configuration on one shard (see [`super::ShardLocal`]).
+#[derive(Clone)]
+pub struct Acceptor {
+    config: Arc<ServerConfig>,
+    _shard_local: super::ShardLocal,
+}
+
+impl Acceptor {
+    /// The acceptor of `tls` with this shard's `tickets`; an error says what rustls refused.
+    pub fn new(tls: &BindTls, tickets: &Tickets) -> Result<Self, String> {
+        Ok(Acceptor {
+            config: server_config(tls, tickets.ticketer())?,
+            _shard_local: super::ShardLocal::default(),
+        })
+    }
+
+    /// The same acceptor with new ticket keys (a rotation).
+    pub fn with_tickets(&self, tickets: &Tickets) -> Self {
+        let mut next = (*self.config).clone();
+        next.ticketer = tickets.ticketer();
+        Acceptor {
+            config: Arc::new(next),
+            _shard_local: super::ShardLocal::default(),
+        }
+    }
+
+    /// What a rustls `ServerConnection` is made from.
+    pub(super) fn config(&self) -> Arc<ServerConfig> {
+        self.config.clone()
+    }
+}
+
 /// Builds the server configuration of one TLS bind with this shard's ticketer.
-pub fn server_config(
+fn server_config(
     tls: &BindTls,
     ticketer: Arc<dyn ProducesTickets>,
 ) -> Result<Arc<ServerConfig>, String> {

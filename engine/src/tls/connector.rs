@@ -20,14 +20,16 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 
 use super::acceptor::provider;
 
-/// What a shard needs to open TLS connections to servers with the same settings.
+/// What a shard needs to open TLS connections to servers with the same settings (see
+/// [`super::ShardLocal`]).
 #[derive(Clone)]
 pub struct Connector {
     /// The rustls configuration (session cache included).
-    pub config: Arc<ClientConfig>,
+    config: Arc<ClientConfig>,
     /// The name sent as SNI and verified; `None`: the server's address, neither sent nor
     /// checked.
     sni: Option<ServerName<'static>>,
+    _shard_local: super::ShardLocal,
 }
 
 impl fmt::Debug for Connector {
@@ -50,7 +52,13 @@ impl Connector {
         Ok(Connector {
             config: client_config(tls)?,
             sni,
+            _shard_local: super::ShardLocal::default(),
         })
+    }
+
+    /// What a rustls `ClientConnection` is made from.
+    pub(super) fn config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
     }
 
     /// The name a connection to a server at `ip` is opened for.
@@ -152,7 +160,14 @@ impl ServerCertVerifier for ChainOnly {
 /// `verify none`: any certificate is accepted; the handshake's signatures are still
 /// checked (they prove the server holds the key of the certificate it sent).
 #[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
+pub struct NoVerify(Arc<CryptoProvider>);
+
+impl NoVerify {
+    /// Checks handshake signatures with `provider`'s algorithms.
+    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+        NoVerify(provider)
+    }
+}
 
 impl ServerCertVerifier for NoVerify {
     fn verify_server_cert(

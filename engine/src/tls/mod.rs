@@ -25,6 +25,13 @@ use glommio::net::TcpStream;
 
 pub use self::stream::{HandshakeError, TlsStream};
 
+/// Makes a handle `!Send`: rustls takes its configurations as `Arc`s, and the handles
+/// holding them ([`acceptor::Acceptor`], [`connector::Connector`], [`ticket::Tickets`])
+/// carry this marker so that they cannot leave the thread that built them. Each shard
+/// (and the control plane, for health checks) owns its own; the reference counts inside
+/// are only ever touched by one thread, and no TLS state is shared between shards.
+pub(crate) type ShardLocal = std::marker::PhantomData<std::rc::Rc<()>>;
+
 /// The accepted client connection of a stream.
 pub enum ClientSock {
     /// Plain TCP.
@@ -174,7 +181,7 @@ impl TlsFacts {
         let cipher = conn
             .negotiated_cipher_suite()
             .and_then(|s| {
-                let name = format!("{:?}", s.suite());
+                let name = s.suite().as_str()?;
                 percore_conf::tls::CIPHERS
                     .iter()
                     .position(|(iana, _)| *iana == name)

@@ -9,13 +9,14 @@
 
 use std::io::{self, Read, Write};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::{ClientConnection, Connection, ServerConnection};
+
+use super::acceptor::Acceptor;
+use super::connector::Connector;
 
 /// Why a handshake failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,10 +88,10 @@ impl TlsStream {
     /// [`linger`]).
     pub async fn accept(
         sock: TcpStream,
-        config: Arc<ServerConfig>,
+        acceptor: &Acceptor,
         preread: &[u8],
     ) -> Result<TlsStream, (HandshakeError, Option<TcpStream>)> {
-        let mut conn = ServerConnection::new(config).map_err(|e| (e.into(), None))?;
+        let mut conn = ServerConnection::new(acceptor.config()).map_err(|e| (e.into(), None))?;
         let mut rest = preread;
         while !rest.is_empty() {
             let fed = conn.read_tls(&mut rest).map_err(HandshakeError::from);
@@ -101,15 +102,15 @@ impl TlsStream {
         Self::handshake(sock, conn.into()).await
     }
 
-    /// Runs the client handshake toward a server on a connected socket, for server `name`
-    /// (sent as SNI when the configuration enables it, and verified). No time bound: the
+    /// Runs the client handshake toward a server at `ip` on a connected socket (its name
+    /// sent as SNI when the configuration has one, and verified). No time bound: the
     /// caller races it with `timeout.connect`.
     pub async fn connect(
         sock: TcpStream,
-        config: Arc<ClientConfig>,
-        name: ServerName<'static>,
+        connector: &Connector,
+        ip: std::net::IpAddr,
     ) -> Result<TlsStream, HandshakeError> {
-        let conn = ClientConnection::new(config, name)?;
+        let conn = ClientConnection::new(connector.config(), connector.server_name(ip))?;
         Self::handshake(sock, conn.into()).await.map_err(|(e, _)| e)
     }
 

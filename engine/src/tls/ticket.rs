@@ -80,8 +80,32 @@ fn random_key() -> Result<KeyBytes, aws_lc_rs::error::Unspecified> {
     Ok(k)
 }
 
-/// A shard's ticketer over one set of [`TicketKeys`] (immutable: a rotation builds a new
-/// one, so rustls's `Send + Sync` bound needs no lock).
+/// A shard's ticket encryption for its acceptors: one [`Ticketer`] over the keys the
+/// control plane sent, shared by the shard's bind configurations only (see
+/// [`super::ShardLocal`]).
+#[derive(Clone)]
+pub struct Tickets {
+    ticketer: std::sync::Arc<dyn rustls::server::ProducesTickets>,
+    _shard_local: super::ShardLocal,
+}
+
+impl Tickets {
+    /// The ticket encryption of `keys`.
+    pub fn new(keys: &TicketKeys) -> Self {
+        Tickets {
+            ticketer: std::sync::Arc::new(Ticketer::new(keys)),
+            _shard_local: super::ShardLocal::default(),
+        }
+    }
+
+    /// What a rustls `ServerConfig` holds.
+    pub(super) fn ticketer(&self) -> std::sync::Arc<dyn rustls::server::ProducesTickets> {
+        self.ticketer.clone()
+    }
+}
+
+/// A ticketer over one set of [`TicketKeys`] (immutable: a rotation builds a new one, so
+/// rustls's `Send + Sync` bound needs no lock).
 pub struct Ticketer {
     lifetime: u32,
     current: ([u8; ID_LEN], LessSafeKey),

@@ -563,6 +563,19 @@ pub fn admin(socket: &std::path::Path, line: &str) -> String {
         .unwrap_or_else(|e| panic!("admin {line:?}: {e}"))
 }
 
+/// The `/metrics` address a proxy with `global.metrics` logged at start.
+pub fn metrics_addr(p: &Proxy) -> SocketAddr {
+    p.lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("metrics address logged")
+        .parse()
+        .expect("addr")
+}
+
 /// The admin socket of a proxy whose configuration names it `./admin.sock`.
 pub fn sock(p: &Proxy) -> PathBuf {
     p.dir.join("admin.sock")
