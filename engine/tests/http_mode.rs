@@ -508,3 +508,63 @@ fn access_log_has_one_line_per_exchange() {
         "same stream (client address and port), two exchanges"
     );
 }
+
+/// The frontend's `show stat` column `column` as a number.
+fn frontend_stat(p: &Proxy, column: &str) -> u64 {
+    let csv = admin(&sock(p), "show stat");
+    stat(&csv, "web", "FRONTEND", column)
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} in {csv}"))
+}
+
+/// Sends `request` and reads the response to its EOF, then keeps sending a byte the client
+/// should not send until a write fails (a byte met the proxy's closed socket and was
+/// answered with a reset); returns the frontend's bytes in for the connection once its
+/// stream is gone: bytes read after the response are counted there.
+fn bytes_in_after_close(p: &Proxy, request: &[u8]) -> u64 {
+    let bin_before = frontend_stat(p, "bin");
+    let mut c = connect(p.addr("web"));
+    c.write_all(request).expect("request");
+    let (response, ended) = read_until_closed(&mut c);
+    assert_eq!(ended, Ended::Eof, "{}", String::from_utf8_lossy(&response));
+    assert!(response.starts_with(b"HTTP/1.1 200"), "{response:?}");
+    // After the FIN a read only ever returns 0; the reset shows as a failed write.
+    poll_until("a write fails", || match c.write(b"x") {
+        Err(_) => Ok(()),
+        Ok(_) => Err("written"),
+    });
+    poll_until("the stream ends", || match frontend_stat(p, "scur") {
+        0 => Ok(()),
+        n => Err(n),
+    });
+    frontend_stat(p, "bin") - bin_before
+}
+
+/// A plain client that asked to close is closed as soon as its response is out: nothing is
+/// left waiting for its FIN (no lingering), so a byte it sends anyway meets a closed socket
+/// and is never read. A connection the proxy closes although the client wanted keep-alive
+/// (here a close-delimited response) lingers: the bytes the client sends meanwhile are read
+/// and dropped, so no reset can destroy a response still in flight to it.
+#[test]
+fn only_a_client_that_asked_to_close_is_closed_without_lingering() {
+    let o = HttpOrigin::start("o1");
+    let p = Proxy::start("h-quiet-close", &simple(&o));
+    for request in [
+        &b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"[..],
+        b"GET / HTTP/1.0\r\nhost: test\r\n\r\n",
+    ] {
+        let text = String::from_utf8_lossy(request);
+        let bin = bytes_in_after_close(&p, request);
+        assert_eq!(
+            bin,
+            request.len() as u64,
+            "a byte after it was read: {text}"
+        );
+    }
+    let request = b"GET /close HTTP/1.1\r\nhost: test\r\n\r\n";
+    let bin = bytes_in_after_close(&p, request);
+    assert!(
+        bin > request.len() as u64,
+        "lingering reads and drops: {bin}"
+    );
+}

@@ -375,6 +375,7 @@ impl HttpMachine {
         let attempts = Attempts::new(backend, hash, be.retries, be.redispatch);
         let conn = ex.server_conn;
         self.sout.append_with(env.pools, |v| head.write(conn, v));
+        self.client_done = !ex.has_body && !head.keep_alive();
         self.req = if ex.has_body {
             Req::Body {
                 decoder: BodyDecoder::new(head.framing()),
@@ -405,6 +406,7 @@ impl HttpMachine {
         ex.response_started = true;
         ex.final_offset = Some(self.cout.len());
         ex.close = close || ex.has_body;
+        self.client_done = !ex.has_body && ex.head.as_ref().is_some_and(|h| !h.keep_alive());
         self.cout.extend(env.pools, bytes);
         self.req = Req::Done;
         self.resp = Resp::Local;
@@ -422,6 +424,7 @@ impl HttpMachine {
         let bufs = (&mut self.cin, &mut self.sout);
         let mut failed = match pump(decoder, bufs, chunked, env.pools, &mut ex.record.bytes_in) {
             Pumped::Finished => {
+                self.client_done = ex.head.as_ref().is_some_and(|h| !h.keep_alive());
                 self.req = Req::Done;
                 return;
             }
