@@ -8,6 +8,7 @@
 //! process or, during an upgrade, in the one that shares the socket.
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
 
 use nix::errno::Errno;
@@ -43,15 +44,33 @@ pub fn accept_now<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<Option<(S, Soc
 }
 
 /// The next connection of the non-blocking listening socket `fd` and its peer address:
-/// waits for readiness while its queue is empty. Cancel-safe (see the module doc).
-pub async fn accept<S: FromRawFd>(fd: BorrowedFd<'_>) -> io::Result<(S, SockAddr)> {
+/// waits on `ready` (the readiness of `fd`, kept by the caller across accepts so that its
+/// one multishot poll serves the socket's life) while its queue is empty. Cancel-safe (see
+/// the module doc).
+pub async fn accept<S: FromRawFd>(
+    fd: BorrowedFd<'_>,
+    ready: &mut glommio::net::Readiness<'_>,
+) -> io::Result<(S, SockAddr)> {
     loop {
         if let Some(client) = accept_now(fd)? {
             return Ok(client);
         }
-        glommio::net::readable(fd)
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        ready.wait().await?;
+    }
+}
+
+/// The address a client accepted on a listener bound to `bound` connected to: `bound`
+/// itself, unless the listener is bound to a wildcard address, where only a `getsockname`
+/// tells (one system call per connection saved for every other listener).
+pub fn local_addr(
+    client: &glommio::net::TcpStream,
+    bound: SocketAddr,
+    peer: SocketAddr,
+) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        client.local_addr().unwrap_or(peer)
+    } else {
+        bound
     }
 }
 

@@ -304,8 +304,10 @@ impl Drop for ConnSlot {
 
 /// Accepts on a unix admin socket forever (cancel-safe: `crate::accept`).
 pub async fn serve_unix(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
+    let mut ready = glommio::net::Readiness::new(listener.as_fd());
     loop {
-        match crate::accept::accept::<glommio::net::UnixStream>(listener.as_fd()).await {
+        match crate::accept::accept::<glommio::net::UnixStream>(listener.as_fd(), &mut ready).await
+        {
             Ok((stream, _peer)) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);
@@ -317,8 +319,9 @@ pub async fn serve_unix(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
 
 /// Accepts on a TCP admin listener forever (cancel-safe: `crate::accept`).
 pub async fn serve_tcp(ctl: Rc<Ctl>, listener: Rc<OwnedFd>, admin: Listener) {
+    let mut ready = glommio::net::Readiness::new(listener.as_fd());
     loop {
-        match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await {
+        match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd(), &mut ready).await {
             Ok((stream, _peer)) => spawn_conn(&ctl, &admin, stream),
             Err(e) => {
                 admin.warn_accept(&e);

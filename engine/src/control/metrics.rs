@@ -72,8 +72,9 @@ pub fn bind(addr: SocketAddr) -> Result<OwnedFd, String> {
 /// cancel-safe: `crate::accept`).
 pub async fn serve(ctl: Rc<Ctl>, socket: Rc<OwnedFd>) {
     let live = Rc::new(Cell::new(0usize));
+    let mut ready = glommio::net::Readiness::new(socket.as_fd());
     loop {
-        let stream = match crate::accept::accept::<TcpStream>(socket.as_fd()).await {
+        let stream = match crate::accept::accept::<TcpStream>(socket.as_fd(), &mut ready).await {
             Ok((s, _peer)) => s,
             Err(e) => {
                 let now = Instant::now();

@@ -27,6 +27,11 @@ pub fn start(shard: &Rc<Shard>, l: BoundListener, id: usize, accepting: bool) {
         log::error!("shard {}: listener {addr} not started: {e}", shard.id);
         return;
     }
+    // Accepted sockets inherit TCP_NODELAY (see `runtime::listen_socket`); set here too for
+    // a socket inherited from a binary that did not set it.
+    if let Err(e) = socket2::SockRef::from(&fd).set_nodelay(true) {
+        log::warn!("shard {}: listener {addr}: TCP_NODELAY: {e}", shard.id);
+    }
     let socket = Rc::new(fd);
     // The how-manieth bind of this frontend written with this address (for its TLS).
     let nth = shard
@@ -135,7 +140,8 @@ async fn drain(shard: Rc<Shard>, l: ShardListener) {
         let Some(peer) = peer.as_socket() else {
             continue;
         };
-        let client = (client, peer);
+        let local = crate::accept::local_addr(&client, addr, peer);
+        let client = (client, (peer, local));
         let budget = shard.frontend_budgets.borrow()[frontend].clone();
         let fe_slot = budget.acquire().await;
         let global_slot = shard.global_budget.acquire().await;

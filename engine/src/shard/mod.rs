@@ -915,11 +915,16 @@ async fn accept_loop(
 ) {
     let fe_budget = shard.frontend_budgets.borrow()[frontend].clone();
     let global = shard.global_budget.clone();
+    let mut ready = glommio::net::Readiness::new(listener.as_fd());
     loop {
-        let client = match crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd()).await
-        {
+        let accepted =
+            crate::accept::accept::<glommio::net::TcpStream>(listener.as_fd(), &mut ready);
+        let client = match accepted.await {
             Ok((client, peer)) => match peer.as_socket() {
-                Some(peer) => (client, peer),
+                Some(peer) => {
+                    let local = crate::accept::local_addr(&client, addr, peer);
+                    (client, (peer, local))
+                }
                 // Not an address family a TCP listener can accept from.
                 None => continue,
             },

@@ -125,19 +125,18 @@ pub type BuildStream<M> = fn(
 ) -> Stream<M>;
 
 /// Registers a freshly accepted client of `frontend` (on its `listener`-th bind), at the
-/// `peer` address its accept reported, and spawns its fenced stream task. The task reads the
+/// `peer` address its accept reported and the `local` address it connected to, and spawns its fenced stream task. The task reads the
 /// PROXY header first with `accept_proxy`, then runs the TLS handshake when the bind asks
 /// for one. A stream that is not `on_backend` until routed (HTTP) leaves its backend's
 /// count at once.
 pub fn spawn_stream<M: Machine + 'static>(
     shard: &Rc<Shard>,
     (frontend, listener, security): (usize, usize, Security),
-    (client, peer): (TcpStream, SocketAddr),
+    (client, (peer, local)): (TcpStream, (SocketAddr, SocketAddr)),
     slots: [BudgetSlot; 2],
     on_backend: bool,
     build: BuildStream<M>,
 ) {
-    let local = client.local_addr().unwrap_or(peer);
     let Some(slot) = shard.register_stream(frontend, peer) else {
         return;
     };
@@ -190,8 +189,7 @@ pub fn spawn_stream<M: Machine + 'static>(
 #[allow(clippy::manual_async_fn)] // see above: the async fn form is twice as large
 pub fn run<M: Machine>(mut s: Stream<M>) -> impl Future<Output = ()> {
     async move {
-        // Nagle would add up to 40 ms to small request/response exchanges through the proxy.
-        let _ = s.client.set_nodelay(true);
+        // The client socket has TCP_NODELAY from its listener (`runtime::listen_socket`).
         loop {
             if let Some(connecting) = handle_events(&mut s) {
                 connecting.await;

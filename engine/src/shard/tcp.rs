@@ -21,13 +21,13 @@ use crate::stream::tcp::{TcpMachine, TcpStart, TcpTimeouts};
 pub fn start(
     shard: &Rc<Shard>,
     (frontend, listener, security): (usize, usize, Security),
-    (client, peer): (TcpStream, SocketAddr),
+    accepted: (TcpStream, (SocketAddr, SocketAddr)),
     slots: [BudgetSlot; 2],
 ) {
     shell::spawn_stream(
         shard,
         (frontend, listener, security),
-        (client, peer),
+        accepted,
         slots,
         true,
         stream,

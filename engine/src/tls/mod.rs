@@ -49,11 +49,6 @@ impl ClientSock {
         }
     }
 
-    /// Disables Nagle on the TCP socket.
-    pub fn set_nodelay(&self, on: bool) -> glommio::Result<(), ()> {
-        self.tcp().set_nodelay(on)
-    }
-
     /// The local address of the TCP socket.
     pub fn local_addr(&self) -> glommio::Result<SocketAddr, ()> {
         self.tcp().local_addr()

@@ -475,6 +475,17 @@ impl Reactor {
         source
     }
 
+    /// percore patch: as `poll_read_ready_multi`, but one-shot: the first wait of a socket
+    /// (see `NonBufferedStream::rx_waited`).
+    pub(crate) fn poll_read_ready_once(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        self.sys.poll_ready(
+            &source,
+            common_flags() | read_flags() | crate::sys::rdhup_flag(),
+        );
+        source
+    }
+
     /// percore patch: as `poll_read_ready_multi`, for output.
     pub(crate) fn poll_write_ready_multi(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);

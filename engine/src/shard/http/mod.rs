@@ -26,14 +26,14 @@ use crate::stream::http::{HttpMachine, HttpStart};
 pub fn start(
     shard: &Rc<Shard>,
     (frontend, listener, security): (usize, usize, Security),
-    (client, peer): (TcpStream, SocketAddr),
+    accepted: (TcpStream, (SocketAddr, SocketAddr)),
     slots: [BudgetSlot; 2],
 ) {
     // Between exchanges a client connection is on no backend.
     shell::spawn_stream(
         shard,
         (frontend, listener, security),
-        (client, peer),
+        accepted,
         slots,
         false,
         stream,

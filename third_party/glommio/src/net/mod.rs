@@ -131,3 +131,53 @@ pub async fn readable(fd: std::os::fd::BorrowedFd<'_>) -> crate::Result<(), ()> 
     source.collect_rw().await?;
     Ok(())
 }
+
+/// percore patch 17: input readiness of a descriptor for as long as this is kept — one
+/// multishot poll, armed at the first wait and re-armed only if the kernel ends it, where
+/// [`readable`] arms a one-shot poll per wait. For a listening socket whose queue empties
+/// often (connection churn), that is one `POLL_ADD` per socket life instead of one per
+/// empty queue. Cancel-safe as `readable`: a poll takes nothing from the socket. A wait may
+/// return for an event the caller already acted on (the accept that emptied the queue came
+/// after it); the caller's non-blocking call then finds nothing and waits again.
+#[derive(Debug)]
+pub struct Readiness<'a> {
+    fd: std::os::fd::BorrowedFd<'a>,
+    source: Option<crate::sys::Source>,
+}
+
+impl<'a> Readiness<'a> {
+    /// Readiness of `fd`; nothing is armed until the first [`Readiness::wait`].
+    pub fn new(fd: std::os::fd::BorrowedFd<'a>) -> Self {
+        Readiness { fd, source: None }
+    }
+
+    /// Waits for the next input event (for a listener: a connection in its queue), or
+    /// returns at once for one that came since the last wait.
+    pub async fn wait(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_wait(cx)).await
+    }
+
+    fn poll_wait(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        use std::os::fd::AsRawFd;
+        let reactor = crate::executor().reactor();
+        if let Some(source) = &self.source {
+            let result = source.take_result();
+            if !source.is_armed() {
+                self.source = None;
+            }
+            match result {
+                // The kernel predates multishot polls: from now on they are one-shot.
+                Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    reactor.multishot_poll_refused();
+                }
+                Some(result) => return std::task::Poll::Ready(result.map(|_| ())),
+                None => {}
+            }
+        }
+        let fd = self.fd.as_raw_fd();
+        self.source
+            .get_or_insert_with(|| reactor.poll_read_ready_multi(fd))
+            .add_waiter_single(cx.waker());
+        std::task::Poll::Pending
+    }
+}

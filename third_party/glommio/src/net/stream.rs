@@ -250,6 +250,10 @@ pub(crate) struct NonBufferedStream<S> {
     rx_ready: bool,
     /// An input event reported FIN, hang-up or error: every read tries `recv` from now on.
     rx_closed: bool,
+    /// The socket waited for input before: its next wait arms the multishot poll. The first
+    /// wait arms a one-shot poll, which leaves the kernel with its completion, so that a
+    /// short-lived connection (one request, then closed) has nothing to cancel at its end.
+    rx_waited: bool,
     /// percore patch (small streams): the read and write timeouts, allocated only when one is
     /// set, so a stream that never sets one (every proxied one) carries 8 bytes, not 80.
     timeouts: std::cell::OnceCell<Box<Timeouts>>,
@@ -359,9 +363,14 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         }
 
         let fd = self.stream.as_raw_fd();
-        let source = self
-            .source_rx
-            .get_or_insert_with(|| reactor.poll_read_ready_multi(fd));
+        let waited = std::mem::replace(&mut self.rx_waited, true);
+        let source = self.source_rx.get_or_insert_with(|| {
+            if waited {
+                reactor.poll_read_ready_multi(fd)
+            } else {
+                reactor.poll_read_ready_once(fd)
+            }
+        });
         source.add_waiter_single(cx.waker());
         if let Some(t) = self.timeouts.get() {
             t.read.maybe_set_timer(reactor, cx.waker());
@@ -439,6 +448,7 @@ where
             source_rx: None,
             rx_ready: true,
             rx_closed: false,
+            rx_waited: false,
             timeouts: std::cell::OnceCell::new(),
         };
         GlommioStream {
