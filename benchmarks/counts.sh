@@ -3,9 +3,10 @@
 # per request (http-keepalive) of one proxy, for a given number of seconds of closed-loop
 # load. Unlike CPU time these do not depend on what else runs on the machine.
 #
-#   [RATE=20000] [OPCODES=1] benchmarks/counts.sh percore|haproxy tcp|http [seconds] [percore binary]
+#   [RATE=20000] [OPCODES=1] [WORKLOAD=http-close] benchmarks/counts.sh percore|haproxy tcp|http [seconds] [percore binary]
 #
-# RATE: open loop at that many requests/s instead of closed loop (batching, and so the counts
+# WORKLOAD: the load generator's workload for http (default http, keep-alive; http-close
+# opens a connection per request). RATE: open loop at that many requests/s instead of closed loop (batching, and so the counts
 # per request, depend on load: compare proxies at the same rate). OPCODES: break the
 # submitted io_uring SQEs down by opcode instead of counting syscalls.
 #
@@ -24,7 +25,7 @@ cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill "$
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 oport=$(free_port); pport=$(free_port)
-if [ "$mode" = tcp ]; then kind=echo; workload=echo; else kind=http; workload=http; fi
+if [ "$mode" = tcp ]; then kind=echo; workload=echo; else kind=http; workload=${WORKLOAD:-http}; fi
 setsid taskset -c 0 "$bench" origin --listen "127.0.0.1:$oport" --kind "$kind" --body 1k --cpus 0 \
     >"$dir/origin.log" 2>&1 & pids+=($!)
 case "$who" in
