@@ -98,6 +98,12 @@ bitflags::bitflags! {
         /// percore patch: only the creating thread submits (Linux 6.0+): the kernel may skip
         /// the ring lock on submission paths.
         const SINGLE_ISSUER = 1 << 12;
+        /// percore patch 18: report pending task work in the SQ ring's flags.
+        const TASKRUN_FLAG = 1 << 9;
+        /// percore patch 18: run task work only when the ring's thread asks for completions
+        /// (`IORING_ENTER_GETEVENTS`), never on its way out of other system calls (Linux
+        /// 6.1+, needs `SINGLE_ISSUER`).
+        const DEFER_TASKRUN = 1 << 13;
     }
 }
 
@@ -311,6 +317,34 @@ impl IoUring {
 
     pub fn raw_fd(&self) -> RawFd {
         self.ring.ring_fd
+    }
+
+    /// percore patch 18: whether the kernel holds task work for this ring (completions it
+    /// will post once asked: `IORING_SQ_TASKRUN`, kept with `SetupFlags::TASKRUN_FLAG`).
+    pub fn has_task_work(&self) -> bool {
+        // SAFETY: `kflags` points into the SQ ring mapping, which lives as long as `self`;
+        // the kernel updates the word concurrently, so it is read as an atomic.
+        let flags = unsafe { &*(self.ring.sq.kflags as *const std::sync::atomic::AtomicU32) };
+        flags.load(std::sync::atomic::Ordering::Acquire) & uring_sys::IORING_SQ_TASKRUN != 0
+    }
+
+    /// percore patch 18: runs the ring's deferred task work, which posts its completions:
+    /// `io_uring_enter(GETEVENTS)` with nothing to submit or wait for.
+    pub fn get_events(&self) -> io::Result<()> {
+        // SAFETY: a plain system call on the ring's own descriptor, no memory passed.
+        let r = unsafe {
+            uring_sys::syscalls::io_uring_enter(
+                self.ring.ring_fd,
+                0,
+                0,
+                uring_sys::IORING_ENTER_GETEVENTS,
+                std::ptr::null(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }
 

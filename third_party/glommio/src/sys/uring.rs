@@ -737,6 +737,10 @@ pub(crate) trait UringCommon {
         true
     }
 
+    /// percore patch 18: has the kernel post the completions it holds as deferred task work
+    /// (rings made with `DEFER_TASKRUN`; others post them by themselves).
+    fn run_task_work(&mut self) {}
+
     fn consume_sqe_queue(
         &mut self,
         queue: &mut VecDeque<UringDescriptor>,
@@ -775,6 +779,7 @@ pub(crate) trait UringCommon {
     }
 
     fn consume_completion_queue(&mut self, woke: &mut usize) -> usize {
+        self.run_task_work();
         let mut completed = 0;
         loop {
             match self.consume_one_event() {
@@ -977,7 +982,18 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// percore patch 18: created with `DEFER_TASKRUN`: completions are posted only when the
+    /// thread asks (`run_task_work`).
+    deferred: bool,
 }
+
+/// percore patch 18: deferred task work items the kernel runs per `GETEVENTS` call that does
+/// not wait (`IO_LOCAL_TW_DEFAULT_MAX`).
+const KERNEL_TASK_WORK_BATCH: u32 = 20;
+
+/// percore patch 18: most such calls per turn (a teardown of thousands of sockets leaves the
+/// rest for the next turn).
+const TASK_WORK_CALLS_MAX: usize = 64;
 
 /// percore patch: create the main and latency rings with `IORING_SETUP_COOP_TASKRUN`.
 ///
@@ -991,18 +1007,22 @@ struct SleepableRing {
 /// percore patch 6: also `IORING_SETUP_SINGLE_ISSUER` (Linux 6.0+): each ring is created
 /// and only ever submitted to by its executor's thread (foreign wake-ups write an eventfd,
 /// they never submit). Older kernels reject it with EINVAL: then COOP_TASKRUN alone.
-fn new_sleepable_ring(entries: u32) -> io::Result<iou::IoUring> {
-    let flag_sets = [
-        iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::SINGLE_ISSUER,
-        iou::SetupFlags::COOP_TASKRUN,
-    ];
-    for flags in flag_sets {
+fn new_sleepable_ring(entries: u32, defer: bool) -> io::Result<(iou::IoUring, bool)> {
+    use iou::SetupFlags as F;
+    let deferred = || F::DEFER_TASKRUN | F::TASKRUN_FLAG | F::SINGLE_ISSUER;
+    let mut flag_sets = vec![];
+    if defer {
+        flag_sets.push((deferred(), true));
+    }
+    flag_sets.push((F::COOP_TASKRUN | F::SINGLE_ISSUER, false));
+    flag_sets.push((F::COOP_TASKRUN, false));
+    for (flags, is_deferred) in flag_sets {
         match iou::IoUring::new_with_flags(entries, flags, iou::SetupFeatures::empty()) {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
-            other => return other,
+            other => return other.map(|ring| (ring, is_deferred)),
         }
     }
-    iou::IoUring::new(entries)
+    iou::IoUring::new(entries).map(|ring| (ring, false))
 }
 
 impl SleepableRing {
@@ -1013,8 +1033,13 @@ impl SleepableRing {
         source_map: Rc<RefCell<SourceMap>>,
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
+        // The main ring holds the sockets' readiness polls, whose wake-ups are most of the
+        // task work; the latency ring stays as it was (its descriptor is polled by the main
+        // ring to sleep on both).
+        let (ring, deferred) = new_sleepable_ring(size as _, name == "main")?;
         Ok(SleepableRing {
-            ring: new_sleepable_ring(size as _)?,
+            ring,
+            deferred,
             size,
             submission_queue: UringQueueState::new(),
             name,
@@ -1265,6 +1290,30 @@ impl UringCommon for SleepableRing {
         self.submission_queue.borrow().is_empty()
             && self.waiting_kernel_submission() == 0
             && self.waiting_kernel_collection() == 0
+            && !(self.deferred && self.ring.has_task_work())
+    }
+
+    fn run_task_work(&mut self) {
+        // One system call per turn that has completions waiting, for up to the kernel's
+        // batch of them (IO_LOCAL_TW_DEFAULT_MAX, 20 in Linux 6.13+): where COOP_TASKRUN ran
+        // each wake-up's work on the way out of whichever system call came next, through
+        // the signal path. The kernel clears IORING_SQ_TASKRUN when it starts on the work
+        // and keeps what did not fit in its batch for the next call without setting the
+        // flag again, so a call that posted a full batch is followed by another (else a
+        // wake-up queued behind a teardown's cancellations waited for the next sleep).
+        if !self.deferred || !self.ring.has_task_work() {
+            return;
+        }
+        for _ in 0..TASK_WORK_CALLS_MAX {
+            let before = self.ring.cq().ready();
+            if self.ring.get_events().is_err() {
+                return;
+            }
+            let posted = self.ring.cq().ready().wrapping_sub(before);
+            if posted < KERNEL_TASK_WORK_BATCH && !self.ring.has_task_work() {
+                return;
+            }
+        }
     }
 
     fn waiting_kernel_submission(&self) -> usize {
