@@ -319,7 +319,10 @@ fn poll_io_turn<M: Machine>(
     cx: &mut Context<'_>,
     moved: &mut bool,
 ) -> Poll<()> {
-    let now = Instant::now();
+    // The reactor pass's clock, not a read per wake-up (2.5 reads per tcp-echo round trip,
+    // ~1 % of the shard's samples): activity times and deadlines are kept in milliseconds.
+    // A deadline the wheel found due a moment after this reading waits one more tick.
+    let now = glommio::timer::turn_now();
     let mut budget = COPY_BUDGET_BYTES;
     loop {
         let mut moved_now = false;

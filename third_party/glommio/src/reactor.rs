@@ -123,6 +123,7 @@ impl Timers {
     /// ready and woke timers.
     fn process_timers(&mut self) -> (Option<Duration>, usize) {
         let now = Instant::now();
+        crate::timer::set_turn_now(now);
 
         // Split timers into ready and pending timers.
         let pending = self.timers.split_off(&(now, 0));

@@ -56,3 +56,24 @@ where
 {
     timer_impl::Timeout::new(f, dur).await
 }
+
+std::thread_local! {
+    /// percore patch 19: when this thread's reactor last looked at its timers.
+    static TURN_NOW: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// percore patch 19: records `now` as the time of the reactor pass in progress.
+pub(crate) fn set_turn_now(now: std::time::Instant) {
+    TURN_NOW.with(|t| t.set(Some(now)));
+}
+
+/// percore patch 19: the time of the current executor's last reactor pass (when it looked
+/// at its timers and I/O) — one clock read per pass shared by every task that runs after
+/// it, as HAProxy's `now_ms` is per poll loop. It lags the real time by how long the tasks
+/// since that pass have run (a preemption quantum at most); `Instant::now()` outside an
+/// executor.
+pub fn turn_now() -> std::time::Instant {
+    TURN_NOW
+        .with(|t| t.get())
+        .unwrap_or_else(std::time::Instant::now)
+}
